@@ -1,0 +1,17 @@
+/* greentor.h -- write web services as plain, straight-line C that never
+ * blocks: stackful coroutines on libuv, an HTTP/1.1 server, database
+ * drivers whose calls look blocking but yield, and a connection pool whose
+ * connections belong to the request that took them.
+ *
+ * This umbrella header includes every module's public header. */
+#ifndef GREENTOR_H
+#define GREENTOR_H
+
+#define GT_VERSION_MAJOR 0
+#define GT_VERSION_MINOR 1
+#define GT_VERSION_PATCH 0
+#define GT_VERSION_STRING "0.1.0"
+
+#include "greentor/runtime.h"
+
+#endif

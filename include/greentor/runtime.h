@@ -1,0 +1,318 @@
+/* greentor/runtime.h -- stackful coroutines on libuv, one scheduler per thread.
+ *
+ * A runtime (gt_rt) owns N worker threads. Each worker is a scheduler with
+ * its own uv_loop_t; the coroutines it runs never migrate to another thread.
+ * Code inside a coroutine reads like blocking code: gt_sleep(), gt_wait_fd(),
+ * gt_sem_acquire() and gt_run_blocking() park the coroutine and let the loop
+ * run others until the awaited event happens.
+ *
+ * Threads. Functions marked "worker only" must be called from a coroutine (or
+ * a libuv callback) of a worker thread and act on that worker; "any thread"
+ * functions are thread-safe. Nothing here is async-signal-safe.
+ *
+ * Errors. 0 (or a count) on success, a negative code on failure: -errno where
+ * one fits (-ETIMEDOUT, -ECANCELED, -ENOMEM, -EINVAL), libuv's codes (which
+ * are -errno on Unix) passed through unchanged. Never through errno: any
+ * yield may clobber it.
+ *
+ * Deadlines. Absolute times in milliseconds on the worker's loop clock, read
+ * with gt_now(). GT_NEVER (-1) waits forever; 0 (or any past time) does not
+ * wait at all. Every wait is also bounded by its coroutine's own deadline
+ * (gt_co_set_deadline): whichever comes first ends the wait with -ETIMEDOUT.
+ *
+ * Cancellation. gt_co_cancel() makes the coroutine's pending wait, and every
+ * later one, return -ECANCELED, so the code unwinds through its normal error
+ * paths. Nothing is torn down behind its back.
+ *
+ * Coroutine-local storage. Keys made by gt_local_key_new() hold one value per
+ * coroutine. When a coroutine ends -- by return, cancellation or deadline --
+ * the destructors of its locals and the functions given to gt_co_defer() run
+ * in that coroutine, last registered first, and may do I/O: they run with
+ * cancellation cleared and a fresh deadline of cleanup_grace_ms. */
+#ifndef GREENTOR_RUNTIME_H
+#define GREENTOR_RUNTIME_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <uv.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#ifndef GT_API
+#define GT_API __attribute__((visibility("default")))
+#endif
+
+#define GT_NEVER ((int64_t)-1)
+
+/* Our own error codes, below the range of errno values. */
+#define GT_EDB (-30001)       /* the database rejected it: see gt_db_errmsg */
+#define GT_EPOOL (-30002)     /* no pooled connection within the timeout */
+#define GT_ECLOSED (-30003)   /* the object was closed under the caller */
+#define GT_EPROTO (-30004)    /* the peer broke the protocol */
+
+typedef struct gt_rt gt_rt;
+typedef struct gt_co gt_co;
+
+/* A coroutine's body. Its return value is what gt_co_join() reports. */
+typedef int (*gt_co_fn)(void *arg);
+
+typedef struct gt_rt_config {
+    int workers;           /* worker threads; 0 = number of CPUs */
+    size_t stack_size;     /* bytes reserved per coroutine stack, rounded up
+                            * to pages, a guard page added below; 0 = 64 KiB.
+                            * Only touched pages become resident. */
+    size_t stack_cache;    /* stacks kept per worker for reuse; 0 = 1024 */
+    int stack_check;       /* nonzero: pre-fill stacks to measure each
+                            * coroutine's high-water mark (slow; for sizing) */
+    int cleanup_grace_ms;  /* deadline given to destructors; 0 = 2000 */
+} gt_rt_config;
+
+/* Runtime statistics of one worker (or summed over all). */
+typedef struct gt_rt_stats {
+    uint64_t spawned;       /* coroutines started */
+    uint64_t live;          /* coroutines not yet finished */
+    uint64_t switches;      /* context switches into coroutines */
+    uint64_t stacks_mapped; /* stacks obtained with mmap */
+    uint64_t stacks_cached; /* stacks now on the free list */
+    size_t stack_hwm;       /* largest stack use seen, bytes (stack_check) */
+} gt_rt_stats;
+
+/* ---- runtime and workers ---------------------------------------------- */
+
+/* Create a runtime from 'cfg' (NULL = defaults); its workers start in
+ * gt_rt_run(). Does not yield. On success *out holds a new runtime; free it
+ * with gt_rt_free() after gt_rt_run() returned. Any thread, not a worker.
+ * Returns 0, -EINVAL or -ENOMEM. */
+GT_API int gt_rt_new(gt_rt **out, const gt_rt_config *cfg);
+
+/* Run the workers: worker 0 on the calling thread, the others on new
+ * threads. Returns after gt_rt_stop(), once every coroutine has finished
+ * (those still alive at stop are cancelled) and every worker thread has been
+ * joined. Returns 0 or a negative error (thread creation failed). */
+GT_API int gt_rt_run(gt_rt *rt);
+
+/* Ask the runtime to stop: every worker cancels its coroutines and, when
+ * they have finished, leaves its loop. Any thread; returns at once. */
+GT_API void gt_rt_stop(gt_rt *rt);
+
+/* Free a runtime that is not running. NULL is a no-op. */
+GT_API void gt_rt_free(gt_rt *rt);
+
+/* Convenience for programs and tests: make a runtime from 'cfg', run 'fn' as
+ * a coroutine on worker 0, stop the runtime when it returns and free it.
+ * Returns fn's result, or a negative error if the runtime failed. */
+GT_API int gt_rt_main(const gt_rt_config *cfg, gt_co_fn fn, void *arg);
+
+/* Spawn fn(arg) as a detached coroutine on worker 'worker' (0..workers-1),
+ * or on the next worker in round-robin order when 'worker' is -1. Any
+ * thread, also before gt_rt_run() (it starts when the worker does). The
+ * runtime takes no ownership of 'arg'. Returns 0, -EINVAL, -ENOMEM, or
+ * -ESHUTDOWN when the runtime is stopping. */
+GT_API int gt_rt_post(gt_rt *rt, int worker, gt_co_fn fn, void *arg);
+
+/* Number of workers. Any thread. */
+GT_API int gt_rt_workers(const gt_rt *rt);
+
+/* Statistics of worker 'worker', or summed over all when -1. Counters are
+ * read without locks, so a running worker's figures are approximate. */
+GT_API void gt_rt_get_stats(gt_rt *rt, int worker, gt_rt_stats *out);
+
+/* The runtime, worker index and libuv loop of the calling worker thread;
+ * NULL / -1 / NULL on a thread that is not a worker. Handles made on the
+ * loop belong to that worker; at gt_rt_run()'s end, handles still open are
+ * closed for you. */
+GT_API gt_rt *gt_rt_self(void);
+GT_API int gt_worker_id(void);
+GT_API uv_loop_t *gt_loop(void);
+
+/* The worker's clock in milliseconds, monotonic; the time base of every
+ * deadline. Updated by the loop on each iteration, like uv_now(). Any
+ * thread (a non-worker reads the monotonic clock directly). */
+GT_API int64_t gt_now(void);
+
+/* A deadline 'ms' milliseconds from now; GT_NEVER when ms < 0. */
+GT_API int64_t gt_deadline_in(int64_t ms);
+
+/* A readable message for 'rc': ours, libuv's or strerror's. */
+GT_API const char *gt_strerror(int rc);
+
+/* ---- coroutines (worker only) ------------------------------------------ */
+
+/* Spawn fn(arg) as a new coroutine on the calling worker. It first runs when
+ * the caller next yields or parks. With out == NULL the coroutine is
+ * detached: it frees itself when it ends. Otherwise *out is a handle the
+ * caller must pass to gt_co_join() (or gt_co_detach()) exactly once.
+ * Returns 0 or -ENOMEM (no stack could be mapped). */
+GT_API int gt_co_spawn(gt_co **out, gt_co_fn fn, void *arg);
+
+/* Wait until 'co' has finished and free its handle; its result goes to
+ * *result (if not NULL). Yields. Returns 0, or -ETIMEDOUT / -ECANCELED and
+ * then 'co' is still running and the handle still the caller's. */
+GT_API int gt_co_join(gt_co *co, int *result, int64_t deadline);
+
+/* Give up the handle: 'co' frees itself when it ends. */
+GT_API void gt_co_detach(gt_co *co);
+
+/* Cancel 'co' (which may be the caller): its pending wait and all later ones
+ * return -ECANCELED. Idempotent. Does not yield. Same worker as 'co'. */
+GT_API void gt_co_cancel(gt_co *co);
+
+/* Give every coroutine in the calling worker a deadline: all its waits end
+ * with -ETIMEDOUT at 'deadline' at the latest (GT_NEVER clears it); a
+ * pending wait is shortened at once. Does not yield. Same worker as 'co'. */
+GT_API void gt_co_set_deadline(gt_co *co, int64_t deadline);
+GT_API int64_t gt_co_deadline(const gt_co *co);
+
+/* The calling coroutine, or NULL outside coroutines. */
+GT_API gt_co *gt_co_self(void);
+
+/* Nonzero once 'co' has been cancelled. */
+GT_API int gt_co_cancelled(const gt_co *co);
+
+/* Name 'co' for logs and the stack-overflow message; copies at most 31
+ * bytes of 'name'. */
+GT_API void gt_co_set_name(gt_co *co, const char *name);
+GT_API const char *gt_co_name(const gt_co *co);
+
+/* Bytes of the calling coroutine's stack used so far (its high-water mark);
+ * needs stack_check, else returns -ENOTSUP. */
+GT_API ssize_t gt_co_stack_used(void);
+
+/* Let the other ready coroutines of this worker run, and the loop poll for
+ * I/O once, then continue. Returns 0, or -ECANCELED if cancelled. */
+GT_API int gt_yield(void);
+
+/* Sleep for 'ms' milliseconds. Returns 0, -ECANCELED, or -ETIMEDOUT when
+ * the coroutine's own deadline comes first. */
+GT_API int gt_sleep(int64_t ms);
+
+/* Run 'fn(arg)' when the calling coroutine ends, on every exit path, after
+ * the functions registered after it (LIFO, shared with local destructors).
+ * Returns 0 or -ENOMEM (then fn was called at once). */
+GT_API int gt_co_defer(void (*fn)(void *), void *arg);
+
+/* malloc() memory freed when the calling coroutine ends. NULL on OOM. */
+GT_API void *gt_co_alloc(size_t size);
+
+/* ---- waiting for file descriptors (worker only) ------------------------ */
+
+#define GT_READABLE 1
+#define GT_WRITABLE 2
+
+/* Park until 'fd' is readable and/or writable ('events' is GT_READABLE |
+ * GT_WRITABLE) or 'deadline' passes. Returns the ready events (> 0),
+ * -ETIMEDOUT, -ECANCELED, or a libuv error (e.g. -EBADF, or -EEXIST when
+ * another libuv handle of the worker is watching 'fd' right now).
+ * One-shot: registers and unregisters the fd with the loop on every call;
+ * for a long-lived fd use gt_fdwatch. */
+GT_API int gt_wait_fd(int fd, int events, int64_t deadline);
+
+/* A long-lived registration of an fd with the worker's loop, so that
+ * repeated waits cost no epoll_ctl ADD/DEL. Caller-allocated struct. */
+typedef struct gt_fdwatch {
+    uv_poll_t *poll; /* owned; NULL when not open */
+    int fd;
+} gt_fdwatch;
+
+/* Register 'fd'. Does not yield. Returns 0 or a libuv error. */
+GT_API int gt_fdwatch_open(gt_fdwatch *w, int fd);
+
+/* Like gt_wait_fd() on the watched fd. One coroutine at a time. */
+GT_API int gt_fdwatch_wait(gt_fdwatch *w, int events, int64_t deadline);
+
+/* Unregister; call before the fd is closed. No-op on a closed watch. */
+GT_API void gt_fdwatch_close(gt_fdwatch *w);
+
+/* ---- running blocking code on the thread pool (worker only) ------------ */
+
+/* Run fn(arg) on libuv's thread pool while the calling coroutine is parked,
+ * and return fn's result. 'deadline' and cancellation only apply until a
+ * thread picks the call up: a coroutine already cancelled or past its
+ * deadline, or one cancelled or timed out while the call is queued, gets
+ * -ECANCELED / -ETIMEDOUT without fn having run. Once fn has started, it always runs to the end (a thread
+ * cannot be interrupted) and its result is returned. fn must not touch
+ * coroutine APIs. */
+GT_API int gt_run_blocking(int (*fn)(void *), void *arg, int64_t deadline);
+
+/* ---- coroutine-local storage -------------------------------------------- */
+
+typedef int gt_local_key;
+
+/* Make a new key with an optional destructor. Any thread; keys are
+ * process-wide and never freed (like pthread keys, at most 64). The
+ * destructor is called with the value when a coroutine that set a non-NULL
+ * value ends. Returns 0, or -EAGAIN when all keys are taken. */
+GT_API int gt_local_key_new(gt_local_key *key, void (*destructor)(void *));
+
+/* The calling coroutine's value for 'key', NULL if never set. Worker only. */
+GT_API void *gt_local_get(gt_local_key key);
+
+/* Set the calling coroutine's value for 'key'. The first set registers the
+ * destructor call (LIFO with gt_co_defer); later sets replace the value
+ * without calling the destructor on the old one. Setting NULL means the
+ * destructor will not be called. Returns 0, -EINVAL (bad key, or not in a
+ * coroutine) or -ENOMEM. */
+GT_API int gt_local_set(gt_local_key key, void *value);
+
+/* ---- synchronisation between coroutines of one worker ------------------ */
+
+/* A FIFO queue of parked coroutines. Zero-initialised or gt_waitq_init(). */
+typedef struct gt_waitq {
+    void *head, *tail; /* private */
+} gt_waitq;
+
+GT_API void gt_waitq_init(gt_waitq *q);
+
+/* Park the caller at the tail of 'q' until woken. Returns 0 when woken by
+ * gt_waitq_wake(), -ETIMEDOUT or -ECANCELED (and the caller has left the
+ * queue). */
+GT_API int gt_waitq_wait(gt_waitq *q, int64_t deadline);
+
+/* Wake up to 'n' waiters, oldest first (n < 0: all). Does not yield.
+ * Returns the number woken. */
+GT_API int gt_waitq_wake(gt_waitq *q, int n);
+
+/* Number of parked waiters. */
+GT_API size_t gt_waitq_len(const gt_waitq *q);
+
+/* A counting semaphore with FIFO hand-off: a released permit goes straight
+ * to the oldest waiter, so late arrivals cannot overtake it. */
+typedef struct gt_sem {
+    int64_t permits; /* free permits; invariant: >0 only if no waiters */
+    gt_waitq q;
+} gt_sem;
+
+GT_API void gt_sem_init(gt_sem *s, int64_t permits);
+
+/* Take one permit, parking in FIFO order. Returns 0, -ETIMEDOUT or
+ * -ECANCELED; on error no permit is held. */
+GT_API int gt_sem_acquire(gt_sem *s, int64_t deadline);
+
+/* Take a permit if one is free without waiting: 0 or -EAGAIN. */
+GT_API int gt_sem_try_acquire(gt_sem *s);
+
+/* Return one permit (to the oldest waiter, if any). Does not yield. */
+GT_API void gt_sem_release(gt_sem *s);
+
+/* A mutex for coroutines: a binary semaphore that remembers its owner. */
+typedef struct gt_mutex {
+    gt_sem sem;
+    gt_co *owner;
+} gt_mutex;
+
+GT_API void gt_mutex_init(gt_mutex *m);
+
+/* Lock; returns 0, -ETIMEDOUT, -ECANCELED, or -EDEADLK if the caller
+ * already holds it. */
+GT_API int gt_mutex_lock(gt_mutex *m, int64_t deadline);
+
+/* Unlock; returns 0 or -EPERM when the caller is not the owner. */
+GT_API int gt_mutex_unlock(gt_mutex *m);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,306 @@
+/* runtime/co.c -- coroutine life cycle: spawn, park, wake, cancel, join.
+ *
+ * Every blocking operation of the runtime reduces to gt__park(): mark the
+ * coroutine parked, arm its timer for the earlier of the wait's deadline and
+ * the coroutine's own, and switch to the loop. Whoever wakes it calls
+ * gt__unpark() with the result the park returns. Waking never switches
+ * stacks -- it only queues -- so it is safe from any libuv callback and from
+ * another coroutine; the scheduler resumes ready coroutines in FIFO order.
+ *
+ * Because a wake is a state change and not a call, the races of waiting
+ * resolve themselves: the first of (event, timer, cancel) to unpark wins and
+ * the others find the coroutine no longer parked. A waiter that was handed
+ * something (a permit, a connection) and then cancelled still receives it,
+ * and its next wait reports the cancellation. */
+#include <errno.h>
+#include <string.h>
+
+#include "runtime.h"
+#include "sanitizer.h"
+
+static int64_t earlier(int64_t a, int64_t b)
+{
+    if (a == GT_NEVER)
+        return b;
+    if (b == GT_NEVER)
+        return a;
+    return a < b ? a : b;
+}
+
+static void on_park_timeout(uv_timer_t *t)
+{
+    gt__unpark(t->data, -ETIMEDOUT);
+}
+
+static void arm_timer(gt_co *co)
+{
+    int64_t until = earlier(co->park_until, co->deadline);
+    int64_t now = (int64_t)uv_now(&co->sched->loop);
+
+    if (until == GT_NEVER)
+        uv_timer_stop(&co->timer);
+    else
+        uv_timer_start(&co->timer, on_park_timeout,
+                       (uint64_t)(until > now ? until - now : 0), 0);
+}
+
+int gt__park(int64_t deadline)
+{
+    gt_sched *s = gt__sched_self();
+    gt_co *co = s ? s->current : NULL;
+    int64_t until;
+
+    if (!co)
+        return -EINVAL;
+    if (co->cancelled)
+        return -ECANCELED;
+    until = earlier(deadline, co->deadline);
+    if (until != GT_NEVER && until <= (int64_t)uv_now(&s->loop))
+        return -ETIMEDOUT;
+    co->park_until = deadline;
+    co->wake_rc = 0;
+    if (until != GT_NEVER)
+        arm_timer(co);
+    co->state = GT__PARKED;
+    gt__sched_suspend(s, co);
+    if (until != GT_NEVER)
+        uv_timer_stop(&co->timer);
+    return co->wake_rc;
+}
+
+int gt__park_hard(void)
+{
+    gt_sched *s = gt__sched_self();
+    gt_co *co = s->current;
+
+    co->hard = true;
+    co->wake_rc = 0;
+    co->state = GT__PARKED;
+    gt__sched_suspend(s, co);
+    co->hard = false;
+    return co->wake_rc;
+}
+
+void gt__unpark(gt_co *co, int rc)
+{
+    if (co->state != GT__PARKED)
+        return;
+    co->wake_rc = rc;
+    co->state = GT__READY;
+    gt__sched_push_ready(co->sched, co);
+}
+
+/* The first frame on every coroutine stack. It never returns: the last
+ * switch back to the loop abandons it. */
+static void co_main(void *p)
+{
+    gt_co *co = p;
+    gt_sched *s = co->sched;
+
+    gt__san_finish_switch(NULL, &s->main_stack_bottom, &s->main_stack_size);
+    co->result = co->fn(co->arg);
+    gt__co_run_cleanups(co);
+    co->state = GT__DONE;
+    if (co->joiner)
+        gt__unpark(co->joiner, 0);
+    gt__sched_suspend(s, co);
+}
+
+static void co_reset(gt_co *co, gt_sched *s, gt_co_fn fn, void *arg)
+{
+    size_t stack = (size_t)((char *)co - co->stack_lo);
+
+    co->fn = fn;
+    co->arg = arg;
+    co->result = 0;
+    co->cancelled = s->stopping; /* born into a stopping worker */
+    co->cleaning = false;
+    co->deadline = GT_NEVER;
+    co->joiner = NULL;
+    co->waitq = NULL;
+    co->hard = false;
+    co->local_mask = 0;
+    co->next = co->wq_next = co->wq_prev = NULL;
+    co->cleanups = co->cleanup_inline;
+    co->ncleanups = 0;
+    co->cap_cleanups = GT__CLEANUP_INLINE;
+    co->asan_fake_stack = NULL;
+    co->name[0] = '\0';
+    co->id = ++s->next_id;
+    if (s->rt->cfg.stack_check)
+        gt__stack_prefill(co);
+    gt__ctx_init(&co->ctx, co->stack_lo, stack, co_main, co);
+}
+
+static void link_live(gt_sched *s, gt_co *co)
+{
+    co->all_prev = NULL;
+    co->all_next = s->all;
+    if (s->all)
+        s->all->all_prev = co;
+    s->all = co;
+    s->stats.live++;
+}
+
+int gt__co_spawn(gt_sched *s, gt_co **out, gt_co_fn fn, void *arg)
+{
+    gt_co *co = gt__stack_get(s);
+
+    if (!co)
+        return -ENOMEM;
+    co_reset(co, s, fn, arg);
+    co->detached = out == NULL;
+    link_live(s, co);
+    s->stats.spawned++;
+    co->state = GT__READY;
+    gt__sched_push_ready(s, co);
+    if (out)
+        *out = co;
+    return 0;
+}
+
+/* Called by the scheduler when a coroutine has switched away for the last
+ * time. Its stack is free once no handle refers to it. */
+void gt__co_finished(gt_sched *s, gt_co *co)
+{
+    size_t used;
+
+    if (co->all_prev)
+        co->all_prev->all_next = co->all_next;
+    else
+        s->all = co->all_next;
+    if (co->all_next)
+        co->all_next->all_prev = co->all_prev;
+    s->stats.live--;
+    if (s->rt->cfg.stack_check) {
+        used = gt__stack_used(co);
+        if (used > s->stats.stack_hwm)
+            s->stats.stack_hwm = used;
+    }
+    if (co->detached)
+        gt__stack_put(s, co);
+}
+
+int gt_co_spawn(gt_co **out, gt_co_fn fn, void *arg)
+{
+    gt_sched *s = gt__sched_self();
+
+    if (!s || !fn)
+        return -EINVAL;
+    return gt__co_spawn(s, out, fn, arg);
+}
+
+int gt_co_join(gt_co *co, int *result, int64_t deadline)
+{
+    gt_co *self = gt_co_self();
+    int rc;
+
+    if (co->state != GT__DONE) {
+        if (!self || self == co || co->joiner)
+            return -EINVAL;
+        co->joiner = self;
+        rc = gt__park(deadline);
+        co->joiner = NULL;
+        if (rc < 0 && co->state != GT__DONE)
+            return rc;
+    }
+    if (result)
+        *result = co->result;
+    gt__stack_put(co->sched, co);
+    return 0;
+}
+
+void gt_co_detach(gt_co *co)
+{
+    if (co->state == GT__DONE)
+        gt__stack_put(co->sched, co);
+    else
+        co->detached = true;
+}
+
+void gt_co_cancel(gt_co *co)
+{
+    if (co->state == GT__DONE || co->state == GT__FREE)
+        return;
+    co->cancelled = true;
+    if (!co->hard)
+        gt__unpark(co, -ECANCELED);
+}
+
+void gt_co_set_deadline(gt_co *co, int64_t deadline)
+{
+    co->deadline = deadline;
+    if (co->state == GT__PARKED && !co->hard)
+        arm_timer(co);
+}
+
+int64_t gt_co_deadline(const gt_co *co)
+{
+    return co->deadline;
+}
+
+gt_co *gt_co_self(void)
+{
+    gt_sched *s = gt__sched_self();
+
+    return s ? s->current : NULL;
+}
+
+int gt_co_cancelled(const gt_co *co)
+{
+    return co->cancelled;
+}
+
+void gt_co_set_name(gt_co *co, const char *name)
+{
+    size_t n = strlen(name);
+
+    if (n >= sizeof(co->name))
+        n = sizeof(co->name) - 1;
+    memcpy(co->name, name, n);
+    co->name[n] = '\0';
+}
+
+const char *gt_co_name(const gt_co *co)
+{
+    return co->name;
+}
+
+ssize_t gt_co_stack_used(void)
+{
+    gt_co *co = gt_co_self();
+
+    if (!co || !co->sched->rt->cfg.stack_check)
+        return -ENOTSUP;
+    return (ssize_t)gt__stack_used(co);
+}
+
+int gt_yield(void)
+{
+    gt_sched *s = gt__sched_self();
+    gt_co *co = s ? s->current : NULL;
+
+    if (!co)
+        return -EINVAL;
+    if (co->cancelled)
+        return -ECANCELED;
+    co->state = GT__READY;
+    gt__sched_push_ready(s, co);
+    gt__sched_suspend(s, co);
+    return co->cancelled ? -ECANCELED : 0;
+}
+
+int gt_sleep(int64_t ms)
+{
+    gt_co *co = gt_co_self();
+    int64_t wake = gt_deadline_in(ms < 0 ? 0 : ms);
+    int rc;
+
+    if (!co)
+        return -EINVAL;
+    rc = gt__park(wake);
+    /* Our own alarm is success; only the coroutine's deadline is not. */
+    if (rc == -ETIMEDOUT && (co->deadline == GT_NEVER || co->deadline > wake))
+        return 0;
+    return rc;
+}

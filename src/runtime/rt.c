@@ -1,0 +1,279 @@
+/* runtime/rt.c -- the multi-threaded runtime: N workers, one scheduler each.
+ *
+ * Workers share nothing but their inboxes: another thread hands a worker
+ * work by appending a task under the inbox's mutex and waking its loop with
+ * uv_async_send(); the worker spawns a coroutine per task. A coroutine
+ * therefore never migrates, and nothing on the hot path of a worker takes a
+ * lock. Stopping is a flag plus a wake-up of every worker. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "runtime.h"
+#include "sanitizer.h"
+
+#define DEFAULT_STACK (64 * 1024)
+#define DEFAULT_CACHE 1024
+#define DEFAULT_GRACE_MS 2000
+
+static void apply_defaults(gt_rt *rt, const gt_rt_config *cfg)
+{
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    size_t stack;
+
+    if (cfg)
+        rt->cfg = *cfg;
+    if (rt->cfg.workers <= 0)
+        rt->cfg.workers = ncpu > 0 ? (int)ncpu : 1;
+    if (rt->cfg.stack_size == 0)
+        rt->cfg.stack_size = DEFAULT_STACK * GT__STACK_SCALE;
+    if (rt->cfg.stack_cache == 0)
+        rt->cfg.stack_cache = DEFAULT_CACHE;
+    if (rt->cfg.cleanup_grace_ms <= 0)
+        rt->cfg.cleanup_grace_ms = DEFAULT_GRACE_MS;
+    rt->page = (size_t)sysconf(_SC_PAGESIZE);
+    stack = (rt->cfg.stack_size + rt->page - 1) & ~(rt->page - 1);
+    /* guard page + stack + one page for struct gt_co */
+    rt->map_len = rt->page + stack + rt->page;
+    rt->nworkers = rt->cfg.workers;
+}
+
+static void close_unrun(gt_rt *rt, int n);
+
+int gt_rt_new(gt_rt **out, const gt_rt_config *cfg)
+{
+    gt_rt *rt;
+    int i, rc;
+
+    if (cfg && (cfg->workers < 0 || cfg->workers > 1024))
+        return -EINVAL;
+    rc = gt__guard_install();
+    if (rc < 0)
+        return rc;
+    rt = calloc(1, sizeof(*rt));
+    if (!rt)
+        return -ENOMEM;
+    apply_defaults(rt, cfg);
+    rt->workers = calloc((size_t)rt->nworkers, sizeof(gt_sched));
+    if (!rt->workers) {
+        free(rt);
+        return -ENOMEM;
+    }
+    for (i = 0; i < rt->nworkers; i++) {
+        rc = gt__sched_init(&rt->workers[i], rt, i);
+        if (rc < 0)
+            goto fail_workers;
+    }
+    *out = rt;
+    return 0;
+
+fail_workers:
+    close_unrun(rt, i);
+    while (--i >= 0)
+        gt__sched_deinit(&rt->workers[i]);
+    free(rt->workers);
+    free(rt);
+    return rc;
+}
+
+static void *worker_main(void *arg)
+{
+    gt__sched_run(arg);
+    return NULL;
+}
+
+int gt_rt_run(gt_rt *rt)
+{
+    int i, rc = 0;
+
+    rt->ran = true;
+    for (i = 1; i < rt->nworkers; i++) {
+        rc = -pthread_create(&rt->workers[i].thread, NULL, worker_main,
+                             &rt->workers[i]);
+        if (rc < 0) {
+            gt_rt_stop(rt);
+            break;
+        }
+    }
+    gt__sched_run(&rt->workers[0]);
+    while (--i >= 1)
+        pthread_join(rt->workers[i].thread, NULL);
+    return rc;
+}
+
+void gt_rt_stop(gt_rt *rt)
+{
+    int i;
+
+    atomic_store(&rt->stop, true);
+    for (i = 0; i < rt->nworkers; i++)
+        uv_async_send(&rt->workers[i].async);
+}
+
+/* Close the loops of workers that never ran (gt_rt_run() not called). */
+static void close_unrun(gt_rt *rt, int n)
+{
+    int i;
+
+    atomic_store(&rt->stop, true);
+    for (i = 0; i < n; i++)
+        gt__sched_run(&rt->workers[i]);
+}
+
+void gt_rt_free(gt_rt *rt)
+{
+    int i;
+
+    if (!rt)
+        return;
+    if (!rt->ran)
+        close_unrun(rt, rt->nworkers);
+    for (i = 0; i < rt->nworkers; i++)
+        gt__sched_deinit(&rt->workers[i]);
+    free(rt->workers);
+    free(rt);
+}
+
+/* ---- the inbox ------------------------------------------------------------ */
+
+int gt_rt_post(gt_rt *rt, int worker, gt_co_fn fn, void *arg)
+{
+    gt_sched *s;
+    int rc = 0;
+
+    if (!fn || worker >= rt->nworkers || worker < -1)
+        return -EINVAL;
+    if (atomic_load(&rt->stop))
+        return -ESHUTDOWN;
+    if (worker < 0)
+        worker = (int)(atomic_fetch_add(&rt->rr, 1) % (unsigned)rt->nworkers);
+    s = &rt->workers[worker];
+    pthread_mutex_lock(&s->inbox_lock);
+    if (s->ninbox == s->cap_inbox) {
+        size_t cap = s->cap_inbox ? 2 * s->cap_inbox : 16;
+        gt__task *t = realloc(s->inbox, cap * sizeof(*t));
+
+        if (!t)
+            rc = -ENOMEM;
+        else
+            s->inbox = t, s->cap_inbox = cap;
+    }
+    if (rc == 0)
+        s->inbox[s->ninbox++] = (gt__task){fn, arg};
+    pthread_mutex_unlock(&s->inbox_lock);
+    if (rc == 0)
+        uv_async_send(&s->async);
+    return rc;
+}
+
+/* Spawn a coroutine for each posted task. Worker thread only. */
+void gt__rt_take_inbox(gt_sched *s)
+{
+    gt__task *tasks;
+    size_t n, i;
+
+    pthread_mutex_lock(&s->inbox_lock);
+    tasks = s->inbox;
+    n = s->ninbox;
+    s->inbox = NULL;
+    s->ninbox = s->cap_inbox = 0;
+    pthread_mutex_unlock(&s->inbox_lock);
+    for (i = 0; i < n; i++)
+        if (gt__co_spawn(s, NULL, tasks[i].fn, tasks[i].arg) < 0)
+            break; /* out of memory: the rest are dropped, like a full queue */
+    free(tasks);
+}
+
+/* ---- gt_rt_main ------------------------------------------------------------ */
+
+typedef struct main_call {
+    gt_co_fn fn;
+    void *arg;
+    int result;
+} main_call;
+
+static int main_co(void *p)
+{
+    main_call *m = p;
+
+    m->result = m->fn(m->arg);
+    gt_rt_stop(gt_rt_self());
+    return 0;
+}
+
+int gt_rt_main(const gt_rt_config *cfg, gt_co_fn fn, void *arg)
+{
+    main_call m = {fn, arg, 0};
+    gt_rt *rt;
+    int rc = gt_rt_new(&rt, cfg);
+
+    if (rc < 0)
+        return rc;
+    rc = gt_rt_post(rt, 0, main_co, &m);
+    if (rc == 0)
+        rc = gt_rt_run(rt);
+    gt_rt_free(rt);
+    return rc < 0 ? rc : m.result;
+}
+
+/* ---- queries ---------------------------------------------------------------- */
+
+int gt_rt_workers(const gt_rt *rt)
+{
+    return rt->nworkers;
+}
+
+static void add_stats(gt_rt_stats *sum, const gt_rt_stats *s)
+{
+    sum->spawned += s->spawned;
+    sum->live += s->live;
+    sum->switches += s->switches;
+    sum->stacks_mapped += s->stacks_mapped;
+    sum->stacks_cached += s->stacks_cached;
+    if (s->stack_hwm > sum->stack_hwm)
+        sum->stack_hwm = s->stack_hwm;
+}
+
+void gt_rt_get_stats(gt_rt *rt, int worker, gt_rt_stats *out)
+{
+    int i;
+
+    memset(out, 0, sizeof(*out));
+    for (i = 0; i < rt->nworkers; i++)
+        if (worker < 0 || worker == i)
+            add_stats(out, &rt->workers[i].stats);
+}
+
+gt_rt *gt_rt_self(void)
+{
+    gt_sched *s = gt__sched_self();
+
+    return s ? s->rt : NULL;
+}
+
+int gt_worker_id(void)
+{
+    gt_sched *s = gt__sched_self();
+
+    return s ? s->index : -1;
+}
+
+uv_loop_t *gt_loop(void)
+{
+    gt_sched *s = gt__sched_self();
+
+    return s ? &s->loop : NULL;
+}
+
+int64_t gt_now(void)
+{
+    gt_sched *s = gt__sched_self();
+
+    return s ? (int64_t)uv_now(&s->loop) : (int64_t)(uv_hrtime() / 1000000);
+}
+
+int64_t gt_deadline_in(int64_t ms)
+{
+    return ms < 0 ? GT_NEVER : gt_now() + ms;
+}

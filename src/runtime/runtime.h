@@ -1,0 +1,191 @@
+/* runtime/runtime.h -- the runtime module's internal interface.
+ *
+ * The pieces: a context switch (switch_<arch>.c, one picked by the
+ * Makefile), stacks with guard pages (stack.c), coroutines and their parking
+ * (co.c), the per-thread scheduler driving them from libuv callbacks
+ * (sched.c), the multi-threaded runtime (rt.c), and the waits built on
+ * parking (wait.c, sync.c, blocking.c, local.c).
+ *
+ * Everything here is owned by one worker thread; only rt.c's inbox and stop
+ * flag are touched from other threads. */
+#ifndef GT_RUNTIME_INTERNAL_H
+#define GT_RUNTIME_INTERNAL_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <pthread.h>
+
+#include "greentor/runtime.h"
+
+/* ---- context switch (switch_<arch>.c) ----------------------------------- */
+
+/* A saved execution context. 'sp' is the saved stack pointer of the
+ * hand-written switches; 'uc' a ucontext_t for the portable fallback. */
+typedef struct gt__ctx {
+    void *sp;
+    void *uc;
+} gt__ctx;
+
+/* Prepare 'c' to call entry(arg) on the stack [lo, lo+size) when first
+ * switched to. entry must never return. */
+void gt__ctx_init(gt__ctx *c, void *lo, size_t size, void (*entry)(void *),
+                  void *arg);
+/* Save the current context into 'from' and continue in 'to'. */
+void gt__ctx_switch(gt__ctx *from, gt__ctx *to);
+/* Release what gt__ctx_switch() may have allocated for a context that was
+ * never initialised (the scheduler's own). */
+void gt__ctx_deinit(gt__ctx *c);
+
+/* ---- coroutines ---------------------------------------------------------- */
+
+#define GT__LOCAL_MAX 64
+#define GT__CLEANUP_INLINE 8
+
+enum gt__co_state { GT__READY, GT__RUNNING, GT__PARKED, GT__DONE, GT__FREE };
+
+typedef struct gt__cleanup {
+    void (*fn)(void *);  /* NULL for a local: then 'key' names it */
+    void *arg;
+    int key;
+} gt__cleanup;
+
+typedef struct gt_sched gt_sched;
+
+/* A coroutine lives at the top of its own stack mapping: one mmap holds the
+ * guard page, the stack and this struct, and all three are recycled
+ * together through the scheduler's free list. */
+struct gt_co {
+    gt__ctx ctx;
+    gt_sched *sched;        /* owner; never changes */
+    void *map;              /* mmap base; [map, map+page) is the guard */
+    size_t map_len;
+    char *stack_lo;         /* usable stack: [stack_lo, (char *)this) */
+    unsigned vg_stack_id;   /* valgrind's id for the stack */
+    uint64_t id;            /* unique per worker, for messages */
+
+    gt_co_fn fn;
+    void *arg;
+    int result;
+    enum gt__co_state state;
+    bool cancelled;
+    bool detached;          /* frees itself at the end; no handle exists */
+    bool cleaning;          /* running its cleanups */
+    int wake_rc;            /* what gt__park() returns */
+    int64_t deadline;       /* the coroutine's own deadline, or GT_NEVER */
+    int64_t park_until;     /* the wait's own deadline while parked */
+
+    uv_timer_t timer;       /* initialised once per mapping; ends a park */
+    gt_co *next;            /* run queue or free list link */
+    gt_co *wq_next, *wq_prev; /* gt_waitq links, valid while waitq set */
+    void *waitq;            /* the gt_waitq it is queued in, if any */
+    bool hard;              /* parked deaf to cancel and deadlines */
+    gt_co *all_prev, *all_next; /* the scheduler's list of live ones */
+    gt_co *joiner;          /* coroutine parked in gt_co_join() */
+
+    gt__cleanup *cleanups;  /* LIFO; points at cleanup_inline or heap */
+    size_t ncleanups, cap_cleanups;
+    gt__cleanup cleanup_inline[GT__CLEANUP_INLINE];
+    uint64_t local_mask;    /* bit k: locals[k] set, cleanup queued */
+    void *locals[GT__LOCAL_MAX]; /* valid only where local_mask says so */
+
+    void *asan_fake_stack;  /* ASan's per-fiber bookkeeping */
+    char name[32];
+};
+
+/* Park the running coroutine until gt__unpark() or 'deadline' (bounded by
+ * its own deadline). Returns the rc given to gt__unpark(), -ETIMEDOUT or
+ * -ECANCELED. Callers clean up their own registrations on error. */
+int gt__park(int64_t deadline);
+
+/* Park ignoring cancellation and deadlines, until gt__unpark(). For waits
+ * that must not be abandoned (a thread-pool job using our stack). */
+int gt__park_hard(void);
+
+/* Make a parked coroutine ready with result 'rc'; no-op unless parked.
+ * Same thread as 'co'. Never switches. */
+void gt__unpark(gt_co *co, int rc);
+
+/* Run the cleanups of the calling coroutine (co.c / local.c). */
+void gt__co_run_cleanups(gt_co *co);
+
+/* Make and recycle coroutine mappings (stack.c). */
+gt_co *gt__stack_get(gt_sched *s);
+void gt__stack_put(gt_sched *s, gt_co *co);
+void gt__stack_drain(gt_sched *s);
+size_t gt__stack_used(const gt_co *co);
+void gt__stack_prefill(gt_co *co);
+int gt__guard_install(void);   /* process-wide SIGSEGV handler, once */
+int gt__guard_thread_init(void **altstack);
+void gt__guard_thread_deinit(void *altstack);
+
+/* ---- scheduler (sched.c) ------------------------------------------------ */
+
+typedef struct gt__task {
+    gt_co_fn fn;
+    void *arg;
+} gt__task;
+
+struct gt_sched {
+    uv_loop_t loop;
+    gt_rt *rt;
+    int index;
+
+    gt_co *current;          /* running coroutine, NULL on the loop's stack */
+    gt__ctx main_ctx;        /* the loop's context */
+    const void *main_stack_bottom; /* for ASan's fiber switches */
+    size_t main_stack_size;
+
+    gt_co *ready_head, *ready_tail;  /* run queue, FIFO */
+    gt_co *all;                      /* live coroutines */
+    gt_co *free_list;                /* recycled mappings */
+    size_t nfree;
+    uint64_t next_id;
+
+    uv_prepare_t prepare;    /* run the ready queue before polling */
+    uv_check_t check;        /* ... and right after I/O callbacks */
+    uv_idle_t idle;          /* keeps the poll non-blocking while ready */
+    uv_async_t async;        /* inbox and stop requests */
+
+    pthread_mutex_t inbox_lock;
+    gt__task *inbox;         /* tasks posted by other threads */
+    size_t ninbox, cap_inbox;
+
+    bool stopping;
+    gt_rt_stats stats;
+    pthread_t thread;
+    void *altstack;
+};
+
+struct gt_rt {
+    gt_rt_config cfg;
+    size_t page;             /* system page size */
+    size_t map_len;          /* bytes per coroutine mapping */
+    int nworkers;
+    gt_sched *workers;
+    atomic_uint rr;          /* round-robin cursor for gt_rt_post(-1) */
+    atomic_bool stop;
+    bool ran;                /* gt_rt_run() was called */
+};
+
+/* The scheduler of the calling thread, NULL if not a worker. */
+gt_sched *gt__sched_self(void);
+void gt__sched_set_self(gt_sched *s);
+
+int gt__sched_init(gt_sched *s, gt_rt *rt, int index);
+/* Run the worker's loop until it has been stopped and drained. */
+void gt__sched_run(gt_sched *s);
+void gt__sched_deinit(gt_sched *s);
+void gt__sched_push_ready(gt_sched *s, gt_co *co);
+/* Switch from the loop into 'co' until it parks, yields or ends. */
+void gt__sched_resume(gt_sched *s, gt_co *co);
+/* Switch from the running coroutine back to the loop. */
+void gt__sched_suspend(gt_sched *s, gt_co *co);
+/* Start a coroutine; detached when out is NULL. */
+int gt__co_spawn(gt_sched *s, gt_co **out, gt_co_fn fn, void *arg);
+void gt__sched_begin_stop(gt_sched *s);
+/* A coroutine switched away for the last time (co.c). */
+void gt__co_finished(gt_sched *s, gt_co *co);
+/* Spawn the tasks other threads posted to this worker (rt.c). */
+void gt__rt_take_inbox(gt_sched *s);
+
+#endif

@@ -1,0 +1,252 @@
+/* runtime/stack.c -- coroutine stacks: mmap, guard pages, recycling, and
+ * the overflow handler.
+ *
+ * One mapping per coroutine: [guard page | stack ... | struct gt_co]. The
+ * guard page is PROT_NONE in every build, so an overflow faults instead of
+ * scribbling over a neighbour. The struct sits at the top, where a stack
+ * that grows down never reaches it. The kernel makes only touched pages
+ * resident, so a 64 KiB reservation costs a page or two for a coroutine
+ * that parks early.
+ *
+ * Mappings are recycled through a per-worker free list, so a spawn in the
+ * steady state is a list pop -- no mmap, no page faults (the pages a
+ * previous coroutine touched stay resident). Each mapping also carries the
+ * coroutine's uv_timer_t, initialised once, so recycling needs no uv_close.
+ *
+ * A fault in the guard page is reported by a SIGSEGV handler running on an
+ * alternate signal stack (the faulting stack has no room left), which names
+ * the coroutine and lets the default action end the process. */
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "runtime.h"
+#include "sanitizer.h"
+
+#define PREFILL 0xA5
+
+static size_t co_struct_len(size_t page)
+{
+    size_t n = sizeof(gt_co);
+
+    (void)page;
+    return (n + 63) & ~(size_t)63;
+}
+
+static void on_timer_closed(uv_handle_t *h)
+{
+    gt_co *co = h->data;
+
+    gt__vg_stack_deregister(co->vg_stack_id);
+    munmap(co->map, co->map_len);
+}
+
+static gt_co *map_new(gt_sched *s)
+{
+    size_t page = s->rt->page, len = s->rt->map_len;
+    char *map = mmap(NULL, len, PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK,
+                     -1, 0);
+    gt_co *co;
+
+    if (map == MAP_FAILED)
+        return NULL;
+    if (mprotect(map, page, PROT_NONE) != 0) {
+        munmap(map, len);
+        return NULL;
+    }
+    co = (gt_co *)(map + len - co_struct_len(page));
+    memset(co, 0, sizeof(*co));
+    co->map = map;
+    co->map_len = len;
+    co->stack_lo = map + page;
+    co->sched = s;
+    co->vg_stack_id = gt__vg_stack_register(co->stack_lo, co);
+    uv_timer_init(&s->loop, &co->timer);
+    co->timer.data = co;
+    s->stats.stacks_mapped++;
+    return co;
+}
+
+gt_co *gt__stack_get(gt_sched *s)
+{
+    gt_co *co = s->free_list;
+
+    if (!co)
+        return map_new(s);
+    s->free_list = co->next;
+    s->nfree--;
+    s->stats.stacks_cached = s->nfree;
+    gt__san_unpoison(co->stack_lo, (size_t)((char *)co - co->stack_lo));
+    return co;
+}
+
+void gt__stack_put(gt_sched *s, gt_co *co)
+{
+    co->state = GT__FREE;
+    if (s->nfree >= s->rt->cfg.stack_cache) {
+        uv_close((uv_handle_t *)&co->timer, on_timer_closed);
+        return;
+    }
+    co->next = s->free_list;
+    s->free_list = co;
+    s->nfree++;
+    s->stats.stacks_cached = s->nfree;
+}
+
+/* Unmap the free list; the loop must be about to close (timers closed). */
+void gt__stack_drain(gt_sched *s)
+{
+    while (s->free_list) {
+        gt_co *co = s->free_list;
+
+        s->free_list = co->next;
+        if (!uv_is_closing((uv_handle_t *)&co->timer))
+            uv_close((uv_handle_t *)&co->timer, on_timer_closed);
+    }
+    s->nfree = 0;
+}
+
+void gt__stack_prefill(gt_co *co)
+{
+    /* Leave the top 256 bytes alone: the initial frame is built there. */
+    memset(co->stack_lo, PREFILL,
+           (size_t)((char *)co - co->stack_lo) - 256);
+}
+
+size_t gt__stack_used(const gt_co *co)
+{
+    const unsigned char *p = (const unsigned char *)co->stack_lo;
+    const unsigned char *top = (const unsigned char *)co;
+
+    gt__vg_quiet(1);
+    while (p < top && *p == PREFILL)
+        p++;
+    gt__vg_quiet(0);
+    return (size_t)(top - p);
+}
+
+/* ---- overflow detection -------------------------------------------------- */
+
+static struct sigaction prev_segv, prev_bus;
+
+static void put_str(char *buf, size_t *n, size_t cap, const char *s)
+{
+    while (*s && *n < cap)
+        buf[(*n)++] = *s++;
+}
+
+static void put_uint(char *buf, size_t *n, size_t cap, uint64_t v)
+{
+    char tmp[24];
+    int i = 0;
+
+    do
+        tmp[i++] = (char)('0' + v % 10);
+    while ((v /= 10) != 0);
+    while (i > 0 && *n < cap)
+        buf[(*n)++] = tmp[--i];
+}
+
+/* Async-signal-safe: no stdio, no malloc. */
+static void report_overflow(const gt_co *co)
+{
+    char msg[256];
+    size_t n = 0;
+
+    put_str(msg, &n, sizeof(msg), "greentor: stack overflow in coroutine #");
+    put_uint(msg, &n, sizeof(msg), co->id);
+    put_str(msg, &n, sizeof(msg), " '");
+    put_str(msg, &n, sizeof(msg), co->name[0] ? co->name : "?");
+    put_str(msg, &n, sizeof(msg), "' (stack of ");
+    put_uint(msg, &n, sizeof(msg), (uint64_t)((char *)co - co->stack_lo));
+    put_str(msg, &n, sizeof(msg),
+            " bytes; raise gt_rt_config.stack_size)\n");
+    (void)!write(STDERR_FILENO, msg, n);
+}
+
+static bool in_guard(const gt_co *co, uintptr_t addr)
+{
+    uintptr_t guard = (uintptr_t)co->map;
+
+    /* A large frame may jump past the guard page into the gap below. */
+    return addr < guard + (uintptr_t)(co->stack_lo - (char *)co->map) &&
+           addr + (1u << 20) >= guard;
+}
+
+static void on_fault(int sig, siginfo_t *si, void *uctx)
+{
+    gt_sched *s = gt__sched_self();
+    gt_co *co = s ? s->current : NULL;
+    struct sigaction *prev = sig == SIGSEGV ? &prev_segv : &prev_bus;
+
+    (void)uctx;
+    if (co && in_guard(co, (uintptr_t)si->si_addr)) {
+        report_overflow(co);
+        signal(sig, SIG_DFL); /* the faulting access repeats and kills us */
+        return;
+    }
+    /* Not ours: hand the fault to whoever was there before (ASan, or the
+     * default action) by reinstating it and letting the access repeat. */
+    sigaction(sig, prev, NULL);
+}
+
+static pthread_once_t guard_once = PTHREAD_ONCE_INIT;
+static int guard_rc;
+
+static void guard_install_once(void)
+{
+    struct sigaction sa;
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_sigaction = on_fault;
+    sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
+    sigemptyset(&sa.sa_mask);
+    if (sigaction(SIGSEGV, &sa, &prev_segv) != 0 ||
+        sigaction(SIGBUS, &sa, &prev_bus) != 0)
+        guard_rc = -errno;
+}
+
+int gt__guard_install(void)
+{
+    pthread_once(&guard_once, guard_install_once);
+    return guard_rc;
+}
+
+int gt__guard_thread_init(void **altstack)
+{
+    stack_t ss;
+    size_t len = 64 * 1024;
+
+    /* Keep an alternate stack someone else (ASan) already installed. */
+    *altstack = NULL;
+    if (sigaltstack(NULL, &ss) == 0 && !(ss.ss_flags & SS_DISABLE) &&
+        ss.ss_size >= 16 * 1024)
+        return 0;
+    ss.ss_sp = malloc(len);
+    if (!ss.ss_sp)
+        return -ENOMEM;
+    ss.ss_size = len;
+    ss.ss_flags = 0;
+    if (sigaltstack(&ss, NULL) != 0) {
+        free(ss.ss_sp);
+        return -errno;
+    }
+    *altstack = ss.ss_sp;
+    return 0;
+}
+
+void gt__guard_thread_deinit(void *altstack)
+{
+    stack_t ss;
+
+    if (!altstack)
+        return;
+    memset(&ss, 0, sizeof(ss));
+    ss.ss_flags = SS_DISABLE;
+    sigaltstack(&ss, NULL);
+    free(altstack);
+}

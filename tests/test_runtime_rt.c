@@ -1,0 +1,164 @@
+/* tests/test_runtime_rt.c -- the multi-threaded runtime: posting work
+ * between threads, worker identity, stopping with coroutines alive. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <string.h>
+
+#include "util.h"
+
+static atomic_int seen[8];
+static atomic_int finished;
+
+static int note_worker(void *arg)
+{
+    int want = (int)(intptr_t)arg;
+
+    if (gt_worker_id() == want)
+        atomic_fetch_add(&seen[want], 1);
+    atomic_fetch_add(&finished, 1);
+    return 0;
+}
+
+static int stop_when_done(void *arg)
+{
+    int total = (int)(intptr_t)arg;
+
+    while (atomic_load(&finished) < total)
+        if (gt_sleep(1) < 0)
+            return -1;
+    gt_rt_stop(gt_rt_self());
+    return 0;
+}
+
+START_TEST(post_runs_work_on_the_chosen_worker)
+{
+    gt_rt_config cfg = {.workers = 3};
+    gt_rt *rt;
+
+    atomic_store(&finished, 0);
+    ck_assert_int_eq(gt_rt_new(&rt, &cfg), 0);
+    ck_assert_int_eq(gt_rt_workers(rt), 3);
+    /* Posted before the workers start: queued until they do. */
+    for (int i = 0; i < 30; i++)
+        ck_assert_int_eq(gt_rt_post(rt, i % 3, note_worker,
+                                    (void *)(intptr_t)(i % 3)), 0);
+    ck_assert_int_eq(gt_rt_post(rt, 3, note_worker, NULL), -EINVAL);
+    ck_assert_int_eq(gt_rt_post(rt, 0, stop_when_done, (void *)30), 0);
+    ck_assert_int_eq(gt_rt_run(rt), 0);
+    for (int i = 0; i < 3; i++)
+        ck_assert_int_eq(atomic_load(&seen[i]), 10);
+    ck_assert_int_eq(gt_rt_post(rt, 0, note_worker, NULL), -ESHUTDOWN);
+    gt_rt_free(rt);
+}
+END_TEST
+
+static gt_local_key stop_key;
+static atomic_int stop_dtors;
+
+static void stop_dtor(void *v)
+{
+    (void)v;
+    atomic_fetch_add(&stop_dtors, 1);
+}
+
+static int sleep_forever(void *arg)
+{
+    gt_local_set(stop_key, arg);
+    return gt_sleep(60 * 60 * 1000);
+}
+
+static void *stop_from_thread(void *arg)
+{
+    gt_rt *rt = arg;
+
+    while (atomic_load(&finished) < 20)
+        sched_yield();
+    gt_rt_stop(rt);
+    return NULL;
+}
+
+static int sleep_counted(void *arg)
+{
+    atomic_fetch_add(&finished, 1);
+    return sleep_forever(arg);
+}
+
+START_TEST(stop_cancels_live_coroutines_and_runs_destructors)
+{
+    gt_rt_config cfg = {.workers = 2};
+    gt_rt *rt;
+    pthread_t th;
+
+    atomic_store(&finished, 0);
+    ck_assert_int_eq(gt_local_key_new(&stop_key, stop_dtor), 0);
+    ck_assert_int_eq(gt_rt_new(&rt, &cfg), 0);
+    for (int i = 0; i < 20; i++)
+        ck_assert_int_eq(gt_rt_post(rt, -1, sleep_counted, &stop_key), 0);
+    ck_assert_int_eq(pthread_create(&th, NULL, stop_from_thread, rt), 0);
+    ck_assert_int_eq(gt_rt_run(rt), 0);
+    pthread_join(th, NULL);
+    ck_assert_int_eq(atomic_load(&stop_dtors), 20);
+    gt_rt_free(rt);
+}
+END_TEST
+
+START_TEST(unrun_runtime_frees_cleanly)
+{
+    gt_rt *rt;
+    gt_rt_config bad = {.workers = -1};
+
+    ck_assert_int_eq(gt_rt_new(&rt, &bad), -EINVAL);
+    ck_assert_int_eq(gt_rt_new(&rt, NULL), 0);
+    ck_assert_int_ge(gt_rt_workers(rt), 1);
+    gt_rt_free(rt);
+    gt_rt_free(NULL);
+}
+END_TEST
+
+static int outside_checks(void *arg)
+{
+    (void)arg;
+    ck_assert_int_eq(gt_worker_id(), 0);
+    ck_assert_ptr_nonnull(gt_loop());
+    ck_assert_ptr_nonnull(gt_co_self());
+    return 3;
+}
+
+START_TEST(worker_identity_inside_and_outside)
+{
+    int64_t a = gt_now(), b;
+
+    ck_assert_int_eq(gt_worker_id(), -1);
+    ck_assert_ptr_null(gt_loop());
+    ck_assert_ptr_null(gt_rt_self());
+    ck_assert_ptr_null(gt_co_self());
+    ck_assert_int_eq(gt_sleep(1), -EINVAL);
+    ck_assert_int_eq(gt_yield(), -EINVAL);
+    ck_assert_int_eq(run_main(outside_checks, NULL), 3);
+    b = gt_now();
+    ck_assert_int_ge(b, a);
+    ck_assert_int_eq(gt_deadline_in(-5), GT_NEVER);
+}
+END_TEST
+
+START_TEST(strerror_covers_our_codes_and_libuvs)
+{
+    ck_assert_ptr_nonnull(strstr(gt_strerror(GT_EPOOL), "connection"));
+    ck_assert_str_eq(gt_strerror(-ETIMEDOUT), uv_strerror(UV_ETIMEDOUT));
+    ck_assert_str_eq(gt_strerror(0), "success");
+}
+END_TEST
+
+void add_runtime_rt_tests(Suite *s)
+{
+    TCase *tc = tcase_create("rt");
+
+    tcase_set_timeout(tc, 30);
+    tcase_add_test(tc, post_runs_work_on_the_chosen_worker);
+    tcase_add_test(tc, stop_cancels_live_coroutines_and_runs_destructors);
+    tcase_add_test(tc, unrun_runtime_frees_cleanly);
+    tcase_add_test(tc, worker_identity_inside_and_outside);
+    tcase_add_test(tc, strerror_covers_our_codes_and_libuvs);
+    suite_add_tcase(s, tc);
+}

@@ -1,0 +1,299 @@
+/* tests/test_runtime_wait.c -- fd waits on a socketpair and the blocking
+ * offload: readiness, timeouts, cancellation, and proof that the loop keeps
+ * running while a coroutine waits. */
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "util.h"
+
+typedef struct pair {
+    int fd[2];
+    int ticks;
+    int stop;
+} pair;
+
+static void open_pair(pair *p)
+{
+    ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, p->fd), 0);
+    p->ticks = p->stop = 0;
+}
+
+static void close_pair(pair *p)
+{
+    close(p->fd[0]);
+    close(p->fd[1]);
+}
+
+static int write_later(void *arg)
+{
+    pair *p = arg;
+
+    ck_assert_int_eq(gt_sleep(20), 0);
+    ck_assert_int_eq(write(p->fd[1], "x", 1), 1);
+    return 0;
+}
+
+static int t_readable(void *arg)
+{
+    pair p;
+    char c;
+
+    (void)arg;
+    open_pair(&p);
+    ck_assert_int_eq(gt_wait_fd(p.fd[0], GT_WRITABLE, GT_NEVER),
+                     GT_WRITABLE);
+    ck_assert_int_eq(gt_wait_fd(p.fd[0], GT_READABLE, gt_deadline_in(10)),
+                     -ETIMEDOUT);
+    ck_assert_int_eq(gt_co_spawn(NULL, write_later, &p), 0);
+    ck_assert_int_eq(gt_wait_fd(p.fd[0], GT_READABLE, GT_NEVER),
+                     GT_READABLE);
+    ck_assert_int_eq(read(p.fd[0], &c, 1), 1);
+    ck_assert_int_eq(c, 'x');
+    close_pair(&p);
+    return 0;
+}
+
+START_TEST(wait_fd_readable_writable_and_timeout)
+{
+    ck_assert_int_eq(run_main(t_readable, NULL), 0);
+}
+END_TEST
+
+static int wait_read(void *arg)
+{
+    return gt_wait_fd(((pair *)arg)->fd[0], GT_READABLE, GT_NEVER);
+}
+
+static int t_fd_cancel(void *arg)
+{
+    pair p;
+    gt_co *co;
+    int rc;
+
+    (void)arg;
+    open_pair(&p);
+    ck_assert_int_eq(gt_co_spawn(&co, wait_read, &p), 0);
+    ck_assert_int_eq(gt_yield(), 0);
+    gt_co_cancel(co);
+    ck_assert_int_eq(gt_co_join(co, &rc, GT_NEVER), 0);
+    ck_assert_int_eq(rc, -ECANCELED);
+    /* The fd is free for a new registration. */
+    ck_assert_int_eq(gt_wait_fd(p.fd[0], GT_WRITABLE, GT_NEVER),
+                     GT_WRITABLE);
+    close_pair(&p);
+    return 0;
+}
+
+START_TEST(cancel_during_fd_wait)
+{
+    ck_assert_int_eq(run_main(t_fd_cancel, NULL), 0);
+}
+END_TEST
+
+static int t_hangup(void *arg)
+{
+    pair p;
+    char c;
+
+    (void)arg;
+    open_pair(&p);
+    close(p.fd[1]);
+    ck_assert_int_eq(gt_wait_fd(p.fd[0], GT_READABLE, GT_NEVER) &
+                         GT_READABLE,
+                     GT_READABLE);
+    ck_assert_int_eq(read(p.fd[0], &c, 1), 0);
+    close(p.fd[0]);
+    return 0;
+}
+
+START_TEST(peer_hangup_counts_as_readable)
+{
+    ck_assert_int_eq(run_main(t_hangup, NULL), 0);
+}
+END_TEST
+
+static int echo_n(void *arg)
+{
+    pair *p = arg;
+    gt_fdwatch w;
+    char c;
+
+    ck_assert_int_eq(gt_fdwatch_open(&w, p->fd[1]), 0);
+    for (int i = 0; i < 100; i++) {
+        ck_assert_int_eq(gt_fdwatch_wait(&w, GT_READABLE, GT_NEVER),
+                         GT_READABLE);
+        ck_assert_int_eq(read(p->fd[1], &c, 1), 1);
+        ck_assert_int_eq(write(p->fd[1], &c, 1), 1);
+    }
+    gt_fdwatch_close(&w);
+    return 0;
+}
+
+static int t_fdwatch(void *arg)
+{
+    pair p;
+    gt_fdwatch w;
+    gt_co *co;
+    char c;
+
+    (void)arg;
+    open_pair(&p);
+    ck_assert_int_eq(gt_co_spawn(&co, echo_n, &p), 0);
+    ck_assert_int_eq(gt_fdwatch_open(&w, p.fd[0]), 0);
+    for (int i = 0; i < 100; i++) {
+        c = (char)i;
+        ck_assert_int_eq(write(p.fd[0], &c, 1), 1);
+        ck_assert_int_eq(gt_fdwatch_wait(&w, GT_READABLE, GT_NEVER),
+                         GT_READABLE);
+        ck_assert_int_eq(read(p.fd[0], &c, 1), 1);
+        ck_assert_int_eq(c, (char)i);
+    }
+    gt_fdwatch_close(&w);
+    gt_fdwatch_close(&w); /* idempotent */
+    ck_assert_int_eq(gt_co_join(co, NULL, GT_NEVER), 0);
+    close_pair(&p);
+    return 0;
+}
+
+START_TEST(fdwatch_ping_pongs_between_coroutines)
+{
+    ck_assert_int_eq(run_main(t_fdwatch, NULL), 0);
+}
+END_TEST
+
+/* ---- blocking offload ---------------------------------------------------------- */
+
+static int ticker(void *arg)
+{
+    pair *p = arg;
+
+    while (!p->stop) {
+        if (gt_sleep(10) < 0)
+            break;
+        p->ticks++;
+    }
+    return 0;
+}
+
+static int block_200ms(void *arg)
+{
+    (void)arg;
+    usleep(200 * 1000);
+    return 99;
+}
+
+static int t_offload(void *arg)
+{
+    pair p = {.ticks = 0, .stop = 0};
+    gt_co *tick;
+
+    (void)arg;
+    ck_assert_int_eq(gt_co_spawn(&tick, ticker, &p), 0);
+    ck_assert_int_eq(gt_run_blocking(block_200ms, NULL, GT_NEVER), 99);
+    p.stop = 1;
+    ck_assert_int_eq(gt_co_join(tick, NULL, GT_NEVER), 0);
+    /* ~20 ticks when the loop is free; 0 or 1 if the call had blocked it. */
+    ck_assert_int_ge(p.ticks, 5);
+    return 0;
+}
+
+START_TEST(blocking_offload_keeps_the_loop_ticking)
+{
+    ck_assert_int_eq(run_main(t_offload, NULL), 0);
+}
+END_TEST
+
+static atomic_int ran_late;
+
+static int block_long(void *arg)
+{
+    (void)arg;
+    usleep(300 * 1000);
+    return 1;
+}
+
+static int mark_ran(void *arg)
+{
+    (void)arg;
+    atomic_store(&ran_late, 1);
+    return 5;
+}
+
+static int run_long(void *arg)
+{
+    (void)arg;
+    return gt_run_blocking(block_long, NULL, GT_NEVER);
+}
+
+static int t_offload_timeout(void *arg)
+{
+    gt_co *busy[4];
+    int rc;
+
+    (void)arg;
+    /* Occupy the pool's 4 threads so the next job has to queue. */
+    for (int i = 0; i < 4; i++)
+        ck_assert_int_eq(gt_co_spawn(&busy[i], run_long, NULL), 0);
+    ck_assert_int_eq(gt_sleep(50), 0);
+    ck_assert_int_eq(gt_run_blocking(mark_ran, NULL, gt_deadline_in(20)),
+                     -ETIMEDOUT);
+    for (int i = 0; i < 4; i++) {
+        ck_assert_int_eq(gt_co_join(busy[i], &rc, GT_NEVER), 0);
+        ck_assert_int_eq(rc, 1);
+    }
+    ck_assert_int_eq(atomic_load(&ran_late), 0);
+    /* Once a job runs it is seen through, even if cancelled meanwhile. */
+    gt_co_cancel(gt_co_self());
+    ck_assert_int_eq(gt_run_blocking(mark_ran, NULL, GT_NEVER), -ECANCELED);
+    return 0;
+}
+
+START_TEST(queued_blocking_call_times_out_without_running)
+{
+    setenv("UV_THREADPOOL_SIZE", "4", 1);
+    ck_assert_int_eq(run_main(t_offload_timeout, NULL), 0);
+}
+END_TEST
+
+static int cancel_self_later(void *arg)
+{
+    gt_co *target = arg;
+
+    ck_assert_int_eq(gt_sleep(30), 0);
+    gt_co_cancel(target);
+    return 0;
+}
+
+static int t_offload_running_cancel(void *arg)
+{
+    (void)arg;
+    ck_assert_int_eq(gt_co_spawn(NULL, cancel_self_later, gt_co_self()), 0);
+    /* Cancelled while its job runs: waits for it, returns its result. */
+    ck_assert_int_eq(gt_run_blocking(block_200ms, NULL, GT_NEVER), 99);
+    ck_assert(gt_co_cancelled(gt_co_self()));
+    return 0;
+}
+
+START_TEST(running_blocking_call_is_seen_through_when_cancelled)
+{
+    ck_assert_int_eq(run_main(t_offload_running_cancel, NULL), 0);
+}
+END_TEST
+
+void add_runtime_wait_tests(Suite *s)
+{
+    TCase *tc = tcase_create("wait");
+
+    tcase_set_timeout(tc, 30);
+    tcase_add_test(tc, wait_fd_readable_writable_and_timeout);
+    tcase_add_test(tc, cancel_during_fd_wait);
+    tcase_add_test(tc, peer_hangup_counts_as_readable);
+    tcase_add_test(tc, fdwatch_ping_pongs_between_coroutines);
+    tcase_add_test(tc, blocking_offload_keeps_the_loop_ticking);
+    tcase_add_test(tc, queued_blocking_call_times_out_without_running);
+    tcase_add_test(tc, running_blocking_call_is_seen_through_when_cancelled);
+    suite_add_tcase(s, tc);
+}

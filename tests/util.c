@@ -1,0 +1,43 @@
+/* tests/util.c -- helpers shared by the test suites. */
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "util.h"
+
+int run_main_cfg(const gt_rt_config *cfg, gt_co_fn fn, void *arg)
+{
+    return gt_rt_main(cfg, fn, arg);
+}
+
+int run_main(gt_co_fn fn, void *arg)
+{
+    gt_rt_config cfg = {.workers = 1};
+
+    return gt_rt_main(&cfg, fn, arg);
+}
+
+int run_child(void (*fn)(void *), void *arg, char *err, size_t cap)
+{
+    int fds[2], status = -1;
+    size_t n = 0;
+    ssize_t got;
+    pid_t pid;
+
+    if (pipe(fds) != 0)
+        return -1;
+    pid = fork();
+    if (pid == 0) {
+        dup2(fds[1], STDERR_FILENO);
+        close(fds[0]);
+        fn(arg);
+        _exit(0);
+    }
+    close(fds[1]);
+    while (n + 1 < cap && (got = read(fds[0], err + n, cap - 1 - n)) > 0)
+        n += (size_t)got;
+    err[n] = '\0';
+    close(fds[0]);
+    waitpid(pid, &status, 0);
+    return status;
+}

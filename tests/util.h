@@ -1,0 +1,27 @@
+/* tests/util.h -- helpers shared by the test suites. */
+#ifndef GT_TESTS_UTIL_H
+#define GT_TESTS_UTIL_H
+
+#include <check.h>
+
+#include "greentor.h"
+
+/* Run fn(arg) as a coroutine on a fresh one-worker runtime and return its
+ * result; the runtime is torn down before this returns. */
+int run_main(gt_co_fn fn, void *arg);
+
+/* The same with a configuration. */
+int run_main_cfg(const gt_rt_config *cfg, gt_co_fn fn, void *arg);
+
+/* Run fn(arg) in a forked child with stderr captured; returns the child's
+ * wait status and copies up to cap-1 bytes of its stderr into err. */
+int run_child(void (*fn)(void *), void *arg, char *err, size_t cap);
+
+/* Each test file adds its test cases to its module's suite. */
+void add_runtime_co_tests(Suite *s);
+void add_runtime_sync_tests(Suite *s);
+void add_runtime_wait_tests(Suite *s);
+void add_runtime_local_tests(Suite *s);
+void add_runtime_rt_tests(Suite *s);
+
+#endif
