@@ -1,0 +1,191 @@
+/* greentor/db.h -- one database API over PostgreSQL, MySQL/MariaDB and
+ * SQLite whose calls look blocking but never block the loop.
+ *
+ * A gt_db is one connection, opened from a URL:
+ *     postgres://user:pass@host:port/db?opt=v   (also postgresql://)
+ *     mysql://user:pass@host:port/db?opt=v      (also mariadb://)
+ *     sqlite:///absolute/path.db   sqlite:relative/path.db   sqlite::memory:
+ * Unknown query options are ignored by the driver (the pool reads its own
+ * from the same string). Driver options: connect_timeout_ms (default 5000),
+ * stmt_cache (prepared statements kept per connection, LRU, default 64),
+ * and for SQLite busy_timeout_ms (default 5000) and mode=inline|offload.
+ *
+ * Threads. A connection belongs to the worker that opened it and is used by
+ * one coroutine at a time. Every call that talks to a server yields until
+ * the answer is there or 'deadline' (absolute, gt_now() ms; GT_NEVER) or the
+ * coroutine's own deadline passes, or the coroutine is cancelled. A query
+ * interrupted that way is cancelled on the server (PostgreSQL CancelRequest,
+ * MariaDB KILL QUERY, sqlite3_interrupt) and the connection is then either
+ * clean again or marked broken (gt_db_broken()); it is never reused dirty.
+ *
+ * SQL. Parameters are bound, never formatted into SQL: write '?' for each
+ * one, in every backend (PostgreSQL's $n are generated for you; '?' inside
+ * quotes or comments is left alone). Each distinct SQL text is prepared
+ * once per connection and kept in a bounded LRU cache, re-prepared
+ * transparently after a reconnect or eviction.
+ *
+ * Errors. 0 or a count on success, a negative code on failure: GT_EDB when
+ * the server rejected the statement (see gt_db_errmsg(), gt_db_sqlstate(),
+ * gt_db_errcode()), -ETIMEDOUT, -ECANCELED, -ECONNREFUSED, -ECONNRESET,
+ * -EINVAL (bad URL or arguments), -EPROTONOSUPPORT (unknown scheme),
+ * -ENOMEM.
+ *
+ * Results. A gt_rows holds the whole result, random access, typed. It
+ * belongs to the caller: free it with gt_rows_free(); one forgotten is
+ * freed when the coroutine that made it ends. Values returned by the
+ * accessors are borrowed and valid until gt_rows_free(). */
+#ifndef GREENTOR_DB_H
+#define GREENTOR_DB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "greentor/runtime.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct gt_db gt_db;
+typedef struct gt_rows gt_rows;
+
+/* Column and value types, as the backend reports them. */
+enum gt_db_type {
+    GT_DB_NULL = 0,
+    GT_DB_INT = 1,   /* integers and booleans, as int64 */
+    GT_DB_FLOAT = 2, /* floating point and numeric, as double */
+    GT_DB_TEXT = 3,  /* text, dates and everything else, as UTF-8 */
+    GT_DB_BLOB = 4,  /* bytea / BLOB / binary */
+};
+
+/* A parameter. Text and blob values are borrowed for the call only. */
+typedef struct gt_db_value {
+    int type;
+    union {
+        int64_t i;
+        double f;
+        struct {
+            const void *p;
+            size_t n;
+        } s;
+    } u;
+} gt_db_value;
+
+/* Parameter constructors. */
+GT_API gt_db_value gt_db_null(void);
+GT_API gt_db_value gt_db_int(int64_t v);
+GT_API gt_db_value gt_db_float(double v);
+GT_API gt_db_value gt_db_text(const char *nul_terminated);
+GT_API gt_db_value gt_db_textn(const char *p, size_t n);
+GT_API gt_db_value gt_db_blob(const void *p, size_t n);
+
+/* One statement of a batch (gt_db_batch). */
+typedef struct gt_db_stmt {
+    const char *sql;
+    const gt_db_value *params;
+    int nparams;
+} gt_db_stmt;
+
+/* ---- connections ------------------------------------------------------- */
+
+/* Open a connection described by 'url'. Yields until connected or the
+ * deadline passes (and at most connect_timeout_ms). Worker only. On
+ * success *out is a new connection. On failure other than -ENOMEM and
+ * -EINVAL, *out is still set to a handle that only carries the error
+ * message (gt_db_errmsg()) and must be closed with gt_db_close();
+ * otherwise *out is NULL. Returns 0, -EINVAL, -EPROTONOSUPPORT, -ENOMEM,
+ * -ETIMEDOUT, -ECANCELED, -ECONNREFUSED, or GT_EDB (e.g. bad password,
+ * unknown database). */
+GT_API int gt_db_open(gt_db **out, const char *url, int64_t deadline);
+
+/* Close the connection and free it; results made from it stay valid. Does
+ * not yield (the goodbye message is sent without waiting). NULL: no-op. */
+GT_API void gt_db_close(gt_db *db);
+
+/* "postgres", "mysql" or "sqlite". */
+GT_API const char *gt_db_backend(const gt_db *db);
+
+/* The last error's message ("" if none), SQLSTATE (5 characters, "" for
+ * SQLite and for errors that did not come from the server), and the
+ * backend's native code (MySQL error number, SQLite extended result code,
+ * 0 for PostgreSQL). Valid until the next call on 'db'. */
+GT_API const char *gt_db_errmsg(const gt_db *db);
+GT_API const char *gt_db_sqlstate(const gt_db *db);
+GT_API int gt_db_errcode(const gt_db *db);
+
+/* Nonzero when the connection can no longer be used: lost, or a query was
+ * interrupted and could not be brought back to a clean state. */
+GT_API int gt_db_broken(const gt_db *db);
+
+/* ---- statements ---------------------------------------------------------- */
+
+/* Run 'sql' with 'nparams' bound parameters, discarding any rows. Yields.
+ * Returns the number of affected rows (>= 0) or a negative error. */
+GT_API int64_t gt_db_exec(gt_db *db, const char *sql,
+                          const gt_db_value *params, int nparams,
+                          int64_t deadline);
+
+/* Run 'sql' and return all its rows in *out (a new gt_rows, also on zero
+ * rows). Yields. Returns the number of rows or a negative error; on error
+ * *out is NULL. */
+GT_API int gt_db_query(gt_db *db, gt_rows **out, const char *sql,
+                       const gt_db_value *params, int nparams,
+                       int64_t deadline);
+
+/* Run 'n' independent statements; out[i] receives statement i's rows (NULL
+ * for a statement after the first failure). On PostgreSQL all are sent in
+ * one round trip (libpq pipeline mode); elsewhere they run in order.
+ * Stops at the first error, which it returns; 0 on success. Yields. */
+GT_API int gt_db_batch(gt_db *db, gt_rows **out, const gt_db_stmt *stmts,
+                       int n, int64_t deadline);
+
+/* Rows affected by the last statement, and the id the last INSERT
+ * generated (MySQL, SQLite; on PostgreSQL use RETURNING: -ENOTSUP). */
+GT_API int64_t gt_db_changes(const gt_db *db);
+GT_API int64_t gt_db_last_insert_id(const gt_db *db);
+
+/* Check that the server answers (a cheap round trip). Yields. */
+GT_API int gt_db_ping(gt_db *db, int64_t deadline);
+
+/* Bring the session back to a fresh state: roll back, drop temporary
+ * tables, session variables and prepared statements (PostgreSQL DISCARD
+ * ALL, MariaDB COM_RESET_CONNECTION; SQLite: rollback only). Yields. */
+GT_API int gt_db_reset(gt_db *db, int64_t deadline);
+
+/* ---- transactions ------------------------------------------------------- */
+
+/* Begin a transaction, or a savepoint when one is open already, so that
+ * blocks nest. Commit/rollback end the innermost one. Yield. */
+GT_API int gt_db_begin(gt_db *db, int64_t deadline);
+GT_API int gt_db_commit(gt_db *db, int64_t deadline);
+GT_API int gt_db_rollback(gt_db *db, int64_t deadline);
+
+/* Open transaction blocks: 0 outside a transaction. */
+GT_API int gt_db_tx_depth(const gt_db *db);
+
+/* ---- results ---------------------------------------------------------------- */
+
+GT_API int gt_rows_count(const gt_rows *r);
+GT_API int gt_rows_columns(const gt_rows *r);
+/* Column name and type; NULL / GT_DB_NULL when 'col' is out of range. */
+GT_API const char *gt_rows_name(const gt_rows *r, int col);
+GT_API int gt_rows_type(const gt_rows *r, int col);
+
+/* Cell accessors; out-of-range cells read as NULL. Numbers convert from
+ * text and back like SQLite's sqlite3_column_* do; NULL reads as 0, 0.0,
+ * "" and an empty blob. 'len' may be NULL. Text is NUL-terminated. */
+GT_API int gt_rows_isnull(const gt_rows *r, int row, int col);
+GT_API int64_t gt_rows_int(const gt_rows *r, int row, int col);
+GT_API double gt_rows_float(const gt_rows *r, int row, int col);
+GT_API const char *gt_rows_text(const gt_rows *r, int row, int col,
+                                size_t *len);
+GT_API const void *gt_rows_blob(const gt_rows *r, int row, int col,
+                                size_t *len);
+
+/* Free a result. NULL: no-op. Any coroutine of the same worker. */
+GT_API void gt_rows_free(gt_rows *r);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
