@@ -334,6 +334,45 @@ START_TEST(stack_used_needs_stack_check)
 }
 END_TEST
 
+static int shielded_cleanup(void *arg)
+{
+    gt_co *self = gt_co_self();
+    int64_t t0;
+
+    (void)arg;
+    gt_co_set_deadline(self, gt_deadline_in(5));
+    ck_assert_int_eq(gt_sleep(60 * 1000), -ETIMEDOUT);
+    gt_co_cancel(self);
+    ck_assert_int_eq(gt_co_shield(1), 0);
+    /* Shielded: neither the cancel nor the passed deadline ends waits. */
+    t0 = gt_now();
+    ck_assert_int_eq(gt_sleep(20), 0);
+    ck_assert_int_ge(gt_now() - t0, 20);
+    ck_assert_int_eq(gt_yield(), 0);
+    /* Only the explicit deadline bounds a shielded wait. */
+    ck_assert_int_eq(gt_co_shield(1), 1);
+    ck_assert_int_eq(gt_co_shield(0), 1);
+    return gt_sleep(1); /* the remembered cancel */
+}
+
+static int t_shield_from_outside(void *arg)
+{
+    gt_co *co;
+    int rc;
+
+    (void)arg;
+    ck_assert_int_eq(gt_co_spawn(&co, shielded_cleanup, NULL), 0);
+    ck_assert_int_eq(gt_co_join(co, &rc, GT_NEVER), 0);
+    return rc;
+}
+
+START_TEST(shield_defers_cancel_and_deadline)
+{
+    ck_assert_int_eq(run_main(t_shield_from_outside, NULL), -ECANCELED);
+    ck_assert_int_eq(gt_co_shield(1), -EINVAL);
+}
+END_TEST
+
 void add_runtime_co_tests(Suite *s)
 {
     TCase *tc = tcase_create("co");
@@ -351,5 +390,6 @@ void add_runtime_co_tests(Suite *s)
     tcase_add_test(tc, stack_overflow_hits_the_guard_and_names_the_coroutine);
     tcase_add_test(tc, stack_check_measures_the_high_water_mark);
     tcase_add_test(tc, stack_used_needs_stack_check);
+    tcase_add_test(tc, shield_defers_cancel_and_deadline);
     suite_add_tcase(s, tc);
 }

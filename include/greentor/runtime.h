@@ -166,6 +166,16 @@ GT_API void gt_co_cancel(gt_co *co);
 GT_API void gt_co_set_deadline(gt_co *co, int64_t deadline);
 GT_API int64_t gt_co_deadline(const gt_co *co);
 
+/* Shield the calling coroutine (on = 1) or lift the shield (on = 0): while
+ * shielded, its waits ignore cancellation and its own deadline and are
+ * bounded only by their explicit deadline argument; a cancel that arrives
+ * meanwhile is remembered and reported by the first wait after the shield
+ * is lifted. For cleanup I/O that must complete to leave a resource clean
+ * (cancelling a query on the server, a rollback): keep it short and always
+ * pass a deadline. Returns the previous state, to restore it; -EINVAL
+ * outside a coroutine. Does not yield. */
+GT_API int gt_co_shield(int on);
+
 /* The calling coroutine, or NULL outside coroutines. */
 GT_API gt_co *gt_co_self(void);
 

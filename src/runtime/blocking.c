@@ -44,7 +44,7 @@ int gt_run_blocking(int (*fn)(void *), void *arg, int64_t deadline)
     if (!s || !s->current || !fn)
         return -EINVAL;
     j.co = s->current;
-    if (j.co->cancelled)
+    if (j.co->cancelled && !j.co->shielded)
         return -ECANCELED; /* not even queued */
     if (deadline != GT_NEVER && deadline <= gt_now())
         return -ETIMEDOUT;

@@ -32,9 +32,15 @@ static void on_park_timeout(uv_timer_t *t)
     gt__unpark(t->data, -ETIMEDOUT);
 }
 
+/* The deadline a wait of 'co' actually has. */
+static int64_t wait_until(const gt_co *co, int64_t deadline)
+{
+    return co->shielded ? deadline : earlier(deadline, co->deadline);
+}
+
 static void arm_timer(gt_co *co)
 {
-    int64_t until = earlier(co->park_until, co->deadline);
+    int64_t until = wait_until(co, co->park_until);
     int64_t now = (int64_t)uv_now(&co->sched->loop);
 
     if (until == GT_NEVER)
@@ -52,9 +58,9 @@ int gt__park(int64_t deadline)
 
     if (!co)
         return -EINVAL;
-    if (co->cancelled)
+    if (co->cancelled && !co->shielded)
         return -ECANCELED;
-    until = earlier(deadline, co->deadline);
+    until = wait_until(co, deadline);
     if (until != GT_NEVER && until <= (int64_t)uv_now(&s->loop))
         return -ETIMEDOUT;
     co->park_until = deadline;
@@ -119,6 +125,7 @@ static void co_reset(gt_co *co, gt_sched *s, gt_co_fn fn, void *arg)
     co->joiner = NULL;
     co->waitq = NULL;
     co->hard = false;
+    co->shielded = false;
     co->local_mask = 0;
     co->next = co->wq_next = co->wq_prev = NULL;
     co->cleanups = co->cleanup_inline;
@@ -223,20 +230,32 @@ void gt_co_cancel(gt_co *co)
     if (co->state == GT__DONE || co->state == GT__FREE)
         return;
     co->cancelled = true;
-    if (!co->hard)
+    if (!co->hard && !co->shielded)
         gt__unpark(co, -ECANCELED);
 }
 
 void gt_co_set_deadline(gt_co *co, int64_t deadline)
 {
     co->deadline = deadline;
-    if (co->state == GT__PARKED && !co->hard)
+    if (co->state == GT__PARKED && !co->hard && !co->shielded)
         arm_timer(co);
 }
 
 int64_t gt_co_deadline(const gt_co *co)
 {
     return co->deadline;
+}
+
+int gt_co_shield(int on)
+{
+    gt_co *co = gt_co_self();
+    int was;
+
+    if (!co)
+        return -EINVAL;
+    was = co->shielded;
+    co->shielded = on != 0;
+    return was;
 }
 
 gt_co *gt_co_self(void)
@@ -282,12 +301,12 @@ int gt_yield(void)
 
     if (!co)
         return -EINVAL;
-    if (co->cancelled)
+    if (co->cancelled && !co->shielded)
         return -ECANCELED;
     co->state = GT__READY;
     gt__sched_push_ready(s, co);
     gt__sched_suspend(s, co);
-    return co->cancelled ? -ECANCELED : 0;
+    return co->cancelled && !co->shielded ? -ECANCELED : 0;
 }
 
 int gt_sleep(int64_t ms)
@@ -300,7 +319,8 @@ int gt_sleep(int64_t ms)
         return -EINVAL;
     rc = gt__park(wake);
     /* Our own alarm is success; only the coroutine's deadline is not. */
-    if (rc == -ETIMEDOUT && (co->deadline == GT_NEVER || co->deadline > wake))
+    if (rc == -ETIMEDOUT &&
+        (co->shielded || co->deadline == GT_NEVER || co->deadline > wake))
         return 0;
     return rc;
 }

@@ -79,6 +79,7 @@ struct gt_co {
     gt_co *wq_next, *wq_prev; /* gt_waitq links, valid while waitq set */
     void *waitq;            /* the gt_waitq it is queued in, if any */
     bool hard;              /* parked deaf to cancel and deadlines */
+    bool shielded;          /* waits ignore cancel and own deadline */
     gt_co *all_prev, *all_next; /* the scheduler's list of live ones */
     gt_co *joiner;          /* coroutine parked in gt_co_join() */
 
