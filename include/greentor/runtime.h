@@ -191,8 +191,10 @@ GT_API const char *gt_co_name(const gt_co *co);
  * needs stack_check, else returns -ENOTSUP. */
 GT_API ssize_t gt_co_stack_used(void);
 
-/* Let the other ready coroutines of this worker run, and the loop poll for
- * I/O once, then continue. Returns 0, or -ECANCELED if cancelled. */
+/* Let the other ready coroutines of this worker run (FIFO), then continue.
+ * The loop polls for I/O at least once every 1024 coroutine resumptions,
+ * so a coroutine yielding in a loop cannot starve I/O. Returns 0, or
+ * -ECANCELED if cancelled. */
 GT_API int gt_yield(void);
 
 /* Sleep for 'ms' milliseconds. Returns 0, -ECANCELED, or -ETIMEDOUT when

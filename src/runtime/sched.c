@@ -7,9 +7,10 @@
  * socket runs in the same iteration) and idle (whose mere activity makes
  * poll non-blocking while the queue is not empty).
  *
- * A drain runs only the coroutines that were ready when it began: one that
- * yields goes to the back and waits for the next drain, so a busy coroutine
- * cannot starve I/O. */
+ * A drain runs ready coroutines until the queue is empty or it has resumed
+ * DRAIN_BUDGET of them; then the loop polls for I/O again. Going back to
+ * the loop after every round would cost an epoll_wait() per yield; never
+ * going back would let coroutines that yield in a loop starve I/O. */
 #include <errno.h>
 #include <stdlib.h>
 
@@ -88,15 +89,15 @@ static void maybe_leave(gt_sched *s)
         uv_stop(&s->loop);
 }
 
+#define DRAIN_BUDGET 1024
+
 static void drain(gt_sched *s)
 {
-    gt_co *last = s->ready_tail, *co;
+    gt_co *co;
+    int budget = DRAIN_BUDGET;
 
-    while (last && (co = pop_ready(s)) != NULL) {
+    while (budget-- > 0 && (co = pop_ready(s)) != NULL)
         gt__sched_resume(s, co);
-        if (co == last)
-            break;
-    }
     if (!s->ready_head)
         uv_idle_stop(&s->idle);
     maybe_leave(s);
