@@ -84,6 +84,16 @@ static int sleep_counted(void *arg)
     return sleep_forever(arg);
 }
 
+static atomic_int hook_calls, hook_saw_dtors;
+
+static void on_stop_hook(void *arg, int worker)
+{
+    (void)arg;
+    ck_assert_int_eq(gt_worker_id(), worker);
+    atomic_fetch_add(&hook_calls, 1);
+    atomic_store(&hook_saw_dtors, atomic_load(&stop_dtors));
+}
+
 START_TEST(stop_cancels_live_coroutines_and_runs_destructors)
 {
     gt_rt_config cfg = {.workers = 2};
@@ -93,12 +103,16 @@ START_TEST(stop_cancels_live_coroutines_and_runs_destructors)
     atomic_store(&finished, 0);
     ck_assert_int_eq(gt_local_key_new(&stop_key, stop_dtor), 0);
     ck_assert_int_eq(gt_rt_new(&rt, &cfg), 0);
+    ck_assert_int_eq(gt_rt_on_stop(rt, on_stop_hook, NULL), 0);
     for (int i = 0; i < 20; i++)
         ck_assert_int_eq(gt_rt_post(rt, -1, sleep_counted, &stop_key), 0);
     ck_assert_int_eq(pthread_create(&th, NULL, stop_from_thread, rt), 0);
     ck_assert_int_eq(gt_rt_run(rt), 0);
     pthread_join(th, NULL);
     ck_assert_int_eq(atomic_load(&stop_dtors), 20);
+    /* One call per worker, each after that worker's coroutines ended. */
+    ck_assert_int_eq(atomic_load(&hook_calls), 2);
+    ck_assert_int_ge(atomic_load(&hook_saw_dtors), 10);
     gt_rt_free(rt);
 }
 END_TEST

@@ -113,6 +113,14 @@ GT_API int gt_rt_main(const gt_rt_config *cfg, gt_co_fn fn, void *arg);
  * -ESHUTDOWN when the runtime is stopping. */
 GT_API int gt_rt_post(gt_rt *rt, int worker, gt_co_fn fn, void *arg);
 
+/* Register fn(arg, worker) to run on every worker thread as it stops,
+ * after its last coroutine has ended and before its loop's handles are
+ * closed: the place to close connections bound to the worker's loop.
+ * Called in registration order, not in a coroutine (it must not yield).
+ * Any thread, before gt_rt_run() returns. Returns 0 or -ENOMEM. */
+GT_API int gt_rt_on_stop(gt_rt *rt, void (*fn)(void *arg, int worker),
+                         void *arg);
+
 /* Number of workers. Any thread. */
 GT_API int gt_rt_workers(const gt_rt *rt);
 

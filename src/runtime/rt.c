@@ -55,6 +55,7 @@ int gt_rt_new(gt_rt **out, const gt_rt_config *cfg)
     if (!rt)
         return -ENOMEM;
     apply_defaults(rt, cfg);
+    pthread_mutex_init(&rt->hooks_lock, NULL);
     rt->workers = calloc((size_t)rt->nworkers, sizeof(gt_sched));
     if (!rt->workers) {
         free(rt);
@@ -72,6 +73,7 @@ fail_workers:
     close_unrun(rt, i);
     while (--i >= 0)
         gt__sched_deinit(&rt->workers[i]);
+    pthread_mutex_destroy(&rt->hooks_lock);
     free(rt->workers);
     free(rt);
     return rc;
@@ -131,8 +133,37 @@ void gt_rt_free(gt_rt *rt)
         close_unrun(rt, rt->nworkers);
     for (i = 0; i < rt->nworkers; i++)
         gt__sched_deinit(&rt->workers[i]);
+    pthread_mutex_destroy(&rt->hooks_lock);
+    free(rt->hooks);
     free(rt->workers);
     free(rt);
+}
+
+int gt_rt_on_stop(gt_rt *rt, void (*fn)(void *, int), void *arg)
+{
+    gt__stop_hook *h;
+    int rc = 0;
+
+    pthread_mutex_lock(&rt->hooks_lock);
+    h = realloc(rt->hooks, (rt->nhooks + 1) * sizeof(*h));
+    if (!h) {
+        rc = -ENOMEM;
+    } else {
+        h[rt->nhooks++] = (gt__stop_hook){fn, arg};
+        rt->hooks = h;
+    }
+    pthread_mutex_unlock(&rt->hooks_lock);
+    return rc;
+}
+
+void gt__rt_run_stop_hooks(gt_sched *s)
+{
+    gt_rt *rt = s->rt;
+
+    pthread_mutex_lock(&rt->hooks_lock);
+    for (size_t i = 0; i < rt->nhooks; i++)
+        rt->hooks[i].fn(rt->hooks[i].arg, s->index);
+    pthread_mutex_unlock(&rt->hooks_lock);
 }
 
 /* ---- the inbox ------------------------------------------------------------ */

@@ -157,6 +157,11 @@ struct gt_sched {
     void *altstack;
 };
 
+typedef struct gt__stop_hook {
+    void (*fn)(void *arg, int worker);
+    void *arg;
+} gt__stop_hook;
+
 struct gt_rt {
     gt_rt_config cfg;
     size_t page;             /* system page size */
@@ -166,6 +171,9 @@ struct gt_rt {
     atomic_uint rr;          /* round-robin cursor for gt_rt_post(-1) */
     atomic_bool stop;
     bool ran;                /* gt_rt_run() was called */
+    pthread_mutex_t hooks_lock;
+    gt__stop_hook *hooks;    /* gt_rt_on_stop() */
+    size_t nhooks;
 };
 
 /* The scheduler of the calling thread, NULL if not a worker. */
@@ -188,5 +196,7 @@ void gt__sched_begin_stop(gt_sched *s);
 void gt__co_finished(gt_sched *s, gt_co *co);
 /* Spawn the tasks other threads posted to this worker (rt.c). */
 void gt__rt_take_inbox(gt_sched *s);
+/* Run the gt_rt_on_stop() hooks for worker 's' (rt.c). */
+void gt__rt_run_stop_hooks(gt_sched *s);
 
 #endif

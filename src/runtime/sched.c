@@ -177,6 +177,7 @@ void gt__sched_run(gt_sched *s)
         gt__sched_begin_stop(s);
     while (!(s->stopping && s->stats.live == 0))
         uv_run(&s->loop, UV_RUN_DEFAULT);
+    gt__rt_run_stop_hooks(s);
     /* Close what is left (ours, the free list's timers, and any handle user
      * code forgot), then let the close callbacks unmap the stacks. */
     gt__stack_drain(s);

@@ -1,0 +1,134 @@
+/* greentor/pool.h -- a connection pool whose connections belong to the
+ * request that took them.
+ *
+ * The two bugs of the Tornado+greenlet recipe this project grew from are
+ * impossible by construction here: a connection is only ever held by one
+ * coroutine (no sharing between green threads), and it returns to the pool
+ * when that coroutine ends, however it ends (no connection waits for a
+ * garbage collector; "too many connections" cannot happen because the
+ * cap is global and hard).
+ *
+ * Usage inside a handler (or any coroutine):
+ *     gt_db *db;
+ *     int rc = gt_pool_db(pool, &db);    // first call acquires, later
+ *     if (rc < 0) return rc;             // calls return the same one
+ *     gt_db_query(db, &rows, "SELECT ...", params, 1, GT_NEVER);
+ * and nothing else: when the request's coroutine ends its connection goes
+ * back -- rolled back if a transaction is left open, reset if the session
+ * was changed (SET, temporary tables), discarded if broken or interrupted.
+ *
+ * Options (defaults in brackets), settable in gt_pool_config or in the
+ * URL's query string under the same name, e.g.
+ *     postgres://u:p@127.0.0.1/db?max_open=16&acquire_timeout_ms=2000
+ *   max_open [10]               hard cap on open connections, whole process
+ *   min_idle [0]                kept open (opened in the background)
+ *   max_idle [max_open]         idle connections kept; more are closed
+ *   max_lifetime_ms [1800000]   closed when older (minus up to 10% jitter)
+ *   idle_timeout_ms [600000]    idle ones above min_idle closed after this
+ *   acquire_timeout_ms [2000]   then GT_EPOOL (HTTP: 503 + Retry-After)
+ *   validate_idle_ms [1000]     idle longer than this: pinged before reuse
+ *   leak_threshold_ms [0 = off] held longer: one log line with file:line
+ *   reset_on_release [auto]     auto | always | never (session reset)
+ *   backoff_max_ms [5000]       longest pause between reconnect attempts
+ *
+ * Threads. A pool serves every worker of one runtime. Each worker keeps its
+ * own idle connections and FIFO queue of waiters (no lock on the hot
+ * path); the cap is one atomic counter claimed with compare-and-swap. A
+ * waiter on a worker without idle connections can make another worker shed
+ * an idle one, so a slot is never stranded. */
+#ifndef GREENTOR_POOL_H
+#define GREENTOR_POOL_H
+
+#include <stdint.h>
+
+#include "greentor/db.h"
+#include "greentor/runtime.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct gt_pool gt_pool;
+
+enum gt_pool_reset {
+    GT_POOL_RESET_AUTO = 0,   /* reset only sessions a statement changed */
+    GT_POOL_RESET_ALWAYS = 1,
+    GT_POOL_RESET_NEVER = 2,
+};
+
+/* Zero fields take the default (or the URL's value). */
+typedef struct gt_pool_config {
+    int max_open, min_idle, max_idle;
+    int64_t max_lifetime_ms, idle_timeout_ms, acquire_timeout_ms;
+    int64_t validate_idle_ms, leak_threshold_ms, backoff_max_ms;
+    int reset_on_release;     /* enum gt_pool_reset */
+} gt_pool_config;
+
+typedef struct gt_pool_stats {
+    int64_t open;             /* connections open or being opened */
+    int64_t in_use, idle, waiters;
+    int64_t max_open_ever;
+    uint64_t acquired;        /* successful acquisitions */
+    uint64_t waits;           /* acquisitions that had to wait */
+    uint64_t wait_us;         /* total time spent waiting */
+    uint64_t timeouts;        /* GT_EPOOL returned */
+    uint64_t opened, connect_errors;
+    uint64_t discarded_broken, discarded_lifetime, discarded_idle;
+    uint64_t rollbacks, resets, leaks_reported;
+} gt_pool_stats;
+
+/* Make a pool for 'url' on runtime 'rt'. The URL is checked, not
+ * connected to (min_idle connections open in the background once the
+ * runtime runs). Options in the URL override 'cfg' (which may be NULL).
+ * Any thread, before or during gt_rt_run(). Returns 0, -EINVAL (bad URL or
+ * option; message in 'err' if not NULL), -EPROTONOSUPPORT or -ENOMEM. */
+GT_API int gt_pool_new(gt_pool **out, gt_rt *rt, const char *url,
+                       const gt_pool_config *cfg, char *err, size_t errlen);
+
+/* Free the pool after gt_rt_run() has returned (the runtime closes the
+ * pool's connections on each worker as it stops). NULL: no-op. */
+GT_API void gt_pool_free(gt_pool *pool);
+
+/* The calling coroutine's connection from 'pool', acquired on first use
+ * and kept for the coroutine's life; the same one on every later call.
+ * Yields while acquiring (bounded by acquire_timeout_ms and the
+ * coroutine's deadline). Returns 0, GT_EPOOL (no connection in time, or
+ * the database is down: message in gt_pool_errmsg()), -ECANCELED, or
+ * -ENOMEM. Worker only. */
+GT_API int gt_pool_db_at(gt_pool *pool, gt_db **out, const char *file,
+                         int line);
+#define gt_pool_db(pool, out) gt_pool_db_at(pool, out, __FILE__, __LINE__)
+
+/* Give the calling coroutine's connection back now (for handlers that do
+ * slow work after their queries). The next gt_pool_db() acquires again.
+ * May yield (rollback/reset). No-op when it holds none. */
+GT_API void gt_pool_db_release(gt_pool *pool);
+
+/* Explicit acquisition, not tied to the coroutine's life: the caller must
+ * gt_pool_release() it (leak detection watches it). Same returns. */
+GT_API int gt_pool_acquire_at(gt_pool *pool, gt_db **out, int64_t deadline,
+                              const char *file, int line);
+#define gt_pool_acquire(pool, out, deadline)                                 \
+    gt_pool_acquire_at(pool, out, deadline, __FILE__, __LINE__)
+GT_API void gt_pool_release(gt_pool *pool, gt_db *db);
+
+/* Statistics summed over workers (racy reads of live counters). */
+GT_API void gt_pool_get_stats(gt_pool *pool, gt_pool_stats *out);
+
+/* The statistics in Prometheus text format, metric names prefixed with
+ * "greentor_pool_" and labelled with pool="<name>". Returns a malloc'd
+ * string the caller frees, or NULL on OOM. Any thread. */
+GT_API char *gt_pool_metrics_new(gt_pool *pool, const char *name);
+
+/* The calling worker's last pool error message ("" if none). */
+GT_API const char *gt_pool_errmsg(gt_pool *pool);
+
+/* Time the calling coroutine spent waiting for 'pool' and holding its
+ * connection, in microseconds, so far (for per-route accounting). */
+GT_API void gt_pool_co_times(gt_pool *pool, int64_t *wait_us,
+                             int64_t *held_us);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
