@@ -9,7 +9,15 @@
  * The saved frame, from the saved stack pointer upwards:
  *     [mxcsr:32 fpucw:16 pad:16] r15 r14 r13 r12 rbx rbp return-address
  * A new context is such a frame whose return address is a trampoline and
- * whose r12/r13 hold the entry function and its argument. */
+ * whose r12/r13 hold the entry function and its argument.
+ *
+ * The switch leaves through 'pop; jmp' rather than 'ret'. A 'ret' here
+ * always returns somewhere other than where the matching 'call' came from,
+ * so the CPU's return-stack predictor misses on every switch; the indirect
+ * jump is predicted from its own history instead. Measured on this
+ * project's 2-core EPYC VM: 35 ns per resume+yield round trip with 'ret',
+ * 14 ns with the jump (bench/bench_runtime). r8 is caller-saved, so it is
+ * free to use at this point. */
 #include <stdint.h>
 
 #include "runtime.h"
@@ -40,7 +48,8 @@ __asm__(".text\n"
         "    popq %r12\n"
         "    popq %rbx\n"
         "    popq %rbp\n"
-        "    ret\n"
+        "    popq %r8\n"   /* not 'ret': see above */
+        "    jmpq *%r8\n"
         ".size gt__ctx_switch, .-gt__ctx_switch\n"
         /* First entry: the stack is 16-byte aligned here, so the call
          * leaves the entry with the alignment the ABI promises. */
