@@ -1,0 +1,415 @@
+/* pool/acquire.c -- taking and giving back connections.
+ *
+ * The cap is one atomic counter of claimed slots, claimed by compare-and-
+ * swap before a connect and given back when a connection closes or a
+ * connect fails -- the seed's pool shrank by one on every failed connect
+ * because it forgot the second half. Everything else is per worker and
+ * lock-free by construction: idle and busy lists, and a FIFO of waiters.
+ *
+ * A released connection goes straight to the oldest waiter that is still
+ * parked (gt_waitq_wake() reports whether it reached one), never to one
+ * whose wait already ended: a waiter that timed out or was cancelled leaves
+ * with nothing and the connection goes to the next one. When a slot frees
+ * up (a connection closed), one waiter is woken to retry: here if this
+ * worker has waiters, else on another worker that has. A waiter whose
+ * worker holds no idle connection while others do asks one of those to
+ * shed an idle connection, so slots are never stranded on a quiet worker.
+ *
+ * During an outage, connects back off exponentially: one coroutine probes
+ * while every other acquisition fails fast with GT_EPOOL (HTTP 503), so a
+ * dead database sees no reconnect storm and clients no hanging requests. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "db/driver.h"
+#include "pool.h"
+
+void gt__plist_push(gt__plist *l, gt__pconn *c)
+{
+    c->prev = NULL;
+    c->next = l->head;
+    if (l->head)
+        l->head->prev = c;
+    else
+        l->tail = c;
+    l->head = c;
+    l->n++;
+}
+
+void gt__plist_remove(gt__plist *l, gt__pconn *c)
+{
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        l->head = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    else
+        l->tail = c->prev;
+    c->prev = c->next = NULL;
+    l->n--;
+}
+
+static void set_err(gt__wpool *w, const char *msg, const char *detail)
+{
+    snprintf(w->errmsg, sizeof(w->errmsg), "%s%s%s", msg,
+             detail && *detail ? ": " : "", detail ? detail : "");
+}
+
+/* ---- slots ----------------------------------------------------------------- */
+
+static bool claim_slot(gt_pool *p)
+{
+    int open = atomic_load(&p->open);
+
+    while (open < p->cfg.max_open)
+        if (atomic_compare_exchange_weak(&p->open, &open, open + 1)) {
+            int max = atomic_load(&p->max_ever);
+
+            while (open + 1 > max &&
+                   !atomic_compare_exchange_weak(&p->max_ever, &max,
+                                                 open + 1))
+                ;
+            return true;
+        }
+    return false;
+}
+
+static bool wake_one(gt__wpool *w, gt__pconn *give);
+
+static int retry_task(void *arg)
+{
+    wake_one(arg, NULL);
+    return 0;
+}
+
+/* A slot is free: let one waiter somewhere try to use it. */
+static void slot_freed(gt_pool *p, gt__wpool *here)
+{
+    if (here && wake_one(here, NULL))
+        return;
+    for (int i = 0; i < p->nw; i++) {
+        gt__wpool *w = &p->w[(here ? here->index + 1 + i : i) % p->nw];
+
+        if (w != here && atomic_load(&w->nwaiting) > 0 &&
+            gt_rt_post(p->rt, w->index, retry_task, w) == 0)
+            return;
+    }
+}
+
+static void release_slot(gt_pool *p, gt__wpool *here)
+{
+    atomic_fetch_sub(&p->open, 1);
+    slot_freed(p, here);
+}
+
+void gt__pool_discard(gt__pconn *c, uint64_t *reason)
+{
+    gt__wpool *w = c->home;
+
+    gt_db_close(c->db);
+    free(c);
+    if (reason)
+        (*reason)++;
+    release_slot(w->pool, w);
+}
+
+/* ---- connecting -------------------------------------------------------------- */
+
+static void note_failure(gt_pool *p)
+{
+    int n = atomic_fetch_add(&p->failures, 1) + 1;
+    int64_t delay = (int64_t)50 << (n < 10 ? n : 10);
+
+    if (delay > p->cfg.backoff_max_ms)
+        delay = p->cfg.backoff_max_ms;
+    atomic_store(&p->down_until, gt_now() + delay);
+}
+
+static gt__pconn *wrap(gt__wpool *w, gt_db *db)
+{
+    gt__pconn *c = calloc(1, sizeof(*c));
+    int64_t life = w->pool->cfg.max_lifetime_ms;
+
+    if (!c)
+        return NULL;
+    c->db = db;
+    c->home = w;
+    /* Up to 10% jitter, so a burst of connections does not expire at
+     * once (and reconnect at once). */
+    c->expires_ms = gt_now() + life - (life > 10 ? rand() % (life / 10) : 0);
+    db->owner = c;
+    return c;
+}
+
+/* Open a connection into a claimed slot. The slot is given back on
+ * failure. Returns 0, GT_EPOOL, -ECANCELED or -ENOMEM. */
+static int connect_slot(gt__wpool *w, gt__pconn **out, int64_t deadline)
+{
+    gt_pool *p = w->pool;
+    gt_db *db = NULL;
+    int rc = gt_db_open(&db, p->url, deadline);
+
+    atomic_store(&p->probing, false);
+    if (rc == 0 && (*out = wrap(w, db)) != NULL) {
+        atomic_store(&p->failures, 0);
+        atomic_store(&p->down_until, 0);
+        w->st.opened++;
+        return 0;
+    }
+    if (rc == 0)
+        rc = -ENOMEM;
+    set_err(w, "cannot connect", db ? gt_db_errmsg(db) : gt_strerror(rc));
+    gt_db_close(db);
+    w->st.connect_errors++;
+    if (rc != -ECANCELED && rc != -ENOMEM)
+        note_failure(p);
+    release_slot(p, w);
+    return rc == -ECANCELED || rc == -ENOMEM ? rc : GT_EPOOL;
+}
+
+/* 1 and *out when a new connection was opened, 0 when no slot is free,
+ * or an error (fail fast while the database is down). */
+static int try_open(gt__wpool *w, gt__pconn **out, int64_t deadline)
+{
+    gt_pool *p = w->pool;
+    bool expect = false;
+    int rc;
+
+    if (!claim_slot(p))
+        return 0;
+    if (atomic_load(&p->failures) > 0 &&
+        (gt_now() < atomic_load(&p->down_until) ||
+         !atomic_compare_exchange_strong(&p->probing, &expect, true))) {
+        atomic_fetch_sub(&p->open, 1);
+        if (w->errmsg[0] == '\0')
+            set_err(w, "database unavailable, reconnecting", NULL);
+        return GT_EPOOL;
+    }
+    rc = connect_slot(w, out, deadline);
+    return rc == 0 ? 1 : rc;
+}
+
+/* ---- idle connections ---------------------------------------------------------- */
+
+/* The most recently used idle connection that is still good, or NULL. */
+static gt__pconn *take_idle(gt__wpool *w)
+{
+    gt__pconn *c;
+    int64_t now;
+
+    while ((c = w->idle.head) != NULL) {
+        gt__plist_remove(&w->idle, c);
+        atomic_store(&w->nidle, w->idle.n);
+        now = gt_now();
+        if (now >= c->expires_ms) {
+            gt__pool_discard(c, &w->st.discarded_lifetime);
+            continue;
+        }
+        if (now - c->idle_since_ms <= w->pool->cfg.validate_idle_ms ||
+            gt_db_ping(c->db, now + 1000) == 0)
+            return c;
+        gt__pool_discard(c, &w->st.discarded_broken);
+    }
+    return NULL;
+}
+
+static int shed_task(void *arg)
+{
+    gt__wpool *w = arg;
+    gt__pconn *c = w->idle.tail; /* least recently used */
+
+    atomic_store(&w->shed_asked, false);
+    if (c) {
+        gt__plist_remove(&w->idle, c);
+        atomic_store(&w->nidle, w->idle.n);
+        gt__pool_discard(c, &w->st.discarded_idle);
+    }
+    return 0;
+}
+
+/* Ask a worker that has idle connections to close one for us. */
+static void ask_shed(gt__wpool *here)
+{
+    gt_pool *p = here->pool;
+
+    for (int i = 0; i < p->nw; i++) {
+        gt__wpool *w = &p->w[i];
+        bool expect = false;
+
+        if (w == here || atomic_load(&w->nidle) == 0)
+            continue;
+        if (atomic_compare_exchange_strong(&w->shed_asked, &expect, true)) {
+            if (gt_rt_post(p->rt, i, shed_task, w) != 0)
+                atomic_store(&w->shed_asked, false);
+            return;
+        }
+    }
+}
+
+/* ---- waiting -------------------------------------------------------------------- */
+
+static void waiter_unlink(gt__wpool *w, gt__waiter *me)
+{
+    if (!me->linked)
+        return;
+    if (me->prev)
+        me->prev->next = me->next;
+    else
+        w->wait_head = me->next;
+    if (me->next)
+        me->next->prev = me->prev;
+    else
+        w->wait_tail = me->prev;
+    me->linked = false;
+    atomic_fetch_sub(&w->nwaiting, 1);
+}
+
+/* Hand 'give' (or a retry, when NULL) to the oldest waiter still parked.
+ * Returns whether one took it. */
+static bool wake_one(gt__wpool *w, gt__pconn *give)
+{
+    gt__waiter *wt;
+
+    while ((wt = w->wait_head) != NULL) {
+        waiter_unlink(w, wt);
+        wt->got = give;
+        if (gt_waitq_wake(&wt->q, 1) == 1)
+            return true;
+        wt->got = NULL; /* its wait ended already: it must not get this */
+    }
+    return false;
+}
+
+static int wait_turn(gt__wpool *w, gt__pconn **out, int64_t deadline)
+{
+    gt__waiter me = {.linked = true};
+    int rc;
+
+    gt_waitq_init(&me.q);
+    me.prev = w->wait_tail;
+    if (w->wait_tail)
+        w->wait_tail->next = &me;
+    else
+        w->wait_head = &me;
+    w->wait_tail = &me;
+    atomic_fetch_add(&w->nwaiting, 1);
+    rc = gt_waitq_wait(&me.q, deadline);
+    waiter_unlink(w, &me);
+    *out = me.got;
+    return rc;
+}
+
+/* ---- the two entry points ----------------------------------------------------------- */
+
+static void mark_busy(gt__wpool *w, gt__pconn *c, const char *file,
+                      int line)
+{
+    c->acquired_ms = gt_now();
+    c->file = file;
+    c->line = line;
+    c->leak_reported = false;
+    gt__plist_push(&w->busy, c);
+    w->st.acquired++;
+}
+
+static int find_or_wait(gt__wpool *w, gt__pconn **c, int64_t deadline,
+                        bool *waited)
+{
+    int rc;
+
+    for (;;) {
+        if ((*c = take_idle(w)) != NULL)
+            return 0;
+        rc = try_open(w, c, deadline);
+        if (rc != 0)
+            return rc < 0 ? rc : 0;
+        ask_shed(w);
+        *waited = true;
+        rc = wait_turn(w, c, deadline);
+        if (*c)
+            return 0;
+        if (rc < 0)
+            return rc;
+    }
+}
+
+int gt__pool_take(gt_pool *p, gt__pconn **out, int64_t deadline,
+                  const char *file, int line, int64_t *wait_us)
+{
+    gt__wpool *w = gt__pool_self(p);
+    uint64_t t0 = uv_hrtime();
+    bool waited = false;
+    int rc;
+
+    if (!w || !gt_co_self())
+        return -EINVAL;
+    w->errmsg[0] = '\0';
+    rc = find_or_wait(w, out, deadline, &waited);
+    *wait_us = (int64_t)((uv_hrtime() - t0) / 1000);
+    if (waited) {
+        w->st.waits++;
+        w->st.wait_us += (uint64_t)*wait_us;
+    }
+    if (rc == -ETIMEDOUT) {
+        set_err(w, "no connection available in time", NULL);
+        rc = GT_EPOOL;
+    }
+    if (rc == GT_EPOOL)
+        w->st.timeouts++;
+    if (rc == 0)
+        mark_busy(w, *out, file, line);
+    return rc;
+}
+
+/* Bring a returned connection back to a clean state; false to discard. */
+static bool clean(gt__pconn *c, int64_t deadline)
+{
+    gt_pool *p = c->home->pool;
+    gt_db *db = c->db;
+    int policy = p->cfg.reset_on_release;
+
+    if (gt_db_broken(db))
+        return false;
+    if (gt_db_tx_depth(db) > 0 || db->drv->in_tx(db)) {
+        c->home->st.rollbacks++;
+        if (gt_db_exec(db, "ROLLBACK", NULL, 0, deadline) < 0)
+            return false;
+        db->tx_depth = 0;
+    }
+    if (policy == GT_POOL_RESET_ALWAYS ||
+        (policy == GT_POOL_RESET_AUTO && db->session_dirty)) {
+        c->home->st.resets++;
+        /* SQLite cannot drop a session's temporary objects in one call;
+         * a new connection is cheaper than finding them. */
+        if (strcmp(gt_db_backend(db), "sqlite") == 0 ||
+            gt_db_reset(db, deadline) < 0)
+            return false;
+    }
+    return !gt_db_broken(db);
+}
+
+void gt__pool_give(gt__pconn *c)
+{
+    gt__wpool *w = c->home;
+    int was = gt_co_shield(1); /* the clean-up must finish, cancelled or not */
+    bool ok;
+
+    gt__plist_remove(&w->busy, c);
+    ok = clean(c, gt_deadline_in(2000));
+    if (was >= 0)
+        gt_co_shield(was);
+    if (!ok)
+        return gt__pool_discard(c, &w->st.discarded_broken);
+    if (w->stopped || gt_now() >= c->expires_ms)
+        return gt__pool_discard(c, &w->st.discarded_lifetime);
+    if (wake_one(w, c))
+        return;
+    if (w->idle.n >= w->pool->cfg.max_idle)
+        return gt__pool_discard(c, &w->st.discarded_idle);
+    c->idle_since_ms = gt_now();
+    gt__plist_push(&w->idle, c);
+    atomic_store(&w->nidle, w->idle.n);
+}

@@ -1,0 +1,314 @@
+/* pool/pool.c -- pool configuration, creation, maintenance and shutdown.
+ *
+ * Options come from the config struct and, overriding it, from the URL's
+ * query string under the same names (12-factor: one DATABASE_URL says
+ * everything). Each worker runs a maintenance timer once a second: it
+ * closes connections idle too long or past their lifetime, reports
+ * connections held longer than leak_threshold_ms (once each, with the
+ * file:line that took them), and opens connections in the background
+ * until the worker's share of min_idle is met. The timer is unreferenced:
+ * a pool never keeps a worker alive. As the runtime stops, a stop hook on
+ * each worker closes what is left, on the thread that owns it. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "db/driver.h"
+#include "pool.h"
+
+#define MAINT_MS 1000
+
+gt__wpool *gt__pool_self(gt_pool *p)
+{
+    int i = gt_worker_id();
+
+    if (gt_rt_self() != p->rt || i < 0 || i >= p->nw)
+        return NULL;
+    return &p->w[i];
+}
+
+/* ---- options ------------------------------------------------------------------ */
+
+typedef struct opt {
+    const char *name;
+    size_t off;
+    bool is_int;
+    int64_t dflt;
+} opt;
+
+#define OPT(field, is_int, dflt)                                              \
+    {#field, offsetof(gt_pool_config, field), is_int, dflt}
+
+static const opt opts[] = {
+    OPT(max_open, true, 10),
+    OPT(min_idle, true, 0),
+    OPT(max_idle, true, 0), /* 0: max_open */
+    OPT(max_lifetime_ms, false, 30 * 60 * 1000),
+    OPT(idle_timeout_ms, false, 10 * 60 * 1000),
+    OPT(acquire_timeout_ms, false, 2000),
+    OPT(validate_idle_ms, false, 1000),
+    OPT(leak_threshold_ms, false, 0),
+    OPT(backoff_max_ms, false, 5000),
+};
+
+static void put_opt(gt_pool_config *c, const opt *o, int64_t v)
+{
+    char *at = (char *)c + o->off;
+
+    if (o->is_int)
+        *(int *)at = (int)v;
+    else
+        *(int64_t *)at = v;
+}
+
+static int64_t get_opt(const gt_pool_config *c, const opt *o)
+{
+    const char *at = (const char *)c + o->off;
+
+    return o->is_int ? *(const int *)at : *(const int64_t *)at;
+}
+
+static int read_reset(gt_pool_config *c, const gt__db_url *u, char *err,
+                      size_t errlen)
+{
+    const char *v = gt__db_url_opt(u, "reset_on_release");
+
+    if (!v)
+        return 0;
+    if (strcmp(v, "auto") == 0)
+        c->reset_on_release = GT_POOL_RESET_AUTO;
+    else if (strcmp(v, "always") == 0)
+        c->reset_on_release = GT_POOL_RESET_ALWAYS;
+    else if (strcmp(v, "never") == 0)
+        c->reset_on_release = GT_POOL_RESET_NEVER;
+    else {
+        snprintf(err, errlen, "reset_on_release must be auto, always or "
+                              "never, not '%s'", v);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+static int read_opts(gt_pool_config *c, const gt__db_url *u, char *err,
+                     size_t errlen)
+{
+    for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++) {
+        const opt *o = &opts[i];
+        int bad = 0;
+        long v = gt__db_url_opt_long(u, o->name, (long)get_opt(c, o), &bad);
+
+        if (bad || v < 0) {
+            snprintf(err, errlen, "pool option %s must be a number >= 0",
+                     o->name);
+            return -EINVAL;
+        }
+        put_opt(c, o, get_opt(c, o) ? get_opt(c, o) : o->dflt);
+        if (gt__db_url_opt(u, o->name))
+            put_opt(c, o, v);
+    }
+    if (c->max_idle == 0 || c->max_idle > c->max_open)
+        c->max_idle = c->max_open;
+    if (c->max_open < 1 || c->min_idle > c->max_open) {
+        snprintf(err, errlen, "need 1 <= max_open and min_idle <= max_open");
+        return -EINVAL;
+    }
+    return read_reset(c, u, err, errlen);
+}
+
+/* ---- maintenance --------------------------------------------------------------- */
+
+static void report_leaks(gt__wpool *w, int64_t now)
+{
+    int64_t limit = w->pool->cfg.leak_threshold_ms;
+
+    if (limit <= 0)
+        return;
+    for (gt__pconn *c = w->busy.head; c; c = c->next) {
+        if (c->leak_reported || now - c->acquired_ms < limit)
+            continue;
+        c->leak_reported = true;
+        w->st.leaks_reported++;
+        fprintf(stderr,
+                "greentor: pool: connection held for %lld ms (threshold "
+                "%lld ms), acquired at %s:%d\n",
+                (long long)(now - c->acquired_ms), (long long)limit,
+                c->file ? c->file : "?", c->line);
+    }
+}
+
+static int min_idle_share(const gt__wpool *w)
+{
+    const gt_pool *p = w->pool;
+
+    return p->cfg.min_idle / p->nw + (w->index < p->cfg.min_idle % p->nw);
+}
+
+static void expire_idle(gt__wpool *w, int64_t now)
+{
+    gt__pconn *c = w->idle.tail, *prev;
+    int keep = min_idle_share(w);
+
+    for (; c; c = prev) {
+        prev = c->prev;
+        if (now >= c->expires_ms) {
+            gt__plist_remove(&w->idle, c);
+            gt__pool_discard(c, &w->st.discarded_lifetime);
+        } else if (w->idle.n > keep &&
+                   now - c->idle_since_ms >= w->pool->cfg.idle_timeout_ms) {
+            gt__plist_remove(&w->idle, c);
+            gt__pool_discard(c, &w->st.discarded_idle);
+        }
+    }
+    atomic_store(&w->nidle, w->idle.n);
+}
+
+static void on_maint(uv_timer_t *t)
+{
+    gt__wpool *w = t->data;
+    int64_t now = gt_now();
+
+    expire_idle(w, now);
+    report_leaks(w, now);
+    if (w->idle.n + w->busy.n < min_idle_share(w))
+        gt__pool_refill(w);
+}
+
+static int start_maint(void *arg)
+{
+    gt__wpool *w = arg;
+
+    if (w->maint || w->stopped)
+        return 0;
+    w->maint = malloc(sizeof(*w->maint));
+    if (!w->maint)
+        return -ENOMEM;
+    uv_timer_init(gt_loop(), w->maint);
+    w->maint->data = w;
+    uv_timer_start(w->maint, on_maint, 10, MAINT_MS);
+    uv_unref((uv_handle_t *)w->maint);
+    return 0;
+}
+
+static void on_timer_closed(uv_handle_t *h)
+{
+    free(h);
+}
+
+/* Runs on each worker as the runtime stops: no coroutine is left, so no
+ * connection is busy; close the idle ones on the thread that owns them. */
+static void on_rt_stop(void *arg, int worker)
+{
+    gt_pool *p = arg;
+    gt__wpool *w = &p->w[worker];
+    gt__pconn *c;
+
+    w->stopped = true;
+    if (w->maint) {
+        uv_close((uv_handle_t *)w->maint, on_timer_closed);
+        w->maint = NULL;
+    }
+    while ((c = w->idle.head) != NULL) {
+        gt__plist_remove(&w->idle, c);
+        gt_db_close(c->db);
+        free(c);
+        atomic_fetch_sub(&p->open, 1);
+    }
+    atomic_store(&w->nidle, 0);
+}
+
+/* ---- creation ---------------------------------------------------------------------- */
+
+static int check_url(gt_pool_config *c, const char *url, char *err,
+                     size_t errlen)
+{
+    gt__db_url u;
+    int rc = gt__db_url_parse(&u, url, err, errlen);
+
+    if (rc < 0)
+        return rc;
+    rc = read_opts(c, &u, err, errlen);
+    gt__db_url_free(&u);
+    return rc;
+}
+
+int gt_pool_new(gt_pool **out, gt_rt *rt, const char *url,
+                const gt_pool_config *cfg, char *err, size_t errlen)
+{
+    char scratch[8];
+    gt_pool *p;
+    int rc;
+
+    if (!err)
+        err = scratch, errlen = sizeof(scratch);
+    err[0] = '\0';
+    p = calloc(1, sizeof(*p));
+    if (!p)
+        return -ENOMEM;
+    if (cfg)
+        p->cfg = *cfg;
+    rc = check_url(&p->cfg, url, err, errlen);
+    if (rc < 0)
+        goto fail;
+    rc = -ENOMEM;
+    p->rt = rt;
+    p->nw = gt_rt_workers(rt);
+    p->url = strdup(url);
+    p->w = calloc((size_t)p->nw, sizeof(*p->w));
+    if (!p->url || !p->w || gt_rt_on_stop(rt, on_rt_stop, p) < 0)
+        goto fail;
+    for (int i = 0; i < p->nw; i++) {
+        p->w[i].pool = p;
+        p->w[i].index = i;
+        gt_rt_post(rt, i, start_maint, &p->w[i]);
+    }
+    *out = p;
+    return 0;
+
+fail:
+    free(p->url);
+    free(p->w);
+    free(p);
+    return rc;
+}
+
+void gt_pool_free(gt_pool *p)
+{
+    if (!p)
+        return;
+    free(p->url);
+    free(p->w);
+    free(p);
+}
+
+/* ---- background refill ------------------------------------------------------------- */
+
+static int refill_co(void *arg)
+{
+    gt__wpool *w = arg;
+    gt__pconn *c;
+    int rc = 0;
+
+    while (rc == 0 && !w->stopped &&
+           w->idle.n + w->busy.n < min_idle_share(w)) {
+        int64_t wait_us;
+
+        rc = gt__pool_take(w->pool, &c, gt_deadline_in(5000), __FILE__,
+                           __LINE__, &wait_us);
+        if (rc == 0) {
+            w->st.acquired--; /* not a user's acquisition */
+            gt__pool_give(c);
+        }
+    }
+    w->refilling = false;
+    return 0;
+}
+
+void gt__pool_refill(gt__wpool *w)
+{
+    if (w->refilling || w->stopped)
+        return;
+    if (gt_now() < atomic_load(&w->pool->down_until))
+        return;
+    w->refilling = gt_co_spawn(NULL, refill_co, w) == 0;
+}

@@ -1,0 +1,96 @@
+/* pool/pool.h -- the pool module's internal interface.
+ *
+ * pool.c: configuration, creation, the per-worker maintenance timer and the
+ * stop hook. acquire.c: taking and giving back connections, the global cap
+ * and the FIFO of waiters. scoped.c: the request-scoped connection kept in
+ * a coroutine-local. stats.c: statistics and the Prometheus text.
+ *
+ * Ownership: each connection belongs to the worker that opened it (its
+ * socket is registered with that worker's loop) and only that worker's
+ * thread touches it or the worker's lists. Other threads only read the
+ * atomics and post tasks. */
+#ifndef GT_POOL_INTERNAL_H
+#define GT_POOL_INTERNAL_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+
+#include "greentor/pool.h"
+
+typedef struct gt__wpool gt__wpool;
+
+/* A pooled connection. In exactly one of: its worker's idle list, its
+ * worker's busy list, or in transit to a waiter. */
+typedef struct gt__pconn {
+    gt_db *db;
+    gt__wpool *home;
+    int64_t expires_ms;      /* created + lifetime - jitter */
+    int64_t idle_since_ms;
+    int64_t acquired_ms;
+    const char *file;        /* where it was acquired, for leak reports */
+    int line;
+    bool leak_reported;
+    struct gt__pconn *prev, *next;
+} gt__pconn;
+
+/* A coroutine waiting for a connection, on its own stack. */
+typedef struct gt__waiter {
+    gt_waitq q;              /* only this coroutine parks here */
+    gt__pconn *got;          /* set by the hand-over before the wake */
+    struct gt__waiter *prev, *next;
+    bool linked;
+} gt__waiter;
+
+typedef struct gt__plist {
+    gt__pconn *head, *tail;
+    int n;
+} gt__plist;
+
+struct gt__wpool {
+    gt_pool *pool;
+    int index;
+    gt__plist idle;          /* head = most recently used */
+    gt__plist busy;
+    gt__waiter *wait_head, *wait_tail;
+    atomic_int nwaiting;     /* read by other workers */
+    atomic_int nidle;        /* read by other workers */
+    atomic_bool shed_asked;  /* a shed task is on its way here */
+    bool refilling;          /* a min_idle refill coroutine runs */
+    bool stopped;
+    uv_timer_t *maint;
+    gt_pool_stats st;        /* this worker's counters */
+    char errmsg[256];
+};
+
+struct gt_pool {
+    gt_rt *rt;
+    char *url;
+    gt_pool_config cfg;
+    atomic_int open;         /* claimed slots: open or being opened */
+    atomic_int max_ever;
+    atomic_llong down_until; /* back-off: no new connects before this */
+    atomic_int failures;     /* consecutive connect failures */
+    atomic_bool probing;     /* one connect attempt during an outage */
+    int nw;
+    gt__wpool *w;
+};
+
+/* The calling worker's part of 'p'; NULL when not on one of its workers. */
+gt__wpool *gt__pool_self(gt_pool *p);
+
+/* Acquire for the calling coroutine (acquire.c). 0, GT_EPOOL, -ECANCELED
+ * or -ENOMEM; *wait_us receives the time spent waiting. */
+int gt__pool_take(gt_pool *p, gt__pconn **out, int64_t deadline,
+                  const char *file, int line, int64_t *wait_us);
+/* Return 'c' to its worker's pool (may yield: rollback, reset). */
+void gt__pool_give(gt__pconn *c);
+/* Close 'c' and free its slot; 'reason' counter is bumped. */
+void gt__pool_discard(gt__pconn *c, uint64_t *reason);
+/* Open connections in the background until the worker's min_idle share
+ * is met. */
+void gt__pool_refill(gt__wpool *w);
+
+void gt__plist_push(gt__plist *l, gt__pconn *c);
+void gt__plist_remove(gt__plist *l, gt__pconn *c);
+
+#endif
