@@ -222,6 +222,7 @@ typedef struct main_call {
     gt_co_fn fn;
     void *arg;
     int result;
+    gt_rt *rt;
 } main_call;
 
 static int main_co(void *p)
@@ -229,18 +230,19 @@ static int main_co(void *p)
     main_call *m = p;
 
     m->result = m->fn(m->arg);
-    gt_rt_stop(gt_rt_self());
+    gt_rt_stop(m->rt);
     return 0;
 }
 
 int gt_rt_main(const gt_rt_config *cfg, gt_co_fn fn, void *arg)
 {
-    main_call m = {fn, arg, 0};
+    main_call m = {fn, arg, 0, NULL};
     gt_rt *rt;
     int rc = gt_rt_new(&rt, cfg);
 
     if (rc < 0)
         return rc;
+    m.rt = rt;
     rc = gt_rt_post(rt, 0, main_co, &m);
     if (rc == 0)
         rc = gt_rt_run(rt);
