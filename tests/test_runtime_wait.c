@@ -4,6 +4,8 @@
 #include <errno.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <fcntl.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -164,6 +166,33 @@ START_TEST(fdwatch_ping_pongs_between_coroutines)
 }
 END_TEST
 
+static int t_refused(void *arg)
+{
+    struct sockaddr_in sa = {.sin_family = AF_INET,
+                             .sin_port = htons(1),
+                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0), err = 0;
+    socklen_t len = sizeof(err);
+
+    (void)arg;
+    ck_assert_int_ge(fd, 0);
+    connect(fd, (struct sockaddr *)&sa, sizeof(sa)); /* EINPROGRESS */
+    /* The error wakes the waiter as "ready"; the socket then tells. */
+    ck_assert_int_eq(gt_wait_fd(fd, GT_WRITABLE, gt_deadline_in(5000)) &
+                         GT_WRITABLE,
+                     GT_WRITABLE);
+    ck_assert_int_eq(getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len), 0);
+    ck_assert_int_eq(err, ECONNREFUSED);
+    close(fd);
+    return 0;
+}
+
+START_TEST(socket_error_is_reported_as_ready)
+{
+    ck_assert_int_eq(run_main(t_refused, NULL), 0);
+}
+END_TEST
+
 /* ---- blocking offload ---------------------------------------------------------- */
 
 static int ticker(void *arg)
@@ -292,6 +321,7 @@ void add_runtime_wait_tests(Suite *s)
     tcase_add_test(tc, cancel_during_fd_wait);
     tcase_add_test(tc, peer_hangup_counts_as_readable);
     tcase_add_test(tc, fdwatch_ping_pongs_between_coroutines);
+    tcase_add_test(tc, socket_error_is_reported_as_ready);
     tcase_add_test(tc, blocking_offload_keeps_the_loop_ticking);
     tcase_add_test(tc, queued_blocking_call_times_out_without_running);
     tcase_add_test(tc, running_blocking_call_is_seen_through_when_cancelled);

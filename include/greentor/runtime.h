@@ -226,8 +226,10 @@ GT_API void *gt_co_alloc(size_t size);
  * GT_WRITABLE) or 'deadline' passes. Returns the ready events (> 0),
  * -ETIMEDOUT, -ECANCELED, or a libuv error (e.g. -EBADF, or -EEXIST when
  * another libuv handle of the worker is watching 'fd' right now).
- * One-shot: registers and unregisters the fd with the loop on every call;
- * for a long-lived fd use gt_fdwatch. */
+ * A socket error (a refused connect, a reset) counts as ready, so that the
+ * next read, write or getsockopt(SO_ERROR) reports it. One-shot: registers
+ * and unregisters the fd with the loop on every call; for a long-lived fd
+ * use gt_fdwatch. */
 GT_API int gt_wait_fd(int fd, int events, int64_t deadline);
 
 /* A long-lived registration of an fd with the worker's loop, so that

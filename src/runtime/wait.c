@@ -41,28 +41,41 @@ int gt_fdwatch_open(gt_fdwatch *w, int fd)
     return 0;
 }
 
+/* The waiter, on its own stack while it waits. */
+typedef struct fdwait {
+    gt_co *co;
+    int want; /* GT_READABLE | GT_WRITABLE */
+} fdwait;
+
 static void on_ready(uv_poll_t *p, int status, int events)
 {
-    gt_co *co = p->data;
+    fdwait *fw = p->data;
     int got = 0;
 
     uv_poll_stop(p);
-    if (!co)
+    if (!fw)
         return;
+    /* libuv reports a socket error (EPOLLERR: a refused connect, a reset)
+     * as UV_EBADF. The fd is fine; the next read or write on it will tell
+     * the caller what went wrong, so report it as ready. */
+    if (status == UV_EBADF) {
+        gt__unpark(fw->co, fw->want);
+        return;
+    }
     /* A hang-up counts as readable: the reader will then see EOF. */
     if (events & (UV_READABLE | UV_DISCONNECT))
         got |= GT_READABLE;
     if (events & UV_WRITABLE)
         got |= GT_WRITABLE;
-    gt__unpark(co, status < 0 ? status : got);
+    gt__unpark(fw->co, status < 0 ? status : got);
 }
 
 int gt_fdwatch_wait(gt_fdwatch *w, int events, int64_t deadline)
 {
-    gt_co *co = gt_co_self();
+    fdwait fw = {gt_co_self(), events};
     int uvev = 0, rc;
 
-    if (!co || !w->poll || !(events & (GT_READABLE | GT_WRITABLE)))
+    if (!fw.co || !w->poll || !(events & (GT_READABLE | GT_WRITABLE)))
         return -EINVAL;
     if (events & GT_READABLE)
         uvev |= UV_READABLE | UV_DISCONNECT;
@@ -71,7 +84,7 @@ int gt_fdwatch_wait(gt_fdwatch *w, int events, int64_t deadline)
     rc = uv_poll_start(w->poll, uvev, on_ready);
     if (rc < 0)
         return rc;
-    w->poll->data = co;
+    w->poll->data = &fw;
     rc = gt__park(deadline);
     w->poll->data = NULL;
     uv_poll_stop(w->poll);
