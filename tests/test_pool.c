@@ -38,7 +38,10 @@ static char *url_with(const char *opts)
     static char buf[512];
     const char *b = base_url();
 
-    snprintf(buf, sizeof(buf), "%s%s%s", b, strchr(b, '?') ? "&" : "?", opts);
+    snprintf(buf, sizeof(buf), "%s%s%s%s%d", b, strchr(b, '?') ? "&" : "?",
+             opts, strcmp(backend, "postgres") == 0
+                       ? "&application_name=gt_pool_test_" : "&pid=",
+             (int)getpid());
     return buf;
 }
 
@@ -57,8 +60,8 @@ static int64_t server_sessions(gt_db *probe)
 {
     const char *sql =
         strcmp(backend, "postgres") == 0
-            ? "SELECT count(*) FROM pg_stat_activity WHERE usename = "
-              "current_user AND pid <> pg_backend_pid()"
+            ? "SELECT count(*) FROM pg_stat_activity WHERE "
+              "application_name LIKE 'gt_pool_test_%'"
             : "SELECT COUNT(*) FROM information_schema.processlist WHERE "
               "user = 'greentor' AND id <> CONNECTION_ID()";
     gt_rows *r;
@@ -607,12 +610,18 @@ static int cross_worker(void *arg)
     gt_db *db;
     gt_rows *r;
 
+    int rc;
+
     (void)arg;
-    if (gt_pool_db(cap.pool, &db) == 0 &&
-        gt_db_query(db, &r, "SELECT 1", NULL, 0, GT_NEVER) == 1) {
+    rc = gt_pool_db(cap.pool, &db);
+    if (rc == 0)
+        rc = gt_db_query(db, &r, "SELECT 1", NULL, 0, GT_NEVER);
+    if (rc == 1) {
         gt_rows_free(r);
         atomic_fetch_add(&cap.ok, 1);
     } else {
+        fprintf(stderr, "worker %d: %d %s / %s\n", gt_worker_id(), rc,
+                gt_pool_errmsg(cap.pool), rc == GT_EDB ? gt_db_errmsg(db) : "");
         atomic_fetch_add(&cap.bad, 1);
     }
     atomic_fetch_add(&cap.done, 1);

@@ -251,6 +251,11 @@ static void ask_shed(gt__wpool *here)
 
 /* ---- waiting -------------------------------------------------------------------- */
 
+static void publish_oldest(gt__wpool *w)
+{
+    atomic_store(&w->oldest_ms, w->wait_head ? w->wait_head->since_ms : 0);
+}
+
 static void waiter_unlink(gt__wpool *w, gt__waiter *me)
 {
     if (!me->linked)
@@ -265,6 +270,7 @@ static void waiter_unlink(gt__wpool *w, gt__waiter *me)
         w->wait_tail = me->prev;
     me->linked = false;
     atomic_fetch_sub(&w->nwaiting, 1);
+    publish_oldest(w);
 }
 
 /* Hand 'give' (or a retry, when NULL) to the oldest waiter still parked.
@@ -285,7 +291,7 @@ static bool wake_one(gt__wpool *w, gt__pconn *give)
 
 static int wait_turn(gt__wpool *w, gt__pconn **out, int64_t deadline)
 {
-    gt__waiter me = {.linked = true};
+    gt__waiter me = {.linked = true, .since_ms = gt_now()};
     int rc;
 
     gt_waitq_init(&me.q);
@@ -296,6 +302,7 @@ static int wait_turn(gt__wpool *w, gt__pconn **out, int64_t deadline)
         w->wait_head = &me;
     w->wait_tail = &me;
     atomic_fetch_add(&w->nwaiting, 1);
+    publish_oldest(w);
     rc = gt_waitq_wait(&me.q, deadline);
     waiter_unlink(w, &me);
     *out = me.got;
@@ -427,8 +434,45 @@ static bool make_clean(gt__pconn *c)
     return ok;
 }
 
+/* Another worker whose oldest waiter has waited FAIR_MS longer than ours
+ * (or at all, when we have none), or NULL. Connections cannot move between
+ * workers (their sockets belong to a loop), but a slot can: we close ours
+ * and that worker opens one. Without this, a busy worker that keeps handing
+ * its connections to its own waiters would starve the others. */
+#define FAIR_MS 50
+
+static gt__wpool *starved_elsewhere(gt__wpool *here)
+{
+    gt_pool *p = here->pool;
+    int64_t mine = here->wait_head ? here->wait_head->since_ms : 0;
+
+    for (int i = 1; i < p->nw; i++) {
+        gt__wpool *w = &p->w[(here->index + i) % p->nw];
+        int64_t theirs = atomic_load(&w->oldest_ms);
+
+        if (theirs != 0 && (mine == 0 || theirs + FAIR_MS < mine))
+            return w;
+    }
+    return NULL;
+}
+
+/* Close 'c' and hand its slot to 'to', whose waiter will open one. */
+static void give_slot_away(gt__pconn *c, gt__wpool *to)
+{
+    gt__wpool *w = c->home;
+
+    gt_db_close(c->db);
+    free(c);
+    w->st.discarded_idle++;
+    atomic_fetch_sub(&w->pool->open, 1);
+    if (gt_rt_post(w->pool->rt, to->index, retry_task, to) != 0)
+        slot_freed(w->pool, w);
+}
+
 void gt__pool_give(gt__pconn *c)
 {
+    gt__wpool *starved;
+
     gt__wpool *w = c->home;
 
     gt__plist_remove(&w->busy, c);
@@ -436,6 +480,8 @@ void gt__pool_give(gt__pconn *c)
         return gt__pool_discard(c, &w->st.discarded_broken);
     if (w->stopped || gt_now() >= c->expires_ms)
         return gt__pool_discard(c, &w->st.discarded_lifetime);
+    if ((starved = starved_elsewhere(w)) != NULL)
+        return give_slot_away(c, starved);
     if (wake_one(w, c))
         return;
     if (w->idle.n >= w->pool->cfg.max_idle)

@@ -37,6 +37,7 @@ typedef struct gt__pconn {
 typedef struct gt__waiter {
     gt_waitq q;              /* only this coroutine parks here */
     gt__pconn *got;          /* set by the hand-over before the wake */
+    int64_t since_ms;        /* when it started waiting */
     struct gt__waiter *prev, *next;
     bool linked;
 } gt__waiter;
@@ -53,6 +54,7 @@ struct gt__wpool {
     gt__plist busy;
     gt__waiter *wait_head, *wait_tail;
     atomic_int nwaiting;     /* read by other workers */
+    atomic_llong oldest_ms;  /* when the head waiter started; 0: none */
     atomic_int nidle;        /* read by other workers */
     atomic_bool shed_asked;  /* a shed task is on its way here */
     bool refilling;          /* a min_idle refill coroutine runs */

@@ -1,0 +1,908 @@
+/* db/mysql.c -- the MySQL / MariaDB backend, on MariaDB Connector/C's
+ * non-blocking API.
+ *
+ * Every call that may touch the network is a libmariadb *_start() followed
+ * by *_cont() calls. The library runs the ordinary blocking call on a
+ * private stack and suspends it whenever its socket would block, returning
+ * what it waits for: MYSQL_WAIT_READ / _WRITE / _EXCEPT and, when a library
+ * timeout runs (connect), MYSQL_WAIT_TIMEOUT. run() turns that into a
+ * gt_fdwatch wait on mysql_get_socket(), so the coroutine parks and the
+ * loop goes on. The socket exists only once connect has begun, and the
+ * library closes it itself when the server goes away, so the watch follows
+ * the socket: opened at the first wait, closed as soon as the socket
+ * changes. Name resolution is the exception: getaddrinfo() inside connect
+ * blocks, so URLs should name an IP address (or localhost, a Unix socket).
+ *
+ * That private stack: MYSQL_OPT_NONBLOCK with size 0 takes the library's
+ * default, malloc'd per connection without a guard page -- 256 KiB in
+ * Connector/C 3.3 (measured; older releases used 60 KiB). We keep it: TLS
+ * and auth plugins run there, and glibc maps a block that size lazily, so
+ * the untouched part costs no memory.
+ *
+ * Statements are server-side prepared statements ('?' is MySQL's own
+ * placeholder), cached per connection by SQL text. Results are read whole
+ * with mysql_stmt_store_result(), so fetching rows afterwards does no I/O
+ * and plain mysql_stmt_fetch() is safe. MariaDB prepares nearly everything
+ * (only PREPARE/EXECUTE/DEALLOCATE are refused, error 1295), so there is no
+ * text-protocol fallback. CLIENT_FOUND_ROWS makes UPDATE count matched rows,
+ * as PostgreSQL and SQLite do.
+ *
+ * Interrupting a statement. When the deadline passes or the coroutine is
+ * cancelled mid-statement, the server is still running it and the library
+ * sits in the middle of the protocol. We then (interrupt()):
+ *   1. shield the coroutine (gt_co_shield), so that the cleanup can wait
+ *      even though every wait of a cancelled coroutine would fail at once;
+ *   2. open a side connection, non-blockingly, and send KILL QUERY <id>;
+ *   3. drive the interrupted call, and the rest of the statement (storing
+ *      and skipping its results), to their end -- normally error 1317,
+ *      "Query execution was interrupted" -- which leaves the connection
+ *      clean, and return the original -ETIMEDOUT / -ECANCELED.
+ * Steps 2 and 3 share one budget of CANCEL_MS. If either fails, the
+ * connection is marked broken and its socket shut down, so no later call
+ * (not even a plain mysql_close()) can block on it; the pool discards it.
+ * Why not the alternatives: gt_run_blocking() refuses to start in a
+ * cancelled coroutine, and a cancelled coroutine cannot wait for a helper
+ * coroutine; the shield keeps this a straight-line wait with a deadline.
+ * A KILL QUERY that arrives after the statement has finished finds the
+ * thread idle, and MariaDB then drops it: it cannot hit a later statement.
+ *
+ * Closing uses plain mysql_close(): it only writes COM_QUIT, which lands in
+ * an empty socket buffer on a healthy connection and fails at once on a
+ * broken (shut down) one, so it never waits for the server. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <errmsg.h>
+#include <mysql.h>
+#include <mysqld_error.h>
+
+#include "db/driver.h"
+
+#define CANCEL_MS 2000        /* KILL QUERY plus draining, after interrupt */
+#define SMALL_CELL 64         /* strings up to this size need no 2nd copy */
+#define BINARY_CHARSET 63     /* charsetnr of binary strings and blobs */
+
+/* A libmariadb handle and the registration of its socket with the loop. */
+typedef struct my_io {
+    MYSQL *my;
+    gt_fdwatch watch;         /* poll NULL, or watching mysql_get_socket() */
+    bool lib_timeout;         /* we passed MYSQL_WAIT_TIMEOUT to the call */
+} my_io;
+
+/* Where to connect; kept for the side connection that sends KILL QUERY. */
+typedef struct my_target {
+    char *host, *user, *password; /* owned; NULL = library default */
+    unsigned int port;
+    unsigned int connect_s;   /* library connect timeout, whole seconds */
+} my_target;
+
+typedef struct my_conn {
+    gt_db base;               /* first: a gt_db * is a my_conn * */
+    my_io io;
+    my_target target;
+    unsigned long thread_id;  /* server connection id; 0 until connected */
+    int64_t connect_ms;
+    gt__stmt_cache cache;     /* SQL text -> MYSQL_STMT * */
+    bool cache_ready;
+    int interrupted;          /* 0, or the -ETIMEDOUT / -ECANCELED being
+                               * cleaned up; then waits use drain_until */
+    int64_t drain_until;
+    int shield_was;           /* shield state to restore after cleanup */
+    bool status_stale;        /* after a reset: the library still shows the
+                               * old SERVER_STATUS_IN_TRANS, but the server
+                               * rolled back; cleared by the next command */
+} my_conn;
+
+/* One suspended library call: which one, and where its result goes. */
+enum op_kind { OP_CONNECT, OP_QUERY, OP_PING, OP_RESET, OP_PREPARE,
+               OP_EXECUTE, OP_STORE, OP_NEXT };
+
+typedef struct my_op {
+    enum op_kind kind;
+    my_io *io;
+    MYSQL_STMT *st;
+    int ret;                  /* result of the int-returning calls */
+    MYSQL *mret;              /* result of connect */
+} my_op;
+
+/* A fetched cell, bound as the output buffer of one column. */
+typedef struct my_cell {
+    int type;                 /* GT_DB_* of the column */
+    int64_t i;
+    double f;
+    unsigned long len;
+    my_bool null, err;
+    char small[SMALL_CELL];
+} my_cell;
+
+static int64_t earlier(int64_t a, int64_t b)
+{
+    if (a == GT_NEVER)
+        return b;
+    return b == GT_NEVER || a < b ? a : b;
+}
+
+/* ---- waiting ------------------------------------------------------------- */
+
+/* Forget the watch if the library closed or replaced its socket. Called
+ * right after every library call, before anything else can reuse the fd
+ * number on this loop. */
+static void sync_watch(my_io *io)
+{
+    if (io->watch.poll && mysql_get_socket(io->my) != io->watch.fd)
+        gt_fdwatch_close(&io->watch);
+}
+
+static int wait_socket(my_io *io, int events, int64_t until)
+{
+    int fd = (int)mysql_get_socket(io->my), rc;
+
+    if (!events) { /* a pure timeout: sleep, then report it as one */
+        if (until == GT_NEVER)
+            return GT_EPROTO;
+        rc = gt_sleep(until - gt_now());
+        return rc < 0 ? rc : -ETIMEDOUT;
+    }
+    if (fd < 0)
+        return GT_EPROTO;
+    if (!io->watch.poll && (rc = gt_fdwatch_open(&io->watch, fd)) < 0)
+        return rc;
+    return gt_fdwatch_wait(&io->watch, events, until);
+}
+
+/* Wait for what the library asked for ('status'). Returns the MYSQL_WAIT_*
+ * events to pass to its _cont(), or -ETIMEDOUT / -ECANCELED / another
+ * negative error when 'deadline' or the coroutine ended the wait. */
+static int io_wait(my_io *io, int status, int64_t deadline)
+{
+    int64_t lib_until = GT_NEVER;
+    int events = 0, rc;
+
+    if (status & MYSQL_WAIT_TIMEOUT)
+        lib_until = gt_deadline_in(mysql_get_timeout_value_ms(io->my));
+    if (status & (MYSQL_WAIT_READ | MYSQL_WAIT_EXCEPT))
+        events |= GT_READABLE;
+    if (status & MYSQL_WAIT_WRITE)
+        events |= GT_WRITABLE;
+    rc = wait_socket(io, events, earlier(deadline, lib_until));
+    if (rc == -EBADF && events) /* libuv's report of EPOLLERR (a refused */
+        rc = events;            /* connect, a reset): the library's next */
+                                /* read or write will find the error */
+    if (rc == -ETIMEDOUT && lib_until != GT_NEVER && gt_now() >= lib_until) {
+        io->lib_timeout = true;
+        return MYSQL_WAIT_TIMEOUT;
+    }
+    if (rc < 0)
+        return rc;
+    return (rc & GT_READABLE ? status & (MYSQL_WAIT_READ | MYSQL_WAIT_EXCEPT)
+                             : 0) |
+           (rc & GT_WRITABLE ? MYSQL_WAIT_WRITE : 0);
+}
+
+static int op_cont(my_op *op, int events)
+{
+    MYSQL *my = op->io->my;
+
+    switch (op->kind) {
+    case OP_CONNECT:
+        return mysql_real_connect_cont(&op->mret, my, events);
+    case OP_QUERY:
+        return mysql_real_query_cont(&op->ret, my, events);
+    case OP_PING:
+        return mysql_ping_cont(&op->ret, my, events);
+    case OP_RESET:
+        return mysql_reset_connection_cont(&op->ret, my, events);
+    case OP_PREPARE:
+        return mysql_stmt_prepare_cont(&op->ret, op->st, events);
+    case OP_EXECUTE:
+        return mysql_stmt_execute_cont(&op->ret, op->st, events);
+    case OP_STORE:
+        return mysql_stmt_store_result_cont(&op->ret, op->st, events);
+    case OP_NEXT:
+        return mysql_stmt_next_result_cont(&op->ret, op->st, events);
+    }
+    return 0;
+}
+
+static bool op_failed(const my_op *op)
+{
+    if (op->kind == OP_CONNECT)
+        return op->mret == NULL;
+    if (op->kind == OP_NEXT)
+        return op->ret > 0; /* -1 is "no more results" */
+    return op->ret != 0;
+}
+
+/* Mark the connection unusable and shut its socket down, so that nothing,
+ * not even mysql_close() or mysql_stmt_close(), can block on it. */
+static int set_broken(my_conn *c, int rc)
+{
+    int fd = c->io.my ? (int)mysql_get_socket(c->io.my) : -1;
+
+    c->base.broken = true;
+    if (fd >= 0)
+        shutdown(fd, SHUT_RDWR);
+    return rc;
+}
+
+static int kill_query(my_conn *c, int64_t deadline);
+
+/* The statement on 'c' was interrupted by 'why': shield, KILL QUERY, and
+ * give the drain CANCEL_MS in all (none if the KILL could not be sent). */
+static void interrupt(my_conn *c, const my_op *op, int why)
+{
+    c->interrupted = why;
+    c->shield_was = gt_co_shield(1);
+    c->drain_until = gt_deadline_in(CANCEL_MS);
+    if (op->kind != OP_PING && op->kind != OP_RESET &&
+        kill_query(c, c->drain_until) < 0)
+        c->drain_until = 0;
+}
+
+/* Drive a started call ('status' from its _start()) to its end. 'c' is
+ * the connection to clean up on interruption and to mark broken when the
+ * call cannot be finished, NULL for connects of the side connection.
+ * Returns 0 (succeeded), 1 (failed: the library holds the error) or a
+ * negative error with the call left suspended. */
+static int run(my_conn *c, my_op *op, int status, int64_t deadline)
+{
+    int ev;
+
+    op->io->lib_timeout = false;
+    sync_watch(op->io);
+    while (status != 0) {
+        ev = io_wait(op->io, status,
+                     c && c->interrupted ? c->drain_until : deadline);
+        if ((ev == -ETIMEDOUT || ev == -ECANCELED) && c && c->thread_id &&
+            !c->interrupted) {
+            interrupt(c, op, ev);
+            continue;
+        }
+        if (ev < 0)
+            return c ? set_broken(c, ev) : ev;
+        status = op_cont(op, ev);
+        sync_watch(op->io);
+    }
+    return op_failed(op) ? 1 : 0;
+}
+
+/* ---- errors -------------------------------------------------------------- */
+
+/* Record a failed call's error on 'c' and map it to our code. Server
+ * errors are GT_EDB; lost connections, timeouts and the like also mark the
+ * connection broken. */
+static int lib_error(my_conn *c, unsigned int code, const char *state,
+                     const char *msg)
+{
+    bool server = code < CR_MIN_ERROR ||
+                  (code > CR_MAX_ERROR && code < CER_MIN_ERROR);
+    int rc;
+
+    if (c->io.lib_timeout)
+        rc = -ETIMEDOUT;
+    else if (server && code != ER_CONNECTION_KILLED &&
+             code != ER_SERVER_SHUTDOWN)
+        return gt__db_error(&c->base, GT_EDB, (int)code, state, "%s", msg);
+    else if (server)
+        rc = -ECONNRESET;
+    else if (code == CR_CONNECTION_ERROR || code == CR_CONN_HOST_ERROR ||
+             code == CR_UNKNOWN_HOST)
+        rc = -ECONNREFUSED;
+    else if (code == CR_SERVER_GONE_ERROR || code == CR_SERVER_LOST ||
+             code == CR_SERVER_LOST_EXTENDED || code == CR_ERR_NET_READ ||
+             code == CR_ERR_NET_WRITE)
+        rc = -ECONNRESET;
+    else if (code == CR_OUT_OF_MEMORY)
+        rc = -ENOMEM;
+    else if (code == CR_COMMANDS_OUT_OF_SYNC)
+        rc = GT_EPROTO;
+    else /* refused by the library itself; the connection is fine */
+        return gt__db_error(&c->base, GT_EDB, (int)code, NULL, "%s", msg);
+    return set_broken(c, gt__db_error(&c->base, rc, (int)code,
+                                      server ? state : NULL, "%s", msg));
+}
+
+static int conn_error(my_conn *c)
+{
+    MYSQL *my = c->io.my;
+
+    return lib_error(c, mysql_errno(my), mysql_sqlstate(my),
+                     mysql_error(my));
+}
+
+static int stmt_error(my_conn *c, MYSQL_STMT *st)
+{
+    return lib_error(c, mysql_stmt_errno(st), mysql_stmt_sqlstate(st),
+                     mysql_stmt_error(st));
+}
+
+/* End a method: after an interrupt, lift the shield and report the
+ * interruption instead of whatever the drain ended with. */
+static int64_t finish(my_conn *c, int64_t rc)
+{
+    if (!c->interrupted)
+        return rc;
+    rc = c->interrupted;
+    c->interrupted = 0;
+    gt_co_shield(c->shield_was);
+    return gt__db_error(&c->base, (int)rc, 0, NULL, "%s; %s",
+                        rc == -ETIMEDOUT ? "deadline passed" : "cancelled",
+                        c->base.broken
+                            ? "could not stop the command: connection broken"
+                            : "command stopped, connection clean again");
+}
+
+/* Can 'c' start a command? A deadline already past fails here, before
+ * anything is sent: sending it would only cost a KILL QUERY. */
+static int usable(my_conn *c, int64_t deadline)
+{
+    if (c->base.failed_open || !c->io.my)
+        return gt__db_error(&c->base, -ENOTCONN, 0, NULL, "not connected");
+    if (c->base.broken)
+        return gt__db_error(&c->base, -ECONNRESET, 0, NULL,
+                            "connection is broken");
+    if (deadline != GT_NEVER && deadline <= gt_now())
+        return gt__db_error(&c->base, -ETIMEDOUT, 0, NULL,
+                            "deadline passed before the command was sent");
+    return 0;
+}
+
+/* ---- connections --------------------------------------------------------- */
+
+/* Make io->my and connect it. Returns run()'s result, or -ENOMEM. */
+static int io_connect(my_io *io, const my_target *t, const char *dbname,
+                      my_conn *c, int64_t deadline)
+{
+    my_op op = {.kind = OP_CONNECT, .io = io};
+    unsigned int secs = t->connect_s, no = 0;
+
+    io->my = mysql_init(NULL);
+    if (!io->my ||
+        mysql_options(io->my, MYSQL_OPT_NONBLOCK, NULL) ||
+        mysql_options(io->my, MYSQL_SET_CHARSET_NAME, "utf8mb4") ||
+        (secs && mysql_options(io->my, MYSQL_OPT_CONNECT_TIMEOUT, &secs)) ||
+        mysql_options(io->my, MYSQL_OPT_LOCAL_INFILE, &no))
+        return -ENOMEM;
+    return run(c, &op,
+               mysql_real_connect_start(&op.mret, io->my, t->host, t->user,
+                                        t->password, dbname, t->port, NULL,
+                                        CLIENT_FOUND_ROWS),
+               deadline);
+}
+
+/* Close the handle; 'dirty': mid-protocol, so shut the socket down first. */
+static void io_close(my_io *io, bool dirty)
+{
+    int fd;
+
+    gt_fdwatch_close(&io->watch);
+    if (!io->my)
+        return;
+    fd = (int)mysql_get_socket(io->my);
+    if (dirty && fd >= 0)
+        shutdown(fd, SHUT_RDWR);
+    mysql_close(io->my);
+    io->my = NULL;
+}
+
+/* Send KILL QUERY for c's thread over a new, short-lived connection. */
+static int kill_query(my_conn *c, int64_t deadline)
+{
+    my_io side = {.my = NULL};
+    my_op op = {.kind = OP_QUERY, .io = &side};
+    char sql[48];
+    int rc;
+
+    rc = io_connect(&side, &c->target, NULL, NULL, deadline);
+    if (rc == 0) {
+        snprintf(sql, sizeof(sql), "KILL QUERY %lu", c->thread_id);
+        rc = run(NULL, &op,
+                 mysql_real_query_start(&op.ret, side.my, sql, strlen(sql)),
+                 deadline);
+    }
+    io_close(&side, rc < 0);
+    return rc == 0 ? 0 : rc < 0 ? rc : GT_EDB;
+}
+
+/* The cache calls this for each statement leaving it. With server_alive
+ * false the library has already invalidated the statement (after
+ * mysql_reset_connection() or mysql_close()), so closing only frees it. */
+static void evict_stmt(void *ctx, void *handle, bool server_alive)
+{
+    my_conn *c = ctx;
+
+    (void)server_alive;
+    mysql_stmt_close(handle);
+    if (c->io.my)
+        sync_watch(&c->io);
+}
+
+static char *dup_opt(const char *s, int *rc)
+{
+    char *d = s ? strdup(s) : NULL;
+
+    if (s && !d)
+        *rc = -ENOMEM;
+    return d;
+}
+
+/* Read the URL's options and copy what the side connection needs. */
+static int conn_setup(my_conn *c, const gt__db_url *url)
+{
+    int bad_t = 0, bad_c = 0, rc = 0;
+    long ms = gt__db_url_opt_long(url, "connect_timeout_ms", 5000, &bad_t);
+    long cap = gt__db_url_opt_long(url, "stmt_cache", 64, &bad_c);
+
+    if (bad_t || bad_c || ms < 0 || cap < 0)
+        return gt__db_error(&c->base, -EINVAL, 0, NULL,
+                            "bad connect_timeout_ms or stmt_cache option");
+    c->connect_ms = ms == 0 ? GT_NEVER : ms; /* 0: no limit */
+    c->target.connect_s = (unsigned int)((ms + 999) / 1000); /* 0: none */
+    c->target.port = url->port > 0 ? (unsigned int)url->port : 0;
+    c->target.host = dup_opt(url->host, &rc);
+    c->target.user = dup_opt(url->user, &rc);
+    c->target.password = dup_opt(url->password, &rc);
+    if (rc == 0)
+        rc = gt__stmt_cache_init(&c->cache, (size_t)cap, evict_stmt, c);
+    c->cache_ready = rc == 0;
+    return rc < 0 ? gt__db_error(&c->base, rc, 0, NULL, "out of memory")
+                  : 0;
+}
+
+static void my_close(gt_db *db)
+{
+    my_conn *c = (my_conn *)db;
+
+    /* mysql_close() invalidates the cached statements (the server drops
+     * them with the session), so the cache is torn down without I/O. */
+    io_close(&c->io, c->base.broken);
+    if (c->cache_ready)
+        gt__stmt_cache_deinit(&c->cache);
+    free(c->target.host);
+    free(c->target.user);
+    free(c->target.password);
+    free(c);
+}
+
+static int my_open(gt_db **out, const gt__db_url *url, int64_t deadline)
+{
+    my_conn *c = calloc(1, sizeof(*c));
+    int rc;
+
+    *out = NULL;
+    if (!c)
+        return -ENOMEM;
+    gt__db_init_base(&c->base, &gt__db_mysql_driver);
+    c->base.last_id = 0;
+    *out = &c->base;
+    rc = conn_setup(c, url);
+    if (rc == 0)
+        rc = io_connect(&c->io, &c->target, url->dbname, c,
+                        earlier(deadline, gt_deadline_in(c->connect_ms)));
+    if (rc == 1)
+        rc = conn_error(c);
+    else if (rc < 0 && !c->base.errmsg[0])
+        gt__db_error(&c->base, rc, 0, NULL, "connect: %s", gt_strerror(rc));
+    if (rc < 0)
+        c->base.failed_open = true;
+    else
+        c->thread_id = mysql_thread_id(c->io.my);
+    return rc;
+}
+
+/* ---- statements ---------------------------------------------------------- */
+
+/* The prepared statement for 'sql': from the cache (*cached = true) or
+ * freshly prepared (the caller caches or closes it). */
+static int stmt_get(my_conn *c, const char *sql, MYSQL_STMT **out,
+                    bool *cached, int64_t deadline)
+{
+    my_op op = {.kind = OP_PREPARE, .io = &c->io};
+    int rc;
+
+    *out = gt__stmt_cache_get(&c->cache, sql);
+    *cached = *out != NULL;
+    if (*out)
+        return 0;
+    op.st = mysql_stmt_init(c->io.my);
+    if (!op.st)
+        return gt__db_error(&c->base, -ENOMEM, 0, NULL, "out of memory");
+    rc = run(c, &op,
+             mysql_stmt_prepare_start(&op.ret, op.st, sql, strlen(sql)),
+             deadline);
+    if (rc == 1)
+        rc = stmt_error(c, op.st);
+    if (rc < 0)
+        evict_stmt(c, op.st, false); /* READY, or broken and shut down */
+    else
+        *out = op.st;
+    return rc;
+}
+
+/* Keep a statement we prepared, unless the connection is broken. Done
+ * after the statement ran, so an eviction never hits one in use. */
+static void stmt_release(my_conn *c, const char *sql, MYSQL_STMT *st,
+                         bool cached)
+{
+    if (!st || cached)
+        return;
+    if (c->base.broken)
+        evict_stmt(c, st, false);
+    else
+        gt__stmt_cache_put(&c->cache, sql, st); /* evicts st on -ENOMEM */
+}
+
+/* MYSQL_BIND for each parameter; buffers point into 'p' (the library only
+ * reads them; its API is not const-correct). */
+static int bind_params(my_conn *c, const gt_db_value *p, int n,
+                       MYSQL_BIND **out)
+{
+    MYSQL_BIND *b = NULL;
+    int i;
+
+    if (n > 0 && !(b = calloc((size_t)n, sizeof(*b))))
+        return gt__db_error(&c->base, -ENOMEM, 0, NULL, "out of memory");
+    for (i = 0; i < n; i++) {
+        switch (p[i].type) {
+        case GT_DB_NULL:
+            b[i].buffer_type = MYSQL_TYPE_NULL;
+            continue;
+        case GT_DB_INT:
+            b[i].buffer_type = MYSQL_TYPE_LONGLONG;
+            b[i].buffer = (void *)&p[i].u.i;
+            continue;
+        case GT_DB_FLOAT:
+            b[i].buffer_type = MYSQL_TYPE_DOUBLE;
+            b[i].buffer = (void *)&p[i].u.f;
+            continue;
+        case GT_DB_TEXT:
+        case GT_DB_BLOB:
+            b[i].buffer_type = p[i].type == GT_DB_TEXT ? MYSQL_TYPE_STRING
+                                                       : MYSQL_TYPE_BLOB;
+            b[i].buffer = (void *)p[i].u.s.p;
+            b[i].buffer_length = (unsigned long)p[i].u.s.n;
+            continue;
+        }
+        free(b);
+        return gt__db_error(&c->base, -EINVAL, 0, NULL,
+                            "parameter %d has unknown type %d", i + 1,
+                            p[i].type);
+    }
+    *out = b;
+    return 0;
+}
+
+static int execute(my_conn *c, MYSQL_STMT *st, MYSQL_BIND *pb, int n,
+                   int64_t deadline)
+{
+    my_op op = {.kind = OP_EXECUTE, .io = &c->io, .st = st};
+    int rc;
+
+    if (mysql_stmt_param_count(st) != (unsigned long)n)
+        return gt__db_error(&c->base, -EINVAL, 0, NULL,
+                            "statement takes %lu parameters, got %d",
+                            mysql_stmt_param_count(st), n);
+    if (n > 0 && mysql_stmt_bind_param(st, pb))
+        return stmt_error(c, st);
+    rc = run(c, &op, mysql_stmt_execute_start(&op.ret, st), deadline);
+    return rc == 1 ? stmt_error(c, st) : rc;
+}
+
+/* Execute, preparing again once if the server lost a cached statement. */
+static int execute_fresh(my_conn *c, const char *sql, MYSQL_STMT **st,
+                         bool *cached, MYSQL_BIND *pb, int n,
+                         int64_t deadline)
+{
+    int rc = execute(c, *st, pb, n, deadline);
+
+    if (rc != GT_EDB || !*cached || c->interrupted ||
+        (c->base.errcode != ER_UNKNOWN_STMT_HANDLER &&
+         c->base.errcode != ER_NEED_REPREPARE))
+        return rc;
+    gt__stmt_cache_remove(&c->cache, sql, true);
+    *st = NULL;
+    rc = stmt_get(c, sql, st, cached, deadline);
+    return rc < 0 ? rc : execute(c, *st, pb, n, deadline);
+}
+
+/* ---- results ------------------------------------------------------------- */
+
+static int column_type(const MYSQL_FIELD *f)
+{
+    switch (f->type) {
+    case MYSQL_TYPE_TINY: case MYSQL_TYPE_SHORT: case MYSQL_TYPE_LONG:
+    case MYSQL_TYPE_INT24: case MYSQL_TYPE_LONGLONG: case MYSQL_TYPE_YEAR:
+        return GT_DB_INT;
+    case MYSQL_TYPE_FLOAT: case MYSQL_TYPE_DOUBLE: case MYSQL_TYPE_DECIMAL:
+    case MYSQL_TYPE_NEWDECIMAL:
+        return GT_DB_FLOAT;
+    case MYSQL_TYPE_TINY_BLOB: case MYSQL_TYPE_MEDIUM_BLOB:
+    case MYSQL_TYPE_LONG_BLOB: case MYSQL_TYPE_BLOB:
+    case MYSQL_TYPE_VAR_STRING: case MYSQL_TYPE_STRING:
+    case MYSQL_TYPE_VARCHAR: case MYSQL_TYPE_BIT: case MYSQL_TYPE_GEOMETRY:
+        return f->charsetnr == BINARY_CHARSET ? GT_DB_BLOB : GT_DB_TEXT;
+    default: /* dates and times come as text */
+        return GT_DB_TEXT;
+    }
+}
+
+/* Name the result's columns and bind each to its cell. Numbers are
+ * converted by the library; strings go to the cell's small buffer and are
+ * fetched again with mysql_stmt_fetch_column() when longer. */
+static int bind_columns(gt_rows *r, const MYSQL_FIELD *f, unsigned int n,
+                        my_cell *cells, MYSQL_BIND *b)
+{
+    unsigned int i;
+
+    for (i = 0; i < n; i++) {
+        cells[i].type = column_type(&f[i]);
+        if (gt__rows_set_column(r, (int)i, f[i].name, cells[i].type) < 0)
+            return -ENOMEM;
+        b[i].is_null = &cells[i].null;
+        b[i].error = &cells[i].err;
+        b[i].length = &cells[i].len;
+        if (cells[i].type == GT_DB_INT) {
+            b[i].buffer_type = MYSQL_TYPE_LONGLONG;
+            b[i].buffer = &cells[i].i;
+            b[i].is_unsigned = (f[i].flags & UNSIGNED_FLAG) != 0;
+        } else if (cells[i].type == GT_DB_FLOAT) {
+            b[i].buffer_type = MYSQL_TYPE_DOUBLE;
+            b[i].buffer = &cells[i].f;
+        } else {
+            b[i].buffer_type = MYSQL_TYPE_STRING;
+            b[i].buffer = cells[i].small;
+            b[i].buffer_length = sizeof(cells[i].small);
+        }
+    }
+    return 0;
+}
+
+/* Copy a string or blob cell, fetching it whole if it did not fit. */
+static int put_bytes(MYSQL_STMT *st, gt_rows *r, unsigned int col,
+                     my_cell *cell)
+{
+    MYSQL_BIND b = {.buffer_type = MYSQL_TYPE_STRING};
+    unsigned long got = 0;
+    char *p = cell->small;
+    int rc;
+
+    if (cell->len > sizeof(cell->small)) {
+        if (!(p = malloc(cell->len)))
+            return -ENOMEM;
+        b.buffer = p;
+        b.buffer_length = cell->len;
+        b.length = &got;
+        if (mysql_stmt_fetch_column(st, &b, col, 0)) {
+            free(p);
+            return 1;
+        }
+    }
+    if (cell->type == GT_DB_BLOB)
+        rc = gt__rows_put_blob(r, (int)col, p, cell->len);
+    else
+        rc = gt__rows_put_text(r, (int)col, p, cell->len);
+    if (p != cell->small)
+        free(p);
+    return rc;
+}
+
+static int put_cell(MYSQL_STMT *st, gt_rows *r, unsigned int col,
+                    my_cell *cell, const MYSQL_BIND *b)
+{
+    char num[24];
+
+    if (cell->null)
+        return gt__rows_put_null(r, (int)col);
+    if (cell->type == GT_DB_FLOAT)
+        return gt__rows_put_float(r, (int)col, cell->f);
+    if (cell->type != GT_DB_INT)
+        return put_bytes(st, r, col, cell);
+    if (b->is_unsigned && cell->i < 0) { /* above INT64_MAX: keep exact */
+        snprintf(num, sizeof(num), "%llu", (unsigned long long)cell->i);
+        return gt__rows_put_text(r, (int)col, num, strlen(num));
+    }
+    return gt__rows_put_int(r, (int)col, cell->i);
+}
+
+/* Fetch the stored rows into r. Returns 0, -ENOMEM or 1 (library error). */
+static int fetch_rows(MYSQL_STMT *st, gt_rows *r, unsigned int n,
+                      my_cell *cells, MYSQL_BIND *b)
+{
+    unsigned int i;
+    int rc = 0, got;
+
+    if (mysql_stmt_bind_result(st, b))
+        return 1;
+    while (rc == 0 && (got = mysql_stmt_fetch(st)) != MYSQL_NO_DATA) {
+        if (got == 1)
+            return 1;
+        /* 0 or MYSQL_DATA_TRUNCATED: long strings are fetched again */
+        rc = gt__rows_add_row(r);
+        for (i = 0; rc == 0 && i < n; i++)
+            rc = put_cell(st, r, i, &cells[i], &b[i]);
+    }
+    return rc;
+}
+
+/* Build *out from the stored result of 'st'. */
+static int make_rows(my_conn *c, MYSQL_STMT *st, gt_rows **out)
+{
+    MYSQL_RES *meta = mysql_stmt_result_metadata(st);
+    unsigned int n = mysql_stmt_field_count(st);
+    my_cell *cells = calloc(n, sizeof(*cells));
+    MYSQL_BIND *b = calloc(n, sizeof(*b));
+    gt_rows *r = gt__rows_new((int)n);
+    int rc = -ENOMEM;
+
+    if (meta && cells && b && r &&
+        (rc = bind_columns(r, mysql_fetch_fields(meta), n, cells, b)) == 0)
+        rc = fetch_rows(st, r, n, cells, b);
+    if (rc == 1 || (!meta && mysql_stmt_errno(st)))
+        rc = stmt_error(c, st);
+    else if (rc < 0)
+        rc = gt__db_error(&c->base, rc, 0, NULL, "out of memory");
+    if (rc < 0)
+        gt_rows_free(r);
+    else
+        *out = r;
+    if (meta)
+        mysql_free_result(meta);
+    free(cells);
+    free(b);
+    return rc;
+}
+
+/* Store the current result set of 'st' and turn it into rows (if 'out'
+ * and not cleaning up after an interrupt), then release it. */
+static int take_result(my_conn *c, MYSQL_STMT *st, gt_rows **out,
+                       int64_t deadline)
+{
+    my_op op = {.kind = OP_STORE, .io = &c->io, .st = st};
+    int rc;
+
+    if (mysql_stmt_field_count(st) == 0)
+        return 0;
+    rc = run(c, &op, mysql_stmt_store_result_start(&op.ret, st), deadline);
+    if (rc != 0)
+        return rc == 1 ? stmt_error(c, st) : rc;
+    if (out && !c->interrupted)
+        rc = make_rows(c, st, out);
+    mysql_stmt_free_result(st); /* stored: frees memory, no I/O */
+    return rc;
+}
+
+/* Read the first result into *out and skip any further ones (CALL). */
+static int read_results(my_conn *c, MYSQL_STMT *st, gt_rows **out,
+                        int64_t deadline)
+{
+    my_op op = {.kind = OP_NEXT, .io = &c->io, .st = st};
+    int rc = take_result(c, st, out, deadline);
+
+    while (rc == 0 && mysql_stmt_more_results(st)) {
+        rc = run(c, &op, mysql_stmt_next_result_start(&op.ret, st),
+                 deadline);
+        if (rc == 1)
+            rc = stmt_error(c, st);
+        if (rc == 0)
+            rc = take_result(c, st, NULL, deadline);
+    }
+    return rc;
+}
+
+/* Record the statement's counts; return what query() returns: the number
+ * of rows (an empty result for a statement without one) or of changes. */
+static int64_t counts(my_conn *c, MYSQL_STMT *st, gt_rows **rows)
+{
+    my_ulonglong n = mysql_stmt_affected_rows(st);
+    my_ulonglong id = mysql_stmt_insert_id(st);
+
+    c->base.changes = n == (my_ulonglong)-1 ? 0 : (int64_t)n;
+    if (id)
+        c->base.last_id = (int64_t)id;
+    if (!rows)
+        return c->base.changes;
+    if (!*rows && !(*rows = gt__rows_new(0)))
+        return gt__db_error(&c->base, -ENOMEM, 0, NULL, "out of memory");
+    return gt_rows_count(*rows);
+}
+
+static int64_t my_query(gt_db *db, gt_rows **out, const char *sql,
+                        const gt_db_value *params, int nparams,
+                        int64_t deadline)
+{
+    my_conn *c = (my_conn *)db;
+    MYSQL_STMT *st = NULL;
+    MYSQL_BIND *pb = NULL;
+    gt_rows *rows = NULL;
+    bool cached = false;
+    int64_t rc;
+
+    if (out)
+        *out = NULL;
+    if ((rc = usable(c, deadline)) < 0 ||
+        (rc = bind_params(c, params, nparams, &pb)) < 0)
+        return rc;
+    c->status_stale = false;
+    rc = stmt_get(c, sql, &st, &cached, deadline);
+    if (rc == 0 && c->interrupted)
+        rc = c->interrupted; /* prepared while cleaning up: run nothing */
+    if (rc == 0)
+        rc = execute_fresh(c, sql, &st, &cached, pb, nparams, deadline);
+    if (rc == 0) /* even if interrupted meanwhile: results must be read */
+        rc = read_results(c, st, out ? &rows : NULL, deadline);
+    if (rc == 0)
+        rc = counts(c, st, out ? &rows : NULL);
+    stmt_release(c, sql, st, cached);
+    free(pb);
+    rc = finish(c, rc);
+    if (rc < 0)
+        gt_rows_free(rows);
+    else if (out)
+        *out = rows;
+    return rc;
+}
+
+/* ---- the rest of the driver ---------------------------------------------- */
+
+static int my_ping(gt_db *db, int64_t deadline)
+{
+    my_conn *c = (my_conn *)db;
+    my_op op = {.kind = OP_PING, .io = &c->io};
+    int rc = usable(c, deadline);
+
+    if (rc < 0)
+        return rc;
+    c->status_stale = false; /* the OK packet brings the status */
+    rc = run(c, &op, mysql_ping_start(&op.ret, c->io.my), deadline);
+    if (rc == 1)
+        rc = conn_error(c);
+    return (int)finish(c, rc);
+}
+
+/* COM_RESET_CONNECTION: the server drops temporary tables, session
+ * variables, locks and prepared statements, and rolls back; the library
+ * invalidates our statement handles, so the cache is emptied without I/O. */
+static int my_reset(gt_db *db, int64_t deadline)
+{
+    my_conn *c = (my_conn *)db;
+    my_op op = {.kind = OP_RESET, .io = &c->io};
+    int rc = usable(c, deadline);
+
+    if (rc < 0)
+        return rc;
+    rc = run(c, &op, mysql_reset_connection_start(&op.ret, c->io.my),
+             deadline);
+    if (rc == 1)
+        rc = conn_error(c);
+    if (rc == 0) {
+        gt__stmt_cache_clear(&c->cache, false);
+        c->status_stale = true;
+    }
+    return (int)finish(c, rc);
+}
+
+static int my_in_tx(gt_db *db)
+{
+    my_conn *c = (my_conn *)db;
+    unsigned int status = 0;
+
+    if (!c->io.my || c->base.broken || c->status_stale ||
+        mariadb_get_infov(c->io.my, MARIADB_CONNECTION_SERVER_STATUS,
+                          &status))
+        return 0;
+    return (status & SERVER_STATUS_IN_TRANS) != 0;
+}
+
+const gt__db_driver gt__db_mysql_driver = {
+    .name = "mysql",
+    .open = my_open,
+    .close = my_close,
+    .query = my_query,
+    .batch = NULL, /* db.c runs the statements in order */
+    .ping = my_ping,
+    .reset = my_reset,
+    .in_tx = my_in_tx,
+};
