@@ -1,0 +1,524 @@
+#!/usr/bin/env bash
+# bench/run.sh -- what `make bench` runs: the showcase server on SQLite,
+# PostgreSQL and MariaDB under wrk, next to nginx and pgbench, in one run.
+#
+# Usage: bench/run.sh        (make bench builds the binaries and installs
+#                             wrk, nginx-light, pgbench first)
+# Environment (defaults in brackets):
+#   BENCH_SECONDS [10]       length of each measurement, after a 2 s warm-up
+#   BENCH_PORT [18080]       the showcase's port; BENCH_NGINX_PORT [18081]
+#   BENCH_PARKED [100000]    parked coroutines for bench_runtime's memory test
+#
+# For each database (SQLite, the showcase's default; PostgreSQL; MariaDB with
+# the pool capped at 8 connections) the showcase runs with WORKERS=1 pinned
+# to CPU 0 and wrk -t1 pinned to CPU 1 measures every TechEmpower endpoint at
+# 64 and 256 connections. /plaintext and /json do not touch the database, so
+# they are measured once (on the SQLite run), with and without pipelining
+# (depth 16), each right next to the same measurement of nginx, one worker on
+# CPU 0, serving the same bytes. /db on PostgreSQL is compared with pgbench
+# running the same query over 8 connections -- the pool's size -- on CPU 1:
+# the database's own ceiling. The result is a Markdown table with the
+# commands and the machine above it, written to bench/results/<date>-<time>.md
+# and bench/results/latest.md, and printed on stdout; progress goes to stderr.
+#
+# Why it is shaped this way: the machine has 2 cores and is shared, so only
+# figures taken in the same run, on the same cores, mean anything, and they
+# are reported as ratios. Every step is bounded in time (wrk -d and timeout,
+# deadlines on every wait), all traffic stays on 127.0.0.1, and every process
+# started here is stopped by pid on exit; the databases belong to
+# scripts/db.sh and are left running. A missing binary skips its section with
+# a "skipped:" line instead of failing the run.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+SECS="${BENCH_SECONDS:-10}"
+WARMUP=2
+CONCS=(64 256)
+DEPTH=16
+PORT="${BENCH_PORT:-18080}"
+NGINX_PORT="${BENCH_NGINX_PORT:-18081}"
+PARKED="${BENCH_PARKED:-100000}"
+SERVER_CPU=0
+CLIENT_CPU=1
+POOL_OPTS="max_open=8"
+PGBENCH_CONNS=8
+SHOWCASE=build/examples/showcase
+BENCH_RUNTIME=build/bench/bench_runtime
+BENCH_DB=build/bench/bench_db
+DB_PATHS=(/db "/queries?queries=20" /fortunes "/updates?queries=20"
+    "/cached-queries?count=20")
+
+PG_URL=""       # the seeded databases, empty if one did not start
+MY_URL=""
+START=""        # the run's start, seconds since the epoch: names the report
+WORK=""         # private temp dir: logs, wrk outputs, nginx prefix
+SERVER_PID=""   # the showcase, while one runs
+NGINX_PID=""    # nginx's master, while it runs
+declare -A RESULT=()  # key -> "rps|p50|p99|errors", or "!message"
+ROWS=()         # "database|endpoint|conc|key|reference key", in table order
+SECTIONS=()     # extra Markdown sections (bench_runtime, bench_db)
+
+log() { printf 'bench: %s\n' "$*" >&2; }
+die() { log "$*"; exit 1; }
+
+# ---- processes ---------------------------------------------------------------
+
+# Stop one process we started: TERM, up to 10 s, then KILL; reap it.
+stop_pid() {
+    local pid="$1" i
+    [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null || return 0
+    kill -TERM "$pid" 2>/dev/null || true
+    for ((i = 0; i < 50; i++)); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.2
+    done
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+}
+
+cleanup() {
+    stop_pid "$SERVER_PID"
+    stop_pid "$NGINX_PID"
+    [[ -z "$WORK" ]] || rm -rf "$WORK"
+}
+
+# Does anything answer HTTP on 127.0.0.1:port?
+answers() {
+    curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$1/" 2>/dev/null
+}
+
+# Wait up to 'secs' for 'pid' to answer on 'port'; fail at once if it exits.
+wait_port() {
+    local pid="$1" port="$2" secs="$3" i
+    for ((i = 0; i < secs * 5; i++)); do
+        kill -0 "$pid" 2>/dev/null || return 1
+        answers "$port" && return 0
+        sleep 0.2
+    done
+    return 1
+}
+
+# Refuse a port someone else serves on: we would measure their server.
+port_free() {
+    ! answers "$1" ||
+        die "127.0.0.1:$1 is in use; set BENCH_PORT or BENCH_NGINX_PORT"
+}
+
+# ---- setup -------------------------------------------------------------------
+
+# Many coroutines need many mappings (2 per coroutine) and many connections
+# many fds. Both are best effort: a container may forbid them.
+raise_limits() {
+    local maps
+    maps="$(cat /proc/sys/vm/max_map_count)"
+    if ((maps < 262144)); then
+        sysctl -q -w vm.max_map_count=262144 2>/dev/null ||
+            log "vm.max_map_count stays $maps (not allowed to raise it)"
+    fi
+    ulimit -Hn 1048576 2>/dev/null || true
+    ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+    log "vm.max_map_count $(cat /proc/sys/vm/max_map_count), open files $(ulimit -n)"
+}
+
+# Start one database ('pg' or 'mysql') and seed it; prints its URL, or
+# nothing if it could not be started or seeded.
+start_db() {
+    local which="$1" env url
+    env="$(timeout 300 bash scripts/db.sh start "$which")" ||
+        { log "scripts/db.sh start $which failed"; return 0; }
+    url="$(sed -n "s/^export GT_TEST_${2}_URL=//p" <<<"$env")"
+    timeout 120 bash scripts/seed_db.sh "$url" ||
+        { log "seeding $which failed"; return 0; }
+    echo "$url"
+}
+
+# ---- commands ----------------------------------------------------------------
+# Each command is built by one function into the array CMD, used both to run
+# it and to print it (with placeholders) above the table, so the two cannot
+# drift apart.
+
+# The command in CMD as one line a shell would take back.
+show_cmd() {
+    local a out=()
+    for a in "${CMD[@]}"; do
+        if [[ "$a" =~ ^[][A-Za-z0-9_./:=@{}+,-]+$ ]]; then
+            out+=("$a")
+        else
+            out+=("'$a'")
+        fi
+    done
+    echo "${out[*]}"
+}
+
+# wrk_cmd <conc> <url> <secs> [pipelined]
+wrk_cmd() {
+    CMD=(taskset -c "$CLIENT_CPU" wrk -t1 -c"$1" -d"$3"s --latency
+        --timeout 10s)
+    [[ -z "${4:-}" ]] || CMD+=(-s bench/pipeline.lua)
+    CMD+=("$2")
+    [[ -z "${4:-}" ]] || CMD+=(-- "$DEPTH")
+}
+
+# showcase_cmd <database url or empty>
+showcase_cmd() {
+    CMD=(env PORT="$PORT" WORKERS=1)
+    [[ -z "$1" ]] || CMD+=(DATABASE_URL="$1")
+    CMD+=(taskset -c "$SERVER_CPU" "$SHOWCASE")
+}
+
+nginx_cmd() {
+    CMD=(taskset -c "$SERVER_CPU" nginx -p "$WORK/nginx"
+        -c "$WORK/nginx/nginx.conf" -e "$WORK/nginx/error.log"
+        -g "daemon off;")
+}
+
+# pgbench_cmd <secs> <url> [log prefix]
+pgbench_cmd() {
+    CMD=(taskset -c "$CLIENT_CPU" pgbench -n -M prepared
+        -c "$PGBENCH_CONNS" -j 1 -T "$1" -f bench/pgbench_world.sql)
+    [[ -z "${3:-}" ]] || CMD+=(--log --log-prefix="$3")
+    CMD+=("$2")
+}
+
+# ---- wrk ---------------------------------------------------------------------
+
+# Print "rps|p50|p99|errors" from wrk's output, or fail if it has no result.
+# wrk 4.1's coordinated-omission correction can add samples below the
+# histogram's minimum, which its percentile scan then never reaches: it
+# prints 0.00us. The percentile is then at most the maximum, shown as "≤max".
+parse_wrk() {
+    awk '
+    /^Requests\/sec:/ { rps = $2 }
+    $1 == "Latency" && NF >= 5 { max = $4 }
+    $1 == "50%" { p50 = ($2 == "0.00us") ? "≤" max : $2 }
+    $1 == "99%" { p99 = ($2 == "0.00us") ? "≤" max : $2 }
+    /Socket errors:/ { gsub(",", ""); sock = "connect " $4 ", read " $6 \
+        ", write " $8 ", timeout " $10; nsock = $4 + $6 + $8 + $10 }
+    /Non-2xx or 3xx responses:/ { status = $NF }
+    END {
+        if (rps == "") exit 1
+        n = nsock + status; err = n
+        if (status) err = err "; non-2xx " status
+        if (nsock) err = err "; " sock
+        printf "%.0f|%s|%s|%s\n", rps, p50, p99, err
+    }' "$1"
+}
+
+# measure <key> <url> <conc> [pipelined]: warm up, measure, store RESULT[key].
+measure() {
+    local key="$1" url="$2" c="$3" mode="${4:-}" out
+    out="$WORK/wrk-${#RESULT[@]}.out"
+    log "wrk -c$c ${mode:+(pipelined $DEPTH) }$url"
+    wrk_cmd "$c" "$url" "$WARMUP" "$mode"
+    timeout $((WARMUP + 30)) "${CMD[@]}" >/dev/null 2>&1 || true
+    wrk_cmd "$c" "$url" "$SECS" "$mode"
+    timeout $((SECS + 30)) "${CMD[@]}" >"$out" 2>&1 || true
+    RESULT[$key]="$(parse_wrk "$out")" ||
+        RESULT[$key]="!failed: $(head -c 200 "$out" | tr '\n|' '  ')"
+}
+
+# ---- nginx -------------------------------------------------------------------
+
+# Root runs the worker as nobody; anyone else cannot switch users anyway.
+nginx_user() {
+    if [[ $EUID -eq 0 ]]; then echo "nobody nogroup"; else id -un; fi
+}
+
+start_nginx() {
+    port_free "$NGINX_PORT"
+    mkdir -p "$WORK/nginx"
+    sed -e "s|@PREFIX@|$WORK/nginx|g" -e "s|@PORT@|$NGINX_PORT|g" \
+        -e "s|@USER@|$(nginx_user)|g" bench/nginx.conf.in \
+        >"$WORK/nginx/nginx.conf"
+    log "starting nginx on 127.0.0.1:$NGINX_PORT"
+    nginx_cmd
+    "${CMD[@]}" >"$WORK/nginx/stdout.log" 2>&1 &
+    NGINX_PID=$!
+    if ! wait_port "$NGINX_PID" "$NGINX_PORT" 10; then
+        cat "$WORK/nginx/error.log" "$WORK/nginx/stdout.log" >&2 || true
+        stop_pid "$NGINX_PID"
+        NGINX_PID=""
+        log "nginx did not start; no nginx references"
+    fi
+}
+
+# ---- the showcase --------------------------------------------------------------
+
+# start_showcase <name> <url or empty>: start it and wait for its port; the
+# first start on SQLite creates and fills the database, hence 60 s.
+start_showcase() {
+    local name="$1" url="$2" logf="$WORK/showcase-$1.log"
+    port_free "$PORT"
+    log "starting the showcase on $name"
+    showcase_cmd "$url"
+    "${CMD[@]}" >"$logf" 2>&1 &
+    SERVER_PID=$!
+    wait_port "$SERVER_PID" "$PORT" 60 && return 0
+    tail -20 "$logf" >&2 || true
+    stop_pid "$SERVER_PID"
+    SERVER_PID=""
+    log "the showcase did not start on $name"
+    return 1
+}
+
+stop_showcase() {
+    stop_pid "$SERVER_PID"
+    SERVER_PID=""
+}
+
+# row <database> <endpoint> <conc> <key> [reference key]
+row() {
+    ROWS+=("$1|$2|$3|$4|${5:-}")
+}
+
+# mark <key> <message>: a row that was not measured, and why.
+mark() {
+    RESULT[$1]="!$2"
+}
+
+# skipped_row <database> <endpoints> <why>: one line for a whole section.
+skipped_row() {
+    local key="skip:$1:$2"
+    row "$1" "$2" "—" "$key"
+    mark "$key" "$3"
+}
+
+# /plaintext and /json, plain and pipelined, each next to nginx.
+plain_section() {
+    local up="$1" path mode c label sk nk
+    [[ "$up" == up ]] || skipped_row "—" "/plaintext, /json" "$up"
+    for path in /plaintext /json; do
+        for mode in "" pipelined; do
+            label="$path${mode:+ (pipelined $DEPTH)}"
+            for c in "${CONCS[@]}"; do
+                sk="sc:none:$path:$c:$mode"
+                nk="ng:$path:$c:$mode"
+                plain_one "$up" "$sk" "$nk" "$path" "$c" "$mode"
+                [[ "$up" != up ]] || row "—" "$label" "$c" "$sk" "$nk"
+                row "nginx (reference)" "$label" "$c" "$nk"
+            done
+        done
+    done
+}
+
+# plain_one <showcase up?> <showcase key> <nginx key> <path> <conc> <mode>
+plain_one() {
+    [[ "$1" != up ]] || measure "$2" "http://127.0.0.1:$PORT$4" "$5" "$6"
+    if [[ -n "$NGINX_PID" ]]; then
+        measure "$3" "http://127.0.0.1:$NGINX_PORT$4" "$5" "$6"
+    else
+        mark "$3" "skipped: nginx did not start"
+    fi
+}
+
+# db_section <name> <url, empty for the default SQLite>
+db_section() {
+    local name="$1" url="$2" up=up path c key ref
+    if [[ ! -x "$SHOWCASE" ]]; then
+        up="skipped: $SHOWCASE missing"
+    elif [[ "$name" != sqlite && -z "$url" ]]; then
+        up="skipped: $name did not start"
+    elif ! start_showcase "$name" "${url:+$url?$POOL_OPTS}"; then
+        up="failed: the showcase did not start on $name"
+    fi
+    [[ "$name" != sqlite ]] || plain_section "$up"
+    [[ "$name" != postgres ]] || pgbench_section "$url"
+    if [[ "$up" != up ]]; then
+        skipped_row "$name" "${DB_PATHS[*]}" "$up"
+        return 0
+    fi
+    for path in "${DB_PATHS[@]}"; do
+        ref=""
+        [[ "$name/$path" != postgres//db ]] || ref=pgbench
+        for c in "${CONCS[@]}"; do
+            key="sc:$name:$path:$c:"
+            row "$name" "$path" "$c" "$key" "$ref"
+            measure "$key" "http://127.0.0.1:$PORT$path" "$c"
+        done
+    done
+    stop_showcase
+}
+
+# ---- pgbench -----------------------------------------------------------------
+
+# Format microseconds the way wrk does.
+fmt_us() {
+    awk -v u="$1" 'BEGIN {
+        if (u < 1000) printf "%.2fus", u
+        else if (u < 1000000) printf "%.2fms", u / 1000
+        else printf "%.2fs", u / 1000000 }'
+}
+
+# The p-th percentile of the latencies (3rd field, us) in pgbench's logs.
+log_percentile() {
+    local p="$1"
+    shift
+    cut -d' ' -f3 "$@" | sort -n |
+        awk -v p="$p" '{ v[NR] = $1 } END {
+            i = int(NR * p / 100 + 0.5); if (i < 1) i = 1; print v[i] }'
+}
+
+# pgbench over PGBENCH_CONNS connections: the ceiling for /db on PostgreSQL.
+pgbench_section() {
+    local url="$1" out="$WORK/pgbench.out" tps failed logs p50 p99
+    row postgres "pgbench: SELECT world by id" "$PGBENCH_CONNS" pgbench
+    [[ -n "$url" ]] || { mark pgbench "skipped: postgres did not start"; return 0; }
+    log "pgbench -c$PGBENCH_CONNS"
+    pgbench_cmd "$WARMUP" "$url"
+    timeout $((WARMUP + 30)) "${CMD[@]}" >/dev/null 2>&1 || true
+    pgbench_cmd "$SECS" "$url" "$WORK/pgb"
+    timeout $((SECS + 30)) "${CMD[@]}" >"$out" 2>&1 || true
+    tps="$(sed -n 's/^tps = \([0-9.]*\) (without.*/\1/p' "$out")"
+    failed="$(sed -n 's/^number of failed transactions: \([0-9]*\).*/\1/p' "$out")"
+    logs=("$WORK"/pgb.*)
+    if [[ -z "$tps" || ! -s "${logs[0]}" ]]; then
+        mark pgbench "failed: $(head -c 200 "$out" | tr '\n|' '  ')"
+        return 0
+    fi
+    p50="$(fmt_us "$(log_percentile 50 "${logs[@]}")")"
+    p99="$(fmt_us "$(log_percentile 99 "${logs[@]}")")"
+    RESULT[pgbench]="$(printf '%.0f' "$tps")|$p50|$p99|${failed:-0}"
+}
+
+# ---- bench_runtime and bench_db ------------------------------------------------
+
+# binary_section <title> <binary> <command...>: its output as a section.
+binary_section() {
+    local title="$1" bin="$2" out="$WORK/section.out"
+    shift 2
+    if [[ ! -x "$bin" ]]; then
+        SECTIONS+=("## $title"$'\n\n'"skipped: $bin missing")
+        return 0
+    fi
+    log "running $*"
+    timeout 600 "$@" >"$out" 2>&1 || echo "(exit status $?)" >>"$out"
+    CMD=("$@")
+    SECTIONS+=("## $title"$'\n\n'"\`$(show_cmd)\`"$'\n\n```\n'"$(cat "$out")"$'\n```')
+}
+
+extra_sections() {
+    binary_section "Runtime" "$BENCH_RUNTIME" \
+        taskset -c "$SERVER_CPU" "$BENCH_RUNTIME" "$PARKED"
+    binary_section "Database drivers" "$BENCH_DB" \
+        env GT_TEST_PG_URL="$PG_URL" GT_TEST_MYSQL_URL="$MY_URL" \
+        BENCH_SECONDS="$SECS" taskset -c "$SERVER_CPU" "$BENCH_DB"
+}
+
+# ---- the report --------------------------------------------------------------
+
+# ratio <key> <reference key>: "0.93x nginx", "reference" or "—".
+ratio() {
+    local v="${RESULT[$1]:-}" r="${RESULT[${2:-none}]:-}" name=nginx
+    [[ "$1" != ng:* && "$1" != pgbench ]] || { echo reference; return; }
+    [[ -n "$2" && "$v" != !* && "$r" != !* && -n "$r" ]] || { echo "—"; return; }
+    [[ "$2" != pgbench ]] || name=pgbench
+    awk -v a="${v%%|*}" -v b="${r%%|*}" -v n="$name" \
+        'BEGIN { if (b > 0) printf "%.2fx %s", a / b, n; else print "—" }'
+}
+
+table() {
+    local r db ep c key ref v
+    echo "| database | endpoint | conc | req/s | p50 | p99 | errors | ratio-to-reference |"
+    echo "|---|---|---:|---:|---:|---:|---|---|"
+    for r in "${ROWS[@]}"; do
+        IFS='|' read -r db ep c key ref <<<"$r"
+        v="${RESULT[$key]:-!not measured}"
+        if [[ "$v" == !* ]]; then
+            echo "| $db | \`$ep\` | $c | ${v#!} | | | | |"
+        else
+            IFS='|' read -r rps p50 p99 err <<<"$v"
+            echo "| $db | \`$ep\` | $c | $rps | $p50 | $p99 | $err | $(ratio "$key" "$ref") |"
+        fi
+    done
+}
+
+machine() {
+    local cpu rev
+    cpu="$(lscpu | sed -n 's/^Model name: *//p' | head -1)"
+    rev="$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+    [[ -z "$(git -C "$ROOT" status --porcelain 2>/dev/null)" ]] || rev="$rev (dirty)"
+    echo "- Date: $(date -d "@$START" '+%Y-%m-%d %H:%M %Z') (start of the run)"
+    echo "- CPU: $cpu, $(nproc) cores; kernel $(uname -srm)"
+    echo "- Commit: $rev"
+    echo "- $(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2), $(nginx -v 2>&1 | cut -d' ' -f3)," \
+        "$(pgbench --version | cut -d' ' -f1,3), servers: $(server_versions)"
+}
+
+# The database servers' own versions, as they report them.
+server_versions() {
+    local v=()
+    [[ -z "$PG_URL" ]] ||
+        v+=("PostgreSQL $(bash scripts/db.sh psql -tAc 'SHOW server_version' 2>/dev/null | cut -d' ' -f1)")
+    [[ -z "$MY_URL" ]] ||
+        v+=("MariaDB $(bash scripts/db.sh mysql -NBe 'SELECT VERSION()' 2>/dev/null | cut -d- -f1)")
+    [[ ${#v[@]} -gt 0 ]] || v=(none)
+    printf '%s, ' "${v[@]}" | sed 's/, $//'
+}
+
+commands() {
+    local u="http://127.0.0.1:{port}{endpoint}" url
+    echo '```'
+    echo "# the showcase (/plaintext and /json measured on the SQLite run), nginx"
+    showcase_cmd "" && show_cmd
+    for url in "$PG_URL" "$MY_URL"; do
+        [[ -z "$url" ]] || { showcase_cmd "$url?$POOL_OPTS" && show_cmd; }
+    done
+    nginx_cmd && show_cmd
+    echo "# each measurement: a ${WARMUP} s warm-up, then the run (conc = ${CONCS[*]})"
+    wrk_cmd "{conc}" "$u" "$WARMUP" && show_cmd
+    wrk_cmd "{conc}" "$u" "$SECS" && show_cmd
+    wrk_cmd "{conc}" "$u" "$SECS" pipelined && show_cmd
+    echo "# the ceiling for /db on PostgreSQL (after a ${WARMUP} s warm-up)"
+    pgbench_cmd "$SECS" "${PG_URL:-postgres://...}" "{tmp}/pgb" && show_cmd
+    echo '```'
+}
+
+report() {
+    local s
+    echo "# greentor benchmarks"
+    echo
+    machine
+    echo
+    echo "Each figure: ${SECS} s of wrk -t1 on CPU $CLIENT_CPU against a server"
+    echo "on CPU $SERVER_CPU (WORKERS=1), over 127.0.0.1. Ratios compare with the"
+    echo "reference measured in the same run; errors are socket errors plus"
+    echo "non-2xx responses; \"≤x\" is wrk's maximum where its percentile failed."
+    echo "The pool holds at most 8 connections (\`$POOL_OPTS\`)."
+    echo
+    commands
+    echo
+    table
+    for s in "${SECTIONS[@]}"; do printf '\n%s\n' "$s"; done
+}
+
+# ---- main --------------------------------------------------------------------
+
+main() {
+    local stamp
+    cd "$ROOT"
+    [[ "$SECS" =~ ^[1-9][0-9]*$ ]] || die "BENCH_SECONDS must be a positive integer"
+    START="$(date +%s)"
+    stamp="$(date -d "@$START" +%Y-%m-%d-%H%M)"
+    WORK="$(mktemp -d /tmp/greentor-bench.XXXXXX)"
+    chmod 755 "$WORK"
+    trap cleanup EXIT
+    trap 'exit 130' INT
+    trap 'exit 143' TERM
+    raise_limits
+    PG_URL="$(start_db pg PG)"
+    MY_URL="$(start_db mysql MYSQL)"
+    start_nginx
+    db_section sqlite ""
+    db_section postgres "$PG_URL"
+    db_section mysql "$MY_URL"
+    stop_pid "$NGINX_PID"
+    NGINX_PID=""
+    extra_sections
+    mkdir -p bench/results
+    report >"bench/results/$stamp.md"
+    cp "bench/results/$stamp.md" bench/results/latest.md
+    cat bench/results/latest.md
+    log "wrote bench/results/$stamp.md and bench/results/latest.md"
+}
+
+main "$@"
