@@ -63,6 +63,10 @@ struct gt_db {
     int errcode;          /* native code of the last error */
     char sqlstate[6];     /* "" if none */
     char errmsg[512];
+    bool session_dirty;   /* a statement may have changed session state
+                           * (SET, temporary tables...): set by db.c,
+                           * cleared by gt_db_reset(); read by the pool */
+    int64_t busy_us;      /* total time spent in statements (pool stats) */
     void *owner;          /* for the pool's bookkeeping; NULL otherwise */
 };
 
@@ -106,6 +110,11 @@ void gt__db_clear_error(gt_db *db);
  * itself with the calling coroutine so a forgotten one is freed at its end
  * (gt_rows_free() unregisters it). */
 gt_rows *gt__rows_new(int ncols);
+/* Register a result made outside any coroutine (gt__rows_new() on a
+ * thread-pool thread, as SQLite's offload mode does) with the calling
+ * coroutine, as gt__rows_new() would have. No-op when it is registered
+ * already or the caller is not a coroutine. 0, -EINVAL or -ENOMEM. */
+int gt__rows_track(gt_rows *r);
 /* Name (copied) and type of column 'col'. 0 or -ENOMEM. */
 int gt__rows_set_column(gt_rows *r, int col, const char *name, int type);
 /* Append an empty row (all NULL); the put functions fill its cells. */

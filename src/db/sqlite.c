@@ -1,0 +1,739 @@
+/* db/sqlite.c -- the SQLite driver: an in-process database behind the same
+ * yielding API as the network backends.
+ *
+ * A statement here is CPU and page-cache work on the calling thread, plus
+ * file locks and the odd fsync; there is no socket to park on. Two ways to
+ * keep it from stalling the worker's other coroutines, chosen per URL:
+ *
+ *   mode=inline (default). sqlite3_step() runs on the coroutine's stack. A
+ *   progress handler, called every PROGRESS_STEPS VM steps, lets the loop
+ *   run once the statement has held the thread for SLICE_NS, and
+ *   interrupts the statement (-ECANCELED / -ETIMEDOUT) once the coroutine
+ *   is cancelled or the deadline has passed. A short statement -- nearly
+ *   all of them -- costs no switch at all: "SELECT ?" takes ~1 us here
+ *   against ~35 us offloaded, which is why this is the default. What it
+ *   cannot hide is I/O inside one step (a cold page read, an fsync); WAL
+ *   with synchronous=NORMAL keeps fsyncs off the commit path. And it is
+ *   bounded by the coroutine's stack: a plain query uses ~6 KiB, compiling
+ *   is moved off the stack (set_limits), but some SQL functions recurse on
+ *   their data -- json_*() on 2000-deep JSON needs ~130 KiB -- so feed
+ *   such input to offload mode or give coroutines bigger stacks.
+ *
+ *   mode=offload. Each call runs on libuv's thread pool while the
+ *   coroutine parks. A pool thread cannot yield, so a timer on the worker
+ *   checks every WATCH_MS for cancellation and the deadline, and stops the
+ *   statement (sqlite3_interrupt(), plus a flag the progress handler reads,
+ *   since an interrupt sent just before a statement starts is forgotten).
+ *
+ * Either way only one thread touches a connection at a time -- the
+ * coroutine waits for the job, and libuv's work queue orders memory
+ * between the two -- so connections are opened NOMUTEX: SQLite's per-call
+ * mutex would buy nothing. An interrupted statement is reset and the
+ * connection stays usable; if SQLite rolled back the transaction around
+ * it, db.c notices through in_tx.
+ *
+ * Locks. The busy handler is ours rather than sqlite3_busy_timeout(),
+ * which sleeps the thread: on a coroutine ours sleeps the coroutine, on a
+ * pool thread the thread. It gives up at busy_timeout_ms (GT_EDB with
+ * SQLITE_BUSY), the deadline or a cancel.
+ *
+ * Statements are prepared once (SQLITE_PREPARE_PERSISTENT) and kept in the
+ * LRU cache; after each use they are reset and their bindings cleared, so
+ * parameters are bound SQLITE_STATIC: they only have to outlive the call.
+ * One statement per call: trailing SQL is an error, not silently dropped. */
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "driver.h"
+
+#define PROGRESS_STEPS 1000
+#define SLICE_NS (1000 * 1000)
+#define WATCH_MS 10
+#define DEFAULT_BUSY_TIMEOUT_MS 5000
+/* Compile-time recursion allowed on a coroutine's stack; see set_limits. */
+#define INLINE_EXPR_DEPTH 50
+#define INLINE_COMPOUND_SELECT 50
+
+typedef struct sq_conn {
+    gt_db base;
+    sqlite3 *db;              /* NULL until opened */
+    gt__stmt_cache cache;     /* SQL -> sqlite3_stmt * */
+    bool offload;             /* mode=offload */
+    bool active;              /* a call is running: one at a time */
+    int busy_timeout_ms;
+    int expr_depth, compound;  /* SQLite's limits, for compiling off-stack */
+    int yield_fd;             /* eventfd for yield_to_loop(); -1 until made */
+    char synchronous[8];      /* PRAGMA synchronous value */
+    /* State of the running call. */
+    int64_t deadline;         /* the call's; the coroutine's own deadline
+                               * and cancellation come through the
+                               * runtime's waits, or the watchdog */
+    bool shielded;            /* the caller is shielded (gt_co_shield):
+                               * the watchdog leaves the coroutine's
+                               * cancel and deadline alone */
+    uint64_t slice_start;     /* uv_hrtime() of the last yield (inline) */
+    uint64_t busy_start;      /* uv_hrtime() when the lock wait began */
+    atomic_int why;           /* 0, or -ECANCELED / -ETIMEDOUT: why we
+                               * interrupted; written by the worker, read
+                               * by a pool thread in offload mode */
+} sq_conn;
+
+/* One statement's worth of work, run inline or on a pool thread. */
+typedef struct call {
+    sq_conn *c;
+    const gt__db_url *url;    /* open only */
+    gt_rows **out;            /* NULL: discard rows */
+    const char *sql;
+    const gt_db_value *params;
+    int nparams;
+    sqlite3_stmt *st;         /* the prepared statement, once found */
+    int64_t result;           /* rows, or rows changed */
+} call;
+
+static bool passed(int64_t deadline)
+{
+    return deadline != GT_NEVER && deadline <= gt_now();
+}
+
+/* ---- errors -------------------------------------------------------------- */
+
+/* Turn a failed SQLite result into ours, recording the details. */
+static int sq_fail(sq_conn *c, int rc)
+{
+    int ext = c->db ? sqlite3_extended_errcode(c->db) : rc;
+    int why = atomic_load(&c->why);
+    const char *msg = c->db ? sqlite3_errmsg(c->db) : sqlite3_errstr(rc);
+
+    switch (rc & 0xff) {
+    case SQLITE_INTERRUPT:
+        why = why ? why : -ECANCELED;
+        return gt__db_error(&c->base, why, ext, NULL, "statement %s",
+                            why == -ETIMEDOUT ? "stopped at its deadline"
+                                              : "cancelled");
+    case SQLITE_NOMEM:
+        return gt__db_error(&c->base, -ENOMEM, ext, NULL, "%s", msg);
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+        if (why)
+            return gt__db_error(&c->base, why, ext, NULL, "gave up waiting "
+                                "for a lock: %s", why == -ETIMEDOUT
+                                ? "deadline passed" : "cancelled");
+        return gt__db_error(&c->base, GT_EDB, ext, NULL, "%s", msg);
+    default:
+        return gt__db_error(&c->base, GT_EDB, ext, NULL, "%s", msg);
+    }
+}
+
+/* ---- cooperation: progress, busy and watchdog handlers ------------------- */
+
+/* Let the worker's loop run one iteration -- timers, I/O, the coroutines
+ * they wake -- and come back. gt_yield() is not enough: the scheduler
+ * resumes a coroutine that keeps yielding up to 1024 times before it polls
+ * again, which for a statement yielding every SLICE_NS would starve the
+ * loop for a second. Waiting for an always-writable eventfd parks us until
+ * the loop has polled. Returns 0, -ECANCELED or -ETIMEDOUT (the
+ * coroutine's own deadline). */
+static int yield_to_loop(sq_conn *c)
+{
+    int rc;
+
+    if (c->yield_fd < 0)
+        c->yield_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (c->yield_fd < 0)
+        return gt_yield(); /* out of fds: still let the others run */
+    rc = gt_wait_fd(c->yield_fd, GT_WRITABLE, GT_NEVER);
+    return rc < 0 ? rc : 0;
+}
+
+/* Every PROGRESS_STEPS VM steps; nonzero interrupts the statement.
+ * Offload: only honours the watchdog's verdict (which sqlite3_interrupt()
+ * alone could lose to a statement starting just after it). Inline: yields
+ * once per slice and decides itself. */
+static int on_progress(void *arg)
+{
+    sq_conn *c = arg;
+    int rc;
+
+    if (atomic_load(&c->why))
+        return 1;
+    if (c->offload || !gt_co_self() || uv_hrtime() - c->slice_start < SLICE_NS)
+        return 0;
+    rc = yield_to_loop(c);
+    c->slice_start = uv_hrtime();
+    if (rc < 0)
+        atomic_store(&c->why, rc);
+    else if (passed(c->deadline))
+        atomic_store(&c->why, -ETIMEDOUT);
+    return atomic_load(&c->why) != 0;
+}
+
+/* How long to wait before retrying a lock (SQLite's own schedule), capped
+ * by what is left of busy_timeout_ms and of the deadline; 0 = give up. */
+static int64_t busy_delay(sq_conn *c, int count)
+{
+    static const int64_t delays[] = {1, 2, 5, 10, 15, 20, 25, 25, 25, 50,
+                                     50, 100};
+    int64_t waited = (int64_t)((uv_hrtime() - c->busy_start) / 1000000);
+    int64_t d = delays[count < 12 ? count : 11];
+
+    if (waited >= c->busy_timeout_ms)
+        return 0;
+    d = d < c->busy_timeout_ms - waited ? d : c->busy_timeout_ms - waited;
+    if (c->deadline != GT_NEVER) {
+        int64_t left = c->deadline - gt_now();
+
+        if (left <= 0)
+            atomic_store(&c->why, -ETIMEDOUT);
+        d = left < d ? left : d;
+    }
+    return d > 0 ? d : 0;
+}
+
+/* Nonzero: try to take the lock again. */
+static int on_busy(void *arg, int count)
+{
+    sq_conn *c = arg;
+    int64_t d;
+    int rc;
+
+    if (count == 0)
+        c->busy_start = uv_hrtime();
+    d = busy_delay(c, count);
+    if (d == 0 || atomic_load(&c->why))
+        return 0;
+    if (c->offload || !gt_co_self()) {
+        struct timespec ts = {d / 1000, (d % 1000) * 1000000};
+
+        nanosleep(&ts, NULL);
+        return atomic_load(&c->why) == 0;
+    }
+    rc = gt_sleep(d);
+    if (rc < 0)
+        atomic_store(&c->why, rc);
+    return rc == 0;
+}
+
+/* Offload mode: a timer on the worker that stops the job's statement. */
+typedef struct watch {
+    uv_timer_t timer;
+    sq_conn *c;
+    gt_co *co;
+} watch;
+
+static void on_watch(uv_timer_t *t)
+{
+    watch *w = t->data;
+    sq_conn *c = w->c;
+    int why = 0;
+
+    if (!c->shielded && gt_co_cancelled(w->co))
+        why = -ECANCELED;
+    else if (passed(c->deadline) ||
+             (!c->shielded && passed(gt_co_deadline(w->co))))
+        why = -ETIMEDOUT;
+    if (why) {
+        /* Again on every tick until the job ends: see on_progress. */
+        atomic_store(&c->why, why);
+        sqlite3_interrupt(c->db);
+    }
+}
+
+static void free_watch(uv_handle_t *h)
+{
+    free(h->data);
+}
+
+/* Run fn(k) on the thread pool with the watchdog armed. */
+static int offload(int (*fn)(void *), call *k)
+{
+    sq_conn *c = k->c;
+    watch *w = malloc(sizeof(*w));
+    int rc;
+
+    if (!w)
+        return gt__db_error(&c->base, -ENOMEM, 0, NULL, "out of memory");
+    w->c = c;
+    w->co = gt_co_self();
+    w->timer.data = w;
+    uv_timer_init(gt_loop(), &w->timer);
+    uv_timer_start(&w->timer, on_watch, WATCH_MS, WATCH_MS);
+    rc = gt_run_blocking(fn, k, c->deadline);
+    uv_close((uv_handle_t *)&w->timer, free_watch);
+    if ((rc == -ECANCELED || rc == -ETIMEDOUT) && !c->base.errmsg[0])
+        gt__db_error(&c->base, rc, 0, NULL, "statement %s before it ran",
+                     rc == -ETIMEDOUT ? "timed out" : "cancelled");
+    return rc;
+}
+
+/* Start a call: one at a time, and not when the coroutine is cancelled or
+ * late. A zero sleep asks the runtime, which knows about shields: a
+ * coroutine cleaning up after a cancel may still roll back. */
+static int begin_call(sq_conn *c, int64_t deadline)
+{
+    gt_co *self = gt_co_self();
+    int rc = self ? gt_sleep(0) : 0;
+
+    if (c->active)
+        return gt__db_error(&c->base, -EBUSY, 0, NULL, "connection in use "
+                            "by another coroutine");
+    if (rc == 0 && passed(deadline))
+        rc = -ETIMEDOUT;
+    if (rc < 0)
+        return gt__db_error(&c->base, rc, 0, NULL, "%s", rc == -ECANCELED
+                            ? "cancelled" : "deadline passed");
+    /* Let through although cancelled or late: shielded. */
+    c->shielded = self && (gt_co_cancelled(self) ||
+                           passed(gt_co_deadline(self)));
+    c->deadline = deadline;
+    atomic_store(&c->why, 0);
+    c->slice_start = uv_hrtime();
+    c->active = true;
+    return 0;
+}
+
+/* Run fn(k) on the thread pool in offload mode, else right here. */
+static int dispatch(int (*fn)(void *), call *k)
+{
+    if (k->c->offload && gt_co_self())
+        return offload(fn, k);
+    return fn(k);
+}
+
+/* ---- statements ---------------------------------------------------------- */
+
+static void evict_stmt(void *ctx, void *handle, bool server_alive)
+{
+    (void)ctx;
+    (void)server_alive;
+    sqlite3_finalize(handle);
+}
+
+/* Fail if 'tail' holds another statement: running only the first one
+ * would silently drop the rest. */
+static int check_tail(sq_conn *c, const char *tail)
+{
+    sqlite3_stmt *next = NULL;
+
+    if (sqlite3_prepare_v2(c->db, tail, -1, &next, NULL) == SQLITE_OK &&
+        !next)
+        return 0;
+    sqlite3_finalize(next);
+    return gt__db_error(&c->base, -EINVAL, 0, NULL, "more than one "
+                        "statement in one call; use gt_db_batch()");
+}
+
+/* Compiling a statement recurses about 400 bytes per level of a long
+ * expression ("a OR b OR ...", "1 + 1 + ...") and 500 per term of a
+ * compound SELECT, so 150 terms overflow a 64 KiB coroutine stack. Inline
+ * mode therefore compiles on the thread pool (prepare_job) with SQLite's
+ * full limits, and keeps them low the rest of the time: the only compile
+ * left on the coroutine's stack is SQLite's automatic re-compile inside
+ * sqlite3_step() after a schema change, which then fails cleanly instead
+ * of overflowing (and the statement is dropped from the cache, so the next
+ * call compiles it off-stack again). Offload mode never lowers them. */
+static void set_limits(sq_conn *c, bool full)
+{
+    if (c->offload)
+        return;
+    sqlite3_limit(c->db, SQLITE_LIMIT_EXPR_DEPTH,
+                  full ? c->expr_depth : INLINE_EXPR_DEPTH);
+    sqlite3_limit(c->db, SQLITE_LIMIT_COMPOUND_SELECT,
+                  full ? c->compound : INLINE_COMPOUND_SELECT);
+}
+
+/* The prepared statement for 'sql', from the cache or made now. */
+static int prepare(sq_conn *c, const char *sql, sqlite3_stmt **out)
+{
+    const char *tail = NULL;
+    int rc;
+
+    *out = gt__stmt_cache_get(&c->cache, sql);
+    if (*out)
+        return 0;
+    set_limits(c, true);
+    rc = sqlite3_prepare_v3(c->db, sql, -1, SQLITE_PREPARE_PERSISTENT, out,
+                            &tail);
+    if (rc == SQLITE_OK && *out)
+        rc = check_tail(c, tail);
+    set_limits(c, false);
+    if (rc < 0) {
+        sqlite3_finalize(*out);
+        *out = NULL;
+        return rc;
+    }
+    if (rc != SQLITE_OK)
+        return sq_fail(c, rc);
+    if (!*out)
+        return gt__db_error(&c->base, -EINVAL, 0, NULL, "empty statement");
+    if (gt__stmt_cache_put(&c->cache, sql, *out) < 0)
+        return gt__db_error(&c->base, -ENOMEM, 0, NULL, "out of memory");
+    return 0;
+}
+
+static int bind_one(sqlite3_stmt *st, int i, const gt_db_value *v)
+{
+    switch (v->type) {
+    case GT_DB_INT:
+        return sqlite3_bind_int64(st, i, v->u.i);
+    case GT_DB_FLOAT:
+        return sqlite3_bind_double(st, i, v->u.f);
+    case GT_DB_TEXT:
+        return sqlite3_bind_text64(st, i, v->u.s.p, v->u.s.n, SQLITE_STATIC,
+                                   SQLITE_UTF8);
+    case GT_DB_BLOB:
+        return sqlite3_bind_blob64(st, i, v->u.s.p, v->u.s.n, SQLITE_STATIC);
+    default:
+        return sqlite3_bind_null(st, i);
+    }
+}
+
+static int bind_all(sq_conn *c, sqlite3_stmt *st, const gt_db_value *params,
+                    int n)
+{
+    int want = sqlite3_bind_parameter_count(st);
+
+    if (want != n)
+        return gt__db_error(&c->base, -EINVAL, 0, NULL, "the statement has "
+                            "%d placeholders but %d parameters were given",
+                            want, n);
+    for (int i = 0; i < n; i++) {
+        int rc = bind_one(st, i + 1, &params[i]);
+
+        if (rc != SQLITE_OK)
+            return sq_fail(c, rc);
+    }
+    return 0;
+}
+
+/* Our type for a declared column type, by SQLite's affinity rules widened
+ * to the names other databases use; GT_DB_NULL when there is none. */
+static int decl_type(const char *decl)
+{
+    static const struct {
+        const char *word;
+        int type;
+    } rules[] = {
+        {"INT", GT_DB_INT},    {"BOOL", GT_DB_INT},    {"CHAR", GT_DB_TEXT},
+        {"CLOB", GT_DB_TEXT},  {"TEXT", GT_DB_TEXT},   {"BLOB", GT_DB_BLOB},
+        {"BINARY", GT_DB_BLOB}, {"BYTEA", GT_DB_BLOB}, {"REAL", GT_DB_FLOAT},
+        {"FLOA", GT_DB_FLOAT}, {"DOUB", GT_DB_FLOAT},  {"NUM", GT_DB_FLOAT},
+        {"DEC", GT_DB_FLOAT},
+    };
+
+    if (!decl || !*decl)
+        return GT_DB_NULL;
+    for (size_t i = 0; i < sizeof(rules) / sizeof(rules[0]); i++)
+        if (strcasestr(decl, rules[i].word))
+            return rules[i].type;
+    return GT_DB_TEXT; /* dates, JSON, UUID, ... */
+}
+
+/* The result for 'st', once its first step fixed the columns. */
+static gt_rows *new_result(sqlite3_stmt *st)
+{
+    int n = sqlite3_column_count(st);
+    gt_rows *r = gt__rows_new(n);
+
+    for (int i = 0; r && i < n; i++) {
+        const char *name = sqlite3_column_name(st, i);
+
+        if (gt__rows_set_column(r, i, name ? name : "",
+                                decl_type(sqlite3_column_decltype(st, i)))) {
+            gt_rows_free(r);
+            r = NULL;
+        }
+    }
+    return r;
+}
+
+/* Copy column i, whose value has our type t, into the last row. */
+static int copy_cell(gt_rows *r, sqlite3_stmt *st, int i, int t)
+{
+    const void *p;
+    size_t n;
+
+    switch (t) {
+    case GT_DB_INT:
+        return gt__rows_put_int(r, i, sqlite3_column_int64(st, i));
+    case GT_DB_FLOAT:
+        return gt__rows_put_float(r, i, sqlite3_column_double(st, i));
+    case GT_DB_TEXT:
+        p = sqlite3_column_text(st, i);
+        n = (size_t)sqlite3_column_bytes(st, i);
+        return p ? gt__rows_put_text(r, i, p, n) : -ENOMEM;
+    case GT_DB_BLOB:
+        p = sqlite3_column_blob(st, i);
+        n = (size_t)sqlite3_column_bytes(st, i);
+        return p || n == 0 ? gt__rows_put_blob(r, i, p, n) : -ENOMEM;
+    default:
+        return 0;
+    }
+}
+
+/* Append the current row. A column with no declared type takes the type
+ * of its first non-NULL value. */
+static int copy_row(gt_rows *r, sqlite3_stmt *st)
+{
+    int n = gt_rows_columns(r), rc = gt__rows_add_row(r);
+
+    for (int i = 0; rc == 0 && i < n; i++) {
+        /* Ask for the type before reading: reading may convert. SQLite's
+         * codes are ours, but for NULL (5). */
+        int t = sqlite3_column_type(st, i);
+
+        t = t == SQLITE_NULL ? GT_DB_NULL : t;
+
+        rc = copy_cell(r, st, i, t);
+        if (rc == 0 && t != GT_DB_NULL && gt_rows_type(r, i) == GT_DB_NULL)
+            rc = gt__rows_set_column(r, i, NULL, t);
+    }
+    return rc;
+}
+
+/* Step 'st' to the end; rows go to *k->out when asked for. */
+static int step_all(call *k, sqlite3_stmt *st, int64_t *nrows)
+{
+    gt_rows *r = NULL;
+    int rc;
+
+    for (*nrows = 0;; ++*nrows) {
+        rc = sqlite3_step(st);
+        if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+            break;
+        if (k->out && !r && !(r = new_result(st)))
+            rc = SQLITE_NOMEM;
+        else if (rc == SQLITE_ROW && r && copy_row(r, st) < 0)
+            rc = SQLITE_NOMEM;
+        if (rc != SQLITE_ROW)
+            break;
+    }
+    if (rc != SQLITE_DONE) {
+        gt_rows_free(r);
+        return rc == SQLITE_NOMEM ? gt__db_error(&k->c->base, -ENOMEM, 0,
+                                                 NULL, "out of memory")
+                                  : sq_fail(k->c, rc);
+    }
+    if (k->out)
+        *k->out = r;
+    return 0;
+}
+
+static int prepare_job(void *arg)
+{
+    call *k = arg;
+
+    return prepare(k->c, k->sql, &k->st);
+}
+
+/* Bind, step, collect, reset. */
+static int execute_job(void *arg)
+{
+    call *k = arg;
+    sq_conn *c = k->c;
+    sqlite3_int64 total = sqlite3_total_changes64(c->db);
+    int64_t nrows = 0;
+    int rc = bind_all(c, k->st, k->params, k->nparams);
+
+    if (rc == 0)
+        rc = step_all(k, k->st, &nrows);
+    sqlite3_reset(k->st);
+    sqlite3_clear_bindings(k->st);
+    c->base.changes = sqlite3_total_changes64(c->db) != total
+                          ? sqlite3_changes64(c->db)
+                          : 0;
+    c->base.last_id = sqlite3_last_insert_rowid(c->db);
+    k->result = k->out ? nrows : c->base.changes;
+    /* Maybe a re-compile failed under the low limits: see set_limits. */
+    if (rc == GT_EDB && !c->offload &&
+        ((c->base.errcode & 0xff) == SQLITE_ERROR ||
+         (c->base.errcode & 0xff) == SQLITE_SCHEMA))
+        gt__stmt_cache_remove(&c->cache, k->sql, true);
+    return rc;
+}
+
+static int statement_job(void *arg)
+{
+    int rc = prepare_job(arg);
+
+    return rc < 0 ? rc : execute_job(arg);
+}
+
+/* Offload: all of it on the pool. Inline: compile on the pool if the
+ * statement is new, run it here. Outside coroutines: all of it here. */
+static int run_statement(call *k)
+{
+    sq_conn *c = k->c;
+    int rc;
+
+    if (c->offload || !gt_co_self())
+        return dispatch(statement_job, k);
+    k->st = gt__stmt_cache_get(&c->cache, k->sql);
+    if (!k->st) {
+        rc = offload(prepare_job, k);
+        if (rc < 0)
+            return rc;
+    }
+    return execute_job(k);
+}
+
+static int64_t sq_query(gt_db *db, gt_rows **out, const char *sql,
+                        const gt_db_value *params, int nparams,
+                        int64_t deadline)
+{
+    sq_conn *c = (sq_conn *)db;
+    call k = {.c = c, .out = out, .sql = sql, .params = params,
+              .nparams = nparams};
+    int rc = begin_call(c, deadline);
+
+    if (rc < 0)
+        return rc;
+    rc = run_statement(&k);
+    c->active = false;
+    if (rc == 0 && out && gt__rows_track(*out) < 0) {
+        gt_rows_free(*out);
+        *out = NULL;
+        rc = gt__db_error(db, -ENOMEM, 0, NULL, "out of memory");
+    }
+    return rc < 0 ? rc : k.result;
+}
+
+/* ---- connections --------------------------------------------------------- */
+
+static const char *const sync_values[] = {"off", "normal", "full", "extra"};
+
+/* Read the driver's options into c; -EINVAL on a bad one. */
+static int read_options(sq_conn *c, const gt__db_url *u, long *cache)
+{
+    const char *mode = gt__db_url_opt(u, "mode");
+    const char *sync = gt__db_url_opt(u, "synchronous");
+    int bad1, bad2;
+    size_t i;
+
+    c->offload = mode && strcmp(mode, "offload") == 0;
+    if (mode && !c->offload && strcmp(mode, "inline") != 0)
+        return -EINVAL;
+    if (c->offload && !sqlite3_threadsafe())
+        return -EINVAL; /* no thread may touch it but the worker's */
+    c->busy_timeout_ms = (int)gt__db_url_opt_long(
+        u, "busy_timeout_ms", DEFAULT_BUSY_TIMEOUT_MS, &bad1);
+    *cache = gt__db_url_opt_long(u, "stmt_cache", 0, &bad2);
+    for (i = 0; sync && i < 4 && strcasecmp(sync, sync_values[i]); i++)
+        ;
+    if (bad1 || bad2 || c->busy_timeout_ms < 0 || *cache < 0 || i == 4)
+        return -EINVAL;
+    strcpy(c->synchronous, sync ? sync_values[i] : "normal");
+    return 0;
+}
+
+/* The open job: the file, our handlers, WAL. */
+static int open_file(void *arg)
+{
+    call *k = arg;
+    sq_conn *c = k->c;
+    const char *path = k->url->path ? k->url->path : ":memory:";
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+                SQLITE_OPEN_NOMUTEX, rc;
+    char pragma[64];
+
+    rc = sqlite3_open_v2(path, &c->db, flags, NULL);
+    if (rc != SQLITE_OK) {
+        rc = gt__db_error(&c->base, GT_EDB, sqlite3_extended_errcode(c->db),
+                          NULL, "cannot open '%s': %s", path,
+                          sqlite3_errmsg(c->db));
+        sqlite3_close(c->db);
+        c->db = NULL;
+        return rc;
+    }
+    sqlite3_extended_result_codes(c->db, 1);
+    c->expr_depth = sqlite3_limit(c->db, SQLITE_LIMIT_EXPR_DEPTH, -1);
+    c->compound = sqlite3_limit(c->db, SQLITE_LIMIT_COMPOUND_SELECT, -1);
+    set_limits(c, false);
+    sqlite3_busy_handler(c->db, on_busy, c);
+    sqlite3_progress_handler(c->db, PROGRESS_STEPS, on_progress, c);
+    snprintf(pragma, sizeof(pragma), "PRAGMA journal_mode=WAL; "
+             "PRAGMA synchronous=%s", c->synchronous);
+    rc = sqlite3_exec(c->db, pragma, NULL, NULL, NULL);
+    if (rc == SQLITE_OK)
+        return 0;
+    rc = sq_fail(c, rc);
+    return gt__db_error(&c->base, rc, c->base.errcode, NULL, "cannot open "
+                        "'%s': %s", path, sqlite3_errmsg(c->db));
+}
+
+static void sq_close(gt_db *db)
+{
+    sq_conn *c = (sq_conn *)db;
+
+    gt__stmt_cache_deinit(&c->cache);
+    sqlite3_close_v2(c->db);
+    if (c->yield_fd >= 0)
+        close(c->yield_fd);
+    free(c);
+}
+
+static int sq_open(gt_db **out, const gt__db_url *u, int64_t deadline)
+{
+    sq_conn *c = calloc(1, sizeof(*c));
+    call k = {.c = c, .url = u};
+    long cap;
+    int rc;
+
+    if (!c)
+        return -ENOMEM;
+    gt__db_init_base(&c->base, &gt__db_sqlite_driver);
+    c->yield_fd = -1;
+    rc = read_options(c, u, &cap);
+    if (rc == 0)
+        rc = gt__stmt_cache_init(&c->cache, (size_t)cap, evict_stmt, c);
+    if (rc < 0) {
+        free(c);
+        return rc; /* -EINVAL and -ENOMEM come without a handle */
+    }
+    *out = &c->base;
+    rc = begin_call(c, deadline);
+    if (rc == 0)
+        rc = dispatch(open_file, &k);
+    c->active = false;
+    c->base.failed_open = rc < 0;
+    return rc;
+}
+
+static int sq_in_tx(gt_db *db)
+{
+    sq_conn *c = (sq_conn *)db;
+
+    return c->db && !sqlite3_get_autocommit(c->db);
+}
+
+static int sq_reset(gt_db *db, int64_t deadline)
+{
+    if (!sq_in_tx(db))
+        return 0;
+    return (int)sq_query(db, NULL, "ROLLBACK", NULL, 0, deadline);
+}
+
+static int sq_ping(gt_db *db, int64_t deadline)
+{
+    (void)db;
+    (void)deadline;
+    return 0;
+}
+
+const gt__db_driver gt__db_sqlite_driver = {
+    .name = "sqlite",
+    .open = sq_open,
+    .close = sq_close,
+    .query = sq_query,
+    .batch = NULL,
+    .ping = sq_ping,
+    .reset = sq_reset,
+    .in_tx = sq_in_tx,
+};
