@@ -168,9 +168,9 @@ GT_API void gt_co_detach(gt_co *co);
  * return -ECANCELED. Idempotent. Does not yield. Same worker as 'co'. */
 GT_API void gt_co_cancel(gt_co *co);
 
-/* Give every coroutine in the calling worker a deadline: all its waits end
- * with -ETIMEDOUT at 'deadline' at the latest (GT_NEVER clears it); a
- * pending wait is shortened at once. Does not yield. Same worker as 'co'. */
+/* Give coroutine 'co' a deadline: all its waits end with -ETIMEDOUT at
+ * 'deadline' at the latest (GT_NEVER clears it); a pending wait is
+ * shortened at once. Does not yield. Same worker as 'co'. */
 GT_API void gt_co_set_deadline(gt_co *co, int64_t deadline);
 GT_API int64_t gt_co_deadline(const gt_co *co);
 
