@@ -1,0 +1,331 @@
+/* greentor/http.h -- an HTTP/1.1 server whose handlers are plain functions
+ * running in a coroutine per request.
+ *
+ * A server (gt_http_server) runs on an existing runtime: one listening
+ * socket per worker (SO_REUSEPORT), so every worker accepts, parses and
+ * answers its own connections and nothing is shared on the hot path. When a
+ * request head has arrived, the worker spawns a coroutine for that request
+ * alone and calls the handler in it; the coroutine ends with the request,
+ * so its coroutine-local values (a pooled database connection) are
+ * released before the next request on the same connection starts. An idle
+ * keep-alive connection has no coroutine, only its socket.
+ *
+ * Threads. The server and router functions are "any thread" unless marked
+ * otherwise; everything taking a gt_http_req or gt_http_res is called from
+ * the handler's own coroutine, while the handler runs.
+ *
+ * Errors. 0 (or a count) on success, a negative code on failure: -errno
+ * where one fits, libuv's codes unchanged, else GT_E* (runtime.h). A
+ * handler returns 0 when the response it built should be sent, or a
+ * negative code: GT_EPOOL gives 503 with "Retry-After: 1", -ETIMEDOUT 504,
+ * anything else 500 and a log line. A handler that ends after its deadline
+ * (gt_http_config.handler_timeout_ms) is answered 504 whatever it returns.
+ *
+ * Ownership. Strings and buffers a request accessor returns are borrowed
+ * and valid until the handler returns. Response setters copy unless their
+ * name says otherwise (_static borrows, _json takes ownership).
+ *
+ * Times. Timeouts in the configuration are milliseconds; deadlines are
+ * absolute gt_now() times, as everywhere in greentor. */
+#ifndef GREENTOR_HTTP_H
+#define GREENTOR_HTTP_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "greentor/runtime.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct gt_http_server gt_http_server;
+typedef struct gt_http_router gt_http_router;
+typedef struct gt_http_req gt_http_req;
+typedef struct gt_http_res gt_http_res;
+
+/* A request handler. Runs in the request's coroutine, may yield, and
+ * returns 0 or a negative code (see the overview). */
+typedef int (*gt_http_handler)(gt_http_req *req, gt_http_res *res,
+                               void *arg);
+
+/* Server configuration. A zero field takes the default in brackets; a
+ * timeout of -1 means none. */
+typedef struct gt_http_config {
+    const char *host;          /* numeric address to bind ["::" dual-stack,
+                                * "0.0.0.0" where IPv6 is unavailable] */
+    int port;                  /* TCP port; 0 picks a free one, see
+                                * gt_http_server_port() [0]. Bound with
+                                * SO_REUSEPORT: another such socket of the
+                                * same user on the port shares its traffic */
+    int backlog;               /* listen() backlog per worker [4096] */
+    int header_timeout_ms;     /* a request head (request line + headers)
+                                * must arrive within this time from its first
+                                * byte, else 408 and close; a new connection
+                                * that sends nothing in this time is closed
+                                * [10000] */
+    int body_timeout_ms;       /* longest wait for the next body bytes while
+                                * a handler reads the body; else 408 and
+                                * close [30000] */
+    int keepalive_timeout_ms;  /* an idle keep-alive connection is closed
+                                * after this [15000] */
+    int handler_timeout_ms;    /* the request coroutine's deadline: its waits
+                                * return -ETIMEDOUT after it, and the client
+                                * gets 504 [30000] */
+    int write_timeout_ms;      /* longest wait for the client to accept more
+                                * response bytes; else close [30000] */
+    int drain_timeout_ms;      /* graceful stop: how long in-flight requests
+                                * may finish before they are cancelled
+                                * [10000] */
+    int max_conns;             /* open connections per worker; beyond it new
+                                * ones are accepted and closed at once
+                                * [65536] */
+    size_t max_head;           /* request line + headers, bytes; else 431
+                                * [8192] */
+    size_t max_target;         /* request-target bytes; else 414 [4096] */
+    size_t max_headers;        /* header lines; else 431 [64] */
+    size_t max_body;           /* request body bytes; else 413 [1 MiB] */
+    int access_log;            /* nonzero: one line per request to stderr:
+                                * method target status bytes microseconds */
+} gt_http_config;
+
+/* Counters summed over the workers; read without locks, so approximate
+ * while the server runs. */
+typedef struct gt_http_stats {
+    uint64_t conns;     /* connections open now */
+    uint64_t accepted;  /* connections accepted in total */
+    uint64_t rejected;  /* closed at once: over max_conns or stopping */
+    uint64_t requests;  /* requests dispatched to the handler */
+} gt_http_stats;
+
+/* ---- the server (any thread) --------------------------------------------- */
+
+/* Bind a listening socket per worker of 'rt' on cfg->host:cfg->port (cfg
+ * NULL = all defaults) and post a task to each worker that starts
+ * accepting. Every request is given to handler(req, res, arg); use
+ * gt_http_router_dispatch with a router as 'arg' to route. Does not yield;
+ * works before gt_rt_run() too (accepting then starts with the workers).
+ * The server takes no ownership of 'arg', which must outlive it. If
+ * SIGPIPE has its default disposition, it is set to ignored (a write to a
+ * vanished client must fail with EPIPE, not kill the process).
+ * On success *out holds a new server: release it with gt_http_server_close.
+ * Returns 0, -EINVAL, -ENOMEM, -ESHUTDOWN (runtime stopping), or the
+ * error of socket(), setsockopt(), bind() or listen() (-EADDRINUSE...). */
+GT_API int gt_http_server_open(gt_http_server **out, gt_rt *rt,
+                               const gt_http_config *cfg,
+                               gt_http_handler handler, void *arg);
+
+/* The TCP port the server listens on (the chosen one when cfg->port was
+ * 0). */
+GT_API int gt_http_server_port(const gt_http_server *srv);
+
+/* Begin a graceful stop: every worker stops accepting (new connections are
+ * refused), closes its idle connections, lets in-flight requests finish
+ * (their responses carry "Connection: close") for up to drain_timeout_ms,
+ * then cancels the requests still running and closes their connections.
+ * Returns at once; idempotent. The runtime keeps running: call
+ * gt_http_server_join() and then gt_rt_stop() to end the program. */
+GT_API void gt_http_server_stop(gt_http_server *srv);
+
+/* Wait until every worker has finished stopping (after
+ * gt_http_server_stop(), or after the runtime was stopped). Worker only;
+ * yields. Returns 0, -ETIMEDOUT at 'deadline', -ECANCELED, -EINVAL outside
+ * a coroutine. */
+GT_API int gt_http_server_join(gt_http_server *srv, int64_t deadline);
+
+/* Handle SIGINT and SIGTERM on worker 0: the first one stops the server
+ * gracefully (as gt_http_server_stop), waits for it, then calls gt_rt_stop()
+ * so that gt_rt_run() returns and the program can exit 0; a second signal
+ * stops the runtime at once. Returns 0, -EALREADY (called before) or the
+ * error of gt_rt_post(). */
+GT_API int gt_http_server_stop_on_signals(gt_http_server *srv);
+
+/* Stop the server (as gt_http_server_stop) and give up the caller's
+ * reference: its memory is freed once the last worker has finished with it,
+ * which is at once when the runtime is not running. Call it after
+ * gt_rt_run() returned (or gt_rt_free() of a runtime that never ran), or
+ * any time the caller no longer needs the handle. NULL is a no-op. */
+GT_API void gt_http_server_close(gt_http_server *srv);
+
+/* Fill *out with the server's counters. */
+GT_API void gt_http_server_get_stats(const gt_http_server *srv,
+                                     gt_http_stats *out);
+
+/* ---- routing ------------------------------------------------------------- */
+
+/* Make an empty router. Set it up with gt_http_router_add() before the
+ * server starts; it is read-only afterwards, shared by all workers without
+ * locks. On success *out holds a new router; free it with
+ * gt_http_router_free() after the server has been closed.
+ * Returns 0 or -ENOMEM. */
+GT_API int gt_http_router_new(gt_http_router **out);
+
+/* NULL is a no-op. */
+GT_API void gt_http_router_free(gt_http_router *r);
+
+/* Route requests with 'method' ("GET", "POST"...; NULL = any method) whose
+ * raw path matches 'pattern' to fn(req, res, arg). Patterns start with '/'
+ * and are made of '/'-separated segments: a literal segment matches itself
+ * exactly, ":name" matches any non-empty segment and captures it (read it
+ * with gt_http_req_param), and a final "*" matches any rest of the path,
+ * even an empty one (a pattern "/static/" + "*" matches "/static/" and
+ * "/static/a/b").
+ * When several routes match, a route without parameters or "*" wins over
+ * one with parameters, which wins over a "*" route; then the one with more
+ * literal segments; then an exact method over a GET route answering HEAD
+ * (GET routes also answer HEAD); then the first added. Copies 'method' and
+ * 'pattern'. Returns 0, -EINVAL (bad pattern, more than
+ * GT_HTTP_MAX_PARAMS parameters) or -ENOMEM. */
+GT_API int gt_http_router_add(gt_http_router *r, const char *method,
+                              const char *pattern, gt_http_handler fn,
+                              void *arg);
+
+/* A gt_http_handler with a router as 'router': calls the best matching
+ * route's handler and returns its result; answers 404 when no route
+ * matches the path, and 405 with an Allow header listing the methods of the
+ * routes that match the path when none matches the method. */
+GT_API int gt_http_router_dispatch(gt_http_req *req, gt_http_res *res,
+                                   void *router);
+
+#define GT_HTTP_MAX_PARAMS 8
+
+/* ---- the request (handler's coroutine only) ------------------------------ */
+
+/* The method as sent ("GET"), NUL-terminated. Borrowed (see overview). */
+GT_API const char *gt_http_req_method(const gt_http_req *req);
+
+/* The raw request-target as sent, path and query, NUL-terminated.
+ * Borrowed. */
+GT_API const char *gt_http_req_target(const gt_http_req *req);
+
+/* The raw (not decoded) path: the target up to '?', without the scheme
+ * and authority of an absolute-form target ("http://h/p" gives "/p"); not
+ * NUL-terminated, its length goes to *len. Borrowed. */
+GT_API const char *gt_http_req_path_raw(const gt_http_req *req, size_t *len);
+
+/* The percent-decoded path ('+' stays '+'), NUL-terminated. Decoded on the
+ * first call. Borrowed. Returns NULL when the path holds a malformed
+ * %-escape or an encoded NUL, or when out of memory. */
+GT_API const char *gt_http_req_path(gt_http_req *req);
+
+/* The raw query string after '?' (NUL-terminated, may be empty), or NULL
+ * when the target has no '?'. Borrowed. */
+GT_API const char *gt_http_req_query_string(const gt_http_req *req);
+
+/* The percent-decoded value ('+' is a space) of the first query parameter
+ * whose decoded name is 'name'; "" for a parameter without '='. Borrowed.
+ * Returns NULL when absent, malformed, or out of memory. */
+GT_API const char *gt_http_req_query(gt_http_req *req, const char *name);
+
+/* The value of the first header field named 'name' (compared
+ * case-insensitively), NUL-terminated, without surrounding whitespace.
+ * Borrowed. Returns NULL when absent. */
+GT_API const char *gt_http_req_header(const gt_http_req *req,
+                                      const char *name);
+
+/* Number of header fields, and the i-th one (0 <= i < count) as sent,
+ * in arrival order. Borrowed. gt_http_req_header_at returns 0, or -EINVAL
+ * when i is out of range. */
+GT_API size_t gt_http_req_header_count(const gt_http_req *req);
+GT_API int gt_http_req_header_at(const gt_http_req *req, size_t i,
+                                 const char **name, const char **value);
+
+/* The percent-decoded value of route parameter 'name' (":name" in the
+ * matched pattern), NUL-terminated. Borrowed. Returns NULL when the route
+ * has no such parameter, it is malformed or holds %00, or out of memory. */
+GT_API const char *gt_http_req_param(gt_http_req *req, const char *name);
+
+/* The pattern of the route that matched ("/users/:id"), or NULL outside
+ * a router. Borrowed from the router. */
+GT_API const char *gt_http_req_route(const gt_http_req *req);
+
+/* 0 for HTTP/1.0, 1 for HTTP/1.1. */
+GT_API int gt_http_req_version(const gt_http_req *req);
+
+/* The whole request body (Content-Length or chunked, decoded; trailers are
+ * dropped). Yields until it has arrived -- answering "Expect: 100-continue"
+ * first -- waiting at most body_timeout_ms for each read and never past the
+ * request's deadline. Stores a pointer to the bytes in *data (not
+ * NUL-terminated; never NULL) and their count in *len; both borrowed.
+ * Later calls return the same body at once. On failure the server answers
+ * with the status given below and closes the connection, whatever the
+ * handler then builds (unless it already streamed).
+ * Returns 0, -ETIMEDOUT (body timeout: 408; request deadline: 504),
+ * -EMSGSIZE (over max_body: 413), GT_EPROTO (bad chunked framing: 400),
+ * -ECANCELED (client gone) or -ENOMEM (503). */
+GT_API int gt_http_req_body(gt_http_req *req, const char **data,
+                            size_t *len);
+
+/* ---- the response (handler's coroutine only) ----------------------------- */
+
+/* Set the status code (100..999; default 200). Returns 0 or -EINVAL. */
+GT_API int gt_http_res_status(gt_http_res *res, int status);
+
+/* Add a header field. Copies both. Server, Date, Content-Length,
+ * Transfer-Encoding and Connection are the server's to send: use
+ * gt_http_res_close() to close after the response. Returns 0, -EINVAL (a
+ * reserved or malformed name, or a value with control characters other
+ * than HT) or -ENOMEM. */
+GT_API int gt_http_res_header(gt_http_res *res, const char *name,
+                              const char *value);
+
+/* Close the connection after this response ("Connection: close"). */
+GT_API void gt_http_res_close(gt_http_res *res);
+
+/* Set the body to a copy of data[0..len), replacing any earlier body.
+ * Returns 0 or -ENOMEM. */
+GT_API int gt_http_res_body(gt_http_res *res, const void *data, size_t len);
+
+/* Set the body to data[0..len) without copying: 'data' is borrowed and must
+ * stay valid and unchanged until the handler returns (a string literal). */
+GT_API void gt_http_res_body_static(gt_http_res *res, const void *data,
+                                    size_t len);
+
+/* Set the body to 'json' serialized compactly, and Content-Type to
+ * application/json unless a Content-Type was added. Takes ownership of
+ * 'json' (one reference), even on failure. Returns 0, -EINVAL (json NULL
+ * or not serializable) or -ENOMEM. */
+GT_API int gt_http_res_json(gt_http_res *res, json_t *json);
+
+/* Set the body to printf-formatted text, and Content-Type to
+ * "text/plain; charset=utf-8" unless a Content-Type was added.
+ * Returns the body length, -EINVAL (bad format) or -ENOMEM. */
+GT_API int gt_http_res_printf(gt_http_res *res, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+GT_API int gt_http_res_vprintf(gt_http_res *res, const char *fmt,
+                               va_list ap)
+    __attribute__((format(printf, 2, 0)));
+
+/* Stream data[0..len) as the next part of the body. The first call sends
+ * the status and headers with "Transfer-Encoding: chunked" (for an HTTP/1.0
+ * client: no length, and the connection closes after the body); after it,
+ * the status, headers and gt_http_res_body* can no longer change anything.
+ * Each call sends its part at once, and yields while the client has not
+ * taken the previous ones (write_timeout_ms at most, never past the
+ * request's deadline). The body ends when the handler returns 0; if it
+ * returns an error instead, the connection is closed without the final
+ * chunk, so the client sees a truncated response. For HEAD, and statuses
+ * without a body, parts are dropped. len 0 sends just the head on the
+ * first call and does nothing later.
+ * Returns 0, -ECANCELED (client gone), -ETIMEDOUT, -EPIPE or -ENOMEM. */
+GT_API int gt_http_res_write(gt_http_res *res, const void *data, size_t len);
+
+/* ---- helpers ------------------------------------------------------------- */
+
+/* Escape src[0..n) for HTML text and attribute values: & < > " ' become
+ * &amp; &lt; &gt; &quot; &#39;. Any thread. The result is NUL-terminated
+ * and its length goes to *out_len unless out_len is NULL; free it with
+ * free(). Returns it, or NULL when out of memory. */
+GT_API char *gt_http_escape_html_new(const char *src, size_t n,
+                                     size_t *out_len);
+
+/* The reason phrase of 'status' ("Not Found"), "" when unknown. */
+GT_API const char *gt_http_reason(int status);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,317 @@
+/* http/http.h -- the http module's internal interface: the server, its
+ * per-worker state, connections, requests and responses, and the seams
+ * between the files.
+ *
+ * Ownership runs downward: a server owns one worker struct per runtime
+ * worker; a worker (on its own thread) owns its connections, its buffer
+ * pool and its pool of request objects; a connection owns its buffers and,
+ * while a request runs, borrows one request object from the pool. Nothing
+ * here is shared between threads except the server's reference count, stop
+ * flag and counters, which are atomics.
+ *
+ * A connection moves bytes through a gt__http_io method table. In the
+ * server it is a uv_tcp_t; the connection fuzzer (fuzz/fuzz_http_conn.c)
+ * plugs in memory instead, so it drives the real code without sockets. */
+#ifndef GT_HTTP_INTERNAL_H
+#define GT_HTTP_INTERNAL_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+
+#include "greentor/http.h"
+#include "parse.h"
+
+typedef struct gt__http_worker gt__http_worker;
+typedef struct gt__http_conn gt__http_conn;
+
+#define GT__HTTP_ARENA 2048     /* per-request scratch before gt_co_alloc */
+#define GT__HTTP_HDRS_INLINE 512 /* response header bytes before gt_co_alloc */
+#define GT__HTTP_LINGER_MS 2000 /* read-and-drop time after a closing reply */
+
+/* ---- transports (server.c has the TCP one) ------------------------------- */
+
+/* How a connection moves bytes. Every function is called on the worker's
+ * thread and must not call back into the connection synchronously;
+ * completions are reported later with gt__http_conn_written() and
+ * gt__http_conn_closed(). Incoming bytes are delivered by calling
+ * gt__http_conn_alloc() then gt__http_conn_read(), as libuv does. */
+typedef struct gt__http_io {
+    /* Write what can be written of buf[0..len) now, without waiting.
+     * Returns the count (>= 0) or a negative error. */
+    int (*try_write)(gt__http_conn *c, const char *buf, size_t len);
+    /* Write buf[0..len) in the background; the bytes stay untouched until
+     * gt__http_conn_written(). Returns 0 or a negative error. */
+    int (*write)(gt__http_conn *c, const char *buf, size_t len);
+    int (*read_start)(gt__http_conn *c);
+    void (*read_stop)(gt__http_conn *c);
+    /* Send FIN once pending writes are out; failures are ignored. */
+    void (*shutdown)(gt__http_conn *c);
+    /* Close; pending writes end with an error first. */
+    void (*close)(gt__http_conn *c);
+} gt__http_io;
+
+/* ---- the server and its workers (server.c) ------------------------------- */
+
+struct gt_http_server {
+    gt_http_config cfg;       /* defaults applied; read-only once open */
+    gt__http_limits lim;      /* the parser's view of cfg */
+    size_t buf_size;          /* bytes of every pooled I/O buffer: holds a
+                                 whole head (max_head) with room to spare */
+    gt_http_handler handler;
+    void *arg;
+    gt_rt *rt;
+    int nworkers;
+    gt__http_worker *workers; /* one per runtime worker */
+    int port;
+    atomic_int refs;          /* the caller's, each posted task's */
+    atomic_int running;       /* worker coroutines not yet ended */
+    atomic_bool stop;         /* gt_http_server_stop() was called */
+    atomic_bool sig_on;       /* stop_on_signals() was called */
+    uv_signal_t sig[2];       /* SIGINT, SIGTERM (stop_on_signals) */
+    int sig_open;             /* of those, not yet closed; worker 0 only */
+    int signalled;            /* signals received; worker 0 only */
+    gt_waitq sig_wq;          /* the signal coroutine waits here */
+};
+
+/* Everything a worker thread keeps for the server. Only its own thread
+ * touches it, except the atomic counters (read by get_stats) and 'fd'
+ * (handed over through gt_rt_post). */
+struct gt__http_worker {
+    gt_http_server *srv;
+    int index;
+    int fd;                   /* listening socket until uv_tcp_open() took
+                                 it; then -1 */
+    uv_tcp_t listener;
+    bool listening;           /* 'listener' is initialised and open */
+    bool stopping;            /* draining: accept nothing, close when idle */
+    int handles;              /* worker handles whose close is pending */
+    gt_waitq wq;              /* the worker coroutine waits here */
+    gt__http_conn *conns;     /* every open connection, a list */
+    size_t nconns;
+    char *bufs;               /* free I/O buffers, linked through their
+                                 first bytes; nbufs of them */
+    size_t nbufs;
+    gt_http_req *reqs;        /* free request objects; nreqs of them */
+    size_t nreqs;
+    gt_http_req *scratch;     /* the request object the next head is
+                                 parsed into (NULL: take one) */
+    char date[40];            /* "Date: <IMF-fixdate>\r\n", GT__DATE_LEN */
+    int64_t date_next;        /* gt_now() at which 'date' goes stale */
+    atomic_uint_fast64_t n_conns, n_accepted, n_rejected, n_requests;
+};
+
+#define GT__DATE_LEN 37
+
+/* Build a server without sockets or tasks (gt_http_server_open() adds
+ * those; the connection fuzzer uses it bare). One reference, the caller's.
+ * Returns 0, -EINVAL or -ENOMEM. */
+int gt__http_server_new(gt_http_server **out, gt_rt *rt,
+                        const gt_http_config *cfg, int nworkers,
+                        gt_http_handler handler, void *arg);
+/* Drop a reference; the last one frees the server. */
+void gt__http_server_unref(gt_http_server *srv);
+
+/* Set up / tear down a worker's state on its own thread. _stop closes the
+ * listener, drains connections for up to drain_ms (0: cancel at once) and
+ * yields until every connection and handle is closed. Worker coroutine. */
+void gt__http_worker_begin(gt__http_worker *w);
+void gt__http_worker_stop(gt__http_worker *w, int drain_ms);
+void gt__http_worker_end(gt__http_worker *w);
+
+/* A pooled I/O buffer of srv->buf_size bytes, or NULL. */
+char *gt__http_buf_get(gt__http_worker *w);
+/* Give back a buffer of 'cap' bytes; only pool-sized ones are kept. */
+void gt__http_buf_put(gt__http_worker *w, char *buf, size_t cap);
+
+/* Add 1 to a counter that only this thread writes. */
+#define GT__STAT_ADD(x, d)                                                     \
+    atomic_store_explicit(                                                     \
+        &(x), atomic_load_explicit(&(x), memory_order_relaxed) + (d),          \
+        memory_order_relaxed)
+#define GT__STAT_INC(x) GT__STAT_ADD(x, 1)
+#define GT__STAT_DEC(x) GT__STAT_ADD(x, -1)
+
+/* ---- connections (conn.c) ------------------------------------------------ */
+
+enum gt__conn_state {
+    GT__CONN_OPEN,    /* reading requests, writing responses */
+    GT__CONN_LINGER,  /* final response out, FIN sent: dropping input */
+    GT__CONN_CLOSING  /* transport and timer closing; no more I/O */
+};
+
+enum gt__conn_timer {
+    GT__T_NONE, GT__T_HEADER, GT__T_IDLE, GT__T_WRITE, GT__T_LINGER
+};
+
+struct gt__http_conn {
+    uv_tcp_t tcp;             /* the TCP transport's socket */
+    uv_timer_t timer;         /* the one timeout armed now: 'timer_kind' */
+    uv_write_t wreq;          /* the TCP transport's background write */
+    uv_shutdown_t sreq;
+    const gt__http_io *io;
+    void *io_data;            /* the transport's own, if it needs any */
+    gt__http_worker *w;
+    gt__http_conn *prev, *next; /* in w->conns */
+
+    char *in;                 /* input: a pooled buffer of buf_size bytes,
+                                 NULL when idle with nothing buffered */
+    size_t in_off;            /* unprocessed input is in[in_off, in_len) */
+    size_t in_len;
+    size_t scanned;           /* a partial head was parsed up to here */
+    char *out;                /* output not yet written, NULL when none */
+    size_t out_len, out_cap;
+
+    gt_co *co;                /* the request coroutine, or NULL; valid
+                                 until that request's last cleanup */
+    gt_http_req *req;         /* its request */
+    gt_waitq wq;              /* 'co' waits here for input or a write */
+
+    uint8_t state;            /* enum gt__conn_state */
+    uint8_t timer_kind;       /* enum gt__conn_timer */
+    uint8_t closed_cbs;       /* close callbacks seen: freed at 2, no co */
+    bool reading;             /* read_start() is in effect */
+    bool writing;             /* a background write is pending: nothing
+                                 may be appended to 'out' until it ends */
+    bool close_after;         /* close once the output is flushed */
+};
+
+/* Make a connection on worker 'w' using transport 'io' and link it; the
+ * transport must be ready before gt__http_conn_start(). Returns 0 or
+ * -ENOMEM. */
+int gt__http_conn_new(gt__http_worker *w, const gt__http_io *io,
+                      void *io_data, gt__http_conn **out);
+/* Start reading requests. */
+void gt__http_conn_start(gt__http_conn *c);
+
+/* Transport events. alloc gives the buffer the next read fills (len 0:
+ * none now); read reports what arrived there (nread < 0: EOF or error). */
+void gt__http_conn_alloc(gt__http_conn *c, uv_buf_t *buf);
+void gt__http_conn_read(gt__http_conn *c, ssize_t nread, const uv_buf_t *buf);
+void gt__http_conn_written(gt__http_conn *c, int status);
+void gt__http_conn_closed(gt__http_conn *c);
+
+/* Close now: cancel the request coroutine if one runs; the memory goes
+ * once it has ended and the handles are closed. */
+void gt__http_conn_close(gt__http_conn *c);
+/* Graceful stop: close if idle, else close after the current response. */
+void gt__http_conn_drain(gt__http_conn *c);
+
+/* Output for the request and response code. _reserve returns room for n
+ * bytes at the end of the output (NULL: out of memory); _commit adds the n
+ * bytes written there. Not while c->writing. */
+char *gt__http_out_reserve(gt__http_conn *c, size_t n);
+void gt__http_out_commit(gt__http_conn *c, size_t n);
+/* Start writing the output: what the socket takes now, the rest in the
+ * background. Does not yield. */
+void gt__http_conn_flush(gt__http_conn *c);
+/* Yield until no background write is pending. Returns 0, -EPIPE (the
+ * connection closed), -ETIMEDOUT or -ECANCELED. */
+int gt__http_conn_wait_write(gt__http_conn *c, int64_t deadline);
+/* Yield until input arrives, a write ends or 'deadline'. Returns 0,
+ * -EPIPE, -ETIMEDOUT or -ECANCELED. */
+int gt__http_conn_wait_input(gt__http_conn *c, int64_t deadline);
+/* Recompute whether the transport should read. */
+void gt__http_conn_update_reading(gt__http_conn *c);
+
+/* ---- requests (request.c) ------------------------------------------------ */
+
+enum gt__body_state { GT__BODY_UNREAD, GT__BODY_DONE, GT__BODY_FAILED };
+
+typedef struct gt__http_param {
+    const char *name, *value; /* name in the router's pattern, value in
+                                 the raw path; neither NUL-terminated */
+    size_t name_len, value_len;
+} gt__http_param;
+
+struct gt_http_res {
+    gt_http_req *req;
+    int status;               /* 100..999 */
+    char *hdrs;               /* "Name: value\r\n"..., handler-added */
+    size_t hdrs_len, hdrs_cap;
+    const char *body;         /* borrowed, or in the request's memory */
+    size_t body_len;
+    uint64_t bytes;           /* body bytes sent, for the access log */
+    int sent_status;          /* status actually sent (0: none) */
+    bool has_ctype;           /* the handler added a Content-Type */
+    bool close;               /* gt_http_res_close() */
+    bool started;             /* streaming: the head is out */
+    bool chunked;             /* streaming with chunked framing */
+    bool no_body;             /* HEAD, or a status without a body */
+    bool finished;            /* gt__http_res_finish() ran */
+};
+
+struct gt_http_req {
+    gt__http_conn *conn;      /* set while the request runs */
+    gt__http_head head;       /* spans into conn->in */
+    uint64_t t0;              /* uv_hrtime() at dispatch */
+    size_t body_off;          /* body starts at conn->in[body_off] */
+    size_t end;               /* the next request starts at conn->in[end]
+                                 once the body is done or skipped */
+    uint8_t body_state;       /* enum gt__body_state */
+    bool spill_active;        /* reads go to 'spill' (a handler waits) */
+    bool continue_sent;
+    int body_rc;              /* the error once GT__BODY_FAILED */
+    int body_status;          /* the status that error answers, 0: none */
+    const char *body;
+    size_t body_len;
+    size_t dec_end;           /* chunked in place: decoded up to here */
+    gt__http_chunked ck;
+    char *spill;              /* the body when it did not arrive with the
+                                 head: malloc'd, freed at request end */
+    size_t spill_len;         /* body bytes in 'spill' */
+    size_t spill_raw;         /* chunked: raw bytes up to here, not yet
+                                 decoded, after spill_len */
+    size_t spill_cap;
+    size_t tail_len;          /* bytes after a spilled chunked body (next
+                                 requests), at spill + spill_len */
+    const char *route;        /* the router's matched pattern */
+    gt__http_param params[GT_HTTP_MAX_PARAMS];
+    size_t nparams;
+    const char *path_dec;     /* gt_http_req_path(), once decoded */
+    size_t arena_used;
+    gt_http_res res;
+    gt_http_req *next_free;   /* in w->reqs */
+    char hdrs_inline[GT__HTTP_HDRS_INLINE];
+    _Alignas(16) char arena[GT__HTTP_ARENA];
+    gt__http_header headers[]; /* srv->lim.max_headers of them */
+};
+
+/* A request object from the worker's pool, or NULL when out of memory. */
+gt_http_req *gt__http_req_get(gt__http_worker *w);
+/* Back to the pool (frees its spill buffer). */
+void gt__http_req_put(gt__http_worker *w, gt_http_req *req);
+/* Prepare a parsed request for its handler: NUL-terminate the method,
+ * target and header fields in the buffer, reset the body and response. */
+void gt__http_req_start(gt_http_req *req, gt__http_conn *c, size_t head_len);
+/* After the handler: consume the body if it is already here, without
+ * waiting. Returns 0, or a negative code when the connection must close
+ * because the body cannot be skipped. */
+int gt__http_req_skip_body(gt_http_req *req);
+/* When the request ends: put the input after it back in front of the
+ * connection's unprocessed input. */
+void gt__http_req_finish_input(gt_http_req *req);
+/* Bytes the next read on a body-reading connection may bring, and the
+ * buffer it fills. */
+size_t gt__http_req_spill_room(const gt_http_req *req);
+void gt__http_req_spill_space(gt_http_req *req, uv_buf_t *buf);
+/* Scratch memory until the handler's coroutine ends. NULL on OOM. */
+void *gt__http_alloc(gt_http_req *req, size_t n);
+
+/* ---- responses (response.c) ---------------------------------------------- */
+
+/* Reset the response of a starting request. */
+void gt__http_res_init(gt_http_res *res, gt_http_req *req);
+/* After the handler returned 'rc': turn it into the response (mapping
+ * errors and deadlines to statuses) and append it to the output. */
+void gt__http_res_finish(gt_http_res *res, int rc);
+/* Append a complete error response with "Connection: close" for a request
+ * that never reached a handler, and mark the connection to close. */
+void gt__http_send_error(gt__http_conn *c, int status);
+/* Append "HTTP/1.1 100 Continue". Returns 0 or -ENOMEM. */
+int gt__http_send_continue(gt__http_conn *c);
+/* The worker's cached "Date: ...\r\n" line, GT__DATE_LEN bytes. */
+const char *gt__http_date(gt__http_worker *w);
+/* One access-log line for a finished request. */
+void gt__http_log_access(const gt_http_req *req);
+
+#endif

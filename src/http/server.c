@@ -1,0 +1,632 @@
+/* http/server.c -- the server object: configuration, one listener per
+ * worker, per-worker pools, graceful shutdown and signal handling.
+ *
+ * Every worker has its own listening socket, bound with SO_REUSEPORT to
+ * the same address, so the kernel spreads connections over the workers and
+ * each accepts, parses and answers on its own loop: nothing on the request
+ * path is shared between threads (h2o and Lwan do the same; one acceptor
+ * handing sockets out would add a cross-thread hop per connection). libuv
+ * has no flag for SO_REUSEPORT, so the sockets are made, bound and put in
+ * listening state here, on the caller's thread -- bind errors come back
+ * from gt_http_server_open() and connections queue in the backlog even
+ * before the workers run -- and each worker adopts its own with
+ * uv_tcp_open().
+ *
+ * Each worker runs one long-lived "worker coroutine" that owns the
+ * worker's part of the server: it opens the listener, sleeps until the
+ * server is stopped (or the runtime is, which cancels it), then drains:
+ * closes the listener (new connections are refused), closes idle
+ * connections, gives in-flight requests drain_timeout_ms, cancels the
+ * rest, and returns only when every connection and handle is closed.
+ * Because it is a coroutine, the runtime keeps the worker's loop alive
+ * until that is done, so a program that just calls gt_rt_stop() still
+ * closes every connection cleanly.
+ *
+ * The TCP side of a connection lives here too: accept, and the
+ * gt__http_io table over a uv_tcp_t. conn.c only sees that table, which is
+ * what lets the connection fuzzer run it over memory.
+ *
+ * The server is reference-counted: the caller holds one reference and every
+ * task posted to a worker holds one, so no worker ever touches a freed
+ * server, whatever the order in which the caller closes it and the
+ * runtime stops. */
+#include <errno.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "http.h"
+
+#define BUF_POOL_MAX 64
+
+/* ---- configuration ------------------------------------------------------- */
+
+static void apply_defaults(gt_http_config *c)
+{
+    int *timeouts[] = {&c->header_timeout_ms, &c->body_timeout_ms,
+                       &c->keepalive_timeout_ms, &c->handler_timeout_ms,
+                       &c->write_timeout_ms, &c->drain_timeout_ms};
+    static const int defaults[] = {10000, 30000, 15000, 30000, 30000, 10000};
+
+    for (size_t i = 0; i < sizeof(defaults) / sizeof(defaults[0]); i++)
+        if (*timeouts[i] == 0)
+            *timeouts[i] = defaults[i];
+    c->backlog = c->backlog > 0 ? c->backlog : 4096;
+    c->max_conns = c->max_conns > 0 ? c->max_conns : 65536;
+    c->max_head = c->max_head ? c->max_head : 8192;
+    c->max_target = c->max_target ? c->max_target : 4096;
+    c->max_headers = c->max_headers ? c->max_headers : 64;
+    c->max_body = c->max_body ? c->max_body : 1024 * 1024;
+}
+
+static int check_config(const gt_http_config *c)
+{
+    const int t[] = {c->header_timeout_ms,    c->body_timeout_ms,
+                     c->keepalive_timeout_ms, c->handler_timeout_ms,
+                     c->write_timeout_ms,     c->drain_timeout_ms};
+
+    for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+        if (t[i] < -1)
+            return -EINVAL;
+    if (c->port < 0 || c->port > 65535 || c->backlog < 0 ||
+        c->max_conns < 0 || c->max_head > (1u << 20) ||
+        c->max_headers > 4096 || c->max_body > ((uint64_t)1 << 40))
+        return -EINVAL;
+    return 0;
+}
+
+int gt__http_server_new(gt_http_server **out, gt_rt *rt,
+                        const gt_http_config *cfg, int nworkers,
+                        gt_http_handler handler, void *arg)
+{
+    gt_http_server *srv;
+
+    if (!handler || nworkers <= 0 || (cfg && check_config(cfg) < 0))
+        return -EINVAL;
+    srv = calloc(1, sizeof(*srv));
+    if (!srv)
+        return -ENOMEM;
+    srv->workers = calloc((size_t)nworkers, sizeof(*srv->workers));
+    if (!srv->workers) {
+        free(srv);
+        return -ENOMEM;
+    }
+    if (cfg)
+        srv->cfg = *cfg;
+    apply_defaults(&srv->cfg);
+    srv->lim = (gt__http_limits){srv->cfg.max_head, srv->cfg.max_target,
+                                 srv->cfg.max_headers};
+    /* A whole head, and room to read on behind it, in 4 KiB pages. */
+    srv->buf_size = (srv->cfg.max_head + 4096 + 4095) & ~(size_t)4095;
+    srv->handler = handler;
+    srv->arg = arg;
+    srv->rt = rt;
+    srv->nworkers = nworkers;
+    for (int i = 0; i < nworkers; i++)
+        srv->workers[i] = (gt__http_worker){.srv = srv, .index = i, .fd = -1};
+    atomic_init(&srv->refs, 1);
+    gt_waitq_init(&srv->sig_wq);
+    *out = srv;
+    return 0;
+}
+
+void gt__http_server_unref(gt_http_server *srv)
+{
+    if (atomic_fetch_sub(&srv->refs, 1) != 1)
+        return;
+    for (int i = 0; i < srv->nworkers; i++)
+        if (srv->workers[i].fd >= 0)
+            close(srv->workers[i].fd);
+    free(srv->workers);
+    free(srv);
+}
+
+/* ---- listening sockets (caller's thread) --------------------------------- */
+
+static int open_socket(const struct sockaddr_storage *ss, int backlog,
+                       int *out)
+{
+    socklen_t len = ss->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+                                              : sizeof(struct sockaddr_in);
+    int fd = socket(ss->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+                    0);
+    int one = 1, zero = 0, rc = 0;
+
+    if (fd < 0)
+        return -errno;
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0 ||
+        (ss->ss_family == AF_INET6 &&
+         setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero)) < 0) ||
+        bind(fd, (const struct sockaddr *)ss, len) < 0 ||
+        listen(fd, backlog) < 0)
+        rc = -errno;
+    if (rc < 0) {
+        close(fd);
+        return rc;
+    }
+    *out = fd;
+    return 0;
+}
+
+static int resolve(const char *host, int port, struct sockaddr_storage *ss)
+{
+    memset(ss, 0, sizeof(*ss));
+    if (strchr(host, ':'))
+        return uv_ip6_addr(host, port, (struct sockaddr_in6 *)ss);
+    return uv_ip4_addr(host, port, (struct sockaddr_in *)ss);
+}
+
+/* The port the kernel chose, into ss and srv->port. */
+static int learn_port(gt_http_server *srv, int fd, struct sockaddr_storage *ss)
+{
+    struct sockaddr_storage got;
+    socklen_t len = sizeof(got);
+    uint16_t port;
+
+    if (getsockname(fd, (struct sockaddr *)&got, &len) < 0)
+        return -errno;
+    port = got.ss_family == AF_INET6
+               ? ((struct sockaddr_in6 *)&got)->sin6_port
+               : ((struct sockaddr_in *)&got)->sin_port;
+    if (ss->ss_family == AF_INET6)
+        ((struct sockaddr_in6 *)ss)->sin6_port = port;
+    else
+        ((struct sockaddr_in *)ss)->sin_port = port;
+    srv->port = ntohs(port);
+    return 0;
+}
+
+static int bind_host(gt_http_server *srv, const char *host)
+{
+    struct sockaddr_storage ss;
+    int rc = resolve(host, srv->cfg.port, &ss);
+
+    srv->port = srv->cfg.port;
+    for (int i = 0; rc == 0 && i < srv->nworkers; i++) {
+        rc = open_socket(&ss, srv->cfg.backlog, &srv->workers[i].fd);
+        if (rc == 0 && i == 0 && srv->cfg.port == 0)
+            rc = learn_port(srv, srv->workers[0].fd, &ss);
+    }
+    if (rc < 0) {
+        for (int i = 0; i < srv->nworkers; i++) {
+            if (srv->workers[i].fd >= 0)
+                close(srv->workers[i].fd);
+            srv->workers[i].fd = -1;
+        }
+    }
+    return rc;
+}
+
+static int bind_all(gt_http_server *srv)
+{
+    int rc;
+
+    if (srv->cfg.host)
+        return bind_host(srv, srv->cfg.host);
+    rc = bind_host(srv, "::"); /* dual-stack */
+    if (rc == -EAFNOSUPPORT || rc == -EADDRNOTAVAIL)
+        rc = bind_host(srv, "0.0.0.0");
+    return rc;
+}
+
+/* ---- connections over TCP ------------------------------------------------ */
+
+static void tcp_on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    (void)suggested;
+    gt__http_conn_alloc(h->data, buf);
+}
+
+static void tcp_on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
+{
+    gt__http_conn_read(s->data, n, buf);
+}
+
+static int tcp_try_write(gt__http_conn *c, const char *buf, size_t len)
+{
+    uv_buf_t b = uv_buf_init((char *)buf, (unsigned)len);
+    int n = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+
+    return n == UV_EAGAIN ? 0 : n;
+}
+
+static void tcp_on_write(uv_write_t *r, int status)
+{
+    gt__http_conn_written(r->data, status);
+}
+
+static int tcp_write(gt__http_conn *c, const char *buf, size_t len)
+{
+    uv_buf_t b = uv_buf_init((char *)buf, (unsigned)len);
+
+    c->wreq.data = c;
+    return uv_write(&c->wreq, (uv_stream_t *)&c->tcp, &b, 1, tcp_on_write);
+}
+
+static int tcp_read_start(gt__http_conn *c)
+{
+    return uv_read_start((uv_stream_t *)&c->tcp, tcp_on_alloc, tcp_on_read);
+}
+
+static void tcp_read_stop(gt__http_conn *c)
+{
+    uv_read_stop((uv_stream_t *)&c->tcp);
+}
+
+static void tcp_on_shutdown(uv_shutdown_t *r, int status)
+{
+    (void)r;
+    (void)status; /* a failed FIN changes nothing: EOF or the timer ends it */
+}
+
+static void tcp_shutdown(gt__http_conn *c)
+{
+    uv_shutdown(&c->sreq, (uv_stream_t *)&c->tcp, tcp_on_shutdown);
+}
+
+static void tcp_on_close(uv_handle_t *h)
+{
+    gt__http_conn_closed(h->data);
+}
+
+static void tcp_close(gt__http_conn *c)
+{
+    uv_close((uv_handle_t *)&c->tcp, tcp_on_close);
+}
+
+static const gt__http_io tcp_io = {
+    tcp_try_write, tcp_write,    tcp_read_start,
+    tcp_read_stop, tcp_shutdown, tcp_close,
+};
+
+/* Accept a connection from 'listener' and start it. */
+static int accept_conn(gt__http_worker *w, uv_stream_t *listener)
+{
+    gt__http_conn *c;
+    int rc = gt__http_conn_new(w, &tcp_io, NULL, &c);
+
+    if (rc < 0)
+        return rc;
+    uv_tcp_init(gt_loop(), &c->tcp);
+    rc = uv_accept(listener, (uv_stream_t *)&c->tcp);
+    if (rc < 0) {
+        gt__http_conn_close(c);
+        return rc;
+    }
+    uv_tcp_nodelay(&c->tcp, 1);
+    gt__http_conn_start(c);
+    return 0;
+}
+
+/* ---- per-worker pools ---------------------------------------------------- */
+
+char *gt__http_buf_get(gt__http_worker *w)
+{
+    char *b = w->bufs;
+
+    if (!b)
+        return malloc(w->srv->buf_size);
+    memcpy(&w->bufs, b, sizeof(char *));
+    w->nbufs--;
+    return b;
+}
+
+void gt__http_buf_put(gt__http_worker *w, char *buf, size_t cap)
+{
+    if (!buf)
+        return;
+    if (cap != w->srv->buf_size || w->nbufs >= BUF_POOL_MAX) {
+        free(buf);
+        return;
+    }
+    memcpy(buf, &w->bufs, sizeof(char *));
+    w->bufs = buf;
+    w->nbufs++;
+}
+
+/* ---- the worker coroutine ------------------------------------------------ */
+
+void gt__http_worker_begin(gt__http_worker *w)
+{
+    gt_waitq_init(&w->wq);
+    w->date_next = 0;
+}
+
+void gt__http_worker_end(gt__http_worker *w)
+{
+    while (w->bufs)
+        free(gt__http_buf_get(w));
+    while (w->reqs)
+        free(gt__http_req_get(w));
+    free(w->scratch);
+    w->scratch = NULL;
+}
+
+static void on_rejected_closed(uv_handle_t *h)
+{
+    free(h);
+}
+
+static void on_connection(uv_stream_t *l, int status)
+{
+    gt__http_worker *w = l->data;
+    uv_tcp_t *t;
+
+    if (status < 0) /* EMFILE and the like: libuv keeps listening */
+        return;
+    if (!w->stopping && w->nconns < (size_t)w->srv->cfg.max_conns &&
+        accept_conn(w, l) == 0) {
+        GT__STAT_INC(w->n_accepted);
+        return;
+    }
+    /* Over the limit: accept and close at once, so the client learns now
+     * and the backlog does not fill up. */
+    GT__STAT_INC(w->n_rejected);
+    t = malloc(sizeof(*t));
+    if (!t)
+        return;
+    uv_tcp_init(gt_loop(), t);
+    uv_accept(l, (uv_stream_t *)t);
+    uv_close((uv_handle_t *)t, on_rejected_closed);
+}
+
+static int listen_start(gt__http_worker *w)
+{
+    int rc = uv_tcp_init(gt_loop(), &w->listener);
+
+    if (rc < 0)
+        return rc;
+    w->listening = true;
+    w->listener.data = w;
+    rc = uv_tcp_open(&w->listener, w->fd);
+    if (rc < 0)
+        return rc;
+    w->fd = -1; /* the handle owns it now */
+    return uv_listen((uv_stream_t *)&w->listener, w->srv->cfg.backlog,
+                     on_connection);
+}
+
+static void on_listener_closed(uv_handle_t *h)
+{
+    gt__http_worker *w = h->data;
+
+    w->handles--;
+    gt_waitq_wake(&w->wq, -1);
+}
+
+void gt__http_worker_stop(gt__http_worker *w, int drain_ms)
+{
+    int64_t deadline = gt_deadline_in(drain_ms);
+    gt__http_conn *c, *next;
+    int was;
+
+    w->stopping = true;
+    if (w->listening) {
+        w->listening = false;
+        w->handles++;
+        uv_close((uv_handle_t *)&w->listener, on_listener_closed);
+    }
+    for (c = w->conns; c; c = next) {
+        next = c->next;
+        gt__http_conn_drain(c);
+    }
+    while (w->nconns > 0 && gt_waitq_wait(&w->wq, deadline) == 0)
+        ;
+    for (c = w->conns; c; c = c->next)
+        gt__http_conn_close(c); /* cancels what still runs */
+    /* Closing takes loop iterations, and the requests' cleanups may yield:
+     * wait for them all, deaf to a cancel, polling now and then. */
+    was = gt_co_shield(1);
+    while (w->nconns > 0 || w->handles > 0)
+        gt_waitq_wait(&w->wq, gt_deadline_in(100));
+    gt_co_shield(was);
+}
+
+static int worker_main(void *arg)
+{
+    gt__http_worker *w = arg;
+    gt_http_server *srv = w->srv;
+    int rc = 0;
+
+    gt__http_worker_begin(w);
+    if (!atomic_load(&srv->stop))
+        rc = listen_start(w);
+    if (rc < 0)
+        fprintf(stderr, "greentor http: worker %d cannot listen: %s\n",
+                w->index, gt_strerror(rc));
+    while (rc == 0 && !atomic_load(&srv->stop))
+        rc = gt_waitq_wait(&w->wq, GT_NEVER);
+    gt__http_worker_stop(w, rc == 0 ? srv->cfg.drain_timeout_ms : 0);
+    gt__http_worker_end(w);
+    atomic_fetch_sub(&srv->running, 1);
+    gt__http_server_unref(srv);
+    return 0;
+}
+
+/* ---- the public API ------------------------------------------------------ */
+
+/* libuv writes to sockets with write(2): a client that has gone must make
+ * it fail with EPIPE, not kill the process. Only a default disposition is
+ * changed; a program's own choice is kept. */
+static void ignore_sigpipe(void)
+{
+    struct sigaction sa;
+
+    if (sigaction(SIGPIPE, NULL, &sa) == 0 && sa.sa_handler == SIG_DFL) {
+        sa.sa_handler = SIG_IGN;
+        sigaction(SIGPIPE, &sa, NULL);
+    }
+}
+
+/* Post fn(arg) to worker i with a reference of its own. */
+static int post_ref(gt_http_server *srv, int i, gt_co_fn fn, void *arg)
+{
+    int rc;
+
+    atomic_fetch_add(&srv->refs, 1);
+    rc = gt_rt_post(srv->rt, i, fn, arg);
+    if (rc < 0)
+        atomic_fetch_sub(&srv->refs, 1);
+    return rc;
+}
+
+int gt_http_server_open(gt_http_server **out, gt_rt *rt,
+                        const gt_http_config *cfg, gt_http_handler handler,
+                        void *arg)
+{
+    gt_http_server *srv = NULL;
+    int rc;
+
+    if (!rt)
+        return -EINVAL;
+    rc = gt__http_server_new(&srv, rt, cfg, gt_rt_workers(rt), handler, arg);
+    if (rc < 0)
+        return rc;
+    ignore_sigpipe();
+    rc = bind_all(srv);
+    for (int i = 0; rc == 0 && i < srv->nworkers; i++) {
+        atomic_fetch_add(&srv->running, 1);
+        rc = post_ref(srv, i, worker_main, &srv->workers[i]);
+        if (rc < 0)
+            atomic_fetch_sub(&srv->running, 1);
+    }
+    if (rc < 0) {
+        atomic_store(&srv->stop, true); /* posted workers end at once */
+        gt__http_server_unref(srv);
+        return rc;
+    }
+    *out = srv;
+    return 0;
+}
+
+int gt_http_server_port(const gt_http_server *srv)
+{
+    return srv->port;
+}
+
+static int stop_task(void *arg)
+{
+    gt__http_worker *w = arg;
+
+    gt_waitq_wake(&w->wq, -1); /* the worker coroutine sees srv->stop */
+    gt__http_server_unref(w->srv);
+    return 0;
+}
+
+void gt_http_server_stop(gt_http_server *srv)
+{
+    if (atomic_exchange(&srv->stop, true))
+        return;
+    for (int i = 0; i < srv->nworkers; i++)
+        post_ref(srv, i, stop_task, &srv->workers[i]);
+}
+
+/* Polling: stopping is rare, and a cross-thread wake-up would need the
+ * joiner's frame to outlive a task in flight. */
+int gt_http_server_join(gt_http_server *srv, int64_t deadline)
+{
+    int rc;
+
+    if (!gt_co_self())
+        return -EINVAL;
+    while (atomic_load(&srv->running) > 0) {
+        if (deadline != GT_NEVER && gt_now() >= deadline)
+            return -ETIMEDOUT;
+        rc = gt_sleep(5);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+void gt_http_server_close(gt_http_server *srv)
+{
+    if (!srv)
+        return;
+    gt_http_server_stop(srv);
+    gt__http_server_unref(srv);
+}
+
+void gt_http_server_get_stats(const gt_http_server *srv, gt_http_stats *out)
+{
+    memset(out, 0, sizeof(*out));
+    for (int i = 0; i < srv->nworkers; i++) {
+        const gt__http_worker *w = &srv->workers[i];
+
+        out->conns += atomic_load_explicit(&w->n_conns, memory_order_relaxed);
+        out->accepted +=
+            atomic_load_explicit(&w->n_accepted, memory_order_relaxed);
+        out->rejected +=
+            atomic_load_explicit(&w->n_rejected, memory_order_relaxed);
+        out->requests +=
+            atomic_load_explicit(&w->n_requests, memory_order_relaxed);
+    }
+}
+
+/* ---- signals (worker 0) -------------------------------------------------- */
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+    gt_http_server *srv = h->data;
+
+    (void)signum;
+    if (srv->signalled++ == 0)
+        gt_waitq_wake(&srv->sig_wq, -1);
+    else
+        gt_rt_stop(srv->rt); /* a second signal: stop now */
+}
+
+static void on_signal_closed(uv_handle_t *h)
+{
+    gt_http_server *srv = h->data;
+
+    srv->sig_open--;
+    gt_waitq_wake(&srv->sig_wq, -1);
+}
+
+static int signals_main(void *arg)
+{
+    static const int signums[2] = {SIGINT, SIGTERM};
+    gt_http_server *srv = arg;
+    int rc = 0, was;
+
+    for (int i = 0; i < 2; i++) {
+        uv_signal_init(gt_loop(), &srv->sig[i]);
+        srv->sig[i].data = srv;
+        srv->sig_open++;
+        if (rc == 0)
+            rc = uv_signal_start(&srv->sig[i], on_signal, signums[i]);
+    }
+    while (rc == 0 && srv->signalled == 0)
+        rc = gt_waitq_wait(&srv->sig_wq, GT_NEVER);
+    if (rc == 0) {
+        gt_http_server_stop(srv);
+        gt_http_server_join(srv, GT_NEVER);
+        gt_rt_stop(srv->rt);
+    }
+    for (int i = 0; i < 2; i++)
+        uv_close((uv_handle_t *)&srv->sig[i], on_signal_closed);
+    was = gt_co_shield(1);
+    while (srv->sig_open > 0)
+        gt_waitq_wait(&srv->sig_wq, gt_deadline_in(100));
+    gt_co_shield(was);
+    gt__http_server_unref(srv);
+    return 0;
+}
+
+int gt_http_server_stop_on_signals(gt_http_server *srv)
+{
+    int rc;
+
+    if (atomic_exchange(&srv->sig_on, true))
+        return -EALREADY;
+    rc = post_ref(srv, 0, signals_main, srv);
+    if (rc < 0)
+        atomic_store(&srv->sig_on, false);
+    return rc;
+}
