@@ -18,7 +18,7 @@ SWITCH  ?= $(if $(filter $(ARCH),x86_64 aarch64),$(ARCH),ucontext)
 SOVER   := 0
 VERSION := 0.1.0
 
-PKGS    := libuv
+PKGS    := libuv libpq libmariadb sqlite3 jansson
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS))
 
@@ -32,17 +32,17 @@ SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined \
            -fno-omit-frame-pointer -O1
 LIBS    = $(PKG_LIBS) -lpthread
 
-MODULES := runtime
+MODULES := runtime http db pool
 SWITCHES := $(wildcard src/runtime/switch_*.c)
 LIB_SRC := $(filter-out $(SWITCHES),$(foreach m,$(MODULES),$(wildcard src/$(m)/*.c))) \
            src/runtime/switch_$(SWITCH).c
-TEST_SRC := tests/main.c tests/util.c $(foreach m,$(MODULES),$(wildcard tests/test_$(m)_*.c))
+TEST_SRC := $(wildcard tests/*.c)
 
 OBJ     := $(LIB_SRC:%.c=build/%.o)
 SAN_OBJ := $(LIB_SRC:%.c=build-san/%.o)
 TEST_OBJ := $(TEST_SRC:%.c=build-san/%.o)
 
-.PHONY: all run check examples install bench fuzz valgrind format clean deps
+.PHONY: all run check examples install bench fuzz fuzz-run valgrind format clean deps
 
 all: build/libgreentor.a build/libgreentor.so examples
 
@@ -65,15 +65,16 @@ build-san/libgreentor.a: $(SAN_OBJ)
 	$(AR) rcs $@ $^
 
 # ---- examples ----------------------------------------------------------------
-EXAMPLES := hello
+EXAMPLES := hello showcase
 examples: $(EXAMPLES:%=build/examples/%)
 
-build/examples/%: examples/%/main.c build/libgreentor.a
+build/examples/%: examples/%/*.c build/libgreentor.a
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $< -o $@ build/libgreentor.a $(LIBS)
+	$(CC) $(ALL_CFLAGS) $(filter %.c,$^) -o $@ build/libgreentor.a $(LIBS)
 
-run: deps build/examples/hello
-	./build/examples/hello
+run: deps
+	$(MAKE) build/examples/showcase
+	./build/examples/showcase
 
 deps:
 	@bash scripts/deps.sh build
@@ -89,8 +90,36 @@ build-san/tests/%.o: tests/%.c
 
 check:
 	@bash scripts/deps.sh test
-	$(MAKE) build-san/test_greentor all
+	$(MAKE) build-san/test_greentor all $(FUZZ_TARGETS:%=build-san/fuzz/replay_%)
 	@bash scripts/check.sh
+
+# ---- fuzzing -------------------------------------------------------------------
+# make check replays each corpus with gcc and the sanitizers; in CI (and by
+# `make fuzz-run`) the libFuzzer targets also run for FUZZ_SECONDS each.
+FUZZ_TARGETS := http_parse http_conn
+FUZZ_SECONDS ?= 60
+
+build-san/fuzz/replay_%: fuzz/replay.c fuzz/fuzz_%.c build-san/libgreentor.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) -Isrc/http fuzz/replay.c fuzz/fuzz_$*.c \
+	    -o $@ build-san/libgreentor.a $(LIBS)
+
+build/fuzz/fuzz_%: fuzz/fuzz_%.c $(LIB_SRC)
+	@mkdir -p $(dir $@)
+	clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
+	    -Iinclude -Isrc -Isrc/http $(PKG_CFLAGS) $< $(LIB_SRC) -o $@ $(LIBS)
+
+fuzz: $(FUZZ_TARGETS:%=build/fuzz/fuzz_%)
+
+fuzz-run: fuzz
+	@for t in $(FUZZ_TARGETS); do \
+	    mkdir -p build/fuzz/corpus-$$t; \
+	    echo "fuzzing $$t for $(FUZZ_SECONDS) s" >&2; \
+	    ./build/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) \
+	        -print_final_stats=1 build/fuzz/corpus-$$t fuzz/corpus/$$t \
+	        2>build/fuzz/$$t.log || { tail -50 build/fuzz/$$t.log; exit 1; }; \
+	    grep -E "stat::number_of_executed_units|Done" build/fuzz/$$t.log >&2 || true; \
+	done
 
 # The runtime suite without sanitizers, under valgrind memcheck, unforked.
 build/test_greentor: $(TEST_SRC:%.c=build/%.o) build/libgreentor.a
@@ -120,7 +149,11 @@ install: build/libgreentor.a build/libgreentor.so build/greentor.pc
 	install -m 644 build/greentor.pc $(DESTDIR)$(LIBDIR)/pkgconfig/
 
 # ---- benchmarks ------------------------------------------------------------------
-BENCHES := bench_runtime
+BENCHES := bench_runtime bench_pool
+build/bench/bench_pool: bench/bench_pool.c build/libgreentor.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $< -o $@ build/libgreentor.a $(LIBS)
+
 build/bench/bench_runtime: bench/bench_runtime.c build/libgreentor.a \
         build/bench/switch_uc.o
 	@mkdir -p $(dir $@)
@@ -134,8 +167,9 @@ build/bench/switch_uc.o: src/runtime/switch_ucontext.c
 	    -Dgt__ctx_switch=uc_ctx_switch -Dgt__ctx_deinit=uc_ctx_deinit \
 	    -c $< -o $@
 
-bench: $(BENCHES:%=build/bench/%)
+bench:
 	@bash scripts/deps.sh bench
+	$(MAKE) $(BENCHES:%=build/bench/%) build/examples/showcase
 	@bash bench/run.sh
 
 format:

@@ -13,5 +13,8 @@
 #define GT_VERSION_STRING "0.1.0"
 
 #include "greentor/runtime.h"
+#include "greentor/db.h"
+#include "greentor/pool.h"
+#include "greentor/http.h"
 
 #endif

@@ -727,7 +727,7 @@ static int on_result(trip *t, const PGresult *r)
 /* Read the answers from items[pos] on, to the last Sync. */
 static int trip_read(trip *t, int64_t deadline)
 {
-    PGresult *r;
+    PGresult *r = NULL;
     int rc;
 
     while (t->pos < t->nitems) {
