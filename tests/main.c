@@ -2,10 +2,14 @@
  *
  * Check forks a child per test (unless CK_FORK=no, as under valgrind), so a
  * smashed coroutine stack fails one test and not the run. CK_RUN_SUITE and
- * CK_RUN_CASE select what runs. */
+ * CK_RUN_CASE select what runs, e.g. CK_RUN_SUITE=pool make check. The
+ * database suites need the servers of scripts/db.sh; a missing server
+ * fails its tests, it does not skip them. */
 #include <stdlib.h>
 
 #include "util.h"
+
+Suite *suite_http_parse(void);
 
 static Suite *runtime_suite(void)
 {
@@ -19,11 +23,57 @@ static Suite *runtime_suite(void)
     return s;
 }
 
+static Suite *http_suite(void)
+{
+    Suite *s = suite_create("http");
+
+    add_http_server_tests(s);
+    return s;
+}
+
+static Suite *db_suite(void)
+{
+    Suite *s = suite_create("db");
+
+    add_db_core_tests(s);
+    add_db_shared_tests(s, "sqlite");
+    add_db_shared_tests(s, "postgres");
+    add_db_shared_tests(s, "mysql");
+    add_db_pg_tests(s);
+    add_db_mysql_tests(s);
+    return s;
+}
+
+static Suite *pool_suite(void)
+{
+    Suite *s = suite_create("pool");
+
+    add_pool_tests(s, "sqlite");
+    add_pool_tests(s, "postgres");
+    add_pool_tests(s, "mysql");
+    return s;
+}
+
+static Suite *e2e_suite(void)
+{
+    Suite *s = suite_create("e2e");
+
+    add_e2e_tests(s, "sqlite");
+    add_e2e_tests(s, "postgres");
+    add_e2e_tests(s, "mysql");
+    return s;
+}
+
 int main(void)
 {
     SRunner *sr = srunner_create(runtime_suite());
     int failed;
 
+    srunner_add_suite(sr, suite_http_parse());
+    srunner_add_suite(sr, http_suite());
+    srunner_add_suite(sr, db_suite());
+    srunner_add_suite(sr, pool_suite());
+    srunner_add_suite(sr, e2e_suite());
     srunner_run_all(sr, CK_NORMAL);
     failed = srunner_ntests_failed(sr);
     srunner_free(sr);
