@@ -72,6 +72,13 @@ build/examples/%: examples/%/*.c build/libgreentor.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(filter %.c,$^) -o $@ build/libgreentor.a $(LIBS)
 
+# The showcase carries its seed data: data/tfb-fortunes.tsv as an object.
+build/examples/showcase: build/gen/fortunes.o
+build/examples/showcase: LIBS += build/gen/fortunes.o
+build/gen/fortunes.o: data/tfb-fortunes.tsv
+	@mkdir -p $(dir $@)
+	ld -r -b binary -z noexecstack -o $@ $<
+
 run: deps
 	$(MAKE) build/examples/showcase
 	./build/examples/showcase

@@ -3,12 +3,11 @@
  * So that the first command a newcomer types serves every endpoint with no
  * database server: on first start the showcase creates World (10,000 rows,
  * randomNumber in 1..10000) and Fortune (the 12 standard TechEmpower
- * fortunes from data/tfb-fortunes.tsv, found beside the binary's source
- * tree or through FORTUNES_TSV). Done in one transaction, with bound
+ * fortunes of data/tfb-fortunes.tsv, linked into the binary; FORTUNES_TSV
+ * names another file). Done in one transaction, with bound
  * parameters, through greentor's own API. PostgreSQL and MariaDB are
  * seeded by scripts/seed_db.sh instead. */
 #include <errno.h>
-#include <libgen.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,26 +16,20 @@
 
 #include "world.h"
 
+/* The seed data, linked into the binary from data/tfb-fortunes.tsv (see
+ * the Makefile), so the showcase seeds itself wherever it is run from. */
+extern const char _binary_data_tfb_fortunes_tsv_start[];
+extern const char _binary_data_tfb_fortunes_tsv_end[];
+
 static FILE *open_fortunes(void)
 {
-    char exe[PATH_MAX], path[PATH_MAX + 64];
     const char *env = getenv("FORTUNES_TSV");
-    ssize_t n;
+    size_t n = (size_t)(_binary_data_tfb_fortunes_tsv_end -
+                        _binary_data_tfb_fortunes_tsv_start);
 
     if (env)
         return fopen(env, "r");
-    n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-    if (n > 0) {
-        exe[n] = '\0';
-        /* <repo>/build/examples/showcase -> <repo>/data/... */
-        snprintf(path, sizeof(path), "%s/../../data/tfb-fortunes.tsv",
-                 dirname(exe));
-        FILE *f = fopen(path, "r");
-
-        if (f)
-            return f;
-    }
-    return fopen("data/tfb-fortunes.tsv", "r");
+    return fmemopen((void *)_binary_data_tfb_fortunes_tsv_start, n, "r");
 }
 
 static int exec(gt_db *db, const char *sql, const gt_db_value *p, int n,
@@ -55,8 +48,7 @@ static int insert_fortunes(gt_db *db, char *err, size_t errlen)
     int rc = 0, count = 0;
 
     if (!f) {
-        snprintf(err, errlen, "cannot find data/tfb-fortunes.tsv (set "
-                 "FORTUNES_TSV)");
+        snprintf(err, errlen, "cannot open the fortunes (FORTUNES_TSV)");
         return -ENOENT;
     }
     while (rc == 0 && fgets(line, sizeof(line), f)) {
