@@ -16,6 +16,7 @@ ARCH    := $(shell uname -m)
 # The context switch: x86_64, aarch64, or the portable 'ucontext'.
 SWITCH  ?= $(if $(filter $(ARCH),x86_64 aarch64),$(ARCH),ucontext)
 SOVER   := 0
+NPROC   := $(shell nproc 2>/dev/null || echo 2)
 VERSION := 0.1.0
 
 PKGS    := libuv libpq libmariadb sqlite3 jansson
@@ -97,7 +98,8 @@ build-san/tests/%.o: tests/%.c
 
 check:
 	@bash scripts/deps.sh test
-	$(MAKE) build-san/test_greentor all $(FUZZ_TARGETS:%=build-san/fuzz/replay_%)
+	$(MAKE) -j$(NPROC) build-san/test_greentor all \
+	    $(FUZZ_TARGETS:%=build-san/fuzz/replay_%)
 	@bash scripts/check.sh
 
 # ---- fuzzing -------------------------------------------------------------------
