@@ -158,8 +158,12 @@ install: build/libgreentor.a build/libgreentor.so build/greentor.pc
 	install -m 644 build/greentor.pc $(DESTDIR)$(LIBDIR)/pkgconfig/
 
 # ---- benchmarks ------------------------------------------------------------------
-BENCHES := bench_runtime bench_pool
+BENCHES := bench_runtime bench_pool bench_db
 build/bench/bench_pool: bench/bench_pool.c build/libgreentor.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $< -o $@ build/libgreentor.a $(LIBS)
+
+build/bench/bench_db: bench/bench_db.c build/libgreentor.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $< -o $@ build/libgreentor.a $(LIBS)
 
