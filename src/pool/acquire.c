@@ -270,6 +270,7 @@ static void waiter_unlink(gt__wpool *w, gt__waiter *me)
         w->wait_tail = me->prev;
     me->linked = false;
     atomic_fetch_sub(&w->nwaiting, 1);
+    atomic_fetch_sub(&w->pool->waiting, 1);
     publish_oldest(w);
 }
 
@@ -302,6 +303,7 @@ static int wait_turn(gt__wpool *w, gt__pconn **out, int64_t deadline)
         w->wait_head = &me;
     w->wait_tail = &me;
     atomic_fetch_add(&w->nwaiting, 1);
+    atomic_fetch_add(&w->pool->waiting, 1);
     publish_oldest(w);
     rc = gt_waitq_wait(&me.q, deadline);
     waiter_unlink(w, &me);
@@ -446,6 +448,8 @@ static gt__wpool *starved_elsewhere(gt__wpool *here)
     gt_pool *p = here->pool;
     int64_t mine = here->wait_head ? here->wait_head->since_ms : 0;
 
+    if (atomic_load(&p->waiting) <= atomic_load(&here->nwaiting))
+        return NULL; /* nobody waits elsewhere: the common case */
     for (int i = 1; i < p->nw; i++) {
         gt__wpool *w = &p->w[(here->index + i) % p->nw];
         int64_t theirs = atomic_load(&w->oldest_ms);

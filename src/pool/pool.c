@@ -254,7 +254,9 @@ int gt_pool_new(gt_pool **out, gt_rt *rt, const char *url,
     p->rt = rt;
     p->nw = gt_rt_workers(rt);
     p->url = strdup(url);
-    p->w = calloc((size_t)p->nw, sizeof(*p->w));
+    p->w = aligned_alloc(64, (size_t)p->nw * sizeof(*p->w));
+    if (p->w)
+        memset(p->w, 0, (size_t)p->nw * sizeof(*p->w));
     if (!p->url || !p->w || gt_rt_on_stop(rt, on_rt_stop, p) < 0)
         goto fail;
     for (int i = 0; i < p->nw; i++) {

@@ -47,8 +47,10 @@ typedef struct gt__plist {
     int n;
 } gt__plist;
 
+/* Cache-line aligned: each worker writes its own part on every acquire and
+ * release, and must not invalidate its neighbour's line. */
 struct gt__wpool {
-    gt_pool *pool;
+    _Alignas(64) gt_pool *pool;
     int index;
     gt__plist idle;          /* head = most recently used */
     gt__plist busy;
@@ -73,6 +75,8 @@ struct gt_pool {
     atomic_llong down_until; /* back-off: no new connects before this */
     atomic_int failures;     /* consecutive connect failures */
     atomic_bool probing;     /* one connect attempt during an outage */
+    atomic_int waiting;      /* waiters on all workers: lets a release skip
+                              * looking at the other workers' lines */
     int nw;
     gt__wpool *w;
 };
