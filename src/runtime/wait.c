@@ -2,16 +2,33 @@
  *
  * This is what every database driver waits on: libpq and MariaDB's
  * non-blocking API tell us which way their socket must become ready, and we
- * park on a uv_poll_t until it does. A gt_fdwatch keeps its uv_poll_t for
- * the life of the connection, so each wait is an epoll_ctl MOD at most;
- * gt_wait_fd() is the one-shot form for code that has no place to keep one.
- * The poll is stopped as soon as it fires: we want one wake-up per wait, and
- * level-triggered epoll would otherwise report the same readiness again on
- * every loop iteration. */
+ * park on a uv_poll_t until it does. gt_wait_fd() is the one-shot form;
+ * a gt_fdwatch keeps its uv_poll_t for the life of the connection.
+ *
+ * A gt_fdwatch waiting for "readable" stays armed after it fires. A
+ * database connection waits for its answer, reads it all, sends the next
+ * query and waits for "readable" again: leaving the poll armed in between
+ * saves the two epoll_ctl calls that stopping and restarting it would cost
+ * on every query. Should the socket become readable while nobody waits, the
+ * poll disarms itself then. Waits for "writable" disarm at once, because a
+ * socket is nearly always writable and a level-triggered poll left armed
+ * would fire on every loop iteration. */
 #include <errno.h>
 #include <stdlib.h>
 
 #include "runtime.h"
+
+/* What gt_fdwatch.poll points at. */
+typedef struct fdpoll {
+    uv_poll_t h;
+    int armed; /* the uv events it is started with, 0 when stopped */
+} fdpoll;
+
+/* The waiter, on its own stack while it waits. */
+typedef struct fdwait {
+    gt_co *co;
+    int want; /* GT_READABLE | GT_WRITABLE */
+} fdwait;
 
 static void on_closed(uv_handle_t *h)
 {
@@ -21,38 +38,40 @@ static void on_closed(uv_handle_t *h)
 int gt_fdwatch_open(gt_fdwatch *w, int fd)
 {
     gt_sched *s = gt__sched_self();
+    fdpoll *fp;
     int rc;
 
     w->poll = NULL;
     w->fd = -1;
     if (!s)
         return -EINVAL;
-    w->poll = malloc(sizeof(*w->poll));
-    if (!w->poll)
+    fp = calloc(1, sizeof(*fp));
+    if (!fp)
         return -ENOMEM;
-    rc = uv_poll_init(&s->loop, w->poll, fd);
+    rc = uv_poll_init(&s->loop, &fp->h, fd);
     if (rc < 0) {
-        free(w->poll);
-        w->poll = NULL;
+        free(fp);
         return rc;
     }
-    w->poll->data = NULL;
+    w->poll = &fp->h;
     w->fd = fd;
     return 0;
 }
 
-/* The waiter, on its own stack while it waits. */
-typedef struct fdwait {
-    gt_co *co;
-    int want; /* GT_READABLE | GT_WRITABLE */
-} fdwait;
+static void disarm(fdpoll *fp)
+{
+    uv_poll_stop(&fp->h);
+    fp->armed = 0;
+}
 
 static void on_ready(uv_poll_t *p, int status, int events)
 {
+    fdpoll *fp = (fdpoll *)p;
     fdwait *fw = p->data;
     int got = 0;
 
-    uv_poll_stop(p);
+    if (!fw || (fp->armed & UV_WRITABLE) || status < 0)
+        disarm(fp);
     if (!fw)
         return;
     /* libuv reports a socket error (EPOLLERR: a refused connect, a reset)
@@ -73,21 +92,26 @@ static void on_ready(uv_poll_t *p, int status, int events)
 int gt_fdwatch_wait(gt_fdwatch *w, int events, int64_t deadline)
 {
     fdwait fw = {gt_co_self(), events};
+    fdpoll *fp = (fdpoll *)w->poll;
     int uvev = 0, rc;
 
-    if (!fw.co || !w->poll || !(events & (GT_READABLE | GT_WRITABLE)))
+    if (!fw.co || !fp || !(events & (GT_READABLE | GT_WRITABLE)))
         return -EINVAL;
     if (events & GT_READABLE)
         uvev |= UV_READABLE | UV_DISCONNECT;
     if (events & GT_WRITABLE)
         uvev |= UV_WRITABLE;
-    rc = uv_poll_start(w->poll, uvev, on_ready);
-    if (rc < 0)
-        return rc;
-    w->poll->data = &fw;
+    if (fp->armed != uvev) {
+        rc = uv_poll_start(&fp->h, uvev, on_ready);
+        if (rc < 0)
+            return rc;
+        fp->armed = uvev;
+    }
+    fp->h.data = &fw;
     rc = gt__park(deadline);
-    w->poll->data = NULL;
-    uv_poll_stop(w->poll);
+    fp->h.data = NULL;
+    if (rc < 0 && fp->armed)
+        disarm(fp); /* timed out or cancelled: start clean next time */
     return rc;
 }
 
