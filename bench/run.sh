@@ -402,6 +402,9 @@ extra_sections() {
     # Both cores: its contended rows need two threads really running.
     binary_section "Connection pool" build/bench/bench_pool \
         build/bench/bench_pool
+    binary_section "pgbench at 1, 8 and 64 connections (same core as bench_db)" \
+        bench/pgbench_sizes.sh bench/pgbench_sizes.sh "$PG_URL" "$SECS" \
+        "$SERVER_CPU"
     binary_section "Database drivers" "$BENCH_DB" \
         env GT_TEST_PG_URL="$PG_URL" GT_TEST_MYSQL_URL="$MY_URL" \
         BENCH_SECONDS="$SECS" taskset -c "$SERVER_CPU" "$BENCH_DB"
