@@ -105,15 +105,24 @@ static void release_slot(gt_pool *p, gt__wpool *here)
     slot_freed(p, here);
 }
 
-void gt__pool_discard(gt__pconn *c, uint64_t *reason)
+/* Close 'c', count why, and give its slot back to the cap. */
+static void close_conn(gt__pconn *c, uint64_t *reason)
 {
-    gt__wpool *w = c->home;
+    gt_pool *p = c->home->pool;
 
     gt_db_close(c->db);
     free(c);
     if (reason)
         (*reason)++;
-    release_slot(w->pool, w);
+    atomic_fetch_sub(&p->open, 1);
+}
+
+void gt__pool_discard(gt__pconn *c, uint64_t *reason)
+{
+    gt__wpool *w = c->home;
+
+    close_conn(c, reason);
+    slot_freed(w->pool, w);
 }
 
 /* ---- connecting -------------------------------------------------------------- */
@@ -465,10 +474,7 @@ static void give_slot_away(gt__pconn *c, gt__wpool *to)
 {
     gt__wpool *w = c->home;
 
-    gt_db_close(c->db);
-    free(c);
-    w->st.discarded_idle++;
-    atomic_fetch_sub(&w->pool->open, 1);
+    close_conn(c, &w->st.discarded_idle);
     if (gt_rt_post(w->pool->rt, to->index, retry_task, to) != 0)
         slot_freed(w->pool, w);
 }
