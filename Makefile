@@ -29,8 +29,10 @@ CFLAGS  ?= -g -O2
 ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) -fPIC \
            -fvisibility=hidden -fstack-clash-protection -Iinclude -Isrc \
            $(PKG_CFLAGS) -MMD -MP
+# The sanitizer build is also the debug build: GT_DEBUG turns on the
+# runtime's checks of the ownership rules the headers state.
 SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined \
-           -fno-omit-frame-pointer -O1
+           -fno-omit-frame-pointer -O1 -DGT_DEBUG
 LIBS    = $(PKG_LIBS) -lpthread
 
 MODULES := runtime http db pool

@@ -224,6 +224,41 @@ static int h_big(gt_http_req *req, gt_http_res *res, void *arg)
     return rc;
 }
 
+static int json_depth(const json_t *j)
+{
+    int deepest = 0;
+
+    if (json_is_array(j))
+        for (size_t i = 0; i < json_array_size(j); i++) {
+            int d = json_depth(json_array_get(j, i));
+
+            deepest = d > deepest ? d : deepest;
+        }
+    return json_is_array(j) ? deepest + 1 : 0;
+}
+
+/* Parses with jansson on the request coroutine's stack, as users do. */
+static int h_json_depth(gt_http_req *req, gt_http_res *res, void *arg)
+{
+    const char *body;
+    size_t len;
+    json_error_t err;
+    json_t *j;
+    int rc = gt_http_req_body(req, &body, &len);
+
+    (void)arg;
+    if (rc < 0)
+        return rc;
+    j = json_loadb(body, len, 0, &err);
+    if (!j) {
+        gt_http_res_status(res, 400);
+        return gt_http_res_printf(res, "bad json: %s", err.text);
+    }
+    rc = gt_http_res_printf(res, "depth=%d", json_depth(j));
+    json_decref(j);
+    return rc;
+}
+
 static int h_root(gt_http_req *req, gt_http_res *res, void *arg)
 {
     (void)req, (void)arg;
@@ -241,6 +276,7 @@ static gt_http_router *make_router(void)
         {"GET", "/json", h_json},
         {"POST", "/echo", h_echo},
         {"POST", "/len", h_len},
+        {"POST", "/json/depth", h_json_depth},
         {"GET", "/seq", h_seq},
         {"GET", "/q", h_query},
         {"GET", "/users/:id", h_user},
@@ -665,6 +701,39 @@ START_TEST(keepalive_reuse)
     ck_assert(resp_header_is(&r, "Connection", "close"));
     resp_free(&r);
     ck_assert(cli_eof(c));
+    cli_close(c);
+    server_stop(&s);
+}
+END_TEST
+
+/* Issue 9: a 1.8 KB body nested ~900 deep used to overflow the 64 KiB
+ * coroutine stack inside jansson and kill every worker. On the default
+ * configuration, jansson's own depth limit (2048) is reached first. */
+static void post_nested(client *c, int depth, int status, const char *body)
+{
+    size_t n = 2 * (size_t)depth;
+    char *req = malloc(n + 128);
+    int off = sprintf(req, "POST /json/depth HTTP/1.1\r\nHost: t\r\n"
+                           "Content-Length: %zu\r\n\r\n", n);
+
+    memset(req + off, '[', (size_t)depth);
+    memset(req + off + depth, ']', (size_t)depth);
+    req[off + (int)n] = '\0';
+    roundtrip(c, req, status, body);
+    free(req);
+}
+
+START_TEST(json_nested_to_janssons_limit_is_parsed)
+{
+    server s;
+    client *c;
+
+    server_start(&s, NULL, 1);
+    c = cli_open(&s);
+    post_nested(c, 900, 200, "depth=900");
+    post_nested(c, 2048, 200, "depth=2048");
+    post_nested(c, 2049, 400, NULL); /* jansson refuses; we keep serving */
+    roundtrip(c, GET_("/plaintext"), 200, hello);
     cli_close(c);
     server_stop(&s);
 }
@@ -1493,6 +1562,7 @@ void add_http_server_tests(Suite *s)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, keepalive_reuse);
     tcase_add_test(tc, pipeline_100_in_order);
+    tcase_add_test(tc, json_nested_to_janssons_limit_is_parsed);
     tcase_add_test(tc, request_split_byte_by_byte);
     tcase_add_test(tc, chunked_bodies);
     tcase_add_test(tc, content_length_bodies);

@@ -62,8 +62,10 @@ typedef int (*gt_co_fn)(void *arg);
 typedef struct gt_rt_config {
     int workers;           /* worker threads; 0 = number of CPUs */
     size_t stack_size;     /* bytes reserved per coroutine stack, rounded up
-                            * to pages, a guard page added below; 0 = 64 KiB.
-                            * Only touched pages become resident. */
+                            * to pages, a 64 KiB guard added below; 0 = 1 MiB
+                            * (4 MiB under ASan). Only touched pages become
+                            * resident, and deep pages of a recycled stack
+                            * are given back within about a second. */
     size_t stack_cache;    /* stacks kept per worker for reuse; 0 = 1024 */
     int stack_check;       /* nonzero: pre-fill stacks to measure each
                             * coroutine's high-water mark (slow; for sizing) */
@@ -78,6 +80,10 @@ typedef struct gt_rt_stats {
     uint64_t stacks_mapped; /* stacks obtained with mmap */
     uint64_t stacks_cached; /* stacks now on the free list */
     size_t stack_hwm;       /* largest stack use seen, bytes (stack_check) */
+    size_t stack_wait_hwm;  /* deepest stack seen at a wait, bytes (always;
+                             * the stack-overflow message quotes it) */
+    uint64_t stack_trims;   /* cached stacks whose deep pages were given
+                             * back to the kernel */
 } gt_rt_stats;
 
 /* ---- runtime and workers ---------------------------------------------- */
@@ -158,7 +164,9 @@ GT_API int gt_co_spawn(gt_co **out, gt_co_fn fn, void *arg);
 
 /* Wait until 'co' has finished and free its handle; its result goes to
  * *result (if not NULL). Yields. Returns 0, or -ETIMEDOUT / -ECANCELED and
- * then 'co' is still running and the handle still the caller's. */
+ * then 'co' is still running and the handle still the caller's; -EINVAL
+ * outside a coroutine, for the caller itself, a handle another coroutine
+ * is already joining, or one of another worker. */
 GT_API int gt_co_join(gt_co *co, int *result, int64_t deadline);
 
 /* Give up the handle: 'co' frees itself when it ends. */
@@ -190,8 +198,9 @@ GT_API gt_co *gt_co_self(void);
 /* Nonzero once 'co' has been cancelled. */
 GT_API int gt_co_cancelled(const gt_co *co);
 
-/* Name 'co' for logs and the stack-overflow message; copies at most 31
- * bytes of 'name'. */
+/* Name 'co' for logs and the stack-overflow message; copies at most 63
+ * bytes of 'name'. The HTTP server names each request's coroutine by its
+ * method and route pattern ("GET /users/:id"). */
 GT_API void gt_co_set_name(gt_co *co, const char *name);
 GT_API const char *gt_co_name(const gt_co *co);
 
@@ -242,7 +251,9 @@ typedef struct gt_fdwatch {
 /* Register 'fd'. Does not yield. Returns 0 or a libuv error. */
 GT_API int gt_fdwatch_open(gt_fdwatch *w, int fd);
 
-/* Like gt_wait_fd() on the watched fd. One coroutine at a time. */
+/* Like gt_wait_fd() on the watched fd. One coroutine at a time, on the
+ * worker that opened the watch: a second waiter gets -EBUSY, a coroutine
+ * of another worker -EXDEV (a debug build aborts on either). */
 GT_API int gt_fdwatch_wait(gt_fdwatch *w, int events, int64_t deadline);
 
 /* Unregister; call before the fd is closed. No-op on a closed watch. */

@@ -419,6 +419,8 @@ static int request_main(void *arg)
      * would already have run: then stop here. */
     if (gt_co_defer(request_done, req) < 0)
         return -ENOMEM;
+    /* By path until a router names it by its route pattern. */
+    gt__http_req_name(req, req->head.path, req->head.path_len);
     rc = srv->handler(req, &req->res, srv->arg);
     gt__http_res_finish(&req->res, rc);
     return 0;

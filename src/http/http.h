@@ -283,6 +283,8 @@ void gt__http_req_put(gt__http_worker *w, gt_http_req *req);
 /* Prepare a parsed request for its handler: NUL-terminate the method,
  * target and header fields in the buffer, reset the body and response. */
 void gt__http_req_start(gt_http_req *req, gt__http_conn *c, size_t head_len);
+/* Name the calling coroutine "METHOD what" (route pattern or path). */
+void gt__http_req_name(const gt_http_req *req, const char *what, size_t len);
 /* After the handler: consume the body if it is already here, without
  * waiting. Returns 0, or a negative code when the connection must close
  * because the body cannot be skipped. */

@@ -109,6 +109,25 @@ static void origin_path(gt__http_head *h)
     h->path_len = s ? (size_t)(end - s) : 1;
 }
 
+/* Name the calling request coroutine "METHOD what" (truncated), so that a
+ * stack overflow message or a leak report says which endpoint it was. */
+void gt__http_req_name(const gt_http_req *req, const char *what, size_t len)
+{
+    char name[64];
+    size_t m = req->head.method_len, n = 0;
+
+    if (m > 15)
+        m = 15;
+    memcpy(name, req->head.method, m);
+    n = m;
+    name[n++] = ' ';
+    if (len > sizeof(name) - 1 - n)
+        len = sizeof(name) - 1 - n;
+    memcpy(name + n, what, len);
+    name[n + len] = '\0';
+    gt_co_set_name(gt_co_self(), name);
+}
+
 void gt__http_req_start(gt_http_req *req, gt__http_conn *c, size_t head_len)
 {
     req->conn = c;

@@ -303,5 +303,6 @@ int gt_http_router_dispatch(gt_http_req *req, gt_http_res *res, void *router)
     match(best, path, n, req->params);
     req->nparams = best->nparams;
     req->route = best->pattern;
+    gt__http_req_name(req, best->pattern, strlen(best->pattern));
     return best->fn(req, res, best->arg);
 }

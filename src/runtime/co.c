@@ -27,9 +27,16 @@ static int64_t earlier(int64_t a, int64_t b)
     return a < b ? a : b;
 }
 
+/* A timer carries the park it was armed for: should it ever outlive that
+ * park (it is stopped after every park and when the coroutine ends, but a
+ * timer callback may already be queued in this loop iteration), it must
+ * not wake a later wait -- or the next coroutine on this control block. */
 static void on_park_timeout(uv_timer_t *t)
 {
-    gt__unpark(t->data, -ETIMEDOUT);
+    gt_co *co = t->data;
+
+    if (co->timer_seq == co->park_seq)
+        gt__unpark(co, -ETIMEDOUT);
 }
 
 /* The deadline a wait of 'co' actually has. */
@@ -43,11 +50,23 @@ static void arm_timer(gt_co *co)
     int64_t until = wait_until(co, co->park_until);
     int64_t now = (int64_t)uv_now(&co->sched->loop);
 
-    if (until == GT_NEVER)
+    if (until == GT_NEVER) {
         uv_timer_stop(&co->timer);
-    else
-        uv_timer_start(&co->timer, on_park_timeout,
-                       (uint64_t)(until > now ? until - now : 0), 0);
+        return;
+    }
+    co->timer_seq = co->park_seq;
+    uv_timer_start(&co->timer, on_park_timeout,
+                   (uint64_t)(until > now ? until - now : 0), 0);
+}
+
+/* How deep the stack is at this wait: the overflow message quotes the
+ * deepest such figure of the worker, a cheap hint at what is normal. */
+static void note_wait_depth(gt_sched *s, gt_co *co)
+{
+    size_t used = (size_t)(co->stack_hi - (char *)__builtin_frame_address(0));
+
+    if (used > s->stats.stack_wait_hwm)
+        s->stats.stack_wait_hwm = used;
 }
 
 int gt__park(int64_t deadline)
@@ -64,13 +83,16 @@ int gt__park(int64_t deadline)
     if (until != GT_NEVER && until <= (int64_t)uv_now(&s->loop))
         return -ETIMEDOUT;
     co->park_until = deadline;
+    co->park_seq++;
     co->wake_rc = 0;
     if (until != GT_NEVER)
         arm_timer(co);
     co->state = GT__PARKED;
+    note_wait_depth(s, co);
     gt__sched_suspend(s, co);
-    if (until != GT_NEVER)
-        uv_timer_stop(&co->timer);
+    /* Unconditionally: gt_co_set_deadline() may have armed the timer
+     * during a wait that had no deadline of its own. */
+    uv_timer_stop(&co->timer);
     return co->wake_rc;
 }
 
@@ -80,6 +102,7 @@ int gt__park_hard(void)
     gt_co *co = s->current;
 
     co->hard = true;
+    co->park_seq++; /* no timer may end a hard park */
     co->wake_rc = 0;
     co->state = GT__PARKED;
     gt__sched_suspend(s, co);
@@ -93,6 +116,7 @@ void gt__unpark(gt_co *co, int rc)
         return;
     co->wake_rc = rc;
     co->state = GT__READY;
+    GT__ASSERT(co->sched == gt__sched_self());
     gt__sched_push_ready(co->sched, co);
 }
 
@@ -114,7 +138,7 @@ static void co_main(void *p)
 
 static void co_reset(gt_co *co, gt_sched *s, gt_co_fn fn, void *arg)
 {
-    size_t stack = (size_t)((char *)co - co->stack_lo);
+    size_t stack = (size_t)(co->stack_hi - co->stack_lo);
 
     co->fn = fn;
     co->arg = arg;
@@ -179,6 +203,8 @@ void gt__co_finished(gt_sched *s, gt_co *co)
     if (co->all_next)
         co->all_next->all_prev = co->all_prev;
     s->stats.live--;
+    uv_timer_stop(&co->timer);
+    co->park_seq++;
     if (s->rt->cfg.stack_check) {
         used = gt__stack_used(co);
         if (used > s->stats.stack_hwm)
@@ -202,6 +228,8 @@ int gt_co_join(gt_co *co, int *result, int64_t deadline)
     gt_co *self = gt_co_self();
     int rc;
 
+    if (co->sched != gt__sched_self() || co->state == GT__FREE)
+        return -EINVAL; /* another worker's, or already joined */
     if (co->state != GT__DONE) {
         if (!self || self == co || co->joiner)
             return -EINVAL;
@@ -219,6 +247,7 @@ int gt_co_join(gt_co *co, int *result, int64_t deadline)
 
 void gt_co_detach(gt_co *co)
 {
+    GT__ASSERT(co->sched == gt__sched_self() && co->state != GT__FREE);
     if (co->state == GT__DONE)
         gt__stack_put(co->sched, co);
     else
@@ -227,6 +256,7 @@ void gt_co_detach(gt_co *co)
 
 void gt_co_cancel(gt_co *co)
 {
+    GT__ASSERT(co->sched == gt__sched_self());
     if (co->state == GT__DONE || co->state == GT__FREE)
         return;
     co->cancelled = true;
@@ -236,6 +266,7 @@ void gt_co_cancel(gt_co *co)
 
 void gt_co_set_deadline(gt_co *co, int64_t deadline)
 {
+    GT__ASSERT(co->sched == gt__sched_self() && co->state != GT__FREE);
     co->deadline = deadline;
     if (co->state == GT__PARKED && !co->hard && !co->shielded)
         arm_timer(co);

@@ -13,7 +13,14 @@
 #include "runtime.h"
 #include "sanitizer.h"
 
-#define DEFAULT_STACK (64 * 1024)
+/* 1 MiB of address space per stack costs nothing until touched, and holds
+ * jansson at its own nesting limit, recursive templates and libraries that
+ * put 64 KiB buffers on the stack; see README "What a handler may put on
+ * its stack". */
+#define DEFAULT_STACK (1024 * 1024)
+/* Larger than any single frame we expect, so that code built without
+ * -fstack-clash-protection still faults in the guard, not below it. */
+#define GUARD_BYTES (64 * 1024)
 #define DEFAULT_CACHE 1024
 #define DEFAULT_GRACE_MS 2000
 
@@ -34,8 +41,8 @@ static void apply_defaults(gt_rt *rt, const gt_rt_config *cfg)
         rt->cfg.cleanup_grace_ms = DEFAULT_GRACE_MS;
     rt->page = (size_t)sysconf(_SC_PAGESIZE);
     stack = (rt->cfg.stack_size + rt->page - 1) & ~(rt->page - 1);
-    /* guard page + stack + one page for struct gt_co */
-    rt->map_len = rt->page + stack + rt->page;
+    rt->guard_len = GUARD_BYTES > rt->page ? GUARD_BYTES : rt->page;
+    rt->map_len = rt->guard_len + stack;
     rt->nworkers = rt->cfg.workers;
 }
 
@@ -264,6 +271,9 @@ static void add_stats(gt_rt_stats *sum, const gt_rt_stats *s)
     sum->switches += s->switches;
     sum->stacks_mapped += s->stacks_mapped;
     sum->stacks_cached += s->stacks_cached;
+    sum->stack_trims += s->stack_trims;
+    if (s->stack_wait_hwm > sum->stack_wait_hwm)
+        sum->stack_wait_hwm = s->stack_wait_hwm;
     if (s->stack_hwm > sum->stack_hwm)
         sum->stack_hwm = s->stack_hwm;
 }

@@ -17,6 +17,17 @@
 
 #include "greentor/runtime.h"
 
+/* Checks of the rules the public headers state (which worker owns a
+ * coroutine, a watch, a connection). A debug build (make DEBUG=1, which
+ * make check uses) aborts on a broken rule; a release build compiles them
+ * away and the public function returns an error code where it can. */
+#ifdef GT_DEBUG
+#include <assert.h>
+#define GT__ASSERT(cond) assert(cond)
+#else
+#define GT__ASSERT(cond) ((void)0)
+#endif
+
 /* ---- context switch (switch_<arch>.c) ----------------------------------- */
 
 /* A saved execution context. 'sp' is the saved stack pointer of the
@@ -40,6 +51,7 @@ void gt__ctx_deinit(gt__ctx *c);
 
 #define GT__LOCAL_MAX 64
 #define GT__CLEANUP_INLINE 8
+#define GT__NAME_MAX 64
 
 enum gt__co_state { GT__READY, GT__RUNNING, GT__PARKED, GT__DONE, GT__FREE };
 
@@ -51,16 +63,19 @@ typedef struct gt__cleanup {
 
 typedef struct gt_sched gt_sched;
 
-/* A coroutine lives at the top of its own stack mapping: one mmap holds the
- * guard page, the stack and this struct, and all three are recycled
- * together through the scheduler's free list. */
+/* A coroutine: a control block on the heap and a stack mapping
+ * [guard | stack], recycled together through the scheduler's free list.
+ * The control block is deliberately not on the stack mapping, so that an
+ * overflow cannot corrupt it (or a neighbour's). */
 struct gt_co {
     gt__ctx ctx;
     gt_sched *sched;        /* owner; never changes */
-    void *map;              /* mmap base; [map, map+page) is the guard */
+    void *map;              /* mmap base; [map, stack_lo) is the guard */
     size_t map_len;
-    char *stack_lo;         /* usable stack: [stack_lo, (char *)this) */
+    char *stack_lo;         /* usable stack: [stack_lo, stack_hi) */
+    char *stack_hi;
     unsigned vg_stack_id;   /* valgrind's id for the stack */
+    bool touched;           /* ran since the last trim of the free list */
     uint64_t id;            /* unique per worker, for messages */
 
     gt_co_fn fn;
@@ -73,6 +88,9 @@ struct gt_co {
     int wake_rc;            /* what gt__park() returns */
     int64_t deadline;       /* the coroutine's own deadline, or GT_NEVER */
     int64_t park_until;     /* the wait's own deadline while parked */
+    uint64_t park_seq;      /* counts parks; a timer fires only into the
+                             * park it was armed for */
+    uint64_t timer_seq;     /* park_seq when the timer was last armed */
 
     uv_timer_t timer;       /* initialised once per mapping; ends a park */
     gt_co *next;            /* run queue or free list link */
@@ -90,7 +108,7 @@ struct gt_co {
     void *locals[GT__LOCAL_MAX]; /* valid only where local_mask says so */
 
     void *asan_fake_stack;  /* ASan's per-fiber bookkeeping */
-    char name[32];
+    char name[GT__NAME_MAX];
 };
 
 /* Park the running coroutine until gt__unpark() or 'deadline' (bounded by
@@ -113,6 +131,8 @@ void gt__co_run_cleanups(gt_co *co);
 gt_co *gt__stack_get(gt_sched *s);
 void gt__stack_put(gt_sched *s, gt_co *co);
 void gt__stack_drain(gt_sched *s);
+/* Start the worker's timer that trims deep pages off cached stacks. */
+void gt__stack_trim_start(gt_sched *s);
 size_t gt__stack_used(const gt_co *co);
 void gt__stack_prefill(gt_co *co);
 int gt__guard_install(void);   /* process-wide SIGSEGV handler, once */
@@ -146,6 +166,7 @@ struct gt_sched {
     uv_check_t check;        /* ... and right after I/O callbacks */
     uv_idle_t idle;          /* keeps the poll non-blocking while ready */
     uv_async_t async;        /* inbox and stop requests */
+    uv_timer_t trim;         /* gives back deep pages of cached stacks */
 
     pthread_mutex_t inbox_lock;
     gt__task *inbox;         /* tasks posted by other threads */
@@ -165,7 +186,8 @@ typedef struct gt__stop_hook {
 struct gt_rt {
     gt_rt_config cfg;
     size_t page;             /* system page size */
-    size_t map_len;          /* bytes per coroutine mapping */
+    size_t guard_len;        /* PROT_NONE bytes below each stack */
+    size_t map_len;          /* bytes per coroutine mapping: guard+stack */
     int nworkers;
     gt_sched *workers;
     atomic_uint rr;          /* round-robin cursor for gt_rt_post(-1) */

@@ -58,7 +58,7 @@ static gt_co *pop_ready(gt_sched *s)
 
 void gt__sched_resume(gt_sched *s, gt_co *co)
 {
-    size_t size = (size_t)((char *)co - co->stack_lo);
+    size_t size = (size_t)(co->stack_hi - co->stack_lo);
     void *fake = NULL;
 
     co->state = GT__RUNNING;
@@ -158,6 +158,7 @@ int gt__sched_init(gt_sched *s, gt_rt *rt, int index)
     /* These two must not keep the loop alive on their own. */
     uv_unref((uv_handle_t *)&s->prepare);
     uv_unref((uv_handle_t *)&s->check);
+    gt__stack_trim_start(s);
     return 0;
 }
 

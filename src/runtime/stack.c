@@ -1,19 +1,27 @@
-/* runtime/stack.c -- coroutine stacks: mmap, guard pages, recycling, and
- * the overflow handler.
+/* runtime/stack.c -- coroutine stacks: mmap, guard regions, recycling,
+ * trimming, and the overflow handler.
  *
- * One mapping per coroutine: [guard page | stack ... | struct gt_co]. The
- * guard page is PROT_NONE in every build, so an overflow faults instead of
- * scribbling over a neighbour. The struct sits at the top, where a stack
- * that grows down never reaches it. The kernel makes only touched pages
- * resident, so a 64 KiB reservation costs a page or two for a coroutine
- * that parks early.
+ * One mapping per coroutine: [guard | stack ...]. The guard is PROT_NONE
+ * and at least 64 KiB, so that a frame larger than a page (code compiled
+ * without -fstack-clash-protection touches its lowest byte first) still
+ * lands in it instead of in the mapping below. The coroutine's control
+ * block (struct gt_co) is a separate heap allocation: an overflow can
+ * never reach it, and the fault handler can trust what it reads there.
  *
- * Mappings are recycled through a per-worker free list, so a spawn in the
- * steady state is a list pop -- no mmap, no page faults (the pages a
- * previous coroutine touched stay resident). Each mapping also carries the
- * coroutine's uv_timer_t, initialised once, so recycling needs no uv_close.
+ * The stack is a large reservation (1 MiB by default, MAP_NORESERVE); the
+ * kernel makes only touched pages resident, so a coroutine that parks
+ * early costs one page. A request that went deep (a big JSON document, a
+ * recursive template) would otherwise keep its deep pages resident for as
+ * long as its stack sits on the free list, so a per-worker timer gives the
+ * deep part of every recently used cached stack back with
+ * MADV_DONTNEED once a second: nothing on the spawn path pays for it.
  *
- * A fault in the guard page is reported by a SIGSEGV handler running on an
+ * Mappings are recycled through a per-worker LIFO free list, so a spawn in
+ * the steady state is a list pop -- no mmap, no page faults. Each control
+ * block also carries the coroutine's uv_timer_t, initialised once, so
+ * recycling needs no uv_close.
+ *
+ * A fault in a guard is reported by a SIGSEGV handler running on an
  * alternate signal stack (the faulting stack has no room left), which names
  * the coroutine and lets the default action end the process. */
 #include <errno.h>
@@ -27,14 +35,10 @@
 #include "sanitizer.h"
 
 #define PREFILL 0xA5
-
-static size_t co_struct_len(size_t page)
-{
-    size_t n = sizeof(gt_co);
-
-    (void)page;
-    return (n + 63) & ~(size_t)63;
-}
+/* What a trim leaves resident at the top of a cached stack: what a
+ * typical request uses, so trimming does not make the next one fault. */
+#define TRIM_KEEP (32 * 1024 * GT__STACK_SCALE)
+#define TRIM_EVERY_MS 1000
 
 static void on_timer_closed(uv_handle_t *h)
 {
@@ -42,33 +46,39 @@ static void on_timer_closed(uv_handle_t *h)
 
     gt__vg_stack_deregister(co->vg_stack_id);
     munmap(co->map, co->map_len);
+    free(co);
 }
 
 static gt_co *map_new(gt_sched *s)
 {
-    size_t page = s->rt->page, len = s->rt->map_len;
-    char *map = mmap(NULL, len, PROT_READ | PROT_WRITE,
-                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK,
-                     -1, 0);
-    gt_co *co;
+    size_t guard = s->rt->guard_len, len = s->rt->map_len;
+    gt_co *co = calloc(1, sizeof(*co));
+    char *map;
 
+    if (!co)
+        return NULL;
+    map = mmap(NULL, len, PROT_READ | PROT_WRITE,
+               MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
     if (map == MAP_FAILED)
-        return NULL;
-    if (mprotect(map, page, PROT_NONE) != 0) {
-        munmap(map, len);
-        return NULL;
-    }
-    co = (gt_co *)(map + len - co_struct_len(page));
-    memset(co, 0, sizeof(*co));
+        goto fail_free;
+    if (mprotect(map, guard, PROT_NONE) != 0)
+        goto fail_unmap;
     co->map = map;
     co->map_len = len;
-    co->stack_lo = map + page;
+    co->stack_lo = map + guard;
+    co->stack_hi = map + len;
     co->sched = s;
-    co->vg_stack_id = gt__vg_stack_register(co->stack_lo, co);
+    co->vg_stack_id = gt__vg_stack_register(co->stack_lo, co->stack_hi);
     uv_timer_init(&s->loop, &co->timer);
     co->timer.data = co;
     s->stats.stacks_mapped++;
     return co;
+
+fail_unmap:
+    munmap(map, len);
+fail_free:
+    free(co);
+    return NULL;
 }
 
 gt_co *gt__stack_get(gt_sched *s)
@@ -80,13 +90,15 @@ gt_co *gt__stack_get(gt_sched *s)
     s->free_list = co->next;
     s->nfree--;
     s->stats.stacks_cached = s->nfree;
-    gt__san_unpoison(co->stack_lo, (size_t)((char *)co - co->stack_lo));
+    gt__san_unpoison(co->stack_lo, (size_t)(co->stack_hi - co->stack_lo));
     return co;
 }
 
 void gt__stack_put(gt_sched *s, gt_co *co)
 {
+    GT__ASSERT(co->state == GT__DONE);
     co->state = GT__FREE;
+    co->touched = true;
     if (s->nfree >= s->rt->cfg.stack_cache) {
         uv_close((uv_handle_t *)&co->timer, on_timer_closed);
         return;
@@ -95,6 +107,35 @@ void gt__stack_put(gt_sched *s, gt_co *co)
     s->free_list = co;
     s->nfree++;
     s->stats.stacks_cached = s->nfree;
+}
+
+/* Give back the deep pages of the cached stacks used since the last trim.
+ * madvise() of pages that were never touched is cheap, so there is no
+ * need to find out first how deep each stack went. */
+static void trim_cached(gt_sched *s)
+{
+    for (gt_co *co = s->free_list; co; co = co->next) {
+        size_t len = (size_t)(co->stack_hi - co->stack_lo);
+
+        if (!co->touched || len <= TRIM_KEEP)
+            continue;
+        co->touched = false;
+        if (madvise(co->stack_lo, len - TRIM_KEEP, MADV_DONTNEED) == 0)
+            s->stats.stack_trims++;
+    }
+}
+
+static void on_trim(uv_timer_t *t)
+{
+    trim_cached(t->data);
+}
+
+void gt__stack_trim_start(gt_sched *s)
+{
+    uv_timer_init(&s->loop, &s->trim);
+    s->trim.data = s;
+    uv_timer_start(&s->trim, on_trim, TRIM_EVERY_MS, TRIM_EVERY_MS);
+    uv_unref((uv_handle_t *)&s->trim); /* never keeps a worker alive */
 }
 
 /* Unmap the free list; the loop must be about to close (timers closed). */
@@ -114,13 +155,13 @@ void gt__stack_prefill(gt_co *co)
 {
     /* Leave the top 256 bytes alone: the initial frame is built there. */
     memset(co->stack_lo, PREFILL,
-           (size_t)((char *)co - co->stack_lo) - 256);
+           (size_t)(co->stack_hi - co->stack_lo) - 256);
 }
 
 size_t gt__stack_used(const gt_co *co)
 {
     const unsigned char *p = (const unsigned char *)co->stack_lo;
-    const unsigned char *top = (const unsigned char *)co;
+    const unsigned char *top = (const unsigned char *)co->stack_hi;
 
     gt__vg_quiet(1);
     while (p < top && *p == PREFILL)
@@ -151,20 +192,25 @@ static void put_uint(char *buf, size_t *n, size_t cap, uint64_t v)
         buf[(*n)++] = tmp[--i];
 }
 
-/* Async-signal-safe: no stdio, no malloc. */
+/* Async-signal-safe: no stdio, no malloc. The deepest stack seen at a
+ * wait on this worker tells the reader how far above normal this one went
+ * (the overflowing coroutine usually never reached a wait). */
 static void report_overflow(const gt_co *co)
 {
-    char msg[256];
-    size_t n = 0;
+    char msg[320];
+    size_t n = 0, cap = sizeof(msg);
 
-    put_str(msg, &n, sizeof(msg), "greentor: stack overflow in coroutine #");
-    put_uint(msg, &n, sizeof(msg), co->id);
-    put_str(msg, &n, sizeof(msg), " '");
-    put_str(msg, &n, sizeof(msg), co->name[0] ? co->name : "?");
-    put_str(msg, &n, sizeof(msg), "' (stack of ");
-    put_uint(msg, &n, sizeof(msg), (uint64_t)((char *)co - co->stack_lo));
-    put_str(msg, &n, sizeof(msg),
-            " bytes; raise gt_rt_config.stack_size)\n");
+    put_str(msg, &n, cap, "greentor: stack overflow in coroutine #");
+    put_uint(msg, &n, cap, co->id);
+    put_str(msg, &n, cap, " '");
+    put_str(msg, &n, cap, co->name[0] ? co->name : "?");
+    put_str(msg, &n, cap, "' (stack of ");
+    put_uint(msg, &n, cap, (uint64_t)(co->stack_hi - co->stack_lo) / 1024);
+    put_str(msg, &n, cap, " KiB; the deepest stack at a wait on this worker "
+                          "was ");
+    put_uint(msg, &n, cap, (uint64_t)(co->sched->stats.stack_wait_hwm + 1023)
+                               / 1024);
+    put_str(msg, &n, cap, " KiB; raise gt_rt_config.stack_size)\n");
     (void)!write(STDERR_FILENO, msg, n);
 }
 

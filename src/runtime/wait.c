@@ -97,6 +97,13 @@ int gt_fdwatch_wait(gt_fdwatch *w, int events, int64_t deadline)
 
     if (!fw.co || !fp || !(events & (GT_READABLE | GT_WRITABLE)))
         return -EINVAL;
+    /* A watch belongs to the loop it was opened on, and has one waiter:
+     * a second one would silently take the first one's wake-up. */
+    GT__ASSERT(fp->h.loop == &fw.co->sched->loop && !fp->h.data);
+    if (fp->h.loop != &fw.co->sched->loop)
+        return -EXDEV;
+    if (fp->h.data)
+        return -EBUSY;
     if (events & GT_READABLE)
         uvev |= UV_READABLE | UV_DISCONNECT;
     if (events & GT_WRITABLE)
