@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -15,36 +16,59 @@
 
 /* ---- a frame larger than a page lands in the guard ------------------------ */
 
-#define BIG_FRAME (40 * 1024)
+#define SMALL_STACK (64 * 1024)
+#define BIG_FRAME (SMALL_STACK + 8 * 1024)
 
 /* Built without stack-clash probes, as Debian builds user code by default:
  * the prologue moves the stack pointer by the whole frame and the first
- * store is at its lowest byte, 40 KiB below. With a one-page guard that
- * store lands in whatever is mapped below -- another coroutine's stack. */
+ * store is at its lowest byte, 8 KiB below the stack. With a one-page
+ * guard that store lands in the mapping below -- the neighbour's stack and
+ * control block -- silently. */
 __attribute__((noinline, optimize("no-stack-clash-protection"))) static int
-big_frames(int depth)
+big_frame(void)
 {
     volatile char buf[BIG_FRAME];
 
-    buf[0] = (char)depth;
-    if (depth < 1000)
-        buf[BIG_FRAME - 1] = (char)big_frames(depth + 1);
+    buf[0] = 1;
+    buf[BIG_FRAME - 1] = 2;
     return buf[0] + buf[BIG_FRAME - 1];
 }
 
-static int run_big_frames(void *arg)
+static int run_big_frame(void *arg)
 {
     (void)arg;
     gt_co_set_name(gt_co_self(), "GET /big/:frame");
-    return big_frames(0);
+    ck_assert_int_eq(gt_yield(), 0); /* let the neighbour park first */
+    return big_frame();
+}
+
+static int park(void *arg)
+{
+    return gt_waitq_wait(arg, GT_NEVER);
+}
+
+static int t_big_frame(void *arg)
+{
+    gt_waitq q;
+    gt_co *a, *b;
+
+    (void)arg;
+    gt_waitq_init(&q);
+    /* Mapped in this order, b's stack lies right below a's. */
+    ck_assert_int_eq(gt_co_spawn(&a, run_big_frame, NULL), 0);
+    ck_assert_int_eq(gt_co_spawn(&b, park, &q), 0);
+    gt_co_join(a, NULL, GT_NEVER);
+    gt_waitq_wake(&q, 1);
+    gt_co_join(b, NULL, GT_NEVER);
+    return 0;
 }
 
 static void big_frame_child(void *arg)
 {
-    gt_rt_config cfg = {.workers = 1, .stack_size = 64 * 1024};
+    gt_rt_config cfg = {.workers = 1, .stack_size = SMALL_STACK};
 
     (void)arg;
-    run_main_cfg(&cfg, run_big_frames, NULL);
+    run_main_cfg(&cfg, t_big_frame, NULL);
 }
 
 START_TEST(a_frame_larger_than_a_page_faults_in_the_guard)
@@ -88,6 +112,36 @@ START_TEST(the_default_stack_holds_600_kib_of_frames)
     gt_rt_config cfg = {.workers = 1};
 
     ck_assert_int_eq(run_main_cfg(&cfg, deep_recursion, NULL), 0);
+}
+END_TEST
+
+/* The body of issue 9's crash: jansson at its own nesting limit, on the
+ * default configuration (the release build's old 64 KiB stack overflowed
+ * at about 900 levels). */
+static int parse_nested(void *arg)
+{
+    int depth = *(int *)arg;
+    char *doc = malloc(2 * (size_t)depth);
+    json_error_t err;
+    json_t *j;
+
+    memset(doc, '[', (size_t)depth);
+    memset(doc + depth, ']', (size_t)depth);
+    j = json_loadb(doc, 2 * (size_t)depth, 0, &err);
+    free(doc);
+    if (!j)
+        return -1;
+    json_decref(j);
+    return 0;
+}
+
+START_TEST(jansson_at_its_depth_limit_fits_the_default_stack)
+{
+    gt_rt_config cfg = {.workers = 1};
+    int depth = 2048, deeper = 2049;
+
+    ck_assert_int_eq(run_main_cfg(&cfg, parse_nested, &depth), 0);
+    ck_assert_int_eq(run_main_cfg(&cfg, parse_nested, &deeper), -1);
 }
 END_TEST
 
@@ -290,6 +344,7 @@ void add_runtime_stack_tests(Suite *s)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, a_frame_larger_than_a_page_faults_in_the_guard);
     tcase_add_test(tc, the_default_stack_holds_600_kib_of_frames);
+    tcase_add_test(tc, jansson_at_its_depth_limit_fits_the_default_stack);
     tcase_add_test(tc, deep_pages_of_a_cached_stack_are_given_back);
     tcase_add_test(tc, a_deadline_armed_during_a_wait_dies_with_its_coroutine);
     tcase_add_test(tc, a_second_waiter_on_a_watch_is_refused);

@@ -312,6 +312,110 @@ START_TEST(running_blocking_call_is_seen_through_when_cancelled)
 }
 END_TEST
 
+/* ---- gt_run_thread: a call the caller may stop waiting for --------------- */
+
+/* A side call that blocks until the test releases it through a pipe. */
+typedef struct gate {
+    int fd[2];
+    atomic_int ran, done;
+} gate;
+
+static gate the_gate;
+
+static void gate_open(gate *g)
+{
+    ck_assert_int_eq(pipe(g->fd), 0);
+    atomic_store(&g->ran, 0);
+    atomic_store(&g->done, 0);
+}
+
+static int wait_at_gate(void *arg)
+{
+    gate *g = arg;
+    char c;
+
+    atomic_store(&g->ran, 1);
+    return read(g->fd[0], &c, 1) == 1 ? 42 : -EIO;
+}
+
+static void gate_done(void *arg)
+{
+    atomic_store(&((gate *)arg)->done, 1);
+}
+
+static void gate_release_and_settle(gate *g)
+{
+    ck_assert_int_eq(write(g->fd[1], "x", 1), 1);
+    for (int i = 0; i < 2000 && !atomic_load(&g->done); i++)
+        usleep(1000);
+    ck_assert_int_eq(atomic_load(&g->done), 1); /* done(arg) always runs */
+    close(g->fd[0]);
+    close(g->fd[1]);
+}
+
+static int release_later(void *arg)
+{
+    ck_assert_int_eq(gt_sleep(20), 0);
+    ck_assert_int_eq(write(((gate *)arg)->fd[1], "x", 1), 1);
+    return 0;
+}
+
+static int t_thread_result(void *arg)
+{
+    gate *g = arg;
+
+    ck_assert_int_eq(gt_co_spawn(NULL, release_later, g), 0);
+    return gt_run_thread(wait_at_gate, g, gate_done, GT_NEVER);
+}
+
+START_TEST(thread_call_returns_its_result)
+{
+    gate_open(&the_gate);
+    ck_assert_int_eq(run_main(t_thread_result, &the_gate), 42);
+    for (int i = 0; i < 2000 && !atomic_load(&the_gate.done); i++)
+        usleep(1000);
+    ck_assert_int_eq(atomic_load(&the_gate.done), 1);
+    close(the_gate.fd[0]);
+    close(the_gate.fd[1]);
+}
+END_TEST
+
+static int t_thread_deadline(void *arg)
+{
+    gate *g = arg;
+
+    /* The call blocks until after the runtime is gone; the caller leaves
+     * at its deadline, and the worker stops without waiting for it. */
+    return gt_run_thread(wait_at_gate, g, gate_done, gt_deadline_in(30));
+}
+
+START_TEST(thread_call_can_be_abandoned_and_never_holds_up_a_stop)
+{
+    gate_open(&the_gate);
+    ck_assert_int_eq(run_main(t_thread_deadline, &the_gate), -ETIMEDOUT);
+    ck_assert_int_eq(atomic_load(&the_gate.ran), 1);
+    ck_assert_int_eq(atomic_load(&the_gate.done), 0); /* still blocked */
+    gate_release_and_settle(&the_gate);
+}
+END_TEST
+
+static int t_thread_cancelled(void *arg)
+{
+    gt_co_cancel(gt_co_self());
+    return gt_run_thread(wait_at_gate, arg, gate_done, GT_NEVER);
+}
+
+START_TEST(thread_call_from_a_cancelled_caller_still_runs)
+{
+    gate_open(&the_gate);
+    ck_assert_int_eq(run_main(t_thread_cancelled, &the_gate), -ECANCELED);
+    for (int i = 0; i < 2000 && !atomic_load(&the_gate.ran); i++)
+        usleep(1000);
+    ck_assert_int_eq(atomic_load(&the_gate.ran), 1); /* fire and forget */
+    gate_release_and_settle(&the_gate);
+}
+END_TEST
+
 void add_runtime_wait_tests(Suite *s)
 {
     TCase *tc = tcase_create("wait");
@@ -325,5 +429,8 @@ void add_runtime_wait_tests(Suite *s)
     tcase_add_test(tc, blocking_offload_keeps_the_loop_ticking);
     tcase_add_test(tc, queued_blocking_call_times_out_without_running);
     tcase_add_test(tc, running_blocking_call_is_seen_through_when_cancelled);
+    tcase_add_test(tc, thread_call_returns_its_result);
+    tcase_add_test(tc, thread_call_can_be_abandoned_and_never_holds_up_a_stop);
+    tcase_add_test(tc, thread_call_from_a_cancelled_caller_still_runs);
     suite_add_tcase(s, tc);
 }

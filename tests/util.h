@@ -31,5 +31,6 @@ void add_db_pg_tests(Suite *s);
 void add_db_mysql_tests(Suite *s);
 void add_pool_tests(Suite *s, const char *backend);
 void add_e2e_tests(Suite *s, const char *backend);
+void add_e2e_stop_tests(Suite *s);
 
 #endif

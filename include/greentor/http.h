@@ -125,7 +125,11 @@ GT_API int gt_http_server_port(const gt_http_server *srv);
 /* Begin a graceful stop: every worker stops accepting (new connections are
  * refused), closes its idle connections, lets in-flight requests finish
  * (their responses carry "Connection: close") for up to drain_timeout_ms,
- * then cancels the requests still running and closes their connections.
+ * then cancels the requests still running: their waits fail with
+ * -ECANCELED and their clients get 503 with "Connection: close". What has
+ * not answered one second later is closed. A stop thus takes at most
+ * drain_timeout_ms + 1 s + the runtime's cleanup_grace_ms, whatever the
+ * database does.
  * Returns at once; idempotent. The runtime keeps running: call
  * gt_http_server_join() and then gt_rt_stop() to end the program. */
 GT_API void gt_http_server_stop(gt_http_server *srv);

@@ -270,6 +270,22 @@ GT_API void gt_fdwatch_close(gt_fdwatch *w);
  * coroutine APIs. */
 GT_API int gt_run_blocking(int (*fn)(void *), void *arg, int64_t deadline);
 
+/* Run fn(arg) on a new thread of its own, for a call that may block for an
+ * unbounded time and must not hold one of the thread pool's four threads
+ * (a CancelRequest to a wedged server, a connect to a partitioned host).
+ * Yields until fn returns, 'deadline' passes or the caller is cancelled --
+ * unlike gt_run_blocking(), the caller can always stop waiting. fn is
+ * always started (even with 'deadline' 0 or a cancelled caller, which
+ * makes this fire-and-forget) and always runs to its end. Takes ownership
+ * of 'arg', even on failure: once fn has returned and nobody waits any
+ * more, done(arg) is called (NULL: nothing) on whichever thread comes
+ * last. fn must not touch coroutine APIs. Returns fn's result, or
+ * -ETIMEDOUT / -ECANCELED when the caller stopped waiting first, -EAGAIN
+ * or -ENOMEM when no thread could be started (then fn did not run, and
+ * done(arg) has been called). */
+GT_API int gt_run_thread(int (*fn)(void *), void *arg, void (*done)(void *),
+                         int64_t deadline);
+
 /* ---- coroutine-local storage -------------------------------------------- */
 
 typedef int gt_local_key;

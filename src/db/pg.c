@@ -38,19 +38,22 @@
  *
  * Interruption. When a wait ends with -ETIMEDOUT or -ECANCELED mid-query,
  * the query is cancelled on the server with a CancelRequest. PG15's
- * PQcancel() blocks (it connects to the postmaster), so it runs on the
- * thread pool. We do not speak the CancelRequest packet ourselves: its
- * secret key is only reachable inside libpq's opaque PGcancel. If the
- * coroutine can still wait (not cancelled, its own deadline ahead) it sends
- * the cancel, waits for it to be delivered (so a late cancel cannot hit the
- * next query), then reads and drops what is left of the round trip for at
- * most DRAIN_MS: the connection comes back clean, and the call fails unless
- * every answer had come in anyway. A cancelled coroutine, or one past its
- * own deadline, cannot wait for anything -- every gt_* wait fails at once --
- * so then the cancel goes to a detached helper coroutine that owns it, and
- * the connection is marked broken (the pool discards it). The helper is the
- * one coroutine here that may outlive its caller. A lost server (EOF,
- * CONNECTION_BAD) marks the connection broken, -ECONNRESET.
+ * PQcancel() blocks (it connects to the postmaster, with no timeout), so it
+ * runs on a thread of its own (gt_run_thread), never on the shared thread
+ * pool, and the coroutine can stop waiting for it at its deadline: a
+ * stopped postmaster or a partitioned host must not stretch a request
+ * past its deadline nor starve the pool. We do not speak the CancelRequest
+ * packet ourselves: its secret key is only reachable inside libpq's opaque
+ * PGcancel. If the coroutine can still wait (not cancelled, its own
+ * deadline ahead) it waits for the cancel to be delivered (so a late cancel
+ * cannot hit the next query), then reads and drops what is left of the
+ * round trip for at most DRAIN_MS: the connection comes back clean, and the
+ * call fails unless every answer had come in anyway. A cancel that was not
+ * delivered in time, or a coroutine that cannot wait at all (cancelled, or
+ * past its own deadline: every gt_* wait fails at once), leaves the cancel
+ * to its thread and marks the connection broken (the pool discards it). A
+ * lost server (EOF, CONNECTION_BAD) marks the connection broken,
+ * -ECONNRESET.
  *
  * Notices (e.g. "there is no transaction in progress") are dropped, and so
  * are NOTIFY messages: this API has no way to deliver them. */
@@ -72,8 +75,6 @@
 /* How long an interrupted query may take to wind down (cancel + drain)
  * before the connection is given up as broken. */
 #define DRAIN_MS 2000
-/* How long a cancel handed to the helper may wait for a pool thread. */
-#define CANCEL_QUEUE_MS 10000
 /* Addresses of one host name passed on to libpq, tried in order. */
 #define MAX_ADDRS 4
 #define MAX_KW 16
@@ -774,7 +775,8 @@ static void set_error(trip *t, int rc)
         t->failed = k;
 }
 
-/* Thread pool: connect to the postmaster and deliver the CancelRequest. */
+/* A thread of its own: connect to the postmaster, deliver the
+ * CancelRequest. */
 static int send_cancel(void *arg)
 {
     char err[256];
@@ -782,11 +784,20 @@ static int send_cancel(void *arg)
     return PQcancel(arg, err, (int)sizeof(err)) ? 0 : -ECONNREFUSED;
 }
 
-static int cancel_main(void *arg)
+static void free_cancel(void *arg)
 {
-    gt_run_blocking(send_cancel, arg, gt_deadline_in(CANCEL_QUEUE_MS));
     PQfreeCancel(arg);
-    return 0;
+}
+
+/* Deliver a cancel, waiting for it until 'until' (0: not at all). Returns
+ * 0 once delivered, else a negative code: the cancel may still arrive. */
+static int cancel_query(pg_conn *c, int64_t until)
+{
+    PGcancel *cn = PQgetCancel(c->pq);
+
+    if (!cn)
+        return -ENOMEM;
+    return gt_run_thread(send_cancel, cn, free_cancel, until);
 }
 
 /* Whether the calling coroutine can still park: not cancelled, and its own
@@ -806,24 +817,17 @@ static bool can_wait(void)
 static void interrupted(trip *t, int rc)
 {
     pg_conn *c = t->c;
-    PGcancel *cn = PQgetCancel(c->pq);
     int64_t until = gt_deadline_in(DRAIN_MS);
     int k = cur_stmt(t);
 
     t->draining = true;
-    if (can_wait()) {
-        if (cn && gt_run_blocking(send_cancel, cn, until) == 0) {
-            PQfreeCancel(cn);
-            cn = NULL;
-        }
-        if (flush_out(c, until) < 0 || trip_read(t, until) < 0)
-            c->base.broken = true;
-    } else {
+    if (!can_wait()) {
+        cancel_query(c, 0); /* fire and forget */
         c->base.broken = true;
+    } else if (cancel_query(c, until) < 0 || flush_out(c, until) < 0 ||
+               trip_read(t, until) < 0) {
+        c->base.broken = true; /* a late cancel could hit the next query */
     }
-    if (cn && c->base.broken && gt_co_spawn(NULL, cancel_main, cn) == 0)
-        cn = NULL; /* the helper owns it now */
-    PQfreeCancel(cn);
     t->pos = t->nitems; /* nothing more to read, whatever happened */
     if (t->nstmts && k == t->nstmts && !c->base.broken)
         return; /* every answer was in: the call did complete */

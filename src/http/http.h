@@ -115,6 +115,8 @@ void gt__http_server_unref(gt_http_server *srv);
  * listener, drains connections for up to drain_ms (0: cancel at once) and
  * yields until every connection and handle is closed. Worker coroutine. */
 void gt__http_worker_begin(gt__http_worker *w);
+/* How long requests cancelled at the end of a drain get to answer 503. */
+#define GT__HTTP_STOP_GRACE_MS 1000
 void gt__http_worker_stop(gt__http_worker *w, int drain_ms);
 void gt__http_worker_end(gt__http_worker *w);
 

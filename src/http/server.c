@@ -16,8 +16,10 @@
  * worker's part of the server: it opens the listener, sleeps until the
  * server is stopped (or the runtime is, which cancels it), then drains:
  * closes the listener (new connections are refused), closes idle
- * connections, gives in-flight requests drain_timeout_ms, cancels the
- * rest, and returns only when every connection and handle is closed.
+ * connections, gives in-flight requests drain_timeout_ms, then cancels the
+ * rest -- they answer 503 -- and gives them GT__HTTP_STOP_GRACE_MS to do
+ * so, cuts off what is still there, and returns only when every
+ * connection and handle is closed.
  * Because it is a coroutine, the runtime keeps the worker's loop alive
  * until that is done, so a program that just calls gt_rt_stop() still
  * closes every connection cleanly.
@@ -399,6 +401,28 @@ static void on_listener_closed(uv_handle_t *h)
     gt_waitq_wake(&w->wq, -1);
 }
 
+/* Wait until every connection of the worker is gone or 'deadline'. */
+static bool wait_conns_gone(gt__http_worker *w, int64_t deadline)
+{
+    while (w->nconns > 0 && gt_waitq_wait(&w->wq, deadline) == 0)
+        ;
+    return w->nconns == 0;
+}
+
+/* Past the drain deadline, a request still running is cancelled, not cut
+ * off: its waits fail with -ECANCELED, the handler unwinds, and the client
+ * gets a 503 with "Connection: close" instead of silence. */
+static void cancel_in_flight(gt__http_worker *w)
+{
+    for (gt__http_conn *c = w->conns; c; c = c->next) {
+        c->close_after = true;
+        if (c->co)
+            gt_co_cancel(c->co);
+        else
+            gt__http_conn_drain(c);
+    }
+}
+
 void gt__http_worker_stop(gt__http_worker *w, int drain_ms)
 {
     int64_t deadline = gt_deadline_in(drain_ms);
@@ -415,12 +439,17 @@ void gt__http_worker_stop(gt__http_worker *w, int drain_ms)
         next = c->next;
         gt__http_conn_drain(c);
     }
-    while (w->nconns > 0 && gt_waitq_wait(&w->wq, deadline) == 0)
-        ;
+    /* Cancelled ourselves (the runtime is stopping), we cannot wait for
+     * anything: then every phase below passes at once. */
+    if (!wait_conns_gone(w, deadline)) {
+        cancel_in_flight(w);
+        wait_conns_gone(w, gt_deadline_in(GT__HTTP_STOP_GRACE_MS));
+    }
     for (c = w->conns; c; c = c->next)
-        gt__http_conn_close(c); /* cancels what still runs */
-    /* Closing takes loop iterations, and the requests' cleanups may yield:
-     * wait for them all, deaf to a cancel, polling now and then. */
+        gt__http_conn_close(c); /* what is left: cut it off */
+    /* Closing takes loop iterations, and the requests' cleanups may yield
+     * (bounded by the runtime's cleanup_grace_ms): wait for them all, deaf
+     * to a cancel. */
     was = gt_co_shield(1);
     while (w->nconns > 0 || w->handles > 0)
         gt_waitq_wait(&w->wq, gt_deadline_in(100));
