@@ -21,6 +21,7 @@ static Suite *runtime_suite(void)
     add_runtime_local_tests(s);
     add_runtime_rt_tests(s);
     add_runtime_stack_tests(s);
+    add_runtime_scope_tests(s);
     return s;
 }
 

@@ -159,8 +159,22 @@ GT_API const char *gt_strerror(int rc);
  * the caller next yields or parks. With out == NULL the coroutine is
  * detached: it frees itself when it ends. Otherwise *out is a handle the
  * caller must pass to gt_co_join() (or gt_co_detach()) exactly once.
- * Returns 0 or -ENOMEM (no stack could be mapped). */
+ * Scope: the new coroutine is a child of the calling coroutine (of the
+ * worker, when called from a libuv callback). When the caller's body
+ * returns, its children still running are cancelled and waited for, at
+ * most cleanup_grace_ms, before the caller's own cleanups (gt_co_defer,
+ * local destructors) run; handles of finished children nobody joined are
+ * released then, so a child's handle is valid only until its parent's body
+ * returns. A child that outlasts the grace moves to the worker's scope,
+ * with a warning on stderr. Returns 0, -EINVAL outside a worker or without
+ * fn, or -ENOMEM (no stack could be mapped). */
 GT_API int gt_co_spawn(gt_co **out, gt_co_fn fn, void *arg);
+
+/* The same, but in the worker's root scope: the coroutine does not end
+ * with its caller, only with the worker (gt_rt_stop() cancels it). For work
+ * that belongs to the worker rather than to a request: a pool's refill, a
+ * cache refresher, a connection's own coroutine. */
+GT_API int gt_co_spawn_worker(gt_co **out, gt_co_fn fn, void *arg);
 
 /* Wait until 'co' has finished and free its handle; its result goes to
  * *result (if not NULL). Yields. Returns 0, or -ETIMEDOUT / -ECANCELED and

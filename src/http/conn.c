@@ -441,7 +441,9 @@ static int dispatch(gt__http_conn *c, gt_http_req *req, size_t head_len)
         return 0;
     }
     gt__http_req_start(req, c, head_len);
-    if (gt_co_spawn(&co, request_main, req) < 0) {
+    /* The worker's scope: the previous request's coroutine may be the one
+     * dispatching this pipelined request, from its last cleanup. */
+    if (gt_co_spawn_worker(&co, request_main, req) < 0) {
         gt__http_req_put(w, req);
         gt__http_send_error(c, 503);
         return 0;

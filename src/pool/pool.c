@@ -312,5 +312,6 @@ void gt__pool_refill(gt__wpool *w)
         return;
     if (gt_now() < atomic_load(&w->pool->down_until))
         return;
-    w->refilling = gt_co_spawn(NULL, refill_co, w) == 0;
+    /* The worker's, not the request's that happened to trigger it. */
+    w->refilling = gt_co_spawn_worker(NULL, refill_co, w) == 0;
 }

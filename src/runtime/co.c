@@ -11,7 +11,18 @@
  * resolve themselves: the first of (event, timer, cancel) to unpark wins and
  * the others find the coroutine no longer parked. A waiter that was handed
  * something (a permit, a connection) and then cancelled still receives it,
- * and its next wait reports the cancellation. */
+ * and its next wait reports the cancellation.
+ *
+ * Scopes. A coroutine spawned by another is its child; one spawned from a
+ * libuv callback, a posted task or gt_co_spawn_worker() belongs to the
+ * worker's root scope. When a coroutine's body returns, its children still
+ * running are cancelled and waited for -- on an event, bounded by the
+ * runtime's cleanup grace -- before its own cleanups run, so a request's
+ * helpers have finished with its pooled connection before the connection
+ * goes back. Children that outlast the grace move to the root scope (the
+ * worker's stop cancels them again) with a warning: nothing is left
+ * pointing at a freed parent. */
+#include <stdio.h>
 #include <errno.h>
 #include <string.h>
 
@@ -120,6 +131,94 @@ void gt__unpark(gt_co *co, int rc)
     gt__sched_push_ready(co->sched, co);
 }
 
+static void link_kid(gt_co *parent, gt_co *co)
+{
+    co->parent = parent;
+    co->kid_prev = NULL;
+    co->kid_next = NULL;
+    if (!parent)
+        return;
+    co->kid_next = parent->kids;
+    if (parent->kids)
+        parent->kids->kid_prev = co;
+    parent->kids = co;
+    parent->nlive_kids++;
+}
+
+void gt__co_unlink_parent(gt_co *co)
+{
+    gt_co *parent = co->parent;
+
+    if (!parent)
+        return;
+    if (co->kid_prev)
+        co->kid_prev->kid_next = co->kid_next;
+    else
+        parent->kids = co->kid_next;
+    if (co->kid_next)
+        co->kid_next->kid_prev = co->kid_prev;
+    co->parent = co->kid_prev = co->kid_next = NULL;
+}
+
+/* A child finished: its parent may be waiting for the last one. */
+static void kid_finished(gt_co *co)
+{
+    gt_co *parent = co->parent;
+
+    if (!parent)
+        return;
+    parent->nlive_kids--;
+    if (parent->awaiting_kids && parent->nlive_kids == 0)
+        gt__unpark(parent, 0);
+}
+
+/* Cancel the live children and wait for them, deaf to our own cancel and
+ * deadline but bounded by the cleanup grace. */
+static void await_kids(gt_co *co)
+{
+    int64_t until = gt_deadline_in(co->sched->rt->cfg.cleanup_grace_ms);
+    bool was = co->shielded;
+
+    for (gt_co *k = co->kids; k; k = k->kid_next)
+        gt_co_cancel(k);
+    co->shielded = true;
+    co->awaiting_kids = true;
+    while (co->nlive_kids > 0 && gt__park(until) == 0)
+        ;
+    co->awaiting_kids = false;
+    co->shielded = was;
+}
+
+/* End the scope of 'co': no child may outlive it, and none may keep a
+ * pointer to it. */
+static void end_scope(gt_co *co)
+{
+    gt_co *k, *next;
+
+    if (!co->kids)
+        return;
+    if (co->nlive_kids > 0)
+        await_kids(co);
+    for (k = co->kids; k; k = next) {
+        next = k->kid_next;
+        k->parent = k->kid_prev = k->kid_next = NULL;
+        if (k->joiner)
+            continue; /* a sibling is joining it: the handle is in use */
+        if (k->state == GT__DONE) {
+            gt__stack_put(co->sched, k); /* finished, never joined */
+            continue;
+        }
+        k->detached = true;
+        fprintf(stderr, "greentor: coroutine #%llu '%s' outlived its parent "
+                        "#%llu '%s' by the cleanup grace; it now belongs to "
+                        "the worker\n", (unsigned long long)k->id,
+                k->name[0] ? k->name : "?", (unsigned long long)co->id,
+                co->name[0] ? co->name : "?");
+    }
+    co->kids = NULL;
+    co->nlive_kids = 0;
+}
+
 /* The first frame on every coroutine stack. It never returns: the last
  * switch back to the loop abandons it. */
 static void co_main(void *p)
@@ -129,7 +228,9 @@ static void co_main(void *p)
 
     gt__san_finish_switch(NULL, &s->main_stack_bottom, &s->main_stack_size);
     co->result = co->fn(co->arg);
+    end_scope(co);
     gt__co_run_cleanups(co);
+    end_scope(co); /* what a cleanup spawned */
     co->state = GT__DONE;
     if (co->joiner)
         gt__unpark(co->joiner, 0);
@@ -147,6 +248,9 @@ static void co_reset(gt_co *co, gt_sched *s, gt_co_fn fn, void *arg)
     co->cleaning = false;
     co->deadline = GT_NEVER;
     co->joiner = NULL;
+    co->kids = NULL;
+    co->nlive_kids = 0;
+    co->awaiting_kids = false;
     co->waitq = NULL;
     co->hard = false;
     co->shielded = false;
@@ -173,13 +277,15 @@ static void link_live(gt_sched *s, gt_co *co)
     s->stats.live++;
 }
 
-int gt__co_spawn(gt_sched *s, gt_co **out, gt_co_fn fn, void *arg)
+int gt__co_spawn(gt_sched *s, gt_co *parent, gt_co **out, gt_co_fn fn,
+                 void *arg)
 {
     gt_co *co = gt__stack_get(s);
 
     if (!co)
         return -ENOMEM;
     co_reset(co, s, fn, arg);
+    link_kid(parent, co);
     co->detached = out == NULL;
     link_live(s, co);
     s->stats.spawned++;
@@ -203,6 +309,7 @@ void gt__co_finished(gt_sched *s, gt_co *co)
     if (co->all_next)
         co->all_next->all_prev = co->all_prev;
     s->stats.live--;
+    kid_finished(co);
     uv_timer_stop(&co->timer);
     co->park_seq++;
     if (s->rt->cfg.stack_check) {
@@ -220,7 +327,16 @@ int gt_co_spawn(gt_co **out, gt_co_fn fn, void *arg)
 
     if (!s || !fn)
         return -EINVAL;
-    return gt__co_spawn(s, out, fn, arg);
+    return gt__co_spawn(s, s->current, out, fn, arg);
+}
+
+int gt_co_spawn_worker(gt_co **out, gt_co_fn fn, void *arg)
+{
+    gt_sched *s = gt__sched_self();
+
+    if (!s || !fn)
+        return -EINVAL;
+    return gt__co_spawn(s, NULL, out, fn, arg);
 }
 
 int gt_co_join(gt_co *co, int *result, int64_t deadline)

@@ -218,7 +218,7 @@ void gt__rt_take_inbox(gt_sched *s)
     s->ninbox = s->cap_inbox = 0;
     pthread_mutex_unlock(&s->inbox_lock);
     for (i = 0; i < n; i++)
-        if (gt__co_spawn(s, NULL, tasks[i].fn, tasks[i].arg) < 0)
+        if (gt__co_spawn(s, NULL, NULL, tasks[i].fn, tasks[i].arg) < 0)
             break; /* out of memory: the rest are dropped, like a full queue */
     free(tasks);
 }

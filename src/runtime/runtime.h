@@ -101,6 +101,16 @@ struct gt_co {
     gt_co *all_prev, *all_next; /* the scheduler's list of live ones */
     gt_co *joiner;          /* coroutine parked in gt_co_join() */
 
+    /* Scope: the coroutine that spawned this one (NULL: the worker's root
+     * scope). A child stays on its parent's 'kids' list until its control
+     * block is freed; 'nlive_kids' counts those not yet finished. When the
+     * parent's body returns it cancels its live kids and waits for them
+     * ('awaiting_kids'), then releases the finished ones nobody joined. */
+    gt_co *parent;
+    gt_co *kids, *kid_prev, *kid_next;
+    unsigned nlive_kids;
+    bool awaiting_kids;
+
     gt__cleanup *cleanups;  /* LIFO; points at cleanup_inline or heap */
     size_t ncleanups, cap_cleanups;
     gt__cleanup cleanup_inline[GT__CLEANUP_INLINE];
@@ -211,8 +221,12 @@ void gt__sched_push_ready(gt_sched *s, gt_co *co);
 void gt__sched_resume(gt_sched *s, gt_co *co);
 /* Switch from the running coroutine back to the loop. */
 void gt__sched_suspend(gt_sched *s, gt_co *co);
-/* Start a coroutine; detached when out is NULL. */
-int gt__co_spawn(gt_sched *s, gt_co **out, gt_co_fn fn, void *arg);
+/* Start a coroutine, a child of 'parent' (NULL: of the worker's root
+ * scope); detached when out is NULL. */
+int gt__co_spawn(gt_sched *s, gt_co *parent, gt_co **out, gt_co_fn fn,
+                 void *arg);
+/* Take a freed coroutine off its parent's list of kids (co.c). */
+void gt__co_unlink_parent(gt_co *co);
 void gt__sched_begin_stop(gt_sched *s);
 /* A coroutine switched away for the last time (co.c). */
 void gt__co_finished(gt_sched *s, gt_co *co);

@@ -97,6 +97,7 @@ gt_co *gt__stack_get(gt_sched *s)
 void gt__stack_put(gt_sched *s, gt_co *co)
 {
     GT__ASSERT(co->state == GT__DONE);
+    gt__co_unlink_parent(co);
     co->state = GT__FREE;
     co->touched = true;
     if (s->nfree >= s->rt->cfg.stack_cache) {
