@@ -86,6 +86,8 @@ struct gt__http_worker {
     bool stopping;            /* draining: accept nothing, close when idle */
     int handles;              /* worker handles whose close is pending */
     gt_waitq wq;              /* the worker coroutine waits here */
+    gt_waitq join_wq;         /* gt_http_server_join() callers of this
+                                 worker wait here */
     gt__http_conn *conns;     /* every open connection, a list */
     size_t nconns;
     char *bufs;               /* free I/O buffers, linked through their

@@ -108,8 +108,10 @@ int gt__http_server_new(gt_http_server **out, gt_rt *rt,
     srv->arg = arg;
     srv->rt = rt;
     srv->nworkers = nworkers;
-    for (int i = 0; i < nworkers; i++)
+    for (int i = 0; i < nworkers; i++) {
         srv->workers[i] = (gt__http_worker){.srv = srv, .index = i, .fd = -1};
+        gt_waitq_init(&srv->workers[i].join_wq);
+    }
     atomic_init(&srv->refs, 1);
     gt_waitq_init(&srv->sig_wq);
     *out = srv;
@@ -449,11 +451,30 @@ void gt__http_worker_stop(gt__http_worker *w, int drain_ms)
         gt__http_conn_close(c); /* what is left: cut it off */
     /* Closing takes loop iterations, and the requests' cleanups may yield
      * (bounded by the runtime's cleanup_grace_ms): wait for them all, deaf
-     * to a cancel. */
+     * to a cancel. Every freed connection and closed handle wakes us. */
     was = gt_co_shield(1);
     while (w->nconns > 0 || w->handles > 0)
-        gt_waitq_wait(&w->wq, gt_deadline_in(100));
+        gt_waitq_wait(&w->wq, GT_NEVER);
     gt_co_shield(was);
+}
+
+static int post_ref(gt_http_server *srv, int i, gt_co_fn fn, void *arg);
+
+static int join_wake_task(void *arg)
+{
+    gt__http_worker *w = arg;
+
+    gt_waitq_wake(&w->join_wq, -1);
+    gt__http_server_unref(w->srv);
+    return 0;
+}
+
+/* The last worker has stopped: wake gt_http_server_join() callers, which
+ * wait on their own worker's queue (a wait queue is per worker). */
+static void wake_joiners(gt_http_server *srv)
+{
+    for (int i = 0; i < srv->nworkers; i++)
+        post_ref(srv, i, join_wake_task, &srv->workers[i]);
 }
 
 static int worker_main(void *arg)
@@ -472,7 +493,8 @@ static int worker_main(void *arg)
         rc = gt_waitq_wait(&w->wq, GT_NEVER);
     gt__http_worker_stop(w, rc == 0 ? srv->cfg.drain_timeout_ms : 0);
     gt__http_worker_end(w);
-    atomic_fetch_sub(&srv->running, 1);
+    if (atomic_fetch_sub(&srv->running, 1) == 1)
+        wake_joiners(srv);
     gt__http_server_unref(srv);
     return 0;
 }
@@ -555,19 +577,20 @@ void gt_http_server_stop(gt_http_server *srv)
         post_ref(srv, i, stop_task, &srv->workers[i]);
 }
 
-/* Polling: stopping is rare, and a cross-thread wake-up would need the
- * joiner's frame to outlive a task in flight. */
+/* The last worker to stop posts a wake-up to every worker (holding a
+ * server reference, so the server outlives it); a joiner waits on its own
+ * worker's queue. If the runtime is stopping, posting fails -- and the
+ * joiner is cancelled anyway. */
 int gt_http_server_join(gt_http_server *srv, int64_t deadline)
 {
+    int w = gt_worker_id();
     int rc;
 
-    if (!gt_co_self())
+    if (!gt_co_self() || w < 0 || w >= srv->nworkers)
         return -EINVAL;
     while (atomic_load(&srv->running) > 0) {
-        if (deadline != GT_NEVER && gt_now() >= deadline)
-            return -ETIMEDOUT;
-        rc = gt_sleep(5);
-        if (rc < 0)
+        rc = gt_waitq_wait(&srv->workers[w].join_wq, deadline);
+        if (rc < 0 && atomic_load(&srv->running) > 0)
             return rc;
     }
     return 0;
