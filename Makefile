@@ -41,7 +41,11 @@ LIB_SRC := $(filter-out $(SWITCHES),$(foreach m,$(MODULES),$(wildcard src/$(m)/*
            src/runtime/switch_$(SWITCH).c
 TEST_SRC := $(wildcard tests/*.c)
 
+# ThreadSanitizer build of the runtime suite (make check runs it).
+TSAN_FLAGS := -fsanitize=thread -fno-omit-frame-pointer -O1 -DGT_DEBUG
+
 OBJ     := $(LIB_SRC:%.c=build/%.o)
+TSAN_OBJ := $(LIB_SRC:%.c=build-tsan/%.o) $(TEST_SRC:%.c=build-tsan/%.o)
 SAN_OBJ := $(LIB_SRC:%.c=build-san/%.o)
 TEST_OBJ := $(TEST_SRC:%.c=build-san/%.o)
 
@@ -63,6 +67,13 @@ build/libgreentor.a: $(OBJ)
 build/libgreentor.so: $(OBJ)
 	$(CC) -shared -Wl,-soname,libgreentor.so.$(SOVER) -o $@.$(SOVER) $^ $(LIBS)
 	ln -sf libgreentor.so.$(SOVER) $@
+
+build-tsan/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(TSAN_FLAGS) $(shell pkg-config --cflags check) -c $< -o $@
+
+build-tsan/test_greentor: $(TSAN_OBJ)
+	$(CC) $(TSAN_FLAGS) -o $@ $^ $(LIBS) $(shell pkg-config --libs check)
 
 build-san/libgreentor.a: $(SAN_OBJ)
 	$(AR) rcs $@ $^
@@ -100,7 +111,7 @@ build-san/tests/%.o: tests/%.c
 
 check:
 	@bash scripts/deps.sh test
-	$(MAKE) -j$(NPROC) build-san/test_greentor all \
+	$(MAKE) -j$(NPROC) build-san/test_greentor build-tsan/test_greentor all \
 	    $(FUZZ_TARGETS:%=build-san/fuzz/replay_%)
 	@bash scripts/check.sh
 
@@ -191,6 +202,6 @@ format:
 	clang-format -i $(LIB_SRC) $(TEST_SRC) include/*.h include/greentor/*.h
 
 clean:
-	rm -rf build build-san
+	rm -rf build build-san build-tsan
 
--include $(OBJ:.o=.d) $(SAN_OBJ:.o=.d) $(TEST_OBJ:.o=.d)
+-include $(OBJ:.o=.d) $(SAN_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(TSAN_OBJ:.o=.d)

@@ -156,6 +156,54 @@ START_TEST(worker_identity_inside_and_outside)
 }
 END_TEST
 
+/* Statistics are read from any thread while their worker updates them
+ * (the ThreadSanitizer build of this suite checks that this is no data
+ * race); counters seen from outside only ever grow. */
+static atomic_int churn_stop;
+
+static int idle_co(void *arg)
+{
+    (void)arg;
+    return 0;
+}
+
+static int churn(void *arg)
+{
+    (void)arg;
+    while (!atomic_load(&churn_stop)) {
+        if (gt_co_spawn(NULL, idle_co, NULL) < 0 || gt_yield() < 0)
+            break;
+    }
+    return 0;
+}
+
+static int t_stats_across_threads(void *arg)
+{
+    gt_rt_stats st;
+    uint64_t last = 0;
+
+    (void)arg;
+    atomic_store(&churn_stop, 0);
+    ck_assert_int_eq(gt_rt_post(gt_rt_self(), 1, churn, NULL), 0);
+    for (int i = 0; i < 200; i++) {
+        gt_rt_get_stats(gt_rt_self(), 1, &st);
+        ck_assert_uint_ge(st.spawned, last);
+        last = st.spawned;
+        ck_assert_int_eq(gt_sleep(1), 0);
+    }
+    atomic_store(&churn_stop, 1);
+    ck_assert_uint_gt(last, 0);
+    return 0;
+}
+
+START_TEST(stats_are_read_safely_from_another_worker)
+{
+    gt_rt_config cfg = {.workers = 2};
+
+    ck_assert_int_eq(run_main_cfg(&cfg, t_stats_across_threads, NULL), 0);
+}
+END_TEST
+
 START_TEST(strerror_covers_our_codes_and_libuvs)
 {
     ck_assert_ptr_nonnull(strstr(gt_strerror(GT_EPOOL), "connection"));
@@ -174,5 +222,6 @@ void add_runtime_rt_tests(Suite *s)
     tcase_add_test(tc, unrun_runtime_frees_cleanly);
     tcase_add_test(tc, worker_identity_inside_and_outside);
     tcase_add_test(tc, strerror_covers_our_codes_and_libuvs);
+    tcase_add_test(tc, stats_are_read_safely_from_another_worker);
     suite_add_tcase(s, tc);
 }

@@ -77,7 +77,7 @@ static void note_wait_depth(gt_sched *s, gt_co *co)
     size_t used = (size_t)(co->stack_hi - (char *)__builtin_frame_address(0));
 
     if (used > s->stats.stack_wait_hwm)
-        s->stats.stack_wait_hwm = used;
+        GT__STAT_SET(s->stats.stack_wait_hwm, used);
 }
 
 int gt__park(int64_t deadline)
@@ -262,6 +262,12 @@ static void co_reset(gt_co *co, gt_sched *s, gt_co_fn fn, void *arg)
     co->asan_fake_stack = NULL;
     co->name[0] = '\0';
     co->id = ++s->next_id;
+    /* A fiber per coroutine, not per stack: with GCC 12's TSan, a fiber
+     * switched to ~16k times crashes the TSan runtime (its 14-bit epoch
+     * overflows; threads survive that, created fibers do not, and a fiber
+     * cannot be renewed mid-life without breaking TSan's shadow stack). A
+     * stack lives for many coroutines; a coroutine rarely that long. */
+    co->tsan_fiber = gt__tsan_fiber_new();
     if (s->rt->cfg.stack_check)
         gt__stack_prefill(co);
     gt__ctx_init(&co->ctx, co->stack_lo, stack, co_main, co);
@@ -274,7 +280,7 @@ static void link_live(gt_sched *s, gt_co *co)
     if (s->all)
         s->all->all_prev = co;
     s->all = co;
-    s->stats.live++;
+    GT__STAT_ADD(s->stats.live, 1);
 }
 
 int gt__co_spawn(gt_sched *s, gt_co *parent, gt_co **out, gt_co_fn fn,
@@ -288,7 +294,7 @@ int gt__co_spawn(gt_sched *s, gt_co *parent, gt_co **out, gt_co_fn fn,
     link_kid(parent, co);
     co->detached = out == NULL;
     link_live(s, co);
-    s->stats.spawned++;
+    GT__STAT_ADD(s->stats.spawned, 1);
     co->state = GT__READY;
     gt__sched_push_ready(s, co);
     if (out)
@@ -308,14 +314,16 @@ void gt__co_finished(gt_sched *s, gt_co *co)
         s->all = co->all_next;
     if (co->all_next)
         co->all_next->all_prev = co->all_prev;
-    s->stats.live--;
+    GT__STAT_ADD(s->stats.live, (uint64_t)-1);
     kid_finished(co);
+    gt__tsan_fiber_free(co->tsan_fiber);
+    co->tsan_fiber = NULL;
     uv_timer_stop(&co->timer);
     co->park_seq++;
     if (s->rt->cfg.stack_check) {
         used = gt__stack_used(co);
         if (used > s->stats.stack_hwm)
-            s->stats.stack_hwm = used;
+            GT__STAT_SET(s->stats.stack_hwm, used);
     }
     if (co->detached)
         gt__stack_put(s, co);

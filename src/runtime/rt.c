@@ -264,18 +264,23 @@ int gt_rt_workers(const gt_rt *rt)
     return rt->nworkers;
 }
 
-static void add_stats(gt_rt_stats *sum, const gt_rt_stats *s)
+static size_t max_of(size_t a, size_t b)
 {
-    sum->spawned += s->spawned;
-    sum->live += s->live;
-    sum->switches += s->switches;
-    sum->stacks_mapped += s->stacks_mapped;
-    sum->stacks_cached += s->stacks_cached;
-    sum->stack_trims += s->stack_trims;
-    if (s->stack_wait_hwm > sum->stack_wait_hwm)
-        sum->stack_wait_hwm = s->stack_wait_hwm;
-    if (s->stack_hwm > sum->stack_hwm)
-        sum->stack_hwm = s->stack_hwm;
+    return a > b ? a : b;
+}
+
+/* Another worker may be updating 's' right now: read each field once. */
+static void add_stats(gt_rt_stats *sum, gt_rt_stats *s)
+{
+    sum->spawned += GT__STAT_GET(s->spawned);
+    sum->live += GT__STAT_GET(s->live);
+    sum->switches += GT__STAT_GET(s->switches);
+    sum->stacks_mapped += GT__STAT_GET(s->stacks_mapped);
+    sum->stacks_cached += GT__STAT_GET(s->stacks_cached);
+    sum->stack_trims += GT__STAT_GET(s->stack_trims);
+    sum->stack_hwm = max_of(sum->stack_hwm, GT__STAT_GET(s->stack_hwm));
+    sum->stack_wait_hwm =
+        max_of(sum->stack_wait_hwm, GT__STAT_GET(s->stack_wait_hwm));
 }
 
 void gt_rt_get_stats(gt_rt *rt, int worker, gt_rt_stats *out)

@@ -67,6 +67,62 @@ static inline void gt__san_unpoison(void *p, size_t n)
 }
 #endif
 
+/* ThreadSanitizer: every coroutine is a "fiber" of TSan's, so that it
+ * keeps a shadow stack per coroutine and orders what one coroutine does
+ * before a switch against what the next one does after it. */
+#if defined(__SANITIZE_THREAD__)
+#define GT__TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define GT__TSAN 1
+#endif
+#endif
+
+#ifdef GT__TSAN
+#include <sanitizer/tsan_interface.h>
+
+static inline void *gt__tsan_fiber_new(void)
+{
+    return __tsan_create_fiber(0);
+}
+
+static inline void gt__tsan_fiber_free(void *fiber)
+{
+    if (fiber)
+        __tsan_destroy_fiber(fiber);
+}
+
+static inline void *gt__tsan_fiber_self(void)
+{
+    return __tsan_get_current_fiber();
+}
+
+static inline void gt__tsan_switch(void *fiber)
+{
+    __tsan_switch_to_fiber(fiber, 0);
+}
+#else
+static inline void *gt__tsan_fiber_new(void)
+{
+    return NULL;
+}
+
+static inline void gt__tsan_fiber_free(void *fiber)
+{
+    (void)fiber;
+}
+
+static inline void *gt__tsan_fiber_self(void)
+{
+    return NULL;
+}
+
+static inline void gt__tsan_switch(void *fiber)
+{
+    (void)fiber;
+}
+#endif
+
 static inline unsigned gt__vg_stack_register(void *lo, void *hi)
 {
     return VALGRIND_STACK_REGISTER(lo, hi);

@@ -63,8 +63,9 @@ void gt__sched_resume(gt_sched *s, gt_co *co)
 
     co->state = GT__RUNNING;
     s->current = co;
-    s->stats.switches++;
+    GT__STAT_ADD(s->stats.switches, 1);
     gt__san_start_switch(&fake, co->stack_lo, size);
+    gt__tsan_switch(co->tsan_fiber);
     gt__ctx_switch(&s->main_ctx, &co->ctx);
     gt__san_finish_switch(fake, NULL, NULL);
     s->current = NULL;
@@ -78,6 +79,7 @@ void gt__sched_suspend(gt_sched *s, gt_co *co)
     void **fake = co->state == GT__DONE ? NULL : &co->asan_fake_stack;
 
     gt__san_start_switch(fake, s->main_stack_bottom, s->main_stack_size);
+    gt__tsan_switch(s->tsan_main);
     gt__ctx_switch(&co->ctx, &s->main_ctx);
     gt__san_finish_switch(co->asan_fake_stack, &s->main_stack_bottom,
                           &s->main_stack_size);
@@ -172,6 +174,7 @@ static void close_any(uv_handle_t *h, void *arg)
 void gt__sched_run(gt_sched *s)
 {
     gt__sched_set_self(s);
+    s->tsan_main = gt__tsan_fiber_self();
     gt__guard_thread_init(&s->altstack);
     gt__rt_take_inbox(s);
     if (atomic_load(&s->rt->stop))

@@ -71,7 +71,7 @@ static gt_co *map_new(gt_sched *s)
     co->vg_stack_id = gt__vg_stack_register(co->stack_lo, co->stack_hi);
     uv_timer_init(&s->loop, &co->timer);
     co->timer.data = co;
-    s->stats.stacks_mapped++;
+    GT__STAT_ADD(s->stats.stacks_mapped, 1);
     return co;
 
 fail_unmap:
@@ -89,7 +89,7 @@ gt_co *gt__stack_get(gt_sched *s)
         return map_new(s);
     s->free_list = co->next;
     s->nfree--;
-    s->stats.stacks_cached = s->nfree;
+    GT__STAT_SET(s->stats.stacks_cached, s->nfree);
     gt__san_unpoison(co->stack_lo, (size_t)(co->stack_hi - co->stack_lo));
     return co;
 }
@@ -107,7 +107,7 @@ void gt__stack_put(gt_sched *s, gt_co *co)
     co->next = s->free_list;
     s->free_list = co;
     s->nfree++;
-    s->stats.stacks_cached = s->nfree;
+    GT__STAT_SET(s->stats.stacks_cached, s->nfree);
 }
 
 /* Give back the deep pages of the cached stacks used since the last trim.
@@ -122,7 +122,7 @@ static void trim_cached(gt_sched *s)
             continue;
         co->touched = false;
         if (madvise(co->stack_lo, len - TRIM_KEEP, MADV_DONTNEED) == 0)
-            s->stats.stack_trims++;
+            GT__STAT_ADD(s->stats.stack_trims, 1);
     }
 }
 
