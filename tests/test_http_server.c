@@ -739,6 +739,51 @@ START_TEST(json_nested_to_janssons_limit_is_parsed)
 }
 END_TEST
 
+/* Every allocation on a request's path may fail: the client gets an
+ * answer (200, or 500/503) or a closed connection, never a crash or a
+ * hang, and the server goes on serving. Each round starts a fresh server,
+ * so that the first request finds every per-worker cache cold (connection,
+ * buffer, request object, coroutine, stack, output buffer), and fails its
+ * allocation n, for n = 1, 2, ... until a request makes fewer than n. */
+static bool oom_round(long n, long *made)
+{
+    server s;
+    client *c;
+    resp r;
+    bool answered;
+
+    server_start(&s, NULL, 1);
+    c = cli_open(&s);
+    gt_alloc_fail(n, 0);
+    cli_send(c, "POST /echo HTTP/1.1\r\nHost: t\r\n"
+                "Content-Length: 5\r\n\r\nhello");
+    answered = cli_read(c, &r, false);
+    if (answered)
+        ck_assert_msg(r.status == 200 || r.status == 500 || r.status == 503,
+                      "allocation %ld: status %d", n, r.status);
+    resp_free(&r); /* a partial read holds a buffer too */
+    *made = gt_alloc_fail(0, 0);
+    cli_close(c);
+    get(&s, GET_("/plaintext"), 200, hello); /* still serving */
+    server_stop(&s);
+    return answered;
+}
+
+START_TEST(allocation_failures_on_the_request_path_are_survived)
+{
+    long n, made = 0;
+    int answered = 0;
+
+    for (n = 1; n < 200; n++) {
+        answered += oom_round(n, &made);
+        if (made < n)
+            break;
+    }
+    ck_assert_msg(n > 4, "only %ld allocations walked", n);
+    ck_assert_int_gt(answered, 0);
+}
+END_TEST
+
 START_TEST(pipeline_100_in_order)
 {
     char *batch = malloc(100 * 64), *p = batch;
@@ -1563,6 +1608,7 @@ void add_http_server_tests(Suite *s)
     tcase_add_test(tc, keepalive_reuse);
     tcase_add_test(tc, pipeline_100_in_order);
     tcase_add_test(tc, json_nested_to_janssons_limit_is_parsed);
+    tcase_add_test(tc, allocation_failures_on_the_request_path_are_survived);
     tcase_add_test(tc, request_split_byte_by_byte);
     tcase_add_test(tc, chunked_bodies);
     tcase_add_test(tc, content_length_bodies);

@@ -153,6 +153,24 @@ GT_API int64_t gt_deadline_in(int64_t ms);
 /* A readable message for 'rc': ours, libuv's or strerror's. */
 GT_API const char *gt_strerror(int rc);
 
+/* ---- memory (any thread) ------------------------------------------------ */
+
+/* greentor allocates through these (as SQLite does through sqlite3_malloc),
+ * so that a test can make any one allocation fail and walk the
+ * out-of-memory paths. Same contracts as malloc, calloc, realloc and
+ * strdup; free the result with free(). */
+GT_API void *gt_malloc(size_t n);
+GT_API void *gt_calloc(size_t n, size_t size);
+GT_API void *gt_realloc(void *p, size_t n);
+GT_API char *gt_strdup(const char *s);
+
+/* Fault injection, for tests: allocation number 'nth' through the
+ * functions above, counting from the next one as 1, fails with NULL, and
+ * with 'sticky' nonzero every one after it too; 'nth' 0 disarms. Returns
+ * how many allocations were made since the previous call. Costs one
+ * relaxed atomic load per allocation while disarmed. */
+GT_API long gt_alloc_fail(long nth, int sticky);
+
 /* ---- coroutines (worker only) ------------------------------------------ */
 
 /* Spawn fn(arg) as a new coroutine on the calling worker. It first runs when

@@ -57,7 +57,7 @@ static void advance(gt__http_conn *c);
 int gt__http_conn_new(gt__http_worker *w, const gt__http_io *io,
                       void *io_data, gt__http_conn **out)
 {
-    gt__http_conn *c = calloc(1, sizeof(*c));
+    gt__http_conn *c = gt_calloc(1, sizeof(*c));
 
     if (!c)
         return -ENOMEM;
@@ -304,7 +304,7 @@ char *gt__http_out_reserve(gt__http_conn *c, size_t n)
     want = c->out_cap * 2 > c->out_len + n ? c->out_cap * 2 : c->out_len + n;
     if (want < pool)
         want = pool;
-    p = realloc(c->out, want);
+    p = gt_realloc(c->out, want);
     if (!p)
         return NULL;
     c->out = p;

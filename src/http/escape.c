@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "greentor/runtime.h"
+
 /* Escaped width of the bytes that need escaping; 0 for the rest. */
 static const unsigned char width[256] = {
     ['&'] = 5, ['<'] = 4, ['>'] = 4, ['"'] = 6, ['\''] = 5,
@@ -65,7 +67,7 @@ char *gt__http_escape_html_new(const char *src, size_t n, size_t *out_len)
     size_t len = gt__http_escape_html_len(src, n);
     char *s;
 
-    if (len == SIZE_MAX || (s = malloc(len + 1)) == NULL)
+    if (len == SIZE_MAX || (s = gt_malloc(len + 1)) == NULL)
         return NULL;
     escape_into(s, src, n);
     s[len] = '\0';

@@ -40,7 +40,7 @@ gt_http_req *gt__http_req_get(gt__http_worker *w)
         return r;
     }
     size = sizeof(*r) + w->srv->lim.max_headers * sizeof(gt__http_header);
-    r = malloc(size);
+    r = gt_malloc(size);
     if (r)
         r->spill = NULL;
     return r;
@@ -314,7 +314,7 @@ static int start_spill(gt_http_req *req, size_t upto, size_t cap)
     gt__http_conn *c = req->conn;
     size_t n = upto - req->body_off;
 
-    req->spill = malloc(cap);
+    req->spill = gt_malloc(cap);
     if (!req->spill)
         return -ENOMEM;
     memcpy(req->spill, c->in + req->body_off, n);
@@ -388,7 +388,7 @@ static int grow_spill(gt_http_req *req)
     if (cap - req->spill_raw >= SPILL_MIN_ROOM)
         return 0;
     cap = cap * 2 > cap + SPILL_MIN_ROOM ? cap * 2 : cap + SPILL_MIN_ROOM;
-    p = realloc(req->spill, cap);
+    p = gt_realloc(req->spill, cap);
     if (!p)
         return -ENOMEM;
     req->spill = p;

@@ -46,7 +46,7 @@ struct gt_http_router {
 
 int gt_http_router_new(gt_http_router **out)
 {
-    *out = calloc(1, sizeof(**out));
+    *out = gt_calloc(1, sizeof(**out));
     return *out ? 0 : -ENOMEM;
 }
 
@@ -75,7 +75,7 @@ static int parse_pattern(route *rt)
 
     for (const char *q = p; *q; q++)
         cap += *q == '/';
-    rt->segs = calloc(cap, sizeof(seg));
+    rt->segs = gt_calloc(cap, sizeof(seg));
     if (!rt->segs)
         return -ENOMEM;
     for (;;) {
@@ -116,8 +116,8 @@ static int route_init(route *rt, const char *method, const char *pattern)
 {
     if (!pattern || pattern[0] != '/' || (method && !is_token(method)))
         return -EINVAL;
-    rt->pattern = strdup(pattern);
-    rt->method = method ? strdup(method) : NULL;
+    rt->pattern = gt_strdup(pattern);
+    rt->method = method ? gt_strdup(method) : NULL;
     if (!rt->pattern || (method && !rt->method))
         return -ENOMEM;
     rt->method_len = method ? strlen(method) : 0;
@@ -134,7 +134,7 @@ int gt_http_router_add(gt_http_router *r, const char *method,
         return -EINVAL;
     if (r->n == r->cap) {
         size_t cap = r->cap ? 2 * r->cap : 8;
-        route *p = realloc(r->routes, cap * sizeof(*p));
+        route *p = gt_realloc(r->routes, cap * sizeof(*p));
 
         if (!p)
             return -ENOMEM;

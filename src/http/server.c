@@ -89,10 +89,10 @@ int gt__http_server_new(gt_http_server **out, gt_rt *rt,
 
     if (!handler || nworkers <= 0 || (cfg && check_config(cfg) < 0))
         return -EINVAL;
-    srv = calloc(1, sizeof(*srv));
+    srv = gt_calloc(1, sizeof(*srv));
     if (!srv)
         return -ENOMEM;
-    srv->workers = calloc((size_t)nworkers, sizeof(*srv->workers));
+    srv->workers = gt_calloc((size_t)nworkers, sizeof(*srv->workers));
     if (!srv->workers) {
         free(srv);
         return -ENOMEM;
@@ -314,7 +314,7 @@ char *gt__http_buf_get(gt__http_worker *w)
     char *b = w->bufs;
 
     if (!b)
-        return malloc(w->srv->buf_size);
+        return gt_malloc(w->srv->buf_size);
     memcpy(&w->bufs, b, sizeof(char *));
     w->nbufs--;
     return b;
@@ -371,7 +371,7 @@ static void on_connection(uv_stream_t *l, int status)
     /* Over the limit: accept and close at once, so the client learns now
      * and the backlog does not fill up. */
     GT__STAT_INC(w->n_rejected);
-    t = malloc(sizeof(*t));
+    t = gt_malloc(sizeof(*t));
     if (!t)
         return;
     uv_tcp_init(gt_loop(), t);

@@ -45,12 +45,12 @@ static int push_cleanup(gt_co *co, gt__cleanup c)
         gt__cleanup *p;
 
         if (co->cleanups == co->cleanup_inline) {
-            p = malloc(cap * sizeof(*p));
+            p = gt_malloc(cap * sizeof(*p));
             if (p)
                 for (size_t i = 0; i < co->ncleanups; i++)
                     p[i] = co->cleanup_inline[i];
         } else {
-            p = realloc(co->cleanups, cap * sizeof(*p));
+            p = gt_realloc(co->cleanups, cap * sizeof(*p));
         }
         if (!p)
             return -ENOMEM;
@@ -107,7 +107,7 @@ int gt_co_defer(void (*fn)(void *), void *arg)
 
 void *gt_co_alloc(size_t size)
 {
-    void *p = malloc(size);
+    void *p = gt_malloc(size);
 
     if (p && gt_co_defer(free, p) < 0)
         return NULL; /* gt_co_defer already freed it */

@@ -58,12 +58,12 @@ int gt_rt_new(gt_rt **out, const gt_rt_config *cfg)
     rc = gt__guard_install();
     if (rc < 0)
         return rc;
-    rt = calloc(1, sizeof(*rt));
+    rt = gt_calloc(1, sizeof(*rt));
     if (!rt)
         return -ENOMEM;
     apply_defaults(rt, cfg);
     pthread_mutex_init(&rt->hooks_lock, NULL);
-    rt->workers = calloc((size_t)rt->nworkers, sizeof(gt_sched));
+    rt->workers = gt_calloc((size_t)rt->nworkers, sizeof(gt_sched));
     if (!rt->workers) {
         free(rt);
         return -ENOMEM;
@@ -152,7 +152,7 @@ int gt_rt_on_stop(gt_rt *rt, void (*fn)(void *, int), void *arg)
     int rc = 0;
 
     pthread_mutex_lock(&rt->hooks_lock);
-    h = realloc(rt->hooks, (rt->nhooks + 1) * sizeof(*h));
+    h = gt_realloc(rt->hooks, (rt->nhooks + 1) * sizeof(*h));
     if (!h) {
         rc = -ENOMEM;
     } else {
@@ -190,7 +190,7 @@ int gt_rt_post(gt_rt *rt, int worker, gt_co_fn fn, void *arg)
     pthread_mutex_lock(&s->inbox_lock);
     if (s->ninbox == s->cap_inbox) {
         size_t cap = s->cap_inbox ? 2 * s->cap_inbox : 16;
-        gt__task *t = realloc(s->inbox, cap * sizeof(*t));
+        gt__task *t = gt_realloc(s->inbox, cap * sizeof(*t));
 
         if (!t)
             rc = -ENOMEM;
@@ -205,22 +205,48 @@ int gt_rt_post(gt_rt *rt, int worker, gt_co_fn fn, void *arg)
     return rc;
 }
 
+#define RETRY_MS 10
+
+static void on_retry(uv_timer_t *t)
+{
+    gt__rt_take_inbox(t->data);
+}
+
+/* Spawn the held tasks in order; keep what still cannot be spawned and
+ * try again in RETRY_MS. A posted task is never dropped: gt_rt_post()
+ * said it was queued, and gt_rt_main()'s caller waits for it. */
+static void spawn_held(gt_sched *s)
+{
+    while (s->held_off < s->nheld) {
+        gt__task t = s->held[s->held_off];
+
+        if (gt__co_spawn(s, NULL, NULL, t.fn, t.arg) < 0) {
+            uv_timer_start(&s->retry, on_retry, RETRY_MS, 0);
+            return;
+        }
+        s->held_off++;
+    }
+    free(s->held);
+    s->held = NULL;
+    s->nheld = s->held_off = 0;
+}
+
 /* Spawn a coroutine for each posted task. Worker thread only. */
 void gt__rt_take_inbox(gt_sched *s)
 {
-    gt__task *tasks;
-    size_t n, i;
-
+    if (s->held) {
+        spawn_held(s);
+        if (s->held)
+            return; /* still short of memory; the inbox waits its turn */
+    }
     pthread_mutex_lock(&s->inbox_lock);
-    tasks = s->inbox;
-    n = s->ninbox;
+    s->held = s->inbox;
+    s->nheld = s->ninbox;
     s->inbox = NULL;
     s->ninbox = s->cap_inbox = 0;
     pthread_mutex_unlock(&s->inbox_lock);
-    for (i = 0; i < n; i++)
-        if (gt__co_spawn(s, NULL, NULL, tasks[i].fn, tasks[i].arg) < 0)
-            break; /* out of memory: the rest are dropped, like a full queue */
-    free(tasks);
+    if (s->held)
+        spawn_held(s);
 }
 
 /* ---- gt_rt_main ------------------------------------------------------------ */

@@ -192,6 +192,10 @@ struct gt_sched {
     pthread_mutex_t inbox_lock;
     gt__task *inbox;         /* tasks posted by other threads */
     size_t ninbox, cap_inbox;
+    gt__task *held;          /* taken from the inbox, not yet spawned for
+                              * want of memory: held[held_off..nheld) */
+    size_t nheld, held_off;
+    uv_timer_t retry;        /* retries 'held' while memory is short */
 
     bool stopping;
     gt_rt_stats stats;

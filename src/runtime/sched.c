@@ -161,6 +161,8 @@ int gt__sched_init(gt_sched *s, gt_rt *rt, int index)
     uv_unref((uv_handle_t *)&s->prepare);
     uv_unref((uv_handle_t *)&s->check);
     gt__stack_trim_start(s);
+    uv_timer_init(&s->loop, &s->retry);
+    s->retry.data = s;
     return 0;
 }
 
@@ -200,4 +202,5 @@ void gt__sched_deinit(gt_sched *s)
     gt__ctx_deinit(&s->main_ctx);
     pthread_mutex_destroy(&s->inbox_lock);
     free(s->inbox);
+    free(s->held);
 }

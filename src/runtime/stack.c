@@ -52,7 +52,7 @@ static void on_timer_closed(uv_handle_t *h)
 static gt_co *map_new(gt_sched *s)
 {
     size_t guard = s->rt->guard_len, len = s->rt->map_len;
-    gt_co *co = calloc(1, sizeof(*co));
+    gt_co *co = gt_calloc(1, sizeof(*co));
     char *map;
 
     if (!co)
@@ -273,7 +273,7 @@ int gt__guard_thread_init(void **altstack)
     if (sigaltstack(NULL, &ss) == 0 && !(ss.ss_flags & SS_DISABLE) &&
         ss.ss_size >= 16 * 1024)
         return 0;
-    ss.ss_sp = malloc(len);
+    ss.ss_sp = gt_malloc(len);
     if (!ss.ss_sp)
         return -ENOMEM;
     ss.ss_size = len;

@@ -74,7 +74,7 @@ static int job_start(side_job *j)
 
 static side_job *job_new(int (*fn)(void *), void *arg, void (*done)(void *))
 {
-    side_job *j = calloc(1, sizeof(*j));
+    side_job *j = gt_calloc(1, sizeof(*j));
 
     if (!j)
         return NULL;

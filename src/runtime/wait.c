@@ -45,7 +45,7 @@ int gt_fdwatch_open(gt_fdwatch *w, int fd)
     w->fd = -1;
     if (!s)
         return -EINVAL;
-    fp = calloc(1, sizeof(*fp));
+    fp = gt_calloc(1, sizeof(*fp));
     if (!fp)
         return -ENOMEM;
     rc = uv_poll_init(&s->loop, &fp->h, fd);
