@@ -349,11 +349,13 @@ GT_API void gt_waitq_init(gt_waitq *q);
 
 /* Park the caller at the tail of 'q' until woken. Returns 0 when woken by
  * gt_waitq_wake(), -ETIMEDOUT or -ECANCELED (and the caller has left the
- * queue). */
+ * queue), -EXDEV when coroutines of another worker wait in 'q' (a debug
+ * build aborts), -EINVAL outside a coroutine. */
 GT_API int gt_waitq_wait(gt_waitq *q, int64_t deadline);
 
 /* Wake up to 'n' waiters, oldest first (n < 0: all). Does not yield.
- * Returns the number woken. */
+ * Same worker as the waiters. Returns the number woken, or -EXDEV when
+ * they belong to another worker (a debug build aborts). */
 GT_API int gt_waitq_wake(gt_waitq *q, int n);
 
 /* Number of parked waiters. */

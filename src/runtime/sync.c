@@ -48,6 +48,10 @@ int gt_waitq_wait(gt_waitq *q, int64_t deadline)
 
     if (!co)
         return -EINVAL;
+    /* A queue's waiters all belong to one worker: the one waking them. */
+    GT__ASSERT(!q->head || ((gt_co *)q->head)->sched == co->sched);
+    if (q->head && ((gt_co *)q->head)->sched != co->sched)
+        return -EXDEV;
     waitq_append(q, co);
     rc = gt__park(deadline);
     if (co->waitq == q)
@@ -59,6 +63,9 @@ int gt_waitq_wake(gt_waitq *q, int n)
 {
     int woken = 0;
 
+    GT__ASSERT(!q->head || ((gt_co *)q->head)->sched == gt__sched_self());
+    if (q->head && ((gt_co *)q->head)->sched != gt__sched_self())
+        return -EXDEV;
     while (q->head && (n < 0 || woken < n)) {
         gt_co *co = q->head;
         bool parked = co->state == GT__PARKED;
