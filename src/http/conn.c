@@ -109,6 +109,8 @@ static void conn_free(gt__http_conn *c)
     free(c);
     if (w->stopping)
         gt_waitq_wake(&w->wq, -1); /* the draining worker counts us */
+    else
+        gt__http_accept_fd_freed(w); /* a descriptor is free again */
 }
 
 /* Free once both handles are closed and no request coroutine is left. */

@@ -83,6 +83,14 @@ struct gt__http_worker {
                                  it; then -1 */
     uv_tcp_t listener;
     bool listening;           /* 'listener' is initialised and open */
+    int listen_dup;           /* a duplicate of the listening socket, so
+                                 that pausing (closing 'listener') keeps
+                                 the backlog; -1 if none (accept.c) */
+    bool paused;              /* out of descriptors: not accepting */
+    bool pause_closing;       /* 'listener' closing for a pause */
+    bool resume_timer_on;     /* 'resume_timer' is initialised */
+    uv_timer_t resume_timer;  /* retries resuming while paused */
+    int64_t pause_logged;     /* gt_now() of the last pause message */
     bool stopping;            /* draining: accept nothing, close when idle */
     int handles;              /* worker handles whose close is pending */
     gt_waitq wq;              /* the worker coroutine waits here */
@@ -121,6 +129,15 @@ void gt__http_worker_begin(gt__http_worker *w);
 #define GT__HTTP_STOP_GRACE_MS 1000
 void gt__http_worker_stop(gt__http_worker *w, int drain_ms);
 void gt__http_worker_end(gt__http_worker *w);
+/* The listener's callback (server.c). */
+void gt__http_on_connection(uv_stream_t *l, int status);
+/* Out of descriptors (err: EMFILE, ENFILE): stop accepting until one of
+ * the worker's connections is freed (accept.c). */
+void gt__http_accept_pause(gt__http_worker *w, int err);
+/* A connection of the worker was freed: resume if paused. */
+void gt__http_accept_fd_freed(gt__http_worker *w);
+/* The worker stops: drop what pausing holds. */
+void gt__http_accept_end(gt__http_worker *w);
 
 /* A pooled I/O buffer of srv->buf_size bytes, or NULL. */
 char *gt__http_buf_get(gt__http_worker *w);

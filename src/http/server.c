@@ -33,6 +33,7 @@
  * server, whatever the order in which the caller closes it and the
  * runtime stops. */
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
@@ -109,7 +110,8 @@ int gt__http_server_new(gt_http_server **out, gt_rt *rt,
     srv->rt = rt;
     srv->nworkers = nworkers;
     for (int i = 0; i < nworkers; i++) {
-        srv->workers[i] = (gt__http_worker){.srv = srv, .index = i, .fd = -1};
+        srv->workers[i] = (gt__http_worker){.srv = srv, .index = i, .fd = -1,
+                                            .listen_dup = -1};
         gt_waitq_init(&srv->workers[i].join_wq);
     }
     atomic_init(&srv->refs, 1);
@@ -356,12 +358,16 @@ static void on_rejected_closed(uv_handle_t *h)
     free(h);
 }
 
-static void on_connection(uv_stream_t *l, int status)
+void gt__http_on_connection(uv_stream_t *l, int status)
 {
     gt__http_worker *w = l->data;
     uv_tcp_t *t;
 
-    if (status < 0) /* EMFILE and the like: libuv keeps listening */
+    if (status == UV_EMFILE || status == UV_ENFILE) {
+        gt__http_accept_pause(w, status); /* else libuv spins on accept */
+        return;
+    }
+    if (status < 0) /* ECONNABORTED and the like: keep listening */
         return;
     if (!w->stopping && w->nconns < (size_t)w->srv->cfg.max_conns &&
         accept_conn(w, l) == 0) {
@@ -372,8 +378,13 @@ static void on_connection(uv_stream_t *l, int status)
      * and the backlog does not fill up. */
     GT__STAT_INC(w->n_rejected);
     t = gt_malloc(sizeof(*t));
-    if (!t)
+    if (!t) {
+        /* The accepted socket must go, or libuv stops watching the
+         * listener for good. Pausing closes the listener's handle (and
+         * with it the socket libuv accepted); the backlog stays. */
+        gt__http_accept_pause(w, UV_ENOMEM);
         return;
+    }
     uv_tcp_init(gt_loop(), t);
     uv_accept(l, (uv_stream_t *)t);
     uv_close((uv_handle_t *)t, on_rejected_closed);
@@ -387,12 +398,15 @@ static int listen_start(gt__http_worker *w)
         return rc;
     w->listening = true;
     w->listener.data = w;
+    /* Kept for pausing when out of descriptors (accept.c); without it the
+     * worker still serves, it just cannot pause. */
+    w->listen_dup = fcntl(w->fd, F_DUPFD_CLOEXEC, 0);
     rc = uv_tcp_open(&w->listener, w->fd);
     if (rc < 0)
         return rc;
     w->fd = -1; /* the handle owns it now */
     return uv_listen((uv_stream_t *)&w->listener, w->srv->cfg.backlog,
-                     on_connection);
+                     gt__http_on_connection);
 }
 
 static void on_listener_closed(uv_handle_t *h)
@@ -437,6 +451,7 @@ void gt__http_worker_stop(gt__http_worker *w, int drain_ms)
         w->handles++;
         uv_close((uv_handle_t *)&w->listener, on_listener_closed);
     }
+    gt__http_accept_end(w);
     for (c = w->conns; c; c = next) {
         next = c->next;
         gt__http_conn_drain(c);
