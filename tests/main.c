@@ -20,6 +20,7 @@ static Suite *runtime_suite(void)
     add_runtime_wait_tests(s);
     add_runtime_local_tests(s);
     add_runtime_rt_tests(s);
+    add_runtime_switch_tests(s);
     return s;
 }
 

@@ -23,6 +23,7 @@ void add_runtime_sync_tests(Suite *s);
 void add_runtime_wait_tests(Suite *s);
 void add_runtime_local_tests(Suite *s);
 void add_runtime_rt_tests(Suite *s);
+void add_runtime_switch_tests(Suite *s);
 void add_http_server_tests(Suite *s);
 void add_db_core_tests(Suite *s);
 void add_db_shared_tests(Suite *s, const char *backend);
