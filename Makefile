@@ -126,6 +126,7 @@ check:
 	@bash scripts/deps.sh test
 	$(MAKE) -j$(NPROC) $(BS)/test_greentor all \
 	    $(FUZZ_TARGETS:%=$(BS)/fuzz/replay_%) $(SELFTESTS)
+	$(MAKE) -j$(NPROC) SWITCH=ucontext build-san-ucontext/test_greentor
 	@bash scripts/check.sh
 
 # The hand-written switches on their own (tests/switch/selftest.c): one .S
