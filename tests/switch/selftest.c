@@ -15,7 +15,8 @@
  * (MXCSR and the x87 control word; FPCR on AArch64) and checks it on
  * every resume, and checks that the ring ran in order. A new context
  * must start with the default control state, 16-byte aligned, with its
- * argument.
+ * argument, and a stack walk from it (_Unwind_Backtrace, which reads the
+ * switch's CFI) must end at the trampoline.
  *
  * Prints one line and exits 0 when all held, else names what failed and
  * exits 1. */
@@ -24,6 +25,7 @@
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <unistd.h>
+#include <unwind.h>
 
 /* runtime.h's struct gt__ctx and switch interface, copied because that
  * header pulls in libuv. The .S files only use 'sp' at offset 0 and 'uc'
@@ -37,6 +39,7 @@ void gt__ctx_init(gt__ctx *c, void *lo, size_t size, void (*entry)(void *),
                   void *arg);
 void gt__ctx_switch(gt__ctx *from, gt__ctx *to);
 void gt__ctx_deinit(gt__ctx *c);
+void gt__ctx_trampoline(void); /* hidden, but this is one link */
 
 /* Switch from 'from' to 'to' with a pattern derived from 'seed' in every
  * callee-saved register; returns how many lost theirs meanwhile. */
@@ -305,7 +308,7 @@ static int fp_eq(fpctl a, fpctl b)
 
 static gt__ctx ctx[NCO + 1];
 static int turn;               /* who should run now */
-static long bad_regs, bad_fp, bad_order, bad_start, switches;
+static long bad_regs, bad_fp, bad_order, bad_start, bad_unwind, switches;
 
 static uint64_t seed_of(int who, int round)
 {
@@ -337,6 +340,34 @@ static __attribute__((noinline)) uintptr_t opaque(const void *p)
     return u;
 }
 
+typedef struct walk {
+    uintptr_t last; /* the outermost frame's address seen so far */
+    int n;
+} walk;
+
+static _Unwind_Reason_Code record(struct _Unwind_Context *uc, void *arg)
+{
+    walk *w = arg;
+    uintptr_t ip = (uintptr_t)_Unwind_GetIP(uc);
+
+    if (++w->n > 64)
+        return _URC_NORMAL_STOP; /* a runaway walk */
+    if (ip)
+        w->last = ip;
+    return _URC_NO_REASON;
+}
+
+/* The walk from a coroutine must end, and end in the trampoline, whose
+ * CFI marks the return address undefined. */
+static int unwinds_to_trampoline(void)
+{
+    walk w = {0, 0};
+    uintptr_t t = (uintptr_t)gt__ctx_trampoline;
+
+    return _Unwind_Backtrace(record, &w) == _URC_END_OF_STACK &&
+           w.last > t && w.last < t + 32;
+}
+
 static void entry(void *arg)
 {
     int who = (int)(intptr_t)arg;
@@ -348,6 +379,8 @@ static void entry(void *arg)
         !fp_eq(fp_get(), fp_default))
         bad_start++;
     fp_set(fp_own[who]);
+    if (!unwinds_to_trampoline())
+        bad_unwind++;
     for (int round = 0;; round++)
         hop(who, round);
 }
@@ -384,17 +417,17 @@ int main(void)
     fp_set(saved);
     gt__ctx_deinit(&ctx[0]);
 
-    if (bad_regs || bad_fp || bad_order || bad_start ||
+    if (bad_regs || bad_fp || bad_order || bad_start || bad_unwind ||
         switches != (long)ROUNDS * (NCO + 1)) {
         printf("switch self-test (" ARCH "): FAILED: %ld lost registers, "
                "%ld lost FP control states, %ld out of order, %ld bad "
-               "starts, %ld switches\n",
-               bad_regs, bad_fp, bad_order, bad_start, switches);
+               "starts, %ld bad stack walks, %ld switches\n",
+               bad_regs, bad_fp, bad_order, bad_start, bad_unwind, switches);
         return 1;
     }
     printf("switch self-test (" ARCH "): %ld switches, %d callee-saved "
            "registers and the FP control state kept by each of %d "
-           "contexts: ok\n",
+           "contexts, stack walks end at the trampoline: ok\n",
            switches, NREGS, NCO + 1);
     return 0;
 }
