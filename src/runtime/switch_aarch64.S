@@ -20,10 +20,11 @@
  * _Unwind_Backtrace stop there instead of walking off the stack; its x29
  * is 0 for unwinders that follow frame records.
  *
- * Branch protection, the AArch64 counterpart of CET. The functions begin
- * with 'bti c' (written as its hint number, which older assemblers and
- * pre-v8.5 cores treat as a NOP), because C code may call them through a
- * pointer. The switch leaves through 'ret', which BTI does not check, so
+ * Branch protection, the AArch64 counterpart of CET. Built with
+ * -mbranch-protection=bti or =standard (and only then, as gcc does for C
+ * functions), the functions begin with 'bti c' (written as its hint
+ * number, which older assemblers and pre-v8.5 cores treat as a NOP),
+ * because C code may call them through a pointer. The switch leaves through 'ret', which BTI does not check, so
  * the resumed code needs no landing pad. Pointer authentication is left to
  * the callers: each signs and checks its own x30 in its own frame, on its
  * own stack, and the switch saves the plain return address it was given.
@@ -35,7 +36,11 @@
 #define CTX_UC 8
 #define FRAME 176
 
+#if defined(__ARM_FEATURE_BTI_DEFAULT) && __ARM_FEATURE_BTI_DEFAULT == 1
 #define BTI_C hint #34
+#else
+#define BTI_C
+#endif
 
     .text
 
