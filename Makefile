@@ -7,14 +7,22 @@
 #   make all | install | examples | bench | fuzz | valgrind | format | clean
 #
 # Objects of the plain build go to build/, sanitizer builds to build-san/.
+# A build with another context switch than the machine's own (make
+# SWITCH=ucontext) is a variant with folders of its own, build-ucontext/ and
+# build-san-ucontext/, so that its objects never mix with the others.
 
 PREFIX  ?= /usr/local
 LIBDIR  ?= $(PREFIX)/lib
 INCDIR  ?= $(PREFIX)/include
 CC      ?= cc
 ARCH    := $(shell uname -m)
-# The context switch: x86_64, aarch64, or the portable 'ucontext'.
-SWITCH  ?= $(if $(filter $(ARCH),x86_64 aarch64),$(ARCH),ucontext)
+# The context switch: x86_64, aarch64 (switch_<arch>.S), or the portable
+# 'ucontext' (switch_ucontext.c).
+NATIVE_SWITCH := $(if $(filter $(ARCH),x86_64 aarch64),$(ARCH),ucontext)
+SWITCH  ?= $(NATIVE_SWITCH)
+VARIANT := $(if $(filter $(NATIVE_SWITCH),$(SWITCH)),,-$(SWITCH))
+B       := build$(VARIANT)
+BS      := build-san$(VARIANT)
 SOVER   := 0
 NPROC   := $(shell nproc 2>/dev/null || echo 2)
 VERSION := 0.1.0
@@ -36,37 +44,59 @@ SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined \
 LIBS    = $(PKG_LIBS) -lpthread
 
 MODULES := runtime http db pool
-SWITCHES := $(wildcard src/runtime/switch_*.c)
+SWITCHES := $(wildcard src/runtime/switch_*.c src/runtime/switch_*.S)
+SWITCH_SRC := $(firstword $(wildcard src/runtime/switch_$(SWITCH).S \
+                                     src/runtime/switch_$(SWITCH).c))
+$(if $(SWITCH_SRC),,$(error no context switch for SWITCH=$(SWITCH)))
 LIB_SRC := $(filter-out $(SWITCHES),$(foreach m,$(MODULES),$(wildcard src/$(m)/*.c))) \
-           src/runtime/switch_$(SWITCH).c
+           $(SWITCH_SRC)
 TEST_SRC := $(wildcard tests/*.c)
 
-# ThreadSanitizer build of the runtime suite (make check runs it).
+# ThreadSanitizer build of the runtime and HTTP suites (make check runs it).
 TSAN_FLAGS := -fsanitize=thread -fno-omit-frame-pointer -O1 -DGT_DEBUG
-
-OBJ     := $(LIB_SRC:%.c=build/%.o)
-TSAN_OBJ := $(LIB_SRC:%.c=build-tsan/%.o) $(TEST_SRC:%.c=build-tsan/%.o)
-SAN_OBJ := $(LIB_SRC:%.c=build-san/%.o)
-TEST_OBJ := $(TEST_SRC:%.c=build-san/%.o)
+TSAN_OBJ := $(addprefix build-tsan/,$(addsuffix .o,$(basename $(LIB_SRC)))) \
+            $(TEST_SRC:%.c=build-tsan/%.o)
+OBJ     := $(addprefix $(B)/,$(addsuffix .o,$(basename $(LIB_SRC))))
+SAN_OBJ := $(addprefix $(BS)/,$(addsuffix .o,$(basename $(LIB_SRC))))
+TEST_OBJ := $(TEST_SRC:%.c=$(BS)/%.o)
 
 .PHONY: all run check examples install bench fuzz fuzz-run valgrind format clean deps
 
-all: build/libgreentor.a build/libgreentor.so examples
+all: $(B)/libgreentor.a $(B)/libgreentor.so examples
 
-build/%.o: %.c
+# The hand-written switches; gcc runs the preprocessor on .S files. These
+# rules come before the .c ones, and the old switch_<arch>.c names are
+# targets of nothing, so that the .d files of builds made before the
+# switches became .S files (which name the .c) cost one rebuild of the
+# switch, not a "No rule to make target" error.
+$(B)/%.o: %.S
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
-build-san/%.o: %.c
+$(BS)/%.o: %.S
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) -c $< -o $@
 
-build/libgreentor.a: $(OBJ)
+src/runtime/switch_x86_64.c src/runtime/switch_aarch64.c:
+
+$(B)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(BS)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) -c $< -o $@
+
+$(B)/libgreentor.a: $(OBJ)
 	$(AR) rcs $@ $^
 
-build/libgreentor.so: $(OBJ)
+$(B)/libgreentor.so: $(OBJ)
 	$(CC) -shared -Wl,-soname,libgreentor.so.$(SOVER) -o $@.$(SOVER) $^ $(LIBS)
 	ln -sf libgreentor.so.$(SOVER) $@
+
+build-tsan/%.o: %.S
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(TSAN_FLAGS) -c $< -o $@
 
 build-tsan/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -75,45 +105,61 @@ build-tsan/%.o: %.c
 build-tsan/test_greentor: $(TSAN_OBJ)
 	$(CC) $(TSAN_FLAGS) -o $@ $^ $(LIBS) $(shell pkg-config --libs check)
 
-build-san/libgreentor.a: $(SAN_OBJ)
+$(BS)/libgreentor.a: $(SAN_OBJ)
 	$(AR) rcs $@ $^
 
 # ---- examples ----------------------------------------------------------------
 EXAMPLES := hello showcase
-examples: $(EXAMPLES:%=build/examples/%)
+examples: $(EXAMPLES:%=$(B)/examples/%)
 
-build/examples/%: examples/%/*.c build/libgreentor.a
+$(B)/examples/%: examples/%/*.c $(B)/libgreentor.a
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(filter %.c,$^) -o $@ build/libgreentor.a $(LIBS)
+	$(CC) $(ALL_CFLAGS) $(filter %.c,$^) -o $@ $(B)/libgreentor.a $(LIBS)
 
 # The showcase carries its seed data: data/tfb-fortunes.tsv as an object.
-build/examples/showcase: build/gen/fortunes.o
-build/examples/showcase: LIBS += build/gen/fortunes.o
-build/gen/fortunes.o: data/tfb-fortunes.tsv
+$(B)/examples/showcase: $(B)/gen/fortunes.o
+$(B)/examples/showcase: LIBS += $(B)/gen/fortunes.o
+$(B)/gen/fortunes.o: data/tfb-fortunes.tsv
 	@mkdir -p $(dir $@)
 	ld -r -b binary -z noexecstack -o $@ $<
 
 run: deps
-	$(MAKE) build/examples/showcase
-	./build/examples/showcase
+	$(MAKE) $(B)/examples/showcase
+	./$(B)/examples/showcase
 
 deps:
 	@bash scripts/deps.sh build
 
 # ---- tests ---------------------------------------------------------------------
-build-san/test_greentor: $(TEST_OBJ) build-san/libgreentor.a
-	$(CC) $(SAN_FLAGS) -o $@ $(TEST_OBJ) build-san/libgreentor.a \
+$(BS)/test_greentor: $(TEST_OBJ) $(BS)/libgreentor.a
+	$(CC) $(SAN_FLAGS) -o $@ $(TEST_OBJ) $(BS)/libgreentor.a \
 	    $(LIBS) $(shell pkg-config --libs check)
 
-build-san/tests/%.o: tests/%.c
+$(BS)/tests/%.o: tests/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) $(shell pkg-config --cflags check) -c $< -o $@
 
 check:
 	@bash scripts/deps.sh test
-	$(MAKE) -j$(NPROC) build-san/test_greentor build-tsan/test_greentor all \
-	    $(FUZZ_TARGETS:%=build-san/fuzz/replay_%)
+	$(MAKE) -j$(NPROC) $(BS)/test_greentor build-tsan/test_greentor all \
+	    $(FUZZ_TARGETS:%=$(BS)/fuzz/replay_%) $(SELFTESTS)
+	$(MAKE) -j$(NPROC) SWITCH=ucontext build-san-ucontext/test_greentor
 	@bash scripts/check.sh
+
+# The hand-written switches on their own (tests/switch/selftest.c): one .S
+# and a small driver, no libuv, so the AArch64 one cross-compiles with
+# Debian's aarch64-linux-gnu-gcc, static, and runs under qemu-user.
+# scripts/check.sh runs each natively or under qemu-<arch>-static.
+SELFTEST_CC_x86_64 := x86_64-linux-gnu-gcc
+SELFTEST_CC_aarch64 := aarch64-linux-gnu-gcc
+SELFTESTS := $(if $(filter x86_64,$(ARCH)),build/selftest/switch_x86_64 \
+                 build/selftest/switch_aarch64, \
+               $(if $(filter aarch64,$(ARCH)),build/selftest/switch_aarch64))
+
+build/selftest/switch_%: tests/switch/selftest.c src/runtime/switch_%.S
+	@mkdir -p $(dir $@)
+	$(SELFTEST_CC_$*) -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) -static \
+	    $^ -o $@
 
 # ---- fuzzing -------------------------------------------------------------------
 # make check replays each corpus with gcc and the sanitizers; in CI (and by
@@ -121,73 +167,73 @@ check:
 FUZZ_TARGETS := http_parse http_conn
 FUZZ_SECONDS ?= 60
 
-build-san/fuzz/replay_%: fuzz/replay.c fuzz/fuzz_%.c build-san/libgreentor.a
+$(BS)/fuzz/replay_%: fuzz/replay.c fuzz/fuzz_%.c $(BS)/libgreentor.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) -Isrc/http fuzz/replay.c fuzz/fuzz_$*.c \
-	    -o $@ build-san/libgreentor.a $(LIBS)
+	    -o $@ $(BS)/libgreentor.a $(LIBS)
 
-build/fuzz/fuzz_%: fuzz/fuzz_%.c $(LIB_SRC)
+$(B)/fuzz/fuzz_%: fuzz/fuzz_%.c $(LIB_SRC)
 	@mkdir -p $(dir $@)
 	clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
 	    -Iinclude -Isrc -Isrc/http $(PKG_CFLAGS) $< $(LIB_SRC) -o $@ $(LIBS)
 
-fuzz: $(FUZZ_TARGETS:%=build/fuzz/fuzz_%)
+fuzz: $(FUZZ_TARGETS:%=$(B)/fuzz/fuzz_%)
 
 fuzz-run: fuzz
 	@for t in $(FUZZ_TARGETS); do \
-	    mkdir -p build/fuzz/corpus-$$t; \
+	    mkdir -p $(B)/fuzz/corpus-$$t; \
 	    echo "fuzzing $$t for $(FUZZ_SECONDS) s" >&2; \
-	    ./build/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) \
-	        -print_final_stats=1 build/fuzz/corpus-$$t fuzz/corpus/$$t \
-	        2>build/fuzz/$$t.log || { tail -50 build/fuzz/$$t.log; exit 1; }; \
-	    grep -E "stat::number_of_executed_units|Done" build/fuzz/$$t.log >&2 || true; \
+	    ./$(B)/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) \
+	        -print_final_stats=1 $(B)/fuzz/corpus-$$t fuzz/corpus/$$t \
+	        2>$(B)/fuzz/$$t.log || { tail -50 $(B)/fuzz/$$t.log; exit 1; }; \
+	    grep -E "stat::number_of_executed_units|Done" $(B)/fuzz/$$t.log >&2 || true; \
 	done
 
 # The runtime suite without sanitizers, under valgrind memcheck, unforked.
-build/test_greentor: $(TEST_SRC:%.c=build/%.o) build/libgreentor.a
+$(B)/test_greentor: $(TEST_SRC:%.c=$(B)/%.o) $(B)/libgreentor.a
 	$(CC) -o $@ $^ $(LIBS) $(shell pkg-config --libs check)
 
-build/tests/%.o: tests/%.c
+$(B)/tests/%.o: tests/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(shell pkg-config --cflags check) -c $< -o $@
 
-valgrind: build/test_greentor
+valgrind: $(B)/test_greentor
 	CK_FORK=no CK_RUN_SUITE=$${CK_RUN_SUITE:-runtime} valgrind --error-exitcode=1 \
 	    --leak-check=full --errors-for-leak-kinds=definite \
-	    ./build/test_greentor
+	    ./$(B)/test_greentor
 
 # ---- install -------------------------------------------------------------------
-build/greentor.pc: greentor.pc.in
+$(B)/greentor.pc: greentor.pc.in
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
 	    -e 's|@INCDIR@|$(INCDIR)|' -e 's|@VERSION@|$(VERSION)|' $< > $@
 
-install: build/libgreentor.a build/libgreentor.so build/greentor.pc
+install: $(B)/libgreentor.a $(B)/libgreentor.so $(B)/greentor.pc
 	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCDIR)/greentor
 	install -m 644 include/greentor.h $(DESTDIR)$(INCDIR)/
 	install -m 644 include/greentor/*.h $(DESTDIR)$(INCDIR)/greentor/
-	install -m 644 build/libgreentor.a $(DESTDIR)$(LIBDIR)/
-	install -m 755 build/libgreentor.so.$(SOVER) $(DESTDIR)$(LIBDIR)/
+	install -m 644 $(B)/libgreentor.a $(DESTDIR)$(LIBDIR)/
+	install -m 755 $(B)/libgreentor.so.$(SOVER) $(DESTDIR)$(LIBDIR)/
 	ln -sf libgreentor.so.$(SOVER) $(DESTDIR)$(LIBDIR)/libgreentor.so
-	install -m 644 build/greentor.pc $(DESTDIR)$(LIBDIR)/pkgconfig/
+	install -m 644 $(B)/greentor.pc $(DESTDIR)$(LIBDIR)/pkgconfig/
 
 # ---- benchmarks ------------------------------------------------------------------
 BENCHES := bench_runtime bench_pool bench_db
-build/bench/bench_pool: bench/bench_pool.c build/libgreentor.a
+$(B)/bench/bench_pool: bench/bench_pool.c $(B)/libgreentor.a
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $< -o $@ build/libgreentor.a $(LIBS)
+	$(CC) $(ALL_CFLAGS) $< -o $@ $(B)/libgreentor.a $(LIBS)
 
-build/bench/bench_db: bench/bench_db.c build/libgreentor.a
+$(B)/bench/bench_db: bench/bench_db.c $(B)/libgreentor.a
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $< -o $@ build/libgreentor.a $(LIBS)
+	$(CC) $(ALL_CFLAGS) $< -o $@ $(B)/libgreentor.a $(LIBS)
 
-build/bench/bench_runtime: bench/bench_runtime.c build/libgreentor.a \
-        build/bench/switch_uc.o
+$(B)/bench/bench_runtime: bench/bench_runtime.c $(B)/libgreentor.a \
+        $(B)/bench/switch_uc.o
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -Isrc/runtime $< build/bench/switch_uc.o -o $@ \
-	    build/libgreentor.a $(LIBS)
+	$(CC) $(ALL_CFLAGS) -Isrc/runtime $< $(B)/bench/switch_uc.o -o $@ \
+	    $(B)/libgreentor.a $(LIBS)
 
 # The ucontext switch again, renamed, so one bench binary holds both.
-build/bench/switch_uc.o: src/runtime/switch_ucontext.c
+$(B)/bench/switch_uc.o: src/runtime/switch_ucontext.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Dgt__ctx_init=uc_ctx_init \
 	    -Dgt__ctx_switch=uc_ctx_switch -Dgt__ctx_deinit=uc_ctx_deinit \
@@ -195,13 +241,13 @@ build/bench/switch_uc.o: src/runtime/switch_ucontext.c
 
 bench:
 	@bash scripts/deps.sh bench
-	$(MAKE) $(BENCHES:%=build/bench/%) build/examples/showcase
+	$(MAKE) $(BENCHES:%=$(B)/bench/%) $(B)/examples/showcase
 	@bash bench/run.sh
 
 format:
 	clang-format -i $(LIB_SRC) $(TEST_SRC) include/*.h include/greentor/*.h
 
 clean:
-	rm -rf build build-san build-tsan
+	rm -rf build build-san build-tsan build-ucontext build-san-ucontext
 
 -include $(OBJ:.o=.d) $(SAN_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(TSAN_OBJ:.o=.d)
