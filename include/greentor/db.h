@@ -33,7 +33,13 @@
  * one, in every backend (PostgreSQL's $n are generated for you; '?' inside
  * quotes or comments is left alone). Each distinct SQL text is prepared
  * once per connection and kept in a bounded LRU cache, re-prepared
- * transparently after a reconnect or eviction.
+ * transparently after a reconnect or eviction. On PostgreSQL, text and
+ * NULL parameters go untyped, so the server types them from where they
+ * stand: text binds to jsonb, timestamptz, uuid, boolean... columns with
+ * no cast (where nothing gives a type, as in "? IS NULL", write ?::text).
+ * Integers go as int4 (int8 beyond its range), floats as float8, blobs as
+ * bytea; one SQL text used with different parameter types is prepared
+ * once per type signature.
  *
  * Errors. 0 or a count on success, a negative code on failure: GT_EDB when
  * the server rejected the statement (see gt_db_errmsg(), gt_db_sqlstate(),
