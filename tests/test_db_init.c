@@ -255,6 +255,12 @@ static int t_function(void *arg)
     ck_assert_int_eq(st.calls, is_sqlite() ? 1 : 2);
     expect(db, &be->by_fn);
     expect(db, &be->second);
+    /* Removed, it is not run again. */
+    ck_assert_int_eq(gt_db_set_init(db, NULL, NULL, GT_NEVER), 0);
+    ck_assert_int_eq(gt_db_reset(db, GT_NEVER), 0);
+    ck_assert_int_eq(st.calls, is_sqlite() ? 1 : 2);
+    ck_assert_int_eq(gt_db_set_init(db, set_up, &st, GT_NEVER), 0);
+    ck_assert_int_eq(st.calls, is_sqlite() ? 2 : 3);
     /* A failure on a reset breaks the connection, with its reason. */
     st.fail = -EPERM;
     if (!is_sqlite()) {
