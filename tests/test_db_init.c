@@ -36,6 +36,7 @@ typedef struct init_def {
     const char *env;       /* URL variable; NULL: sqlite::memory: */
     const char *init_opts; /* init= options, percent-encoded */
     setting first, second; /* what init_opts set (first: set twice) */
+    setting amp;           /* a value with a '&' sent as %26; NULL: none */
     const char *overwrite; /* a request's SET of 'first' to another value */
     const char *fn_sql;    /* what the set-up function runs */
     setting by_fn;
@@ -62,9 +63,11 @@ static const init_def defs[] = {
         .env = "GT_TEST_PG_URL",
         .init_opts = "init=SET%20statement_timeout%3D1000"
                      "&init=SET%20search_path%3Dgt_init,public"
-                     "&init=SET%20statement_timeout%3D4321",
+                     "&init=SET%20statement_timeout%3D4321"
+                     "&init=SET%20application_name%3D'gt%26init'",
         .first = {"SELECT current_setting('statement_timeout')", "4321ms"},
         .second = {"SHOW search_path", "gt_init, public"},
+        .amp = {"SELECT current_setting('application_name')", "gt&init"},
         .overwrite = "SET statement_timeout = 99",
         .fn_sql = "SET work_mem = '1234kB'",
         .by_fn = {"SELECT current_setting('work_mem')", "1234kB"},
@@ -75,9 +78,11 @@ static const init_def defs[] = {
         .env = "GT_TEST_MYSQL_URL",
         .init_opts = "init=SET%20SESSION%20wait_timeout%3D1000"
                      "&init=SET%20SESSION%20sql_mode%3D'ANSI_QUOTES'"
-                     "&init=SET%20SESSION%20wait_timeout%3D4321",
+                     "&init=SET%20SESSION%20wait_timeout%3D4321"
+                     "&init=SET%20@gt_init%3D'gt%26init'",
         .first = {"SELECT @@SESSION.wait_timeout", "4321"},
         .second = {"SELECT @@SESSION.sql_mode", "ANSI_QUOTES"},
+        .amp = {"SELECT @gt_init", "gt&init"},
         .overwrite = "SET SESSION wait_timeout = 99",
         .fn_sql = "SET SESSION group_concat_max_len = 4321",
         .by_fn = {"SELECT @@SESSION.group_concat_max_len", "4321"},
@@ -155,6 +160,8 @@ static int t_open(void *arg)
     ck_assert_int_eq(db->session_dirty, 0);
     expect(db, &be->first); /* the third statement ran after the first */
     expect(db, &be->second);
+    if (be->amp.read_sql) /* '&' cannot be raw: it separates options */
+        expect(db, &be->amp);
     gt_db_close(db);
     return 0;
 }
@@ -180,6 +187,8 @@ static int t_reset(void *arg)
     else
         expect(db, &be->first);
     expect(db, &be->second);
+    if (be->amp.read_sql)
+        expect(db, &be->amp);
     gt_db_close(db);
     return 0;
 }
