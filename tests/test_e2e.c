@@ -1384,6 +1384,7 @@ static void e2e_teardown(void)
         sc.pid = 0;
     }
     sc.log[0] = sc.dir[0] = '\0'; /* a failed test's files stay */
+    seed_names = NULL;            /* under CK_FORK=no, for the next test */
     restore_servers();
 }
 
