@@ -20,7 +20,11 @@
  * scenario: 5,000 requests at concurrency 200 with max_connections
  * lowered to 20 and the pool capped at 10. PostgreSQL runs clients hanging
  * up mid-request, made deterministic by a table lock: their queries stay
- * blocked, so the pool can only empty if the server cancels them.
+ * blocked, so the pool can only empty if the server cancels them. Both
+ * also serve every endpoint from the other spelling of TechEmpower's
+ * table names (quoted "World" on PostgreSQL, lower-case world on MariaDB,
+ * as today's TechEmpower script makes them), and refuse to start, naming
+ * the table, when there is none.
  *
  * Cleanup when a test fails: Check ends a failed test's process with
  * _exit() and then kills its process group, which the showcase belongs to,
@@ -71,18 +75,21 @@ typedef struct backend {
     const char *max_conn;   /* the server's max_connections */
     const char *sessions;   /* our sessions, by application name; NULL:
                              * the server cannot tell them from others' */
+    const char *other_names; /* SEED_TABLE_NAMES for the other spelling */
+    const char *drop_all;   /* drops every spelling of the tables */
 } backend;
 
 static const backend backends[] = {
     {"sqlite", "e2e_sqlite", NULL, NULL, NULL,
-     "SELECT id, randomNumber FROM World", NULL, NULL},
+     "SELECT id, randomNumber FROM World", NULL, NULL, NULL, NULL},
     {"postgres", "e2e_postgres", "GT_TEST_PG_URL", "pg", "GT_PG_MAX_CONN",
      "SELECT id, randomnumber FROM world",
      "SELECT current_setting('max_connections')::int",
-     "SELECT count(*) FROM pg_stat_activity WHERE application_name = ?"},
+     "SELECT count(*) FROM pg_stat_activity WHERE application_name = ?",
+     "camel", "DROP TABLE IF EXISTS world, fortune, \"World\", \"Fortune\""},
     {"mysql", "e2e_mysql", "GT_TEST_MYSQL_URL", "mysql", "GT_MYSQL_MAX_CONN",
      "SELECT id, randomNumber FROM World", "SELECT @@max_connections",
-     NULL},
+     NULL, "lower", "DROP TABLE IF EXISTS World, Fortune, world, fortune"},
 };
 
 static const backend *backend_named(const char *name)
@@ -113,6 +120,7 @@ static struct showcase {
 } sc;
 
 static pid_t runner_pid; /* names the marker files; set in the runner */
+static const char *seed_names; /* SEED_TABLE_NAMES for seed(); NULL: default */
 
 /* Whether the server still runs, or how it ended (then it is reaped). */
 static const char *server_state(void)
@@ -251,13 +259,18 @@ static int run_cmd(char *const argv[], char *const env[], const char *log)
 
 static void seed(const char *url)
 {
-    char script[PATH_MAX], u[512];
+    char script[PATH_MAX], u[512], names[64];
     char *argv[] = {"bash", script, u, NULL};
+    char *env[] = {names, NULL};
     int st;
 
     repo_path("scripts/seed_db.sh", script);
     snprintf(u, sizeof(u), "%s", url);
-    st = run_cmd(argv, NULL, sc.log);
+    if (seed_names)
+        snprintf(names, sizeof(names), "SEED_TABLE_NAMES=%s", seed_names);
+    else
+        snprintf(names, sizeof(names), "SEED_TABLE_NAMES");
+    st = run_cmd(argv, env, sc.log);
     ck_assert_msg(st == 0, "scripts/seed_db.sh failed (status %d):\n%s", st,
                   log_tail());
 }
@@ -1216,40 +1229,92 @@ END_TEST
 
 /* ---- an unreachable database --------------------------------------------- */
 
-START_TEST(e2e_unreachable_database)
+/* Start the showcase with 'url_setting' ("DATABASE_URL=...") and expect
+ * it to exit by itself with code 2 and a message; returns its log (the
+ * caller frees it). */
+static char *expect_exit_2(const char *url_setting)
 {
-    const backend *b = &backends[_i];
-    char bin[PATH_MAX], port[32], url[256], *log;
+    char bin[PATH_MAX], port[32], *log;
     char *argv[] = {bin, NULL};
-    char *env[] = {port, "WORKERS=2", url, NULL};
+    char *env[] = {port, "WORKERS=2", (char *)url_setting, NULL};
     int status;
 
     showcase_path(bin);
-    open_log(b);
     snprintf(port, sizeof(port), "PORT=%d", free_port());
-    if (b->env) /* a port where nothing listens */
-        snprintf(url, sizeof(url), "DATABASE_URL=%s://greentor:greentor@"
-                 "127.0.0.1:%d/greentor_test", b->name, free_port());
-    else
-        snprintf(url, sizeof(url), "DATABASE_URL=sqlite:///nonexistent-"
-                 "greentor-e2e/no/such/dir.db");
     sc.pid = spawn(argv, env, "/tmp", sc.log);
     ck_assert_msg(sc.pid > 0, "fork: %s", strerror(errno));
     if (!wait_exit(sc.pid, START_TIMEOUT_MS, &status)) {
         kill(sc.pid, SIGKILL);
         waitpid(sc.pid, &status, 0);
         sc.pid = 0;
-        ck_abort_msg("the showcase still runs %d ms after start with an "
-                     "unreachable database:\n%s", START_TIMEOUT_MS,
-                     log_tail());
+        ck_abort_msg("the showcase still runs %d ms after start with %s:\n"
+                     "%s", START_TIMEOUT_MS, url_setting, log_tail());
     }
     sc.pid = 0;
     ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 2,
-                  "expected exit code 2 for an unreachable database, got "
-                  "status 0x%x:\n%s", status, log_tail());
+                  "expected exit code 2 with %s, got status 0x%x:\n%s",
+                  url_setting, status, log_tail());
     log = log_read();
     ck_assert_msg(log[0] != '\0', "no message explains the exit");
+    return log;
+}
+
+START_TEST(e2e_unreachable_database)
+{
+    const backend *b = &backends[_i];
+    char url[256];
+
+    open_log(b);
+    if (b->env) /* a port where nothing listens */
+        snprintf(url, sizeof(url), "DATABASE_URL=%s://greentor:greentor@"
+                 "127.0.0.1:%d/greentor_test", b->name, free_port());
+    else
+        snprintf(url, sizeof(url), "DATABASE_URL=sqlite:///nonexistent-"
+                 "greentor-e2e/no/such/dir.db");
+    free(expect_exit_2(url));
+    remove_files();
+}
+END_TEST
+
+/* ---- TechEmpower's other table names, and none --------------------------- */
+
+START_TEST(e2e_other_table_spelling)
+{
+    const backend *b = &backends[_i];
+
+    seed_names = b->other_names;
+    start_showcase(b, "max_open=8");
+    ck_assert_int_eq(run_client(t_endpoints, NULL), 0);
+    stop_showcase();
+    remove_files();
+    seed_names = NULL;
+}
+END_TEST
+
+static int drop_tables(void *arg)
+{
+    const backend *b = arg;
+    gt_db *db = open_db(b);
+
+    ck_assert_msg(gt_db_exec(db, b->drop_all, NULL, 0, GT_NEVER) >= 0,
+                  "%s: %s", b->drop_all, gt_db_errmsg(db));
+    gt_db_close(db);
+    return 0;
+}
+
+START_TEST(e2e_missing_table_is_named)
+{
+    const backend *b = &backends[_i];
+    char url[600], *log;
+
+    open_log(b);
+    ck_assert_int_eq(run_client(drop_tables, (void *)b), 0);
+    snprintf(url, sizeof(url), "DATABASE_URL=%s", backend_url(b));
+    log = expect_exit_2(url);
+    ck_assert_msg(strstr(log, "has no world table (looked for "),
+                  "the message does not name the missing table:\n%s", log);
     free(log);
+    seed(backend_url(b)); /* leave the tables as the other tests do */
     remove_files();
 }
 END_TEST
@@ -1320,6 +1385,7 @@ static void e2e_teardown(void)
         sc.pid = 0;
     }
     sc.log[0] = sc.dir[0] = '\0'; /* a failed test's files stay */
+    seed_names = NULL;            /* under CK_FORK=no, for the next test */
     restore_servers();
 }
 
@@ -1346,9 +1412,11 @@ void add_e2e_tests(Suite *s, const char *name)
     tcase_add_loop_test(tc, e2e_updates_persisted, i, i + 1);
     tcase_add_loop_test(tc, e2e_concurrent_load, i, i + 1);
     tcase_add_loop_test(tc, e2e_unreachable_database, i, i + 1);
-    if (b->server)
+    if (b->server) {
         tcase_add_loop_test(tc, e2e_seed_scenario, i, i + 1);
-    else /* the same on every backend: run it once */
+        tcase_add_loop_test(tc, e2e_other_table_spelling, i, i + 1);
+        tcase_add_loop_test(tc, e2e_missing_table_is_named, i, i + 1);
+    } else /* the same on every backend: run it once */
         tcase_add_loop_test(tc, e2e_help_and_bad_config, i, i + 1);
     if (strcmp(b->name, "postgres") == 0)
         tcase_add_loop_test(tc, e2e_client_disconnect, i, i + 1);

@@ -104,7 +104,9 @@ static void usage(FILE *f, const char *prog)
             "                min_idle, max_idle, acquire_timeout_ms,\n"
             "                max_lifetime_ms, idle_timeout_ms,\n"
             "                validate_idle_ms, leak_threshold_ms,\n"
-            "                reset_on_release, backoff_max_ms\n"
+            "                reset_on_release, backoff_max_ms; and\n"
+            "                init=<SQL, percent-encoded> (repeatable),\n"
+            "                run on every new connection\n"
             "  --access-log  log a line per request to stderr\n"
             "  --help        show this and exit\n",
             prog, WORLD_DEFAULT_URL);

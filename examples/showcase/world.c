@@ -11,9 +11,14 @@
  * PostgreSQL, one transaction elsewhere; ids sorted so concurrent updates
  * cannot deadlock).
  *
- * Table names follow TechEmpower's per database: world/fortune with a
- * randomnumber column on PostgreSQL, World/Fortune with randomNumber on
- * MySQL and SQLite. */
+ * Table names are found at start, because TechEmpower's own scripts spell
+ * them differently per database and over time: PostgreSQL gets world and
+ * fortune (unquoted, so folded to lower case) and also quoted "World" and
+ * "Fortune"; MySQL used to get World/Fortune and now gets world/fortune,
+ * and MySQL table names are case-sensitive on Linux. So each candidate is
+ * tried in turn until one exists (SQLite ignores case, and seeds its own).
+ * Column names need no such care: randomnumber is unquoted on PostgreSQL
+ * in both of TechEmpower's tables, and MySQL column names ignore case. */
 #include <errno.h>
 #include <limits.h>
 #include <stdatomic.h>
@@ -30,21 +35,29 @@
 #define MAX_QUERIES 500
 
 typedef struct dialect {
-    const char *select_world, *select_fortunes, *update_world;
+    const char *const *worlds, *const *fortunes; /* candidate names */
+    const char *number;                           /* the column */
     bool pipelined; /* updates as one batch, no explicit transaction */
 } dialect;
 
-static const dialect pg = {
-    "SELECT id, randomnumber FROM world WHERE id = ?",
-    "SELECT id, message FROM fortune",
-    "UPDATE world SET randomnumber = ? WHERE id = ?", true};
-static const dialect mysql_sqlite = {
-    "SELECT id, randomNumber FROM World WHERE id = ?",
-    "SELECT id, message FROM Fortune",
-    "UPDATE World SET randomNumber = ? WHERE id = ?", false};
+static const char *const pg_worlds[] = {"world", "\"World\"", NULL};
+static const char *const pg_fortunes[] = {"fortune", "\"Fortune\"", NULL};
+static const char *const my_worlds[] = {"World", "world", NULL};
+static const char *const my_fortunes[] = {"Fortune", "fortune", NULL};
+
+static const dialect pg = {pg_worlds, pg_fortunes, "randomnumber", true};
+static const dialect mysql_sqlite = {my_worlds, my_fortunes, "randomNumber",
+                                     false};
+
+/* The statements, written by world_start() once the names are known and
+ * before the server accepts anything; read-only afterwards. */
+static struct queries {
+    char select_world[128], select_fortunes[128], update_world[128];
+    char all_worlds[128];
+} q;
 
 static gt_pool *pool;
-static const dialect *sql;
+static const dialect *dia;
 static bool is_sqlite;
 static int cache[WORLD_ROWS + 1]; /* /cached-queries, filled at start */
 
@@ -138,7 +151,7 @@ static int read_worlds(gt_db *db, scratch *w, int n)
     for (int i = 0; i < n; i++) {
         w->ids[i] = random_id();
         w->params[i] = gt_db_int(w->ids[i]);
-        w->stmts[i] = (gt_db_stmt){sql->select_world, &w->params[i], 1};
+        w->stmts[i] = (gt_db_stmt){q.select_world, &w->params[i], 1};
         w->rows[i] = NULL;
     }
     rc = gt_db_batch(db, w->rows, w->stmts, n, GT_NEVER);
@@ -177,7 +190,7 @@ static int do_db(gt_http_req *req, gt_http_res *res, void *arg)
 
     (void)req, (void)arg;
     if (rc == 0)
-        rc = gt_db_query(db, &r, sql->select_world, &param, 1, GT_NEVER);
+        rc = gt_db_query(db, &r, q.select_world, &param, 1, GT_NEVER);
     if (rc == 1)
         rc = gt_http_res_json(res, world_json(id, (int)gt_rows_int(r, 0, 1)));
     else if (rc >= 0)
@@ -237,10 +250,10 @@ static int write_worlds(gt_db *db, scratch *w, int n)
     for (int i = 0; i < n; i++) {
         w->params[2 * i] = gt_db_int(w->sorted[i].rn);
         w->params[2 * i + 1] = gt_db_int(w->sorted[i].id);
-        w->stmts[i] = (gt_db_stmt){sql->update_world, &w->params[2 * i], 2};
+        w->stmts[i] = (gt_db_stmt){q.update_world, &w->params[2 * i], 2};
         w->rows[i] = NULL;
     }
-    if (sql->pipelined) { /* one round trip, one implicit transaction */
+    if (dia->pipelined) { /* one round trip, one implicit transaction */
         rc = gt_db_batch(db, w->rows, w->stmts, n, GT_NEVER);
         free_rows(w, n);
         return rc;
@@ -377,7 +390,7 @@ static int do_fortunes(gt_http_req *req, gt_http_res *res, void *arg)
 
     (void)req, (void)arg;
     if (rc == 0)
-        rc = gt_db_query(db, &r, sql->select_fortunes, NULL, 0, GT_NEVER);
+        rc = gt_db_query(db, &r, q.select_fortunes, NULL, 0, GT_NEVER);
     if (rc >= 0)
         rc = fortunes_page(res, r);
     gt_rows_free(r);
@@ -451,7 +464,7 @@ int world_setup(gt_rt *rt, gt_http_router *r, const char *url, char *err,
     if (rc < 0)
         return rc;
     is_sqlite = strncmp(url, "sqlite:", 7) == 0;
-    sql = strncmp(url, "postgres", 8) == 0 ? &pg : &mysql_sqlite;
+    dia = strncmp(url, "postgres", 8) == 0 ? &pg : &mysql_sqlite;
     for (size_t i = 0; rc == 0 && i < sizeof(table) / sizeof(table[0]); i++)
         rc = gt_http_router_add(r, "GET", table[i].path, table[i].fn, NULL);
     if (rc < 0)
@@ -459,12 +472,72 @@ int world_setup(gt_rt *rt, gt_http_router *r, const char *url, char *err,
     return rc;
 }
 
+/* Does the last error on 'db' say that the table does not exist?
+ * PostgreSQL 42P01, MySQL ER_NO_SUCH_TABLE (1146), SQLite's message. */
+static bool no_such_table(gt_db *db)
+{
+    return strcmp(gt_db_sqlstate(db), "42P01") == 0 ||
+           gt_db_errcode(db) == 1146 ||
+           strstr(gt_db_errmsg(db), "no such table") != NULL;
+}
+
+/* The first of 'names' that exists, in *found. Any error but a missing
+ * table is reported as it is; when none exists, the message names the
+ * table and every spelling tried. */
+static int find_table(gt_db *db, const char *const *names, const char *what,
+                      const char **found, char *err, size_t errlen)
+{
+    char probe[128], tried[128] = "";
+    gt_rows *r = NULL;
+    int n;
+
+    for (int i = 0; names[i]; i++) {
+        snprintf(probe, sizeof(probe), "SELECT 1 FROM %s LIMIT 1", names[i]);
+        n = gt_db_query(db, &r, probe, NULL, 0, GT_NEVER);
+        gt_rows_free(r);
+        if (n >= 0) {
+            *found = names[i];
+            return 0;
+        }
+        if (!no_such_table(db)) {
+            snprintf(err, errlen, "cannot read the %s table: %s", what,
+                     gt_db_errmsg(db));
+            return n;
+        }
+        snprintf(tried + strlen(tried), sizeof(tried) - strlen(tried),
+                 "%s%s", i ? ", " : "", names[i]);
+    }
+    snprintf(err, errlen, "the database has no %s table (looked for %s): "
+             "seed it with scripts/seed_db.sh or TechEmpower's scripts",
+             what, tried);
+    return -ENOENT;
+}
+
+/* Find the tables and write the statements that use them. */
+static int write_queries(gt_db *db, char *err, size_t errlen)
+{
+    const char *w, *f, *rn = dia->number;
+    int rc = find_table(db, dia->worlds, "world", &w, err, errlen);
+
+    if (rc == 0)
+        rc = find_table(db, dia->fortunes, "fortune", &f, err, errlen);
+    if (rc < 0)
+        return rc;
+    snprintf(q.select_world, sizeof(q.select_world),
+             "SELECT id, %s FROM %s WHERE id = ?", rn, w);
+    snprintf(q.select_fortunes, sizeof(q.select_fortunes),
+             "SELECT id, message FROM %s", f);
+    snprintf(q.update_world, sizeof(q.update_world),
+             "UPDATE %s SET %s = ? WHERE id = ?", w, rn);
+    snprintf(q.all_worlds, sizeof(q.all_worlds), "SELECT id, %s FROM %s",
+             rn, w);
+    return 0;
+}
+
 static int load_cache(gt_db *db, char *err, size_t errlen)
 {
-    const char *all = sql == &pg ? "SELECT id, randomnumber FROM world"
-                                 : "SELECT id, randomNumber FROM World";
     gt_rows *r = NULL;
-    int n = gt_db_query(db, &r, all, NULL, 0, GT_NEVER);
+    int n = gt_db_query(db, &r, q.all_worlds, NULL, 0, GT_NEVER);
 
     for (int i = 0; i < n; i++) {
         int64_t id = gt_rows_int(r, i, 0);
@@ -473,13 +546,12 @@ static int load_cache(gt_db *db, char *err, size_t errlen)
             cache[id] = (int)gt_rows_int(r, i, 1);
     }
     gt_rows_free(r);
-    if (n != WORLD_ROWS) {
-        snprintf(err, errlen, "the World table has %d rows, not %d%s%s", n,
-                 WORLD_ROWS, n < 0 ? ": " : "",
-                 n < 0 ? gt_db_errmsg(db) : "");
-        return n < 0 ? n : -EINVAL;
-    }
-    return 0;
+    if (n < 0)
+        snprintf(err, errlen, "%s: %s", q.all_worlds, gt_db_errmsg(db));
+    else if (n != WORLD_ROWS)
+        snprintf(err, errlen, "the world table has %d rows, not %d", n,
+                 WORLD_ROWS);
+    return n < 0 ? n : n != WORLD_ROWS ? -EINVAL : 0;
 }
 
 int world_start(char *err, size_t errlen)
@@ -494,7 +566,8 @@ int world_start(char *err, size_t errlen)
     }
     if (is_sqlite && (rc = world_seed_sqlite(db, err, errlen)) < 0)
         return rc;
-    return load_cache(db, err, errlen);
+    rc = write_queries(db, err, errlen);
+    return rc < 0 ? rc : load_cache(db, err, errlen);
 }
 
 void world_teardown(void)

@@ -8,7 +8,18 @@
  * Unknown query options are ignored by the driver (the pool reads its own
  * from the same string). Driver options: connect_timeout_ms (default 5000),
  * stmt_cache (prepared statements kept per connection, LRU, default 64),
- * and for SQLite busy_timeout_ms (default 5000) and mode=inline|offload.
+ * init (below), and for SQLite busy_timeout_ms (default 5000) and
+ * mode=inline|offload.
+ *
+ * Init SQL. Each init=<statement> option (percent-encoded: %20 for a
+ * space, %3D for '=', %26 for '&'; empty ones are ignored) runs once on
+ * every new connection, in the order given, before gt_db_open() returns,
+ * and again after every gt_db_reset(), so that settings such as
+ *     ?init=SET%20statement_timeout%3D5000&init=SET%20search_path%3Dapp
+ *     sqlite:app.db?init=PRAGMA%20foreign_keys%3DON
+ * hold for the connection's whole life, pooled or not. They run within the
+ * connect deadline, and they do not count as changing the session (the
+ * pool does not reset a connection because of them).
  *
  * Threads. A connection belongs to the worker that opened it and is used by
  * one coroutine at a time. Every call that talks to a server yields until
@@ -22,7 +33,13 @@
  * one, in every backend (PostgreSQL's $n are generated for you; '?' inside
  * quotes or comments is left alone). Each distinct SQL text is prepared
  * once per connection and kept in a bounded LRU cache, re-prepared
- * transparently after a reconnect or eviction.
+ * transparently after a reconnect or eviction. On PostgreSQL, text and
+ * NULL parameters go untyped, so the server types them from where they
+ * stand: text binds to jsonb, timestamptz, uuid, boolean... columns with
+ * no cast (where nothing gives a type, as in "? IS NULL", write ?::text).
+ * Integers go as int4 (int8 beyond its range), floats as float8, blobs as
+ * bytea; one SQL text used with different parameter types is prepared
+ * once per type signature.
  *
  * Errors. 0 or a count on success, a negative code on failure: GT_EDB when
  * the server rejected the statement (see gt_db_errmsg(), gt_db_sqlstate(),
@@ -88,14 +105,16 @@ typedef struct gt_db_stmt {
 
 /* ---- connections ------------------------------------------------------- */
 
-/* Open a connection described by 'url'. Yields until connected or the
- * deadline passes (and at most connect_timeout_ms). Worker only. On
- * success *out is a new connection. On failure other than -ENOMEM and
- * -EINVAL, *out is still set to a handle that only carries the error
- * message (gt_db_errmsg()) and must be closed with gt_db_close();
- * otherwise *out is NULL. Returns 0, -EINVAL, -EPROTONOSUPPORT, -ENOMEM,
- * -ETIMEDOUT, -ECANCELED, -ECONNREFUSED, or GT_EDB (e.g. bad password,
- * unknown database). */
+/* Open a connection described by 'url' and run its init= statements.
+ * Yields until connected and set up or the deadline passes (and at most
+ * connect_timeout_ms). Worker only. On success *out is a new connection.
+ * On failure other than -ENOMEM and -EINVAL, *out is still set to a
+ * handle that only carries the error message (gt_db_errmsg()) and must be
+ * closed with gt_db_close(); otherwise *out is NULL. A failed init=
+ * statement fails the open with its own error, the message starting
+ * "init statement <n> (<sql>) failed: ". Returns 0, -EINVAL,
+ * -EPROTONOSUPPORT, -ENOMEM, -ETIMEDOUT, -ECANCELED, -ECONNREFUSED, or
+ * GT_EDB (e.g. bad password, unknown database, a failed init=). */
 GT_API int gt_db_open(gt_db **out, const char *url, int64_t deadline);
 
 /* Close the connection and free it; results made from it stay valid. Does
@@ -149,8 +168,28 @@ GT_API int gt_db_ping(gt_db *db, int64_t deadline);
 
 /* Bring the session back to a fresh state: roll back, drop temporary
  * tables, session variables and prepared statements (PostgreSQL DISCARD
- * ALL, MariaDB COM_RESET_CONNECTION; SQLite: rollback only). Yields. */
+ * ALL, MariaDB COM_RESET_CONNECTION; SQLite: rollback only), then run the
+ * init= statements and the gt_db_set_init() function again (not on SQLite,
+ * where nothing they set was undone). Yields. Returns 0 or a negative
+ * error; when the init part fails the connection is marked broken and
+ * gt_db_errmsg() says which init step failed. */
 GT_API int gt_db_reset(gt_db *db, int64_t deadline);
+
+/* A function that sets up a connection: runs its statements on 'db' (and
+ * should finish by 'deadline'), returns >= 0 on success or a negative
+ * error. */
+typedef int (*gt_db_init_fn)(gt_db *db, void *arg, int64_t deadline);
+
+/* Make fn(db, arg, deadline) part of the connection's set-up: run it now,
+ * and again after every gt_db_reset() that undid the session (after the
+ * init= statements). Replaces an earlier function; NULL removes it
+ * without running anything. Its statements do not count as changing the
+ * session. Yields (fn's statements). 'arg' is borrowed for the
+ * connection's life. Returns 0 or fn's negative result; then the
+ * connection is marked broken (gt_db_broken()) and gt_db_errmsg() starts
+ * with "init function failed". */
+GT_API int gt_db_set_init(gt_db *db, gt_db_init_fn fn, void *arg,
+                          int64_t deadline);
 
 /* ---- transactions ------------------------------------------------------- */
 

@@ -62,6 +62,14 @@ typedef struct gt_pool_config {
     int64_t max_lifetime_ms, idle_timeout_ms, acquire_timeout_ms;
     int64_t validate_idle_ms, leak_threshold_ms, backoff_max_ms;
     int reset_on_release;     /* enum gt_pool_reset */
+    /* Run on every new connection before its first use, after the URL's
+     * init= statements, and again after every reset on release (see
+     * gt_db_set_init()). A negative result discards the connection; the
+     * acquisition fails with GT_EPOOL and gt_pool_errmsg() says why, as
+     * for a failed connect. NULL: none. Called on the worker, in the
+     * acquiring coroutine; 'on_connect_arg' must outlive the pool. */
+    gt_db_init_fn on_connect;
+    void *on_connect_arg;
 } gt_pool_config;
 
 typedef struct gt_pool_stats {

@@ -134,6 +134,24 @@ static int open_with(gt_db **out, const gt__db_driver *drv,
     return rc;
 }
 
+/* Run the URL's init= statements on a new connection. On failure the
+ * handle only carries the message, as after a failed connect, except for
+ * the errors that come without a handle (db.h). */
+static int set_up(gt_db **out, const gt__db_url *u, int64_t deadline)
+{
+    int rc = gt__db_init_copy(*out, u);
+
+    if (rc == 0)
+        rc = gt__db_init_run(*out, deadline);
+    if (rc == -ENOMEM || rc == -EINVAL) {
+        gt_db_close(*out);
+        *out = NULL;
+    } else if (rc < 0) {
+        (*out)->failed_open = true;
+    }
+    return rc;
+}
+
 int gt_db_open(gt_db **out, const char *url, int64_t deadline)
 {
     char err[256];
@@ -156,6 +174,8 @@ int gt_db_open(gt_db **out, const char *url, int64_t deadline)
     } else if ((rc = connect_deadline(&u, deadline, &deadline)) == 0) {
         rc = open_with(out, drv, &u, deadline);
     }
+    if (rc == 0)
+        rc = set_up(out, &u, deadline);
     gt__db_url_free(&u);
     return rc;
 }
@@ -164,6 +184,7 @@ void gt_db_close(gt_db *db)
 {
     if (!db)
         return;
+    gt__db_init_free(db);
     if (db->drv && db->drv->close)
         db->drv->close(db);
     else
@@ -415,6 +436,8 @@ int gt_db_reset(gt_db *db, int64_t deadline)
         db->session_dirty = false;
     }
     after_statement(db, t0);
+    if (rc == 0 && !db->drv->reset_keeps_session)
+        rc = gt__db_init_run(db, deadline); /* see init.c */
     return rc;
 }
 

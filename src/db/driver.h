@@ -68,6 +68,13 @@ struct gt_db {
                            * cleared by gt_db_reset(); read by the pool */
     int64_t busy_us;      /* total time spent in statements (pool stats) */
     void *owner;          /* for the pool's bookkeeping; NULL otherwise */
+    /* The connection's set-up, run at open and after every reset that
+     * undid the session (db.c): the URL's init= statements, owned, in
+     * order, then init_fn (gt_db_set_init()). */
+    char **init_sql;
+    int ninit;
+    gt_db_init_fn init_fn;
+    void *init_arg;
 };
 
 struct gt__db_driver {
@@ -89,6 +96,9 @@ struct gt__db_driver {
     int (*reset)(gt_db *db, int64_t deadline);
     /* Nonzero when the server says a transaction is open. */
     int (*in_tx)(gt_db *db);
+    /* reset() only rolls back: session settings survive it, so the init
+     * steps need not (and, for CREATE TEMP..., could not) run again. */
+    bool reset_keeps_session;
 };
 
 extern const gt__db_driver gt__db_pg_driver;
@@ -103,6 +113,16 @@ int gt__db_error(gt_db *db, int rc, int native, const char *sqlstate,
                  const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
 void gt__db_clear_error(gt_db *db);
+
+/* ---- the connection's set-up (init.c) ------------------------------------- */
+
+/* Copy the URL's non-empty init= values, in order, into db->init_sql.
+ * 0 or -ENOMEM (what was copied is freed by gt__db_init_free()). */
+int gt__db_init_copy(gt_db *db, const gt__db_url *u);
+/* Run the init= statements, then db->init_fn. 0, or the failed step's
+ * error: the connection is then broken and its message names the step. */
+int gt__db_init_run(gt_db *db, int64_t deadline);
+void gt__db_init_free(gt_db *db);
 
 /* ---- results (rows.c) -------------------------------------------------- */
 

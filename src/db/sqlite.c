@@ -736,4 +736,5 @@ const gt__db_driver gt__db_sqlite_driver = {
     .ping = sq_ping,
     .reset = sq_reset,
     .in_tx = sq_in_tx,
+    .reset_keeps_session = true,
 };

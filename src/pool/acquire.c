@@ -161,6 +161,9 @@ static int connect_slot(gt__wpool *w, gt__pconn **out, int64_t deadline)
     gt_db *db = NULL;
     int rc = gt_db_open(&db, p->url, deadline);
 
+    if (rc == 0 && p->cfg.on_connect) /* a failure is a failed connect */
+        rc = gt_db_set_init(db, p->cfg.on_connect, p->cfg.on_connect_arg,
+                            deadline);
     atomic_store(&p->probing, false);
     if (rc == 0 && (*out = wrap(w, db)) != NULL) {
         atomic_store(&p->failures, 0);
