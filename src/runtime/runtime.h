@@ -1,6 +1,6 @@
 /* runtime/runtime.h -- the runtime module's internal interface.
  *
- * The pieces: a context switch (switch_<arch>.c, one picked by the
+ * The pieces: a context switch (switch_<arch>.S or switch_ucontext.c, one picked by the
  * Makefile), stacks with guard pages (stack.c), coroutines and their parking
  * (co.c), the per-thread scheduler driving them from libuv callbacks
  * (sched.c), the multi-threaded runtime (rt.c), and the waits built on
@@ -28,7 +28,7 @@
 #define GT__ASSERT(cond) ((void)0)
 #endif
 
-/* ---- context switch (switch_<arch>.c) ----------------------------------- */
+/* ---- context switch (switch_<arch>.S, switch_ucontext.c) --------------- */
 
 /* A saved execution context. 'sp' is the saved stack pointer of the
  * hand-written switches; 'uc' a ucontext_t for the portable fallback. */
