@@ -25,7 +25,6 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "util.h"
@@ -385,14 +384,6 @@ typedef struct resp {
     size_t body_len;
 } resp;
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int sock_connect(int family, int port)
 {
     struct sockaddr_storage ss = {0};
@@ -638,16 +629,16 @@ static void get(const server *s, const char *req, int status, const char *body)
 
 static bool wait_for(atomic_int *v, int want, int ms)
 {
-    int64_t until = now_ms() + ms;
+    int64_t until = gt_now() + ms;
 
-    while (atomic_load(v) != want && now_ms() < until)
+    while (atomic_load(v) != want && gt_now() < until)
         usleep(2000);
     return atomic_load(v) == want;
 }
 
 static bool wait_conns(server *s, uint64_t want, int ms)
 {
-    int64_t until = now_ms() + ms;
+    int64_t until = gt_now() + ms;
     gt_http_stats st;
 
     do {
@@ -655,7 +646,7 @@ static bool wait_conns(server *s, uint64_t want, int ms)
         if (st.conns == want)
             return true;
         usleep(10000);
-    } while (now_ms() < until);
+    } while (gt_now() < until);
     return false;
 }
 
@@ -1063,7 +1054,7 @@ START_TEST(slowloris_cut_off)
     static const char dribble[] = "GET / HTTP/1.1\r\nHost: t\r\n"
                                   "X-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
     gt_http_config cfg = {.header_timeout_ms = 300};
-    int64_t t0 = now_ms();
+    int64_t t0 = gt_now();
     bool cut = false;
     server s;
     client *c;
@@ -1083,7 +1074,7 @@ START_TEST(slowloris_cut_off)
         ck_assert_msg(strncmp(c->buf, "HTTP/1.1 408", 12) == 0, "got %.*s",
                       (int)c->len, c->buf);
     ck_assert(cli_eof(c));
-    ck_assert_int_lt(now_ms() - t0, 5000);
+    ck_assert_int_lt(gt_now() - t0, 5000);
     cli_close(c);
     get(&s, GET_("/plaintext"), 200, hello);
     /* A connection that sends nothing at all is closed too. */
@@ -1116,9 +1107,9 @@ START_TEST(body_and_idle_timeouts)
     /* An idle keep-alive connection is closed after the idle timeout. */
     c = cli_open(&s);
     roundtrip(c, GET_("/plaintext"), 200, hello);
-    t0 = now_ms();
+    t0 = gt_now();
     ck_assert(cli_eof(c));
-    ck_assert_int_lt(now_ms() - t0, 5000);
+    ck_assert_int_lt(gt_now() - t0, 5000);
     cli_close(c);
     server_stop(&s);
 }
@@ -1338,8 +1329,8 @@ START_TEST(graceful_shutdown)
     gt_http_server_stop(s.srv);
     /* The idle connection is closed; new ones are refused. */
     ck_assert(cli_eof(idle));
-    until = now_ms() + 5000;
-    while (now_ms() < until &&
+    until = gt_now() + 5000;
+    while (gt_now() < until &&
            (fd = sock_connect(AF_INET, s.port)) != -ECONNREFUSED) {
         if (fd >= 0) /* a listener not closed yet, or a reset one */
             close(fd);
