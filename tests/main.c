@@ -59,6 +59,9 @@ static Suite *pool_suite(void)
     add_pool_tests(s, "sqlite");
     add_pool_tests(s, "postgres");
     add_pool_tests(s, "mysql");
+    add_pool_worker_tests(s, "sqlite");
+    add_pool_worker_tests(s, "postgres");
+    add_pool_worker_tests(s, "mysql");
     return s;
 }
 

@@ -202,6 +202,41 @@ GT_API int gt_db_rollback(gt_db *db, int64_t deadline);
 /* Open transaction blocks: 0 outside a transaction. */
 GT_API int gt_db_tx_depth(const gt_db *db);
 
+/* ---- for connection pools ------------------------------------------------ */
+
+/* What a pool (greentor's, or your own) needs to know about a connection
+ * it takes back, and the one thing it must do to move it between workers.
+ * None of these yields except gt_db_abandon_tx(). */
+
+/* Nonzero when a transaction is open: one begun with gt_db_begin(), or a
+ * BEGIN the application sent itself (the server's word). */
+GT_API int gt_db_in_tx(gt_db *db);
+
+/* Roll back everything open, savepoints included (one ROLLBACK). Yields.
+ * 0 or a negative error (then the connection is best discarded). */
+GT_API int gt_db_abandon_tx(gt_db *db, int64_t deadline);
+
+/* Nonzero when a statement may have changed session state (SET, temporary
+ * tables, prepared statements by hand...) since the open or the last
+ * gt_db_reset(). */
+GT_API int gt_db_session_dirty(const gt_db *db);
+
+/* Nonzero when gt_db_reset() undoes session state. SQLite's cannot (it
+ * only rolls back): a pool should close a dirty SQLite connection. */
+GT_API int gt_db_can_reset(const gt_db *db);
+
+/* Unregister the connection's socket from the calling worker's loop, so
+ * that a coroutine of another worker may use it next (the next call
+ * registers it with that worker's loop). Call it on the worker that used
+ * the connection last, with no statement running; then hand the handle
+ * over (gt_rt_post()). Does not yield. NULL: no-op. */
+GT_API void gt_db_detach(gt_db *db);
+
+/* One pointer of the owner's bookkeeping (a pool's record for the
+ * connection); NULL until set. */
+GT_API void gt_db_set_owner(gt_db *db, void *owner);
+GT_API void *gt_db_owner(const gt_db *db);
+
 /* ---- results ---------------------------------------------------------------- */
 
 GT_API int gt_rows_count(const gt_rows *r);

@@ -83,6 +83,7 @@ typedef struct gt_pool_stats {
     uint64_t opened, connect_errors;
     uint64_t discarded_broken, discarded_lifetime, discarded_idle;
     uint64_t rollbacks, resets, leaks_reported;
+    uint64_t moved;           /* handed to another worker, not closed */
 } gt_pool_stats;
 
 /* Make a pool for 'url' on runtime 'rt'. The URL is checked, not
@@ -113,12 +114,17 @@ GT_API int gt_pool_db_at(gt_pool *pool, gt_db **out, const char *file,
 GT_API void gt_pool_db_release(gt_pool *pool);
 
 /* Explicit acquisition, not tied to the coroutine's life: the caller must
- * gt_pool_release() it (leak detection watches it). Same returns. */
+ * gt_pool_release() it (leak detection watches it). Same returns.
+ * gt_pool_release() gives it back on the worker that acquired it (it may
+ * yield: rollback, reset) and returns 0; -EINVAL when 'db' is not an
+ * explicit acquisition of 'pool' still held (released already, or the
+ * request-scoped one of gt_pool_db()); -EXDEV on another worker, where
+ * the connection is left as it was (a debug build aborts). */
 GT_API int gt_pool_acquire_at(gt_pool *pool, gt_db **out, int64_t deadline,
                               const char *file, int line);
 #define gt_pool_acquire(pool, out, deadline)                                 \
     gt_pool_acquire_at(pool, out, deadline, __FILE__, __LINE__)
-GT_API void gt_pool_release(gt_pool *pool, gt_db *db);
+GT_API int gt_pool_release(gt_pool *pool, gt_db *db);
 
 /* Statistics summed over workers (racy reads of live counters). */
 GT_API void gt_pool_get_stats(gt_pool *pool, gt_pool_stats *out);

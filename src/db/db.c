@@ -313,10 +313,9 @@ static bool may_dirty_session(const char *sql)
 }
 
 /* After any statement: follow transactions the server opened or ended
- * without us, and account the time. */
-static void after_statement(gt_db *db, uint64_t t0)
+ * without us. */
+static void after_statement(gt_db *db)
 {
-    db->busy_us += (int64_t)((uv_hrtime() - t0) / 1000);
     if (!db->drv->in_tx || db->broken)
         return;
     if (!db->drv->in_tx(db))
@@ -329,7 +328,6 @@ static void after_statement(gt_db *db, uint64_t t0)
 static int64_t run(gt_db *db, gt_rows **out, const char *sql,
                    const gt_db_value *params, int nparams, int64_t deadline)
 {
-    uint64_t t0 = uv_hrtime();
     int64_t rc;
 
     if (!sql)
@@ -344,7 +342,7 @@ static int64_t run(gt_db *db, gt_rows **out, const char *sql,
         gt_rows_free(*out); /* a driver must not hand out rows on error */
         *out = NULL;
     }
-    after_statement(db, t0);
+    after_statement(db);
     return rc;
 }
 
@@ -389,7 +387,6 @@ static int batch_in_order(gt_db *db, gt_rows **out, const gt_db_stmt *stmts,
 int gt_db_batch(gt_db *db, gt_rows **out, const gt_db_stmt *stmts, int n,
                 int64_t deadline)
 {
-    uint64_t t0 = uv_hrtime();
     int rc = usable(db);
 
     if (rc < 0)
@@ -410,7 +407,7 @@ int gt_db_batch(gt_db *db, gt_rows **out, const gt_db_stmt *stmts, int n,
     for (int i = 0; i < n; i++)
         db->session_dirty |= may_dirty_session(stmts[i].sql);
     rc = db->drv->batch(db, out, stmts, n, deadline);
-    after_statement(db, t0);
+    after_statement(db);
     return rc;
 }
 
@@ -425,7 +422,6 @@ int gt_db_ping(gt_db *db, int64_t deadline)
 
 int gt_db_reset(gt_db *db, int64_t deadline)
 {
-    uint64_t t0 = uv_hrtime();
     int rc = usable(db);
 
     if (rc < 0)
@@ -435,7 +431,7 @@ int gt_db_reset(gt_db *db, int64_t deadline)
         db->tx_depth = 0;
         db->session_dirty = false;
     }
-    after_statement(db, t0);
+    after_statement(db);
     if (rc == 0 && !db->drv->reset_keeps_session)
         rc = gt__db_init_run(db, deadline); /* see init.c */
     return rc;

@@ -66,7 +66,6 @@ struct gt_db {
     bool session_dirty;   /* a statement may have changed session state
                            * (SET, temporary tables...): set by db.c,
                            * cleared by gt_db_reset(); read by the pool */
-    int64_t busy_us;      /* total time spent in statements (pool stats) */
     void *owner;          /* for the pool's bookkeeping; NULL otherwise */
     /* The connection's set-up, run at open and after every reset that
      * undid the session (db.c): the URL's init= statements, owned, in
@@ -96,6 +95,9 @@ struct gt__db_driver {
     int (*reset)(gt_db *db, int64_t deadline);
     /* Nonzero when the server says a transaction is open. */
     int (*in_tx)(gt_db *db);
+    /* Optional: forget the registration with the calling worker's loop
+     * (gt_db_detach()); the next wait registers again, on its worker. */
+    void (*detach)(gt_db *db);
     /* reset() only rolls back: session settings survive it, so the init
      * steps need not (and, for CREATE TEMP..., could not) run again. */
     bool reset_keeps_session;

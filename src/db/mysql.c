@@ -884,6 +884,12 @@ static int my_reset(gt_db *db, int64_t deadline)
     return (int)finish(c, rc);
 }
 
+/* The next wait_socket() registers the socket again, on its worker. */
+static void my_detach(gt_db *db)
+{
+    gt_fdwatch_close(&((my_conn *)db)->io.watch);
+}
+
 static int my_in_tx(gt_db *db)
 {
     my_conn *c = (my_conn *)db;
@@ -905,4 +911,5 @@ const gt__db_driver gt__db_mysql_driver = {
     .ping = my_ping,
     .reset = my_reset,
     .in_tx = my_in_tx,
+    .detach = my_detach,
 };

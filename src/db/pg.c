@@ -601,6 +601,17 @@ static int plan_stmt(trip *t, int k)
 
 /* ---- reading the answers ------------------------------------------------- */
 
+/* Wait on the connection's socket, registering it with this worker's loop
+ * first if it is not (after gt_db_detach() moved it between workers). */
+static int pg_wait(pg_conn *c, int events, int64_t deadline)
+{
+    int rc;
+
+    if (!c->watch.poll && (rc = gt_fdwatch_open(&c->watch, PQsocket(c->pq))) < 0)
+        return rc;
+    return gt_fdwatch_wait(&c->watch, events, deadline);
+}
+
 /* Send what libpq has queued. While the socket is full, also take in what
  * the server sends meanwhile, or both sides could block on a full buffer. */
 static int flush_out(pg_conn *c, int64_t deadline)
@@ -608,7 +619,7 @@ static int flush_out(pg_conn *c, int64_t deadline)
     int rc;
 
     while ((rc = PQflush(c->pq)) > 0) {
-        rc = gt_fdwatch_wait(&c->watch, GT_READABLE | GT_WRITABLE, deadline);
+        rc = pg_wait(c, GT_READABLE | GT_WRITABLE, deadline);
         if (rc == -ETIMEDOUT || rc == -ECANCELED)
             return rc;
         if (rc < 0) { /* a socket error (POLLERR): let libpq read it */
@@ -628,7 +639,7 @@ static int await_result(pg_conn *c, PGresult **res, int64_t deadline)
     int rc;
 
     while (PQisBusy(c->pq)) {
-        rc = gt_fdwatch_wait(&c->watch, GT_READABLE, deadline);
+        rc = pg_wait(c, GT_READABLE, deadline);
         if (rc == -ETIMEDOUT || rc == -ECANCELED)
             return rc;
         if (!PQconsumeInput(c->pq) || rc < 0)
@@ -1165,9 +1176,7 @@ static int connect_poll(pg_conn *c, int64_t deadline)
     if (PQsetnonblocking(c->pq, 1) != 0)
         return gt__db_error(&c->base, GT_EPROTO, 0, NULL,
                             "cannot make the connection non-blocking");
-    rc = gt_fdwatch_open(&c->watch, PQsocket(c->pq));
-    return rc < 0 ? gt__db_error(&c->base, rc, 0, NULL, "%s", gt_strerror(rc))
-                  : 0;
+    return 0; /* the first wait registers the socket (pg_wait) */
 }
 
 static int pg_connect(pg_conn *c, const gt__db_url *u, int64_t deadline)
@@ -1229,6 +1238,11 @@ static int pg_open(gt_db **out, const gt__db_url *u, int64_t deadline)
     return rc;
 }
 
+static void pg_detach(gt_db *db)
+{
+    gt_fdwatch_close(&((pg_conn *)db)->watch);
+}
+
 /* PQfinish() sends Terminate without waiting for anything. The watch goes
  * first: the fd must not be closed under a registered poll. */
 static void pg_close(gt_db *db)
@@ -1255,4 +1269,5 @@ const gt__db_driver gt__db_pg_driver = {
     .ping = pg_ping,
     .reset = pg_reset,
     .in_tx = pg_in_tx,
+    .detach = pg_detach,
 };

@@ -23,7 +23,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "db/driver.h"
 #include "pool.h"
 
 void gt__plist_push(gt__plist *l, gt__pconn *c)
@@ -35,7 +34,7 @@ void gt__plist_push(gt__plist *l, gt__pconn *c)
     else
         l->tail = c;
     l->head = c;
-    l->n++;
+    ST_BUMP(&l->n, 1);
 }
 
 void gt__plist_remove(gt__plist *l, gt__pconn *c)
@@ -49,7 +48,7 @@ void gt__plist_remove(gt__plist *l, gt__pconn *c)
     else
         l->tail = c->prev;
     c->prev = c->next = NULL;
-    l->n--;
+    ST_BUMP(&l->n, -1);
 }
 
 static void set_err(gt__wpool *w, const char *msg, const char *detail)
@@ -113,7 +112,7 @@ static void close_conn(gt__pconn *c, uint64_t *reason)
     gt_db_close(c->db);
     free(c);
     if (reason)
-        (*reason)++;
+        ST_BUMP(reason, 1);
     atomic_fetch_sub(&p->open, 1);
 }
 
@@ -149,7 +148,7 @@ static gt__pconn *wrap(gt__wpool *w, gt_db *db)
     /* Up to 10% jitter, so a burst of connections does not expire at
      * once (and reconnect at once). */
     c->expires_ms = gt_now() + life - (life > 10 ? rand() % (life / 10) : 0);
-    db->owner = c;
+    gt_db_set_owner(db, c);
     return c;
 }
 
@@ -168,14 +167,14 @@ static int connect_slot(gt__wpool *w, gt__pconn **out, int64_t deadline)
     if (rc == 0 && (*out = wrap(w, db)) != NULL) {
         atomic_store(&p->failures, 0);
         atomic_store(&p->down_until, 0);
-        w->st.opened++;
+        ST_INC(w, opened);
         return 0;
     }
     if (rc == 0)
         rc = -ENOMEM;
     set_err(w, "cannot connect", db ? gt_db_errmsg(db) : gt_strerror(rc));
     gt_db_close(db);
-    w->st.connect_errors++;
+    ST_INC(w, connect_errors);
     if (rc != -ECANCELED && rc != -ENOMEM)
         note_failure(p);
     release_slot(p, w);
@@ -228,21 +227,63 @@ static gt__pconn *take_idle(gt__wpool *w)
     return NULL;
 }
 
+/* Runs on the worker that asked: the connection is its own from now on. */
+static int arrive_task(void *arg)
+{
+    gt__pconn *c = arg;
+    gt__wpool *w = c->home;
+
+    if (w->stopped)
+        return (gt__pool_discard(c, &w->st.discarded_lifetime), 0);
+    if (wake_one(w, c))
+        return 0;
+    if (w->idle.n >= w->pool->cfg.max_idle)
+        return (gt__pool_discard(c, &w->st.discarded_idle), 0);
+    c->idle_since_ms = gt_now();
+    gt__plist_push(&w->idle, c);
+    atomic_store(&w->nidle, w->idle.n);
+    return 0;
+}
+
+/* Hand 'c' (idle, or just released and clean) to worker 'to': its socket
+ * leaves this loop here and joins 'to''s on its first wait there. It
+ * keeps its slot on the way, so the cap holds and the database sees no
+ * close and reopen. */
+static void move_conn(gt__pconn *c, gt__wpool *to)
+{
+    gt__wpool *from = c->home;
+
+    gt_db_detach(c->db);
+    c->home = to;
+    if (gt_rt_post(from->pool->rt, to->index, arrive_task, c) == 0) {
+        ST_INC(from, moved);
+        return;
+    }
+    c->home = from; /* stopping, or no memory for the task */
+    gt__pool_discard(c, &from->st.discarded_idle);
+}
+
+/* Runs on a worker that has idle connections, for worker 'to', whose
+ * waiter found none at home and no free slot: send it the least recently
+ * used one. */
 static int shed_task(void *arg)
 {
-    gt__wpool *w = arg;
-    gt__pconn *c = w->idle.tail; /* least recently used */
+    gt__wpool *to = arg;
+    gt__wpool *w = gt__pool_self(to->pool);
+    gt__pconn *c = w ? w->idle.tail : NULL;
 
+    if (!w)
+        return 0;
     atomic_store(&w->shed_asked, false);
-    if (c) {
+    if (c && !w->stopped) {
         gt__plist_remove(&w->idle, c);
         atomic_store(&w->nidle, w->idle.n);
-        gt__pool_discard(c, &w->st.discarded_idle);
+        move_conn(c, to);
     }
     return 0;
 }
 
-/* Ask a worker that has idle connections to close one for us. */
+/* Ask a worker that has idle connections to send us one. */
 static void ask_shed(gt__wpool *here)
 {
     gt_pool *p = here->pool;
@@ -254,7 +295,7 @@ static void ask_shed(gt__wpool *here)
         if (w == here || atomic_load(&w->nidle) == 0)
             continue;
         if (atomic_compare_exchange_strong(&w->shed_asked, &expect, true)) {
-            if (gt_rt_post(p->rt, i, shed_task, w) != 0)
+            if (gt_rt_post(p->rt, i, shed_task, here) != 0)
                 atomic_store(&w->shed_asked, false);
             return;
         }
@@ -333,7 +374,7 @@ static void mark_busy(gt__wpool *w, gt__pconn *c, const char *file,
     c->line = line;
     c->leak_reported = false;
     gt__plist_push(&w->busy, c);
-    w->st.acquired++;
+    ST_INC(w, acquired);
 }
 
 /* Only a wait is timed: the clock is not free (a vDSO call costs as much
@@ -382,15 +423,15 @@ int gt__pool_take(gt_pool *p, gt__pconn **out, int64_t deadline,
     w->errmsg[0] = '\0';
     rc = find_or_wait(w, out, deadline, wait_us, &waited);
     if (waited) {
-        w->st.waits++;
-        w->st.wait_us += (uint64_t)*wait_us;
+        ST_INC(w, waits);
+        ST_ADD(w, wait_us, (uint64_t)*wait_us);
     }
     if (rc == -ETIMEDOUT) {
         set_err(w, "no connection available in time", NULL);
         rc = GT_EPOOL;
     }
     if (rc == GT_EPOOL)
-        w->st.timeouts++;
+        ST_INC(w, timeouts);
     if (rc == 0)
         mark_busy(w, *out, file, line);
     return rc;
@@ -401,7 +442,7 @@ static bool needs_reset(const gt__pconn *c)
     int policy = c->home->pool->cfg.reset_on_release;
 
     return policy == GT_POOL_RESET_ALWAYS ||
-           (policy == GT_POOL_RESET_AUTO && c->db->session_dirty);
+           (policy == GT_POOL_RESET_AUTO && gt_db_session_dirty(c->db));
 }
 
 /* Bring a returned connection back to a clean state; false to discard.
@@ -411,17 +452,15 @@ static bool clean(gt__pconn *c, bool in_tx, int64_t deadline)
     gt_db *db = c->db;
 
     if (in_tx) {
-        c->home->st.rollbacks++;
-        if (gt_db_exec(db, "ROLLBACK", NULL, 0, deadline) < 0)
+        ST_INC(c->home, rollbacks);
+        if (gt_db_abandon_tx(db, deadline) < 0)
             return false;
-        db->tx_depth = 0;
     }
     if (needs_reset(c)) {
-        c->home->st.resets++;
+        ST_INC(c->home, resets);
         /* SQLite cannot drop a session's temporary objects in one call;
          * a new connection is cheaper than finding them. */
-        if (strcmp(gt_db_backend(db), "sqlite") == 0 ||
-            gt_db_reset(db, deadline) < 0)
+        if (!gt_db_can_reset(db) || gt_db_reset(db, deadline) < 0)
             return false;
     }
     return !gt_db_broken(db);
@@ -438,7 +477,7 @@ static bool make_clean(gt__pconn *c)
 
     if (gt_db_broken(db))
         return false;
-    in_tx = db->tx_depth > 0 || db->drv->in_tx(db);
+    in_tx = gt_db_in_tx(db);
     if (!in_tx && !needs_reset(c))
         return true;
     was = gt_co_shield(1);
@@ -449,10 +488,9 @@ static bool make_clean(gt__pconn *c)
 }
 
 /* Another worker whose oldest waiter has waited FAIR_MS longer than ours
- * (or at all, when we have none), or NULL. Connections cannot move between
- * workers (their sockets belong to a loop), but a slot can: we close ours
- * and that worker opens one. Without this, a busy worker that keeps handing
- * its connections to its own waiters would starve the others. */
+ * (or at all, when we have none), or NULL. Without this, a busy worker
+ * that keeps handing its connections to its own waiters would starve the
+ * others. */
 #define FAIR_MS 50
 
 static gt__wpool *starved_elsewhere(gt__wpool *here)
@@ -472,16 +510,6 @@ static gt__wpool *starved_elsewhere(gt__wpool *here)
     return NULL;
 }
 
-/* Close 'c' and hand its slot to 'to', whose waiter will open one. */
-static void give_slot_away(gt__pconn *c, gt__wpool *to)
-{
-    gt__wpool *w = c->home;
-
-    close_conn(c, &w->st.discarded_idle);
-    if (gt_rt_post(w->pool->rt, to->index, retry_task, to) != 0)
-        slot_freed(w->pool, w);
-}
-
 void gt__pool_give(gt__pconn *c)
 {
     gt__wpool *starved;
@@ -494,7 +522,7 @@ void gt__pool_give(gt__pconn *c)
     if (w->stopped || gt_now() >= c->expires_ms)
         return gt__pool_discard(c, &w->st.discarded_lifetime);
     if ((starved = starved_elsewhere(w)) != NULL)
-        return give_slot_away(c, starved);
+        return move_conn(c, starved);
     if (wake_one(w, c))
         return;
     if (w->idle.n >= w->pool->cfg.max_idle)

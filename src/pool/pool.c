@@ -128,7 +128,7 @@ static void report_leaks(gt__wpool *w, int64_t now)
         if (c->leak_reported || now - c->acquired_ms < limit)
             continue;
         c->leak_reported = true;
-        w->st.leaks_reported++;
+        ST_INC(w, leaks_reported);
         fprintf(stderr,
                 "greentor: pool: connection held for %lld ms (threshold "
                 "%lld ms), acquired at %s:%d\n",
@@ -298,7 +298,7 @@ static int refill_co(void *arg)
         rc = gt__pool_take(w->pool, &c, gt_deadline_in(5000), __FILE__,
                            __LINE__, &wait_us);
         if (rc == 0) {
-            w->st.acquired--; /* not a user's acquisition */
+            ST_ADD(w, acquired, -1); /* not a user's acquisition */
             gt__pool_give(c);
         }
     }

@@ -15,6 +15,13 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 
+#ifdef GT_DEBUG /* make DEBUG=1, make check: a broken owner rule aborts */
+#include <assert.h>
+#define POOL_ASSERT(cond) assert(cond)
+#else
+#define POOL_ASSERT(cond) ((void)0)
+#endif
+
 #include "greentor/pool.h"
 
 typedef struct gt__wpool gt__wpool;
@@ -30,6 +37,8 @@ typedef struct gt__pconn {
     const char *file;        /* where it was acquired, for leak reports */
     int line;
     bool leak_reported;
+    bool explicit_acq;       /* gt_pool_acquire()d: gt_pool_release() may
+                              * give it back */
     struct gt__pconn *prev, *next;
 } gt__pconn;
 
@@ -80,6 +89,15 @@ struct gt_pool {
     int nw;
     gt__wpool *w;
 };
+
+/* Counters and list lengths are written by their worker only and read by
+ * any thread (stats.c): relaxed atomic stores and loads make those reads
+ * race-free without a read-modify-write on the hot path. */
+#define ST_BUMP(ptr, n) \
+    __atomic_store_n((ptr), *(ptr) + (n), __ATOMIC_RELAXED)
+#define ST_ADD(w, field, n) ST_BUMP(&(w)->st.field, (n))
+#define ST_INC(w, field) ST_ADD(w, field, 1)
+#define ST_GET(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
 
 /* The calling worker's part of 'p'; NULL when not on one of its workers. */
 gt__wpool *gt__pool_self(gt_pool *p);

@@ -1,10 +1,11 @@
 /* pool/stats.c -- the pool's statistics, summed over workers, and their
  * Prometheus text form.
  *
- * Counters are per worker and written without atomics by their worker
- * only; a reader from another thread sums them as they are. The figures
- * are therefore a moment's approximation while traffic flows and exact at
- * rest -- which is when tests compare them with a baseline. */
+ * Counters are per worker and written by their worker only, with relaxed
+ * atomic stores (ST_* in pool.h); a reader from another thread sums them
+ * with relaxed loads. The figures are therefore a moment's approximation
+ * while traffic flows and exact at rest -- which is when tests compare
+ * them with a baseline. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,21 +16,22 @@ static void add(gt_pool_stats *sum, const gt__wpool *w)
 {
     const gt_pool_stats *s = &w->st;
 
-    sum->in_use += w->busy.n;
+    sum->in_use += ST_GET(w->busy.n);
     sum->idle += atomic_load(&w->nidle);
     sum->waiters += atomic_load(&w->nwaiting);
-    sum->acquired += s->acquired;
-    sum->waits += s->waits;
-    sum->wait_us += s->wait_us;
-    sum->timeouts += s->timeouts;
-    sum->opened += s->opened;
-    sum->connect_errors += s->connect_errors;
-    sum->discarded_broken += s->discarded_broken;
-    sum->discarded_lifetime += s->discarded_lifetime;
-    sum->discarded_idle += s->discarded_idle;
-    sum->rollbacks += s->rollbacks;
-    sum->resets += s->resets;
-    sum->leaks_reported += s->leaks_reported;
+    sum->acquired += ST_GET(s->acquired);
+    sum->waits += ST_GET(s->waits);
+    sum->wait_us += ST_GET(s->wait_us);
+    sum->timeouts += ST_GET(s->timeouts);
+    sum->opened += ST_GET(s->opened);
+    sum->connect_errors += ST_GET(s->connect_errors);
+    sum->discarded_broken += ST_GET(s->discarded_broken);
+    sum->discarded_lifetime += ST_GET(s->discarded_lifetime);
+    sum->discarded_idle += ST_GET(s->discarded_idle);
+    sum->rollbacks += ST_GET(s->rollbacks);
+    sum->resets += ST_GET(s->resets);
+    sum->leaks_reported += ST_GET(s->leaks_reported);
+    sum->moved += ST_GET(s->moved);
 }
 
 void gt_pool_get_stats(gt_pool *p, gt_pool_stats *out)
@@ -85,6 +87,8 @@ char *gt_pool_metrics_new(gt_pool *p, const char *name)
         {"discarded_lifetime_total", "counter", "Closed: max lifetime",
          s.discarded_lifetime},
         {"discarded_idle_total", "counter", "Closed: idle", s.discarded_idle},
+        {"moved_total", "counter",
+         "Handed to another worker without closing", s.moved},
         {"rollbacks_total", "counter", "Transactions rolled back on release",
          s.rollbacks},
         {"resets_total", "counter", "Sessions reset on release", s.resets},

@@ -1,0 +1,50 @@
+/* db/pooling.c -- what a pool asks of a connection it takes back (see
+ * "for connection pools" in greentor/db.h). The pool module uses only
+ * these and the rest of the public header; driver.h stays private. */
+#include <errno.h>
+
+#include "db/driver.h"
+
+int gt_db_in_tx(gt_db *db)
+{
+    if (!db || db->broken || db->failed_open)
+        return 0;
+    return db->tx_depth > 0 || (db->drv->in_tx && db->drv->in_tx(db));
+}
+
+int gt_db_abandon_tx(gt_db *db, int64_t deadline)
+{
+    int64_t rc = gt_db_exec(db, "ROLLBACK", NULL, 0, deadline);
+
+    if (rc < 0)
+        return (int)rc;
+    db->tx_depth = 0;
+    return 0;
+}
+
+int gt_db_session_dirty(const gt_db *db)
+{
+    return db && db->session_dirty;
+}
+
+int gt_db_can_reset(const gt_db *db)
+{
+    return db && db->drv->reset_keeps_session == false;
+}
+
+void gt_db_detach(gt_db *db)
+{
+    if (db && db->drv && db->drv->detach)
+        db->drv->detach(db);
+}
+
+void gt_db_set_owner(gt_db *db, void *owner)
+{
+    if (db)
+        db->owner = owner;
+}
+
+void *gt_db_owner(const gt_db *db)
+{
+    return db ? db->owner : NULL;
+}
