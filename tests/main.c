@@ -62,6 +62,8 @@ static Suite *pool_suite(void)
     add_pool_worker_tests(s, "sqlite");
     add_pool_worker_tests(s, "postgres");
     add_pool_worker_tests(s, "mysql");
+    add_pool_stale_tests(s, "postgres");
+    add_pool_stale_tests(s, "mysql");
     return s;
 }
 

@@ -221,6 +221,15 @@ GT_API int gt_db_abandon_tx(gt_db *db, int64_t deadline);
  * gt_db_reset(). */
 GT_API int gt_db_session_dirty(const gt_db *db);
 
+/* Zero when the connection shows, without a round trip, that the server
+ * has dropped it: its socket is at end of file or reset, or holds bytes
+ * nobody asked for (PostgreSQL's FATAL before it closes). The check for an
+ * idle connection before it is handed out: restarts, failovers,
+ * pg_terminate_backend, KILL and idle cuts by a proxy or firewall all end
+ * this way. One non-blocking peek (recv MSG_PEEK); does not yield. Nonzero
+ * for SQLite, and when in doubt. */
+GT_API int gt_db_alive(gt_db *db);
+
 /* Nonzero when gt_db_reset() undoes session state. SQLite's cannot (it
  * only rolls back): a pool should close a dirty SQLite connection. */
 GT_API int gt_db_can_reset(const gt_db *db);

@@ -82,6 +82,8 @@ typedef struct gt_pool_stats {
     uint64_t timeouts;        /* GT_EPOOL returned */
     uint64_t opened, connect_errors;
     uint64_t discarded_broken, discarded_lifetime, discarded_idle;
+    uint64_t discarded_dead;  /* idle ones the server had dropped, found
+                               * before a request could use them */
     uint64_t rollbacks, resets, leaks_reported;
     uint64_t moved;           /* handed to another worker, not closed */
 } gt_pool_stats;

@@ -95,6 +95,9 @@ struct gt__db_driver {
     int (*reset)(gt_db *db, int64_t deadline);
     /* Nonzero when the server says a transaction is open. */
     int (*in_tx)(gt_db *db);
+    /* Optional: the socket to peek at for gt_db_alive(), or -1 when
+     * there is none (then the connection counts as alive). */
+    int (*socket)(gt_db *db);
     /* Optional: forget the registration with the calling worker's loop
      * (gt_db_detach()); the next wait registers again, on its worker. */
     void (*detach)(gt_db *db);

@@ -884,6 +884,13 @@ static int my_reset(gt_db *db, int64_t deadline)
     return (int)finish(c, rc);
 }
 
+static int my_sockfd(gt_db *db)
+{
+    my_conn *c = (my_conn *)db;
+
+    return c->io.my ? (int)mysql_get_socket(c->io.my) : -1;
+}
+
 /* The next wait_socket() registers the socket again, on its worker. */
 static void my_detach(gt_db *db)
 {
@@ -912,4 +919,5 @@ const gt__db_driver gt__db_mysql_driver = {
     .reset = my_reset,
     .in_tx = my_in_tx,
     .detach = my_detach,
+    .socket = my_sockfd,
 };

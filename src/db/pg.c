@@ -1238,6 +1238,13 @@ static int pg_open(gt_db **out, const gt__db_url *u, int64_t deadline)
     return rc;
 }
 
+static int pg_socket(gt_db *db)
+{
+    pg_conn *c = (pg_conn *)db;
+
+    return c->pq ? PQsocket(c->pq) : -1;
+}
+
 static void pg_detach(gt_db *db)
 {
     gt_fdwatch_close(&((pg_conn *)db)->watch);
@@ -1270,4 +1277,5 @@ const gt__db_driver gt__db_pg_driver = {
     .reset = pg_reset,
     .in_tx = pg_in_tx,
     .detach = pg_detach,
+    .socket = pg_socket,
 };

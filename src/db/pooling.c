@@ -2,6 +2,7 @@
  * "for connection pools" in greentor/db.h). The pool module uses only
  * these and the rest of the public header; driver.h stays private. */
 #include <errno.h>
+#include <sys/socket.h>
 
 #include "db/driver.h"
 
@@ -19,6 +20,25 @@ int gt_db_abandon_tx(gt_db *db, int64_t deadline)
     if (rc < 0)
         return (int)rc;
     db->tx_depth = 0;
+    return 0;
+}
+
+int gt_db_alive(gt_db *db)
+{
+    int fd;
+    char b;
+    ssize_t n;
+
+    if (gt_db_broken(db))
+        return 0;
+    if (!db->drv->socket || (fd = db->drv->socket(db)) < 0)
+        return 1;
+    n = recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (n < 0)
+        return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR;
+    /* 0: end of file. > 0: the server spoke first on a connection that
+     * asked nothing -- always its goodbye (a FATAL), as LISTEN is undone
+     * by the reset that a LISTEN's session change triggers. */
     return 0;
 }
 

@@ -219,6 +219,10 @@ static gt__pconn *take_idle(gt__wpool *w)
             gt__pool_discard(c, &w->st.discarded_lifetime);
             continue;
         }
+        if (!gt_db_alive(c->db)) { /* dropped by the server meanwhile */
+            gt__pool_discard(c, &w->st.discarded_dead);
+            continue;
+        }
         if (now - c->idle_since_ms <= w->pool->cfg.validate_idle_ms ||
             gt_db_ping(c->db, now + 1000) == 0)
             return c;

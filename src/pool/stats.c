@@ -32,6 +32,7 @@ static void add(gt_pool_stats *sum, const gt__wpool *w)
     sum->resets += ST_GET(s->resets);
     sum->leaks_reported += ST_GET(s->leaks_reported);
     sum->moved += ST_GET(s->moved);
+    sum->discarded_dead += ST_GET(s->discarded_dead);
 }
 
 void gt_pool_get_stats(gt_pool *p, gt_pool_stats *out)
@@ -87,6 +88,9 @@ char *gt_pool_metrics_new(gt_pool *p, const char *name)
         {"discarded_lifetime_total", "counter", "Closed: max lifetime",
          s.discarded_lifetime},
         {"discarded_idle_total", "counter", "Closed: idle", s.discarded_idle},
+        {"discarded_dead_total", "counter",
+         "Closed: idle, found dropped by the server before use",
+         s.discarded_dead},
         {"moved_total", "counter",
          "Handed to another worker without closing", s.moved},
         {"rollbacks_total", "counter", "Transactions rolled back on release",
