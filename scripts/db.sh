@@ -192,6 +192,9 @@ pg_bootstrap() {
 SELECT 'CREATE ROLE greentor' WHERE NOT EXISTS
     (SELECT 1 FROM pg_roles WHERE rolname = 'greentor') \gexec
 ALTER ROLE greentor LOGIN CREATEDB PASSWORD 'greentor';
+SELECT 'CREATE ROLE gt_capped' WHERE NOT EXISTS
+    (SELECT 1 FROM pg_roles WHERE rolname = 'gt_capped') \gexec
+ALTER ROLE gt_capped LOGIN PASSWORD 'gt_capped' CONNECTION LIMIT 3;
 SELECT 'CREATE DATABASE greentor_test OWNER greentor' WHERE NOT EXISTS
     (SELECT 1 FROM pg_database WHERE datname = 'greentor_test') \gexec
 EOF
@@ -290,7 +293,9 @@ my_alive() {
 }
 
 # Rights: everything on greentor_test, and PROCESS to see all threads. KILL
-# [QUERY] of one's own threads needs no privilege in MariaDB.
+# [QUERY] of one's own threads needs no privilege in MariaDB. gt_capped may
+# hold 3 connections (the pool's capacity tests; PostgreSQL has the same
+# role with CONNECTION LIMIT 3).
 my_bootstrap() {
     my_admin <<'EOF'
 CREATE DATABASE IF NOT EXISTS greentor_test CHARACTER SET utf8mb4;
@@ -300,6 +305,9 @@ ALTER USER 'greentor'@'%' IDENTIFIED BY 'greentor';
 ALTER USER 'greentor'@'localhost' IDENTIFIED BY 'greentor';
 GRANT ALL PRIVILEGES ON greentor_test.* TO 'greentor'@'%', 'greentor'@'localhost';
 GRANT PROCESS ON *.* TO 'greentor'@'%', 'greentor'@'localhost';
+CREATE USER IF NOT EXISTS 'gt_capped'@'%' IDENTIFIED BY 'gt_capped';
+ALTER USER 'gt_capped'@'%' IDENTIFIED BY 'gt_capped' WITH MAX_USER_CONNECTIONS 3;
+GRANT SELECT ON greentor_test.* TO 'gt_capped'@'%';
 EOF
 }
 

@@ -230,6 +230,14 @@ GT_API int gt_db_session_dirty(const gt_db *db);
  * for SQLite, and when in doubt. */
 GT_API int gt_db_alive(gt_db *db);
 
+/* Nonzero when the last error (of a failed gt_db_open() too) is the
+ * server refusing a connection for having too many: PostgreSQL 53300
+ * (max_connections, or a role's or database's CONNECTION LIMIT), MariaDB
+ * 1040 (max_connections), 1203 (max_user_connections) and 1226 (an
+ * account's MAX_USER_CONNECTIONS). That is the
+ * database's real capacity, not an outage. */
+GT_API int gt_db_at_capacity(const gt_db *db);
+
 /* Nonzero when gt_db_reset() undoes session state. SQLite's cannot (it
  * only rolls back): a pool should close a dirty SQLite connection. */
 GT_API int gt_db_can_reset(const gt_db *db);

@@ -76,6 +76,9 @@ typedef struct gt_pool_stats {
     int64_t open;             /* connections open or being opened */
     int64_t in_use, idle, waiters;
     int64_t max_open_ever;
+    int64_t cap;              /* connections the pool may hold now:
+                               * max_open, or fewer while the database
+                               * refuses more (its connection limit) */
     uint64_t acquired;        /* successful acquisitions */
     uint64_t waits;           /* acquisitions that had to wait */
     uint64_t wait_us;         /* total time spent waiting */
@@ -86,6 +89,8 @@ typedef struct gt_pool_stats {
                                * before a request could use them */
     uint64_t rollbacks, resets, leaks_reported;
     uint64_t moved;           /* handed to another worker, not closed */
+    uint64_t capacity_refusals; /* connects the database refused for
+                                 * having too many (not an outage) */
 } gt_pool_stats;
 
 /* Make a pool for 'url' on runtime 'rt'. The URL is checked, not

@@ -2,6 +2,7 @@
  * "for connection pools" in greentor/db.h). The pool module uses only
  * these and the rest of the public header; driver.h stays private. */
 #include <errno.h>
+#include <string.h>
 #include <sys/socket.h>
 
 #include "db/driver.h"
@@ -40,6 +41,20 @@ int gt_db_alive(gt_db *db)
      * asked nothing -- always its goodbye (a FATAL), as LISTEN is undone
      * by the reset that a LISTEN's session change triggers. */
     return 0;
+}
+
+int gt_db_at_capacity(const gt_db *db)
+{
+    if (!db)
+        return 0;
+    if (strcmp(db->sqlstate, "53300") == 0) /* too_many_connections */
+        return 1;
+    /* ER_CON_COUNT_ERROR (max_connections), ER_TOO_MANY_USER_CONNECTIONS
+     * (max_user_connections), ER_USER_LIMIT_REACHED (an account's
+     * MAX_USER_CONNECTIONS) */
+    return strcmp(db->drv->name, "mysql") == 0 &&
+           (db->errcode == 1040 || db->errcode == 1203 ||
+            db->errcode == 1226);
 }
 
 int gt_db_session_dirty(const gt_db *db)

@@ -59,11 +59,22 @@ static void set_err(gt__wpool *w, const char *msg, const char *detail)
 
 /* ---- slots ----------------------------------------------------------------- */
 
+/* How many slots may be claimed now: the cap, and one more once a probe
+ * is due while the database holds the cap below max_open. */
+static int claimable(gt_pool *p)
+{
+    int cap = atomic_load(&p->cap);
+
+    if (cap < p->cfg.max_open && gt_now() >= atomic_load(&p->cap_probe_at))
+        cap++;
+    return cap;
+}
+
 static bool claim_slot(gt_pool *p)
 {
-    int open = atomic_load(&p->open);
+    int open = atomic_load(&p->open), limit = claimable(p);
 
-    while (open < p->cfg.max_open)
+    while (open < limit)
         if (atomic_compare_exchange_weak(&p->open, &open, open + 1)) {
             int max = atomic_load(&p->max_ever);
 
@@ -74,6 +85,29 @@ static bool claim_slot(gt_pool *p)
             return true;
         }
     return false;
+}
+
+/* A connect succeeded with 'open' slots claimed: the database holds at
+ * least that many of ours, so the cap may rise to it (a probe worked). */
+static void cap_rise(gt_pool *p, int open)
+{
+    int cap = atomic_load(&p->cap);
+
+    if (open > p->cfg.max_open)
+        open = p->cfg.max_open;
+    while (cap < open && !atomic_compare_exchange_weak(&p->cap, &cap, open))
+        ;
+}
+
+/* The database refused one more connection for having too many: hold the
+ * cap at what we have (other clients may hold the rest), and probe one
+ * above it again after CAP_PROBE_MS. */
+#define CAP_PROBE_MS 1000
+
+static void cap_hold(gt_pool *p, int open)
+{
+    atomic_store(&p->cap, open > 0 ? open : 1);
+    atomic_store(&p->cap_probe_at, gt_now() + CAP_PROBE_MS);
 }
 
 static bool wake_one(gt__wpool *w, gt__pconn *give);
@@ -152,24 +186,54 @@ static gt__pconn *wrap(gt__wpool *w, gt_db *db)
     return c;
 }
 
+static int open_one(gt_pool *p, gt_db **db, int64_t deadline)
+{
+    int rc = gt_db_open(db, p->url, deadline);
+
+    if (rc == 0 && p->cfg.on_connect) /* a failure is a failed connect */
+        rc = gt_db_set_init(*db, p->cfg.on_connect, p->cfg.on_connect_arg,
+                            deadline);
+    return rc;
+}
+
+/* The database is at its connection limit while we hold 'others' of its
+ * connections: wait for one of those (-EAGAIN). Holding none, that is as
+ * good as an outage for us (GT_EPOOL, with back-off). */
+static int at_capacity(gt__wpool *w, gt_db *db)
+{
+    gt_pool *p = w->pool;
+    int others = atomic_fetch_sub(&p->open, 1) - 1;
+
+    set_err(w, "database at its connection limit", gt_db_errmsg(db));
+    gt_db_close(db);
+    ST_INC(w, capacity_refusals);
+    cap_hold(p, others);
+    if (others == 0) {
+        note_failure(p);
+        return GT_EPOOL;
+    }
+    return -EAGAIN;
+}
+
 /* Open a connection into a claimed slot. The slot is given back on
- * failure. Returns 0, GT_EPOOL, -ECANCELED or -ENOMEM. */
+ * failure. Returns 0, GT_EPOOL, -EAGAIN (the database is full: wait for
+ * one of ours), -ECANCELED or -ENOMEM. */
 static int connect_slot(gt__wpool *w, gt__pconn **out, int64_t deadline)
 {
     gt_pool *p = w->pool;
     gt_db *db = NULL;
-    int rc = gt_db_open(&db, p->url, deadline);
+    int rc = open_one(p, &db, deadline);
 
-    if (rc == 0 && p->cfg.on_connect) /* a failure is a failed connect */
-        rc = gt_db_set_init(db, p->cfg.on_connect, p->cfg.on_connect_arg,
-                            deadline);
     atomic_store(&p->probing, false);
     if (rc == 0 && (*out = wrap(w, db)) != NULL) {
         atomic_store(&p->failures, 0);
         atomic_store(&p->down_until, 0);
+        cap_rise(p, atomic_load(&p->open));
         ST_INC(w, opened);
         return 0;
     }
+    if (rc != 0 && gt_db_at_capacity(db))
+        return at_capacity(w, db);
     if (rc == 0)
         rc = -ENOMEM;
     set_err(w, "cannot connect", db ? gt_db_errmsg(db) : gt_strerror(rc));
@@ -200,6 +264,8 @@ static int try_open(gt__wpool *w, gt__pconn **out, int64_t deadline)
         return GT_EPOOL;
     }
     rc = connect_slot(w, out, deadline);
+    if (rc == -EAGAIN)
+        return 0; /* full: wait like any other waiter */
     return rc == 0 ? 1 : rc;
 }
 

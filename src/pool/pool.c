@@ -252,6 +252,7 @@ int gt_pool_new(gt_pool **out, gt_rt *rt, const char *url,
         goto fail;
     rc = -ENOMEM;
     p->rt = rt;
+    atomic_init(&p->cap, p->cfg.max_open);
     p->nw = gt_rt_workers(rt);
     p->url = strdup(url);
     p->w = aligned_alloc(64, (size_t)p->nw * sizeof(*p->w));

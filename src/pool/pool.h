@@ -80,6 +80,10 @@ struct gt_pool {
     char *url;
     gt_pool_config cfg;
     atomic_int open;         /* claimed slots: open or being opened */
+    atomic_int cap;          /* slots that may be claimed: max_open, or
+                              * fewer while the database refuses more
+                              * (at its own connection limit) */
+    atomic_llong cap_probe_at; /* when one slot above 'cap' may be tried */
     atomic_int max_ever;
     atomic_llong down_until; /* back-off: no new connects before this */
     atomic_int failures;     /* consecutive connect failures */

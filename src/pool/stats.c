@@ -33,6 +33,7 @@ static void add(gt_pool_stats *sum, const gt__wpool *w)
     sum->leaks_reported += ST_GET(s->leaks_reported);
     sum->moved += ST_GET(s->moved);
     sum->discarded_dead += ST_GET(s->discarded_dead);
+    sum->capacity_refusals += ST_GET(s->capacity_refusals);
 }
 
 void gt_pool_get_stats(gt_pool *p, gt_pool_stats *out)
@@ -42,6 +43,7 @@ void gt_pool_get_stats(gt_pool *p, gt_pool_stats *out)
         add(out, &p->w[i]);
     out->open = atomic_load(&p->open);
     out->max_open_ever = atomic_load(&p->max_ever);
+    out->cap = atomic_load(&p->cap);
 }
 
 const char *gt_pool_errmsg(gt_pool *p)
@@ -91,6 +93,12 @@ char *gt_pool_metrics_new(gt_pool *p, const char *name)
         {"discarded_dead_total", "counter",
          "Closed: idle, found dropped by the server before use",
          s.discarded_dead},
+        {"capacity_refusals_total", "counter",
+         "Connects refused by the database for having too many",
+         s.capacity_refusals},
+        {"cap", "gauge",
+         "Connections the pool may hold now (below max_open while the "
+         "database is full)", (double)s.cap},
         {"moved_total", "counter",
          "Handed to another worker without closing", s.moved},
         {"rollbacks_total", "counter", "Transactions rolled back on release",
