@@ -2,7 +2,7 @@
 # scripts/db.sh -- throw-away PostgreSQL and MariaDB servers for the e2e tests
 # and the benchmarks.
 #
-# Usage: scripts/db.sh start|stop|restart [pg|mysql|all]   (default: all)
+# Usage: scripts/db.sh start|stop|restart [pg|mysql|pgbouncer|all]  (default all)
 #        scripts/db.sh env        print the URLs: eval "$(scripts/db.sh env)"
 #        scripts/db.sh psql ...   psql as greentor on greentor_test
 #        scripts/db.sh mysql ...  mariadb client as greentor on greentor_test
@@ -14,6 +14,8 @@
 #   GT_PG_PORT [55432]  GT_MYSQL_PORT [53306]   TCP ports on 127.0.0.1
 #   GT_PG_MAX_CONN [100]  GT_MYSQL_MAX_CONN [151]   max_connections
 #   GT_DB_TIMEOUT [30]  seconds to wait for a start or a stop
+#   GT_BOUNCER_PORT [56432]  GT_BOUNCER_POOL [8]   PgBouncer in front of pg
+#                                 (transaction pooling, db-pgbouncer.sh)
 # Ports and max_connections are applied at each start, so changing them takes
 # a restart; `env` prints the URLs from the environment as it is now.
 #
@@ -357,11 +359,17 @@ my_stop() {
 
 my_gone() { ! pid_is "$1" mariadbd "$MY_DATA"; }
 
+# ---- PgBouncer -----------------------------------------------------------------
+
+# shellcheck source=db-pgbouncer.sh
+. "$HERE/db-pgbouncer.sh"
+
 # ---- commands ----------------------------------------------------------------
 
 cmd_env() {
     echo "export GT_TEST_PG_URL=postgres://greentor:greentor@127.0.0.1:$PG_PORT/greentor_test"
     echo "export GT_TEST_MYSQL_URL=mysql://greentor:greentor@127.0.0.1:$MY_PORT/greentor_test"
+    echo "export GT_TEST_BOUNCER_URL=postgres://greentor:greentor@127.0.0.1:$PGB_PORT/greentor_test"
 }
 
 # Serialise start/stop/destroy (`make -j` may start the servers twice) on
@@ -377,7 +385,8 @@ which_servers() {
     case "${1:-all}" in
     pg) echo pg ;;
     mysql) echo my ;;
-    all) echo pg my ;;
+    pgbouncer) echo pgb ;;
+    all) echo pg my pgb ;;
     *) usage ;;
     esac
 }

@@ -66,6 +66,7 @@ static Suite *pool_suite(void)
     add_pool_stale_tests(s, "mysql");
     add_pool_capacity_tests(s, "postgres");
     add_pool_capacity_tests(s, "mysql");
+    add_pool_bouncer_tests(s);
     return s;
 }
 

@@ -7,9 +7,12 @@
  *     sqlite:///absolute/path.db   sqlite:relative/path.db   sqlite::memory:
  * Unknown query options are ignored by the driver (the pool reads its own
  * from the same string). Driver options: connect_timeout_ms (default 5000),
- * stmt_cache (prepared statements kept per connection, LRU, default 64),
- * init (below), and for SQLite busy_timeout_ms (default 5000) and
- * mode=inline|offload.
+ * stmt_cache (prepared statements kept per connection, LRU, default 64;
+ * 0: PostgreSQL's unnamed statement only, re-parsed each time -- the
+ * setting for PgBouncer in transaction pooling mode, where a named
+ * statement does not survive the change of server connection between
+ * transactions), init (below), and for SQLite busy_timeout_ms (default
+ * 5000) and mode=inline|offload.
  *
  * Init SQL. Each init=<statement> option (percent-encoded: %20 for a
  * space, %3D for '=', %26 for '&'; empty ones are ignored) runs once on
@@ -21,8 +24,9 @@
  * connect deadline, and they do not count as changing the session (the
  * pool does not reset a connection because of them).
  *
- * Threads. A connection belongs to the worker that opened it and is used by
- * one coroutine at a time. Every call that talks to a server yields until
+ * Threads. A connection belongs to the worker that opened it (or that it
+ * was handed to after gt_db_detach()) and is used by one coroutine at a
+ * time. Every call that talks to a server yields until
  * the answer is there or 'deadline' (absolute, gt_now() ms; GT_NEVER) or the
  * coroutine's own deadline passes, or the coroutine is cancelled. A query
  * interrupted that way is cancelled on the server (PostgreSQL CancelRequest,

@@ -670,6 +670,17 @@ static void forget(trip *t, const item *it)
         gt__stmt_cache_remove(&c->cache, key, false);
 }
 
+/* Our named statements vanishing (26000) or clashing (42P05) means
+ * another session is answering: a pooler in transaction mode. */
+static const char *pooler_hint(const pg_conn *c, const char *state)
+{
+    if (!c->named || !state ||
+        (strcmp(state, "26000") != 0 && strcmp(state, "42P05") != 0))
+        return "";
+    return " (behind PgBouncer or another pooler in transaction mode? set "
+           "stmt_cache=0 in the URL)";
+}
+
 static void on_failure(trip *t, const item *it, const PGresult *r)
 {
     const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
@@ -689,8 +700,8 @@ static void on_failure(trip *t, const item *it, const PGresult *r)
     if (!msg)
         msg = aborted ? "not run: an earlier statement failed"
                       : PQresultErrorMessage(r);
-    t->rc =
-        gt__db_error(&t->c->base, GT_EDB, 0, state, "%.*s", line_len(msg), msg);
+    t->rc = gt__db_error(&t->c->base, GT_EDB, 0, state, "%.*s%s",
+                         line_len(msg), msg, pooler_hint(t->c, state));
     t->failed = it->stmt;
 }
 
