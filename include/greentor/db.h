@@ -253,6 +253,15 @@ GT_API int gt_db_can_reset(const gt_db *db);
  * over (gt_rt_post()). Does not yield. NULL: no-op. */
 GT_API void gt_db_detach(gt_db *db);
 
+/* End the server session now but keep the handle: the socket is shut
+ * down (the server sees its client leave and frees the connection's
+ * place) and the connection is marked broken with 'why' as its message,
+ * so that every later call fails with -ECONNRESET saying why. For a
+ * connection whose holder cannot be trusted to give it back (a pool's
+ * leak reclaim). gt_db_close() still frees it. Does not yield. Returns 0,
+ * -EBUSY while a call is running on it (it is left alone), -EINVAL. */
+GT_API int gt_db_disconnect(gt_db *db, const char *why);
+
 /* One pointer of the owner's bookkeeping (a pool's record for the
  * connection); NULL until set. */
 GT_API void gt_db_set_owner(gt_db *db, void *owner);

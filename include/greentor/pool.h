@@ -61,6 +61,16 @@ typedef struct gt_pool_config {
     int max_open, min_idle, max_idle;
     int64_t max_lifetime_ms, idle_timeout_ms, acquire_timeout_ms;
     int64_t validate_idle_ms, leak_threshold_ms, backoff_max_ms;
+    /* An explicit acquisition (gt_pool_acquire()) held longer than this
+     * is taken back: its server session is ended (its state is unknown),
+     * its slot returns to the cap, the acquiring file:line is logged, and
+     * the holder's handle fails every later call with -ECONNRESET and a
+     * message saying so; gt_pool_release() still frees it. 0 (default):
+     * never -- an explicit acquisition is how a background job or a
+     * LISTEN loop keeps a connection past any request, and taking it
+     * away by surprise would break it; request-scoped connections
+     * (gt_pool_db()) cannot leak in the first place. */
+    int64_t leak_reclaim_ms;
     int reset_on_release;     /* enum gt_pool_reset */
     /* Run on every new connection before its first use, after the URL's
      * init= statements, and again after every reset on release (see
@@ -88,6 +98,7 @@ typedef struct gt_pool_stats {
     uint64_t discarded_dead;  /* idle ones the server had dropped, found
                                * before a request could use them */
     uint64_t rollbacks, resets, leaks_reported;
+    uint64_t leaks_reclaimed; /* taken back after leak_reclaim_ms */
     uint64_t moved;           /* handed to another worker, not closed */
     uint64_t capacity_refusals; /* connects the database refused for
                                  * having too many (not an outage) */

@@ -337,7 +337,9 @@ static int64_t run(gt_db *db, gt_rows **out, const char *sql,
         return rc;
     if (may_dirty_session(sql))
         db->session_dirty = true;
+    db->in_call++;
     rc = db->drv->query(db, out, sql, params, nparams, deadline);
+    db->in_call--;
     if (rc < 0 && out && *out) {
         gt_rows_free(*out); /* a driver must not hand out rows on error */
         *out = NULL;
@@ -406,7 +408,9 @@ int gt_db_batch(gt_db *db, gt_rows **out, const gt_db_stmt *stmts, int n,
         return batch_in_order(db, out, stmts, n, deadline);
     for (int i = 0; i < n; i++)
         db->session_dirty |= may_dirty_session(stmts[i].sql);
+    db->in_call++;
     rc = db->drv->batch(db, out, stmts, n, deadline);
+    db->in_call--;
     after_statement(db);
     return rc;
 }
@@ -417,7 +421,10 @@ int gt_db_ping(gt_db *db, int64_t deadline)
 
     if (rc < 0 || !db->drv->ping)
         return rc;
-    return db->drv->ping(db, deadline);
+    db->in_call++;
+    rc = db->drv->ping(db, deadline);
+    db->in_call--;
+    return rc;
 }
 
 int gt_db_reset(gt_db *db, int64_t deadline)
@@ -426,7 +433,9 @@ int gt_db_reset(gt_db *db, int64_t deadline)
 
     if (rc < 0)
         return rc;
+    db->in_call++;
     rc = db->drv->reset ? db->drv->reset(db, deadline) : 0;
+    db->in_call--;
     if (rc == 0) {
         db->tx_depth = 0;
         db->session_dirty = false;

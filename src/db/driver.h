@@ -67,6 +67,7 @@ struct gt_db {
                            * (SET, temporary tables...): set by db.c,
                            * cleared by gt_db_reset(); read by the pool */
     void *owner;          /* for the pool's bookkeeping; NULL otherwise */
+    int in_call;          /* a driver call is running (parked) on it */
     /* The connection's set-up, run at open and after every reset that
      * undid the session (db.c): the URL's init= statements, owned, in
      * order, then init_fn (gt_db_set_init()). */

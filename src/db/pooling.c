@@ -73,6 +73,21 @@ void gt_db_detach(gt_db *db)
         db->drv->detach(db);
 }
 
+int gt_db_disconnect(gt_db *db, const char *why)
+{
+    int fd;
+
+    if (!db)
+        return -EINVAL;
+    if (db->in_call)
+        return -EBUSY;
+    if (db->drv->socket && (fd = db->drv->socket(db)) >= 0)
+        shutdown(fd, SHUT_RDWR);
+    db->broken = true;
+    gt__db_error(db, -ECONNRESET, 0, NULL, "%s", why ? why : "disconnected");
+    return 0;
+}
+
 void gt_db_set_owner(gt_db *db, void *owner)
 {
     if (db)

@@ -150,6 +150,17 @@ static void close_conn(gt__pconn *c, uint64_t *reason)
     atomic_fetch_sub(&p->open, 1);
 }
 
+void gt__pool_reclaim(gt__pconn *c)
+{
+    gt__wpool *w = c->home;
+
+    gt__plist_remove(&w->busy, c);
+    gt__plist_push(&w->reclaimed, c);
+    c->reclaimed = true;
+    ST_INC(w, leaks_reclaimed);
+    release_slot(w->pool, w);
+}
+
 void gt__pool_discard(gt__pconn *c, uint64_t *reason)
 {
     gt__wpool *w = c->home;

@@ -39,6 +39,8 @@ typedef struct gt__pconn {
     bool leak_reported;
     bool explicit_acq;       /* gt_pool_acquire()d: gt_pool_release() may
                               * give it back */
+    bool reclaimed;          /* taken back from its holder (leak_reclaim_ms):
+                              * on the reclaimed list, its slot free */
     struct gt__pconn *prev, *next;
 } gt__pconn;
 
@@ -63,6 +65,8 @@ struct gt__wpool {
     int index;
     gt__plist idle;          /* head = most recently used */
     gt__plist busy;
+    gt__plist reclaimed;     /* disconnected, waiting for their holders'
+                              * gt_pool_release() */
     gt__waiter *wait_head, *wait_tail;
     atomic_int nwaiting;     /* read by other workers */
     atomic_llong oldest_ms;  /* when the head waiter started; 0: none */
@@ -114,6 +118,9 @@ int gt__pool_take(gt_pool *p, gt__pconn **out, int64_t deadline,
 void gt__pool_give(gt__pconn *c);
 /* Close 'c' and free its slot; 'reason' counter is bumped. */
 void gt__pool_discard(gt__pconn *c, uint64_t *reason);
+/* Take 'c' (busy, its session ended by gt_db_disconnect()) away from its
+ * holder: onto the reclaimed list, its slot back to the cap. */
+void gt__pool_reclaim(gt__pconn *c);
 /* Open connections in the background until the worker's min_idle share
  * is met. */
 void gt__pool_refill(gt__wpool *w);

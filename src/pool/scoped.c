@@ -143,6 +143,12 @@ int gt_pool_release(gt_pool *p, gt_db *db)
     if (c->home != gt__pool_self(p))
         return -EXDEV;
     c->explicit_acq = false;
+    if (c->reclaimed) { /* its slot went back when it was taken away */
+        gt__plist_remove(&c->home->reclaimed, c);
+        gt_db_close(c->db);
+        free(c);
+        return 0;
+    }
     gt__pool_give(c);
     return 0;
 }

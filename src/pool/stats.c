@@ -34,6 +34,7 @@ static void add(gt_pool_stats *sum, const gt__wpool *w)
     sum->moved += ST_GET(s->moved);
     sum->discarded_dead += ST_GET(s->discarded_dead);
     sum->capacity_refusals += ST_GET(s->capacity_refusals);
+    sum->leaks_reclaimed += ST_GET(s->leaks_reclaimed);
 }
 
 void gt_pool_get_stats(gt_pool *p, gt_pool_stats *out)
@@ -106,6 +107,9 @@ char *gt_pool_metrics_new(gt_pool *p, const char *name)
         {"resets_total", "counter", "Sessions reset on release", s.resets},
         {"leaks_reported_total", "counter", "Connections held too long",
          s.leaks_reported},
+        {"leaks_reclaimed_total", "counter",
+         "Explicit acquisitions taken back after leak_reclaim_ms",
+         s.leaks_reclaimed},
     };
     for (size_t i = 0; i < sizeof(m) / sizeof(m[0]); i++) {
         int k = snprintf(out + n, cap - n,
