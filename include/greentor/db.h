@@ -262,6 +262,23 @@ GT_API void gt_db_detach(gt_db *db);
  * -EBUSY while a call is running on it (it is left alone), -EINVAL. */
 GT_API int gt_db_disconnect(gt_db *db, const char *why);
 
+/* Process-wide counts of interrupted statements (a deadline, or the
+ * caller cancelled) and of the cancels sent to the server for them. */
+typedef struct gt_db_stats {
+    uint64_t cancels_sent;    /* CancelRequest / KILL QUERY sent */
+    uint64_t cancels_dropped; /* not sent: too many on their way already
+                               * (a wedged server); the statement ran on */
+    uint64_t interrupted_kept;      /* connection wound down clean, kept */
+    uint64_t interrupted_discarded; /* ... not in time: dropped */
+} gt_db_stats;
+
+/* Any thread. */
+GT_API void gt_db_get_stats(gt_db_stats *out);
+
+/* The same in Prometheus text ("greentor_db_" names, no labels), to put
+ * next to gt_pool_metrics_new()'s. malloc'd; NULL on OOM. Any thread. */
+GT_API char *gt_db_metrics_new(void);
+
 /* One pointer of the owner's bookkeeping (a pool's record for the
  * connection); NULL until set. */
 GT_API void gt_db_set_owner(gt_db *db, void *owner);

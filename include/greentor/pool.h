@@ -85,6 +85,9 @@ typedef struct gt_pool_config {
 typedef struct gt_pool_stats {
     int64_t open;             /* connections open or being opened */
     int64_t in_use, idle, waiters;
+    int64_t cleaning;         /* given back, being rolled back, reset or
+                               * wound down (an interrupted query) by a
+                               * coroutine of the pool before reuse */
     int64_t max_open_ever;
     int64_t cap;              /* connections the pool may hold now:
                                * max_open, or fewer while the database

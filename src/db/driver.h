@@ -14,6 +14,7 @@
 #ifndef GT_DB_DRIVER_H
 #define GT_DB_DRIVER_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -119,6 +120,15 @@ int gt__db_error(gt_db *db, int rc, int native, const char *sqlstate,
                  const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
 void gt__db_clear_error(gt_db *db);
+
+/* ---- process-wide counters (pooling.c: gt_db_get_stats()) ---------------- */
+
+typedef struct gt__db_counters {
+    atomic_ullong cancels_sent, cancels_dropped;
+    atomic_ullong interrupted_kept, interrupted_discarded;
+} gt__db_counters;
+
+extern gt__db_counters gt__db_stats;
 
 /* ---- the connection's set-up (init.c) ------------------------------------- */
 

@@ -62,6 +62,9 @@
 #include "db/driver.h"
 
 #define CANCEL_MS 2000        /* KILL QUERY plus draining, after interrupt */
+#define MAX_SIDE 4            /* KILL QUERY side connections at once, per
+                               * process: the server sees at most
+                               * max_open + MAX_SIDE of ours */
 #define SMALL_CELL 64         /* strings up to this size need no 2nd copy */
 #define BINARY_CHARSET 63     /* charsetnr of binary strings and blobs */
 
@@ -328,6 +331,8 @@ static int64_t finish(my_conn *c, int64_t rc)
     rc = c->interrupted;
     c->interrupted = 0;
     gt_co_shield(c->shield_was);
+    atomic_fetch_add(c->base.broken ? &gt__db_stats.interrupted_discarded
+                                    : &gt__db_stats.interrupted_kept, 1);
     return gt__db_error(&c->base, (int)rc, 0, NULL, "%s; %s",
                         rc == -ETIMEDOUT ? "deadline passed" : "cancelled",
                         c->base.broken
@@ -388,7 +393,13 @@ static void io_close(my_io *io, bool dirty)
     io->my = NULL;
 }
 
-/* Send KILL QUERY for c's thread over a new, short-lived connection. */
+static atomic_int sides_open;
+
+/* Send KILL QUERY for c's thread over a new, short-lived connection --
+ * one of at most MAX_SIDE: in a storm of interruptions (clients leaving
+ * by the hundred) the rest are not killed (counted as dropped) and their
+ * connections are given up instead, so that we never take more of the
+ * server's connections than max_open + MAX_SIDE. */
 static int kill_query(my_conn *c, int64_t deadline)
 {
     my_io side = {.my = NULL};
@@ -396,6 +407,12 @@ static int kill_query(my_conn *c, int64_t deadline)
     char sql[48];
     int rc;
 
+    if (atomic_fetch_add(&sides_open, 1) >= MAX_SIDE) {
+        atomic_fetch_sub(&sides_open, 1);
+        atomic_fetch_add(&gt__db_stats.cancels_dropped, 1);
+        return -EAGAIN;
+    }
+    atomic_fetch_add(&gt__db_stats.cancels_sent, 1);
     rc = io_connect(&side, &c->target, NULL, NULL, deadline);
     if (rc == 0) {
         snprintf(sql, sizeof(sql), "KILL QUERY %lu", c->thread_id);
@@ -404,6 +421,7 @@ static int kill_query(my_conn *c, int64_t deadline)
                  deadline);
     }
     io_close(&side, rc < 0);
+    atomic_fetch_sub(&sides_open, 1);
     return rc == 0 ? 0 : rc < 0 ? rc : GT_EDB;
 }
 

@@ -2,6 +2,8 @@
  * "for connection pools" in greentor/db.h). The pool module uses only
  * these and the rest of the public header; driver.h stays private. */
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -97,4 +99,44 @@ void gt_db_set_owner(gt_db *db, void *owner)
 void *gt_db_owner(const gt_db *db)
 {
     return db ? db->owner : NULL;
+}
+
+/* ---- process-wide counters --------------------------------------------------- */
+
+gt__db_counters gt__db_stats;
+
+void gt_db_get_stats(gt_db_stats *out)
+{
+    out->cancels_sent = atomic_load(&gt__db_stats.cancels_sent);
+    out->cancels_dropped = atomic_load(&gt__db_stats.cancels_dropped);
+    out->interrupted_kept = atomic_load(&gt__db_stats.interrupted_kept);
+    out->interrupted_discarded =
+        atomic_load(&gt__db_stats.interrupted_discarded);
+}
+
+char *gt_db_metrics_new(void)
+{
+    gt_db_stats s;
+    char *out = malloc(1024);
+
+    if (!out)
+        return NULL;
+    gt_db_get_stats(&s);
+    snprintf(out, 1024,
+             "# HELP greentor_db_cancels_total Cancels of interrupted "
+             "statements, by outcome\n"
+             "# TYPE greentor_db_cancels_total counter\n"
+             "greentor_db_cancels_total{outcome=\"sent\"} %llu\n"
+             "greentor_db_cancels_total{outcome=\"dropped\"} %llu\n"
+             "# HELP greentor_db_interrupted_total Interrupted statements, "
+             "by what became of their connection\n"
+             "# TYPE greentor_db_interrupted_total counter\n"
+             "greentor_db_interrupted_total{connection=\"kept\"} %llu\n"
+             "greentor_db_interrupted_total{connection=\"discarded\"} "
+             "%llu\n",
+             (unsigned long long)s.cancels_sent,
+             (unsigned long long)s.cancels_dropped,
+             (unsigned long long)s.interrupted_kept,
+             (unsigned long long)s.interrupted_discarded);
+    return out;
 }

@@ -547,22 +547,20 @@ static bool clean(gt__pconn *c, bool in_tx, int64_t deadline)
     return !gt_db_broken(db);
 }
 
-/* Clean up with I/O only when there is something to clean: the common
- * release is a few flag tests. The I/O is shielded: it must finish
- * whether or not the coroutine was cancelled. */
-static bool make_clean(gt__pconn *c)
+/* Whether giving 'c' back takes I/O (a rollback, a reset). */
+static bool dirty(gt__pconn *c, bool *in_tx)
 {
-    gt_db *db = c->db;
-    bool in_tx, ok;
-    int was;
+    *in_tx = gt_db_in_tx(c->db);
+    return *in_tx || needs_reset(c);
+}
 
-    if (gt_db_broken(db))
-        return false;
-    in_tx = gt_db_in_tx(db);
-    if (!in_tx && !needs_reset(c))
-        return true;
-    was = gt_co_shield(1);
-    ok = clean(c, in_tx, gt_deadline_in(2000));
+/* Clean up with I/O, shielded: it must finish whether or not the
+ * coroutine was cancelled. */
+static bool make_clean(gt__pconn *c, bool in_tx)
+{
+    int was = gt_co_shield(1);
+    bool ok = clean(c, in_tx, gt_deadline_in(2000));
+
     if (was >= 0)
         gt_co_shield(was);
     return ok;
@@ -591,14 +589,13 @@ static gt__wpool *starved_elsewhere(gt__wpool *here)
     return NULL;
 }
 
-void gt__pool_give(gt__pconn *c)
+/* 'c' is clean (or broken): to a waiter here or elsewhere, or idle, or
+ * closed. */
+static void put_back(gt__pconn *c)
 {
-    gt__wpool *starved;
+    gt__wpool *w = c->home, *starved;
 
-    gt__wpool *w = c->home;
-
-    gt__plist_remove(&w->busy, c);
-    if (!make_clean(c))
+    if (gt_db_broken(c->db))
         return gt__pool_discard(c, &w->st.discarded_broken);
     if (w->stopped || gt_now() >= c->expires_ms)
         return gt__pool_discard(c, &w->st.discarded_lifetime);
@@ -611,4 +608,37 @@ void gt__pool_give(gt__pconn *c)
     c->idle_since_ms = gt_now();
     gt__plist_push(&w->idle, c);
     atomic_store(&w->nidle, w->idle.n);
+}
+
+static int cleaner(void *arg)
+{
+    gt__pconn *c = arg;
+    gt__wpool *w = c->home;
+    bool in_tx, ok = !dirty(c, &in_tx) || make_clean(c, in_tx);
+
+    ST_BUMP(&w->cleaning, -1);
+    if (!ok)
+        return (gt__pool_discard(c, &w->st.discarded_broken), 0);
+    put_back(c);
+    return 0;
+}
+
+/* The common release is a few flag tests. One that needs I/O -- rolling
+ * back, resetting the session, winding down an interrupted query -- runs
+ * in a coroutine of the worker's own, so that the releasing coroutine
+ * (a request, whose response is flushed when it ends) does not wait for
+ * it. The connection keeps its slot meanwhile. */
+void gt__pool_give(gt__pconn *c)
+{
+    gt__wpool *w = c->home;
+    bool in_tx;
+
+    gt__plist_remove(&w->busy, c);
+    if (gt_db_broken(c->db) || !dirty(c, &in_tx))
+        return put_back(c);
+    if (gt_co_spawn_worker(NULL, cleaner, c) == 0)
+        return ST_BUMP(&w->cleaning, 1);
+    if (!make_clean(c, in_tx)) /* no memory for a coroutine: here, then */
+        return gt__pool_discard(c, &w->st.discarded_broken);
+    put_back(c);
 }

@@ -65,6 +65,8 @@ struct gt__wpool {
     int index;
     gt__plist idle;          /* head = most recently used */
     gt__plist busy;
+    int cleaning;            /* given back, being cleaned by a coroutine
+                              * of the worker (acquire.c cleaner()) */
     gt__plist reclaimed;     /* disconnected, waiting for their holders'
                               * gt_pool_release() */
     gt__waiter *wait_head, *wait_tail;

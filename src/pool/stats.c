@@ -17,6 +17,7 @@ static void add(gt_pool_stats *sum, const gt__wpool *w)
     const gt_pool_stats *s = &w->st;
 
     sum->in_use += ST_GET(w->busy.n);
+    sum->cleaning += ST_GET(w->cleaning);
     sum->idle += atomic_load(&w->nidle);
     sum->waiters += atomic_load(&w->nwaiting);
     sum->acquired += ST_GET(s->acquired);
@@ -72,6 +73,8 @@ char *gt_pool_metrics_new(gt_pool *p, const char *name)
         {"open", "gauge", "Connections open or being opened", s.open},
         {"in_use", "gauge", "Connections held by coroutines", s.in_use},
         {"idle", "gauge", "Idle connections", s.idle},
+        {"cleaning", "gauge",
+         "Given back, being rolled back or reset before reuse", s.cleaning},
         {"waiters", "gauge", "Coroutines waiting for a connection",
          s.waiters},
         {"max_open", "gauge", "Configured cap", p->cfg.max_open},
