@@ -67,6 +67,7 @@ static Suite *pool_suite(void)
     add_pool_capacity_tests(s, "postgres");
     add_pool_capacity_tests(s, "mysql");
     add_pool_bouncer_tests(s);
+    add_pool_failover_tests(s);
     return s;
 }
 
