@@ -75,10 +75,14 @@ fo_start_server() {
     log "starting failover $name on 127.0.0.1:$(fo_port "$name") (as $user)"
     fo_pg_ctl "$user" start -D "$data" -l "$DIR/fo-$name.log" -w \
         -t "$TIMEOUT" ||
-        { tail -20 "$DIR/fo-$name.log" >&2; die "failover $name did not start"; }
+        { tail -20 "$DIR/fo-$name.log" >&2; die "$name did not start"; }
 }
 
-fo_port() { [[ "$1" == primary ]] && echo "$FO_PRIMARY_PORT" || echo "$FO_STANDBY_PORT"; }
+fo_port() {
+    if [[ "$1" == primary ]]; then echo "$FO_PRIMARY_PORT"
+    else echo "$FO_STANDBY_PORT"
+    fi
+}
 
 fo_psql() {
     local user="$1" port="$2"
@@ -124,7 +128,8 @@ pg_stat_replication WHERE state = 'streaming'" 2>/dev/null)" == 1 ]]
 }
 
 fo_env() {
-    echo "export GT_TEST_FO_URL=postgres://greentor:greentor@127.0.0.1:$FO_PRIMARY_PORT,127.0.0.1:$FO_STANDBY_PORT/greentor_test?target_session_attrs=read-write"
+    local hosts="127.0.0.1:$FO_PRIMARY_PORT,127.0.0.1:$FO_STANDBY_PORT"
+    echo "export GT_TEST_FO_URL=postgres://greentor:greentor@$hosts/greentor_test?target_session_attrs=read-write"
 }
 
 fo_start() {
@@ -139,13 +144,13 @@ fo_start() {
     fo_clone "$user"
     fo_start_server "$FO_STANDBY" "$user" standby
     wait_until fo_streaming "$user" ||
-        { tail -20 "$DIR/fo-standby.log" >&2; die "the standby does not stream"; }
+        { tail -20 "$DIR/fo-standby.log" >&2; die "the standby is not streaming"; }
     log "failover pair ready in $((SECONDS - t0))s"
     fo_env
 }
 
 fo_kill_primary() {
-    fo_running "$FO_PRIMARY" || { log "failover primary not running"; return 0; }
+    fo_running "$FO_PRIMARY" || { log "failover primary not running"; return; }
     log "killing the failover primary (pid $(fo_pid "$FO_PRIMARY"))"
     fo_pg_ctl "$(pg_user)" stop -D "$FO_PRIMARY" -m immediate -w -t "$TIMEOUT"
 }
