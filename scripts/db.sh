@@ -7,6 +7,7 @@
 #        scripts/db.sh psql ...   psql as greentor on greentor_test
 #        scripts/db.sh mysql ...  mariadb client as greentor on greentor_test
 #        scripts/db.sh destroy    stop both and delete the state directory
+#        scripts/db.sh failover-start|failover-kill-primary|failover-promote|failover-stop
 #
 # Environment (defaults in brackets):
 #   GT_DB_DIR [/tmp/greentor-db]  state: pg/ and mysql/ data, *-run/ sockets
@@ -16,6 +17,8 @@
 #   GT_DB_TIMEOUT [30]  seconds to wait for a start or a stop
 #   GT_BOUNCER_PORT [56432]  GT_BOUNCER_POOL [8]   PgBouncer in front of pg
 #                                 (transaction pooling, db-pgbouncer.sh)
+#   GT_FO_PRIMARY_PORT [55434]  GT_FO_STANDBY_PORT [55435]   the failover
+#                                 test's own primary and standby (db-failover.sh)
 # Ports and max_connections are applied at each start, so changing them takes
 # a restart; `env` prints the URLs from the environment as it is now.
 #
@@ -59,7 +62,7 @@ log() { printf 'db: %s\n' "$*" >&2; }
 die() { log "$*"; exit 1; }
 
 usage() {
-    sed -n '5,9p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+    sed -n '5,10p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
     exit 2
 }
 
@@ -364,6 +367,11 @@ my_gone() { ! pid_is "$1" mariadbd "$MY_DATA"; }
 # shellcheck source=db-pgbouncer.sh
 . "$HERE/db-pgbouncer.sh"
 
+# ---- a primary and a standby for the failover test ---------------------------
+
+# shellcheck source=db-failover.sh
+. "$HERE/db-failover.sh"
+
 # ---- commands ----------------------------------------------------------------
 
 cmd_env() {
@@ -429,7 +437,11 @@ main() {
     start) ensure_dir; lock; cmd_start "$@" ;;
     stop) lock; cmd_stop "$@" ;;
     restart) ensure_dir; lock; cmd_stop "$@"; cmd_start "$@" ;;
-    destroy) lock; cmd_destroy ;;
+    destroy) lock; [[ ! -e "$MARKER" ]] || fo_stop; cmd_destroy ;;
+    failover-start) ensure_dir; lock; fo_start ;;
+    failover-kill-primary) lock; fo_kill_primary ;;
+    failover-promote) lock; fo_promote ;;
+    failover-stop) lock; fo_stop ;;
     env) cmd_env ;;
     psql) cmd_psql "$@" ;;
     mysql) cmd_mysql "$@" ;;

@@ -71,6 +71,7 @@ static Suite *pool_suite(void)
     add_pool_leak_tests(s, "sqlite");
     add_pool_leak_tests(s, "postgres");
     add_pool_leak_tests(s, "mysql");
+    add_pool_failover_tests(s);
     return s;
 }
 

@@ -1065,8 +1065,10 @@ static int ci_host(conninfo *ci, pg_conn *c, const char *host, int64_t deadline)
 static int ci_init(conninfo *ci, pg_conn *c, const gt__db_url *u,
                    int64_t deadline)
 {
-    static const char *const pass[] = {"sslmode", "sslrootcert", "sslcert",
-                                       "sslkey",  "gssencmode",  "options"};
+    static const char *const pass[] = {
+        "sslmode",    "sslrootcert", "sslcert",
+        "sslkey",     "gssencmode",  "options",
+        "target_session_attrs"};
     const char *app = gt__db_url_opt(u, "application_name");
     size_t i;
     int rc;
@@ -1078,6 +1080,8 @@ static int ci_init(conninfo *ci, pg_conn *c, const gt__db_url *u,
     if (u->port > 0) {
         fmt_i64(ci->port, u->port);
         ci_add(ci, "port", ci->port);
+    } else { /* a host list's "p1,p2" (url.c), or ?port= */
+        ci_add(ci, "port", gt__db_url_opt(u, "port"));
     }
     ci_add(ci, "user", u->user);
     ci_add(ci, "password", u->password);
