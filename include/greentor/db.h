@@ -3,6 +3,10 @@
  *
  * A gt_db is one connection, opened from a URL:
  *     postgres://user:pass@host:port/db?opt=v   (also postgresql://)
+ *     postgres://user:pass@h1:p1,h2:p2/db?target_session_attrs=read-write
+ *         (libpq's host list: tried in order; with read-write only a
+ *         primary is accepted, so after a failover new connections find
+ *         the promoted standby)
  *     mysql://user:pass@host:port/db?opt=v      (also mariadb://)
  *     sqlite:///absolute/path.db   sqlite:relative/path.db   sqlite::memory:
  * Unknown query options are ignored by the driver (the pool reads its own
