@@ -72,6 +72,7 @@ static Suite *pool_suite(void)
     add_pool_leak_tests(s, "postgres");
     add_pool_leak_tests(s, "mysql");
     add_pool_failover_tests(s);
+    add_pool_timeout_tests(s);
     return s;
 }
 
