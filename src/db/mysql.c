@@ -395,11 +395,30 @@ static void io_close(my_io *io, bool dirty)
 
 static atomic_int sides_open;
 
-/* Send KILL QUERY for c's thread over a new, short-lived connection --
- * one of at most MAX_SIDE: in a storm of interruptions (clients leaving
- * by the hundred) the rest are not killed (counted as dropped) and their
- * connections are given up instead, so that we never take more of the
- * server's connections than max_open + MAX_SIDE. */
+/* One of the MAX_SIDE side connections, waited for until 'deadline'. A
+ * storm of interruptions (clients leaving by the hundred) queues here
+ * instead of opening a connection each; each KILL takes a round trip or
+ * two, so the queue drains fast. The slots are process-wide and the wait
+ * is rare, so it polls (SIDE_POLL_MS) rather than keep a cross-worker
+ * queue. 0 or -ETIMEDOUT (the KILL is dropped: the connection is given
+ * up, its statement runs on). */
+#define SIDE_POLL_MS 2
+
+static int side_slot(int64_t deadline)
+{
+    while (atomic_fetch_add(&sides_open, 1) >= MAX_SIDE) {
+        atomic_fetch_sub(&sides_open, 1);
+        if (deadline != GT_NEVER && gt_now() + SIDE_POLL_MS >= deadline)
+            return -ETIMEDOUT;
+        if (gt_sleep(SIDE_POLL_MS) < 0)
+            return -ETIMEDOUT;
+    }
+    return 0;
+}
+
+/* Send KILL QUERY for c's thread over a new, short-lived connection, one
+ * of at most MAX_SIDE at a time: we never take more of the server's
+ * connections than max_open + MAX_SIDE. */
 static int kill_query(my_conn *c, int64_t deadline)
 {
     my_io side = {.my = NULL};
@@ -407,10 +426,9 @@ static int kill_query(my_conn *c, int64_t deadline)
     char sql[48];
     int rc;
 
-    if (atomic_fetch_add(&sides_open, 1) >= MAX_SIDE) {
-        atomic_fetch_sub(&sides_open, 1);
+    if ((rc = side_slot(deadline)) < 0) {
         atomic_fetch_add(&gt__db_stats.cancels_dropped, 1);
-        return -EAGAIN;
+        return rc;
     }
     atomic_fetch_add(&gt__db_stats.cancels_sent, 1);
     rc = io_connect(&side, &c->target, NULL, NULL, deadline);
