@@ -42,6 +42,7 @@ void add_db_shared_tests(Suite *s, const char *backend);
 void add_db_pg_tests(Suite *s);
 void add_db_mysql_tests(Suite *s);
 void add_db_mysql_side_tests(Suite *s);
+void add_db_batch_tests(Suite *s, const char *backend);
 void add_db_pg_params_tests(Suite *s);
 void add_db_pg_wedged_tests(Suite *s);
 void add_db_init_tests(Suite *s, const char *backend);

@@ -162,7 +162,11 @@ GT_API int gt_db_query(gt_db *db, gt_rows **out, const char *sql,
 /* Run 'n' independent statements; out[i] receives statement i's rows (NULL
  * for a statement after the first failure). On PostgreSQL all are sent in
  * one round trip (libpq pipeline mode); elsewhere they run in order.
- * Stops at the first error, which it returns; 0 on success. Yields. */
+ * Outside a transaction the batch is one transaction of its own on
+ * PostgreSQL (the pipeline's implicit one) and SQLite (BEGIN ... COMMIT:
+ * one file lock for all of it), so a failure undoes all of it; on MariaDB
+ * each statement commits as it runs. Inside a transaction it is part of
+ * it. Stops at the first error, which it returns; 0 on success. Yields. */
 GT_API int gt_db_batch(gt_db *db, gt_rows **out, const gt_db_stmt *stmts,
                        int n, int64_t deadline);
 
