@@ -76,6 +76,7 @@ static Suite *pool_suite(void)
     add_pool_leak_tests(s, "mysql");
     add_pool_failover_tests(s);
     add_pool_timeout_tests(s);
+    add_pool_oom_tests(s);
     return s;
 }
 

@@ -54,6 +54,7 @@ void add_pool_bouncer_tests(Suite *s);
 void add_pool_leak_tests(Suite *s, const char *backend);
 void add_pool_failover_tests(Suite *s);
 void add_pool_timeout_tests(Suite *s);
+void add_pool_oom_tests(Suite *s);
 void add_e2e_tests(Suite *s, const char *backend);
 void add_e2e_stop_tests(Suite *s);
 

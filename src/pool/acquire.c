@@ -183,7 +183,7 @@ static void note_failure(gt_pool *p)
 
 static gt__pconn *wrap(gt__wpool *w, gt_db *db)
 {
-    gt__pconn *c = calloc(1, sizeof(*c));
+    gt__pconn *c = gt_calloc(1, sizeof(*c));
     int64_t life = w->pool->cfg.max_lifetime_ms;
 
     if (!c)

@@ -209,7 +209,7 @@ static int start_maint(void *arg)
 
     if (w->maint || w->stopped)
         return 0;
-    w->maint = malloc(sizeof(*w->maint));
+    w->maint = gt_malloc(sizeof(*w->maint));
     if (!w->maint)
         return -ENOMEM;
     uv_timer_init(gt_loop(), w->maint);
@@ -282,7 +282,7 @@ int gt_pool_new(gt_pool **out, gt_rt *rt, const char *url,
     if (!err)
         err = scratch, errlen = sizeof(scratch);
     err[0] = '\0';
-    p = calloc(1, sizeof(*p));
+    p = gt_calloc(1, sizeof(*p));
     if (!p)
         return -ENOMEM;
     if (cfg)
@@ -294,7 +294,7 @@ int gt_pool_new(gt_pool **out, gt_rt *rt, const char *url,
     p->rt = rt;
     atomic_init(&p->cap, p->cfg.max_open);
     p->nw = gt_rt_workers(rt);
-    p->url = strdup(url);
+    p->url = gt_strdup(url);
     p->w = aligned_alloc(64, (size_t)p->nw * sizeof(*p->w));
     if (p->w)
         memset(p->w, 0, (size_t)p->nw * sizeof(*p->w));

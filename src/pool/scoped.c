@@ -64,7 +64,7 @@ static held *find(gt_pool *p, bool create)
     for (h = gt_local_get(held_key); h; h = h->next)
         if (h->pool == p)
             return h;
-    if (!create || !(h = calloc(1, sizeof(*h))))
+    if (!create || !(h = gt_calloc(1, sizeof(*h))))
         return NULL;
     h->pool = p;
     h->next = gt_local_get(held_key);

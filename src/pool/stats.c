@@ -63,8 +63,8 @@ typedef struct metric {
 char *gt_pool_metrics_new(gt_pool *p, const char *name)
 {
     gt_pool_stats s;
-    size_t cap = 4096, n = 0;
-    char *out = malloc(cap);
+    size_t cap = 8192, n = 0;
+    char *out = gt_malloc(cap);
 
     if (!out)
         return NULL;
