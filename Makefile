@@ -25,7 +25,14 @@ B       := build$(VARIANT)
 BS      := build-san$(VARIANT)
 SOVER   := 0
 NPROC   := $(shell nproc 2>/dev/null || echo 2)
-VERSION := 0.1.0
+# The version is written once, in include/greentor/version.h; greentor.pc
+# gets it from there.
+VERSION := $(shell awk '$$2 ~ /^GT_VERSION_(MAJOR|MINOR|PATCH)$$/ \
+               { v = v (v == "" ? "" : ".") $$3 } END { print v }' \
+               include/greentor/version.h)
+$(if $(filter 3,$(words $(subst ., ,$(VERSION)))),,\
+    $(error cannot read the version from include/greentor/version.h))
+
 
 PKGS    := libuv libpq libmariadb sqlite3 jansson
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))

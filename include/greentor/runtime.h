@@ -37,6 +37,8 @@
 #include <sys/types.h>
 #include <uv.h>
 
+#include "greentor/version.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
