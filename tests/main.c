@@ -23,6 +23,7 @@ static Suite *runtime_suite(void)
     add_runtime_stack_tests(s);
     add_runtime_scope_tests(s);
     add_runtime_oom_tests(s);
+    add_runtime_errors_tests(s);
     add_runtime_switch_tests(s);
     return s;
 }

@@ -26,6 +26,7 @@ void add_runtime_rt_tests(Suite *s);
 void add_runtime_stack_tests(Suite *s);
 void add_runtime_scope_tests(Suite *s);
 void add_runtime_oom_tests(Suite *s);
+void add_runtime_errors_tests(Suite *s);
 void add_runtime_switch_tests(Suite *s);
 void add_http_server_tests(Suite *s);
 void add_db_core_tests(Suite *s);
