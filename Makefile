@@ -4,7 +4,8 @@
 #   make check     install what is missing, build with -Werror under
 #                  ASan+UBSan, start throw-away PostgreSQL and MariaDB, run
 #                  every test suite (CK_RUN_SUITE=runtime runs one)
-#   make all | install | examples | bench | fuzz | valgrind | format | clean
+#   make all | install | examples | bench | fuzz | valgrind | format |
+#        format-check | clean
 #
 # Objects of the plain build go to build/, sanitizer builds to build-san/.
 # A build with another context switch than the machine's own (make
@@ -73,7 +74,8 @@ OBJ     := $(addprefix $(B)/,$(addsuffix .o,$(basename $(LIB_SRC))))
 SAN_OBJ := $(addprefix $(BS)/,$(addsuffix .o,$(basename $(LIB_SRC))))
 TEST_OBJ := $(TEST_SRC:%.c=$(BS)/%.o)
 
-.PHONY: all run check examples install bench fuzz fuzz-run valgrind format clean deps
+.PHONY: all run check examples install bench fuzz fuzz-run valgrind format \
+        format-check clean deps
 
 all: $(B)/libgreentor.a $(B)/libgreentor.so examples
 
@@ -259,8 +261,32 @@ bench:
 	$(MAKE) $(BENCHES:%=$(B)/bench/%) $(B)/examples/showcase
 	@bash bench/run.sh
 
+# Formatting (.clang-format). format-check changes nothing: it names each
+# file clang-format would change, with the number of its lines that would
+# change, and fails if there is one.
+CLANG_FORMAT ?= clang-format
+FORMAT_SRC := $(wildcard include/*.h include/greentor/*.h src/*/*.c \
+                src/*/*.h tests/*.c tests/*.h tests/switch/*.c \
+                examples/*/*.c examples/*/*.h fuzz/*.c bench/*.c)
+
 format:
-	clang-format -i $(LIB_SRC) $(TEST_SRC) include/*.h include/greentor/*.h
+	$(CLANG_FORMAT) -i $(FORMAT_SRC)
+
+format-check:
+	@command -v $(CLANG_FORMAT) >/dev/null || \
+	    { echo "format-check: $(CLANG_FORMAT) not found" >&2; exit 1; }
+	@bad=0; lines=0; \
+	for f in $(FORMAT_SRC); do \
+	    n=$$($(CLANG_FORMAT) "$$f" | diff "$$f" - | grep -c '^<'); \
+	    if [ "$$n" -gt 0 ]; then \
+	        echo "$$f: $$n lines not formatted"; \
+	        bad=$$((bad + 1)); lines=$$((lines + n)); \
+	    fi; \
+	done; \
+	if [ "$$bad" -gt 0 ]; then \
+	    echo "format-check: $$bad files, $$lines lines; run make format" >&2; \
+	    exit 1; \
+	fi
 
 clean:
 	rm -rf build build-san build-tsan build-ucontext build-san-ucontext
