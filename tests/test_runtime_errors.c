@@ -214,7 +214,8 @@ static int t_join_from_callback(void *arg)
     gt_waitq_init(&hold);
     ck_assert_int_eq(gt_co_spawn(&j.co, held, NULL), 0);
     ck_assert_int_eq(gt_yield(), 0); /* it parks */
-    ck_assert_int_eq(join_from_callback(&j, &cb_timers[0]), -EINVAL); /* still running */
+    ck_assert_int_eq(join_from_callback(&j, &cb_timers[0]),
+                     -EINVAL); /* still running */
     gt_waitq_wake(&hold, -1);
     ck_assert_int_eq(gt_co_join(j.co, &j.result, GT_NEVER), 0);
     ck_assert_int_eq(j.result, 5);
@@ -284,8 +285,7 @@ static int t_offload_without_fn(void *arg)
     (void)arg;
     calls = 0;
     ck_assert_int_eq(gt_run_blocking(NULL, NULL, GT_NEVER), -EINVAL);
-    ck_assert_int_eq(gt_run_thread(NULL, NULL, count_call, GT_NEVER),
-                     -EINVAL);
+    ck_assert_int_eq(gt_run_thread(NULL, NULL, count_call, GT_NEVER), -EINVAL);
     ck_assert_int_eq(calls, 1);
     return 0;
 }
@@ -303,8 +303,8 @@ void add_runtime_errors_tests(Suite *s)
     tcase_set_timeout(tc, 30);
     tcase_add_test(tc, off_a_worker_coroutine_calls_fail_with_einval);
     tcase_add_test(tc, off_a_worker_offload_fails_without_running_fn);
-    tcase_add_test(tc,
-        off_a_worker_defer_runs_fn_at_once_and_alloc_allocates_nothing);
+    tcase_add_test(
+        tc, off_a_worker_defer_runs_fn_at_once_and_alloc_allocates_nothing);
     tcase_add_test(tc, spawn_and_defer_without_fn_fail_with_einval);
     tcase_add_test(tc, join_refuses_self_a_busy_handle_and_a_joined_one);
     tcase_add_test(tc, join_from_a_callback_needs_a_finished_coroutine);

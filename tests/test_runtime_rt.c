@@ -223,8 +223,8 @@ START_TEST(version_is_the_headers_version)
 {
     char want[32];
 
-    snprintf(want, sizeof(want), "%d.%d.%d", GT_VERSION_MAJOR,
-             GT_VERSION_MINOR, GT_VERSION_PATCH);
+    snprintf(want, sizeof(want), "%d.%d.%d", GT_VERSION_MAJOR, GT_VERSION_MINOR,
+             GT_VERSION_PATCH);
     ck_assert_str_eq(GT_VERSION_STRING, want);
     ck_assert_str_eq(gt_version(), GT_VERSION_STRING);
     ck_assert_int_eq(GT_VERSION_NUMBER, GT_VERSION_MAJOR * 10000 +

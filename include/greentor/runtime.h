@@ -317,10 +317,11 @@ GT_API void gt_fdwatch_close(gt_fdwatch *w);
  * and return fn's result. 'deadline' and cancellation only apply until a
  * thread picks the call up: a coroutine already cancelled or past its
  * deadline, or one cancelled or timed out while the call is queued, gets
- * -ECANCELED / -ETIMEDOUT without fn having run. Once fn has started, it always runs to the end (a thread
- * cannot be interrupted) and its result is returned. fn must not touch
- * coroutine APIs. Returns fn's result, -ECANCELED, -ETIMEDOUT, or -EINVAL
- * outside a coroutine or without fn (then fn did not run). */
+ * -ECANCELED / -ETIMEDOUT without fn having run. Once fn has started, it
+ * always runs to the end (a thread cannot be interrupted) and its result is
+ * returned. fn must not touch coroutine APIs. Returns fn's result,
+ * -ECANCELED, -ETIMEDOUT, or -EINVAL outside a coroutine or without fn
+ * (then fn did not run). */
 GT_API int gt_run_blocking(int (*fn)(void *), void *arg, int64_t deadline);
 
 /* Run fn(arg) on a new thread of its own, for a call that may block for an

@@ -21,16 +21,15 @@ extern "C" {
 #define GT_VERSION_MINOR 1
 #define GT_VERSION_PATCH 0
 
-#define GT__VERSION_STR(x) #x
-#define GT__VERSION_XSTR(x) GT__VERSION_STR(x)
+/* Expanded twice, so that the numbers are stringified, not the names. */
+#define GT__VERSION_JOIN(a, b, c) #a "." #b "." #c
+#define GT__VERSION_STR(a, b, c) GT__VERSION_JOIN(a, b, c)
 /* "MAJOR.MINOR.PATCH", e.g. "0.1.0". */
-#define GT_VERSION_STRING                                                     \
-    GT__VERSION_XSTR(GT_VERSION_MAJOR)                                        \
-    "." GT__VERSION_XSTR(GT_VERSION_MINOR) "." GT__VERSION_XSTR(              \
-        GT_VERSION_PATCH)
+#define GT_VERSION_STRING                                                      \
+    GT__VERSION_STR(GT_VERSION_MAJOR, GT_VERSION_MINOR, GT_VERSION_PATCH)
 /* MAJOR * 10000 + MINOR * 100 + PATCH, for #if comparisons (0.1.0 is
  * 100), as SQLITE_VERSION_NUMBER. */
-#define GT_VERSION_NUMBER                                                     \
+#define GT_VERSION_NUMBER                                                      \
     (GT_VERSION_MAJOR * 10000 + GT_VERSION_MINOR * 100 + GT_VERSION_PATCH)
 
 /* The version of the library itself, GT_VERSION_STRING as it was when
