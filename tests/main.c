@@ -33,6 +33,7 @@ static Suite *http_suite(void)
     Suite *s = suite_create("http");
 
     add_http_server_tests(s);
+    add_http_errors_tests(s);
     return s;
 }
 
