@@ -4,7 +4,8 @@
 #   make check     install what is missing, build with -Werror under
 #                  ASan+UBSan, start throw-away PostgreSQL and MariaDB, run
 #                  every test suite (CK_RUN_SUITE=runtime runs one)
-#   make all | install | examples | bench | fuzz | valgrind | format | clean
+#   make all | install | examples | bench | fuzz | valgrind | format |
+#        format-check | clean
 #
 # Objects of the plain build go to build/, sanitizer builds to build-san/.
 # A build with another context switch than the machine's own (make
@@ -25,22 +26,35 @@ B       := build$(VARIANT)
 BS      := build-san$(VARIANT)
 SOVER   := 0
 NPROC   := $(shell nproc 2>/dev/null || echo 2)
-VERSION := 0.1.0
+# The version is written once, in include/greentor/version.h; greentor.pc
+# gets it from there.
+VERSION := $(shell awk '$$2 ~ /^GT_VERSION_(MAJOR|MINOR|PATCH)$$/ \
+               { v = v (v == "" ? "" : ".") $$3 } END { print v }' \
+               include/greentor/version.h)
+$(if $(filter 3,$(words $(subst ., ,$(VERSION)))),,\
+    $(error cannot read the version from include/greentor/version.h))
 
 PKGS    := libuv libpq libmariadb sqlite3 jansson
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS))
 
-WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
-           -Werror
+WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes
+# Warnings are errors only where we know the compiler: `make check` (and so
+# CI) passes WERROR=1, and the sanitizer builds, which only the tests use,
+# always have it. A plain `make` or `make install` with a newer compiler
+# that warns about something new still builds. `make check` does not
+# rebuild objects a plain `make` left in build/: after changing the code,
+# run `make clean` first to have every object built with -Werror.
+WERROR  ?=
+ERR      = $(if $(filter-out 0,$(WERROR)),-Werror)
 CFLAGS  ?= -g -O2
-ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) -fPIC \
+ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(ERR) $(CFLAGS) -fPIC \
            -fvisibility=hidden -fstack-clash-protection -Iinclude -Isrc \
            $(PKG_CFLAGS) -MMD -MP
 # The sanitizer build is also the debug build: GT_DEBUG turns on the
 # runtime's checks of the ownership rules the headers state.
 SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined \
-           -fno-omit-frame-pointer -O1 -DGT_DEBUG
+           -fno-omit-frame-pointer -O1 -DGT_DEBUG -Werror
 LIBS    = $(PKG_LIBS) -lpthread
 
 MODULES := runtime http db pool
@@ -53,14 +67,15 @@ LIB_SRC := $(filter-out $(SWITCHES),$(foreach m,$(MODULES),$(wildcard src/$(m)/*
 TEST_SRC := $(wildcard tests/*.c)
 
 # ThreadSanitizer build of the runtime and HTTP suites (make check runs it).
-TSAN_FLAGS := -fsanitize=thread -fno-omit-frame-pointer -O1 -DGT_DEBUG
+TSAN_FLAGS := -fsanitize=thread -fno-omit-frame-pointer -O1 -DGT_DEBUG -Werror
 TSAN_OBJ := $(addprefix build-tsan/,$(addsuffix .o,$(basename $(LIB_SRC)))) \
             $(TEST_SRC:%.c=build-tsan/%.o)
 OBJ     := $(addprefix $(B)/,$(addsuffix .o,$(basename $(LIB_SRC))))
 SAN_OBJ := $(addprefix $(BS)/,$(addsuffix .o,$(basename $(LIB_SRC))))
 TEST_OBJ := $(TEST_SRC:%.c=$(BS)/%.o)
 
-.PHONY: all run check examples install bench fuzz fuzz-run valgrind format clean deps
+.PHONY: all run check examples install bench fuzz fuzz-run valgrind format \
+        format-check clean deps
 
 all: $(B)/libgreentor.a $(B)/libgreentor.so examples
 
@@ -141,9 +156,11 @@ $(BS)/tests/%.o: tests/%.c
 
 check:
 	@bash scripts/deps.sh test
-	$(MAKE) -j$(NPROC) $(BS)/test_greentor build-tsan/test_greentor all \
+	$(MAKE) -j$(NPROC) WERROR=1 $(BS)/test_greentor \
+	    build-tsan/test_greentor all \
 	    $(FUZZ_TARGETS:%=$(BS)/fuzz/replay_%) $(SELFTESTS)
-	$(MAKE) -j$(NPROC) SWITCH=ucontext build-san-ucontext/test_greentor
+	$(MAKE) -j$(NPROC) WERROR=1 SWITCH=ucontext \
+	    build-san-ucontext/test_greentor
 	@bash scripts/check.sh
 
 # The hand-written switches on their own (tests/switch/selftest.c): one .S
@@ -158,7 +175,7 @@ SELFTESTS := $(if $(filter x86_64,$(ARCH)),build/selftest/switch_x86_64 \
 
 build/selftest/switch_%: tests/switch/selftest.c src/runtime/switch_%.S
 	@mkdir -p $(dir $@)
-	$(SELFTEST_CC_$*) -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) -static \
+	$(SELFTEST_CC_$*) -std=c11 -D_GNU_SOURCE $(WARN) $(ERR) $(CFLAGS) -static \
 	    $^ -o $@
 
 # ---- fuzzing -------------------------------------------------------------------
@@ -244,8 +261,32 @@ bench:
 	$(MAKE) $(BENCHES:%=$(B)/bench/%) $(B)/examples/showcase
 	@bash bench/run.sh
 
+# Formatting (.clang-format). format-check changes nothing: it names each
+# file clang-format would change, with the number of its lines that would
+# change, and fails if there is one.
+CLANG_FORMAT ?= clang-format
+FORMAT_SRC := $(wildcard include/*.h include/greentor/*.h src/*/*.c \
+                src/*/*.h tests/*.c tests/*.h tests/switch/*.c \
+                examples/*/*.c examples/*/*.h fuzz/*.c bench/*.c)
+
 format:
-	clang-format -i $(LIB_SRC) $(TEST_SRC) include/*.h include/greentor/*.h
+	$(CLANG_FORMAT) -i $(FORMAT_SRC)
+
+format-check:
+	@command -v $(CLANG_FORMAT) >/dev/null || \
+	    { echo "format-check: $(CLANG_FORMAT) not found" >&2; exit 1; }
+	@bad=0; lines=0; \
+	for f in $(FORMAT_SRC); do \
+	    n=$$($(CLANG_FORMAT) "$$f" | diff "$$f" - | grep -c '^<'); \
+	    if [ "$$n" -gt 0 ]; then \
+	        echo "$$f: $$n lines not formatted"; \
+	        bad=$$((bad + 1)); lines=$$((lines + n)); \
+	    fi; \
+	done; \
+	if [ "$$bad" -gt 0 ]; then \
+	    echo "format-check: $$bad files, $$lines lines; run make format" >&2; \
+	    exit 1; \
+	fi
 
 clean:
 	rm -rf build build-san build-tsan build-ucontext build-san-ucontext

@@ -3,15 +3,12 @@
  * drivers whose calls look blocking but yield, and a connection pool whose
  * connections belong to the request that took them.
  *
- * This umbrella header includes every module's public header. */
+ * This umbrella header includes every module's public header, and
+ * greentor/version.h for the version macros and gt_version(). */
 #ifndef GREENTOR_H
 #define GREENTOR_H
 
-#define GT_VERSION_MAJOR 0
-#define GT_VERSION_MINOR 1
-#define GT_VERSION_PATCH 0
-#define GT_VERSION_STRING "0.1.0"
-
+#include "greentor/version.h"
 #include "greentor/runtime.h"
 #include "greentor/db.h"
 #include "greentor/pool.h"

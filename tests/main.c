@@ -23,6 +23,7 @@ static Suite *runtime_suite(void)
     add_runtime_stack_tests(s);
     add_runtime_scope_tests(s);
     add_runtime_oom_tests(s);
+    add_runtime_errors_tests(s);
     add_runtime_switch_tests(s);
     return s;
 }
@@ -33,6 +34,7 @@ static Suite *http_suite(void)
 
     add_http_server_tests(s);
     add_http_stopping_tests(s);
+    add_http_errors_tests(s);
     return s;
 }
 
@@ -89,6 +91,7 @@ static Suite *e2e_suite(void)
     add_e2e_tests(s, "postgres");
     add_e2e_tests(s, "mysql");
     add_e2e_stop_tests(s);
+    add_e2e_args_tests(s);
     return s;
 }
 

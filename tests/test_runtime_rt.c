@@ -1,8 +1,10 @@
 /* tests/test_runtime_rt.c -- the multi-threaded runtime: posting work
- * between threads, worker identity, stopping with coroutines alive. */
+ * between threads, worker identity, stopping with coroutines alive; the
+ * version. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "util.h"
@@ -217,6 +219,23 @@ START_TEST(strerror_covers_our_codes_and_libuvs)
 }
 END_TEST
 
+START_TEST(version_is_the_headers_version)
+{
+    char want[32];
+
+    snprintf(want, sizeof(want), "%d.%d.%d", GT_VERSION_MAJOR, GT_VERSION_MINOR,
+             GT_VERSION_PATCH);
+    ck_assert_str_eq(GT_VERSION_STRING, want);
+    ck_assert_str_eq(gt_version(), GT_VERSION_STRING);
+    ck_assert_int_eq(GT_VERSION_NUMBER, GT_VERSION_MAJOR * 10000 +
+                                            GT_VERSION_MINOR * 100 +
+                                            GT_VERSION_PATCH);
+#if GT_VERSION_NUMBER < 0
+#error "GT_VERSION_NUMBER is not usable in #if"
+#endif
+}
+END_TEST
+
 void add_runtime_rt_tests(Suite *s)
 {
     TCase *tc = tcase_create("rt");
@@ -228,5 +247,6 @@ void add_runtime_rt_tests(Suite *s)
     tcase_add_test(tc, worker_identity_inside_and_outside);
     tcase_add_test(tc, strerror_covers_our_codes_and_libuvs);
     tcase_add_test(tc, stats_are_read_safely_from_another_worker);
+    tcase_add_test(tc, version_is_the_headers_version);
     suite_add_tcase(s, tc);
 }

@@ -35,9 +35,11 @@ void add_runtime_rt_tests(Suite *s);
 void add_runtime_stack_tests(Suite *s);
 void add_runtime_scope_tests(Suite *s);
 void add_runtime_oom_tests(Suite *s);
+void add_runtime_errors_tests(Suite *s);
 void add_runtime_switch_tests(Suite *s);
 void add_http_server_tests(Suite *s);
 void add_http_stopping_tests(Suite *s);
+void add_http_errors_tests(Suite *s);
 void add_db_core_tests(Suite *s);
 void add_db_shared_tests(Suite *s, const char *backend);
 void add_db_pg_tests(Suite *s);
@@ -58,5 +60,6 @@ void add_pool_timeout_tests(Suite *s);
 void add_pool_oom_tests(Suite *s);
 void add_e2e_tests(Suite *s, const char *backend);
 void add_e2e_stop_tests(Suite *s);
+void add_e2e_args_tests(Suite *s);
 
 #endif

@@ -142,10 +142,22 @@ static int set_num(int *dst, const char *what, const char *s, long lo,
     return 0;
 }
 
+/* The value of option argv[*i], which must follow it: advances *i past
+ * it, or says what is missing and returns NULL. */
+static const char *value_of(int argc, char **argv, int *i)
+{
+    if (*i + 1 >= argc) {
+        fprintf(stderr, "showcase: %s needs a value\n", argv[*i]);
+        usage(stderr, argv[0]);
+        return NULL;
+    }
+    return argv[++*i];
+}
+
 /* Returns 0 to run, 1 to exit 0 (--help), -1 to exit 2. */
 static int parse_options(options *o, int argc, char **argv)
 {
-    const char *env;
+    const char *env, *v;
 
     *o = (options){.port = 8080, .database_url = WORLD_DEFAULT_URL};
     if ((env = getenv("DATABASE_URL")) && *env)
@@ -164,12 +176,16 @@ static int parse_options(options *o, int argc, char **argv)
         } else if (strcmp(a, "--access-log") == 0) {
             o->access_log = 1;
         } else if (strcmp(a, "--port") == 0) {
-            if (set_num(&o->port, "--port", argv[++i], 1, 65535))
+            if (!(v = value_of(argc, argv, &i)) ||
+                set_num(&o->port, "--port", v, 1, 65535))
                 return -1;
-        } else if (strcmp(a, "--database-url") == 0 && i + 1 < argc) {
-            o->database_url = argv[++i];
+        } else if (strcmp(a, "--database-url") == 0) {
+            if (!(v = value_of(argc, argv, &i)))
+                return -1;
+            o->database_url = v;
         } else if (strcmp(a, "--workers") == 0) {
-            if (set_num(&o->workers, "--workers", argv[++i], 1, 1024))
+            if (!(v = value_of(argc, argv, &i)) ||
+                set_num(&o->workers, "--workers", v, 1, 1024))
                 return -1;
         } else {
             fprintf(stderr, "showcase: unknown argument '%s'\n", a);

@@ -16,13 +16,25 @@
  *
  * Errors. 0 (or a count) on success, a negative code on failure: -errno
  * where one fits, libuv's codes unchanged, else GT_E* (runtime.h). A
- * handler returns 0 when the response it built should be sent, or a
- * negative code: GT_EPOOL gives 503 with "Retry-After: 1", and so do the
- * codes of a database connection that failed (-ECONNRESET, -ECONNREFUSED,
- * -ENOTCONN, -ECONNABORTED: the database went away, or is restarting,
- * which is unavailability, not a bug); -ETIMEDOUT 504; anything else 500
- * and a log line. A handler that ends after its deadline
- * (gt_http_config.handler_timeout_ms) is answered 504 whatever it returns.
+ * handler returns 0 or a count (gt_http_res_printf()'s, say) when the
+ * response it built should be sent, or a negative code, and then the
+ * client gets a short text response instead:
+ *   -ETIMEDOUT     504; so does any result of a handler that ends after its
+ *                  deadline (gt_http_config.handler_timeout_ms);
+ *   GT_EPOOL       503 with "Retry-After: 1", and so do the codes of a
+ *                  database connection that failed (-ECONNRESET,
+ *                  -ECONNREFUSED, -ENOTCONN, -ECONNABORTED: the database
+ *                  went away, or is restarting, which is unavailability,
+ *                  not a bug);
+ *   -ECANCELED     503 with "Retry-After: 1" and "Connection: close" (the
+ *                  request was cancelled: its client left, or a graceful
+ *                  stop ran out of drain time);
+ *   anything else  500 and a line on stderr naming the request and the
+ *                  error; -ENOMEM too (the server's own allocation
+ *                  failures, before a handler runs, answer 503).
+ * A failed gt_http_req_body() has set the status already (see there),
+ * whatever the handler returns; once a handler has streamed a part
+ * (gt_http_res_write), an error truncates the body instead.
  *
  * Ownership. Strings and buffers a request accessor returns are borrowed
  * and valid until the handler returns. Response setters copy unless their

@@ -37,6 +37,8 @@
 #include <sys/types.h>
 #include <uv.h>
 
+#include "greentor/version.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -191,14 +193,21 @@ GT_API int gt_co_spawn(gt_co **out, gt_co_fn fn, void *arg);
 /* The same, but in the worker's root scope: the coroutine does not end
  * with its caller, only with the worker (gt_rt_stop() cancels it). For work
  * that belongs to the worker rather than to a request: a pool's refill, a
- * cache refresher, a connection's own coroutine. */
+ * cache refresher, a connection's own coroutine. Returns the same codes as
+ * gt_co_spawn(). */
 GT_API int gt_co_spawn_worker(gt_co **out, gt_co_fn fn, void *arg);
 
 /* Wait until 'co' has finished and free its handle; its result goes to
- * *result (if not NULL). Yields. Returns 0, or -ETIMEDOUT / -ECANCELED and
- * then 'co' is still running and the handle still the caller's; -EINVAL
- * outside a coroutine, for the caller itself, a handle another coroutine
- * is already joining, or one of another worker. */
+ * *result (if not NULL). Yields while 'co' runs; a finished 'co' is joined
+ * at once, also from a libuv callback of its worker. Returns 0, or
+ * -ETIMEDOUT / -ECANCELED and then 'co' is still running and the handle
+ * still the caller's; -EINVAL, and nothing changes, for a handle of another
+ * worker or when called off a worker thread, and for a 'co' still running
+ * when called outside a coroutine, by 'co' itself, or while another
+ * coroutine is joining it. Joining a handle twice is a bug: while the
+ * freed coroutine waits for reuse in the worker's stack cache (the usual
+ * case) the second join returns -EINVAL, but once it is reused or
+ * unmapped nothing can tell. */
 GT_API int gt_co_join(gt_co *co, int *result, int64_t deadline);
 
 /* Give up the handle: 'co' frees itself when it ends. */
@@ -237,25 +246,33 @@ GT_API void gt_co_set_name(gt_co *co, const char *name);
 GT_API const char *gt_co_name(const gt_co *co);
 
 /* Bytes of the calling coroutine's stack used so far (its high-water mark);
- * needs stack_check, else returns -ENOTSUP. */
+ * needs stack_check, else (and outside a coroutine) returns -ENOTSUP. */
 GT_API ssize_t gt_co_stack_used(void);
 
 /* Let the other ready coroutines of this worker run (FIFO), then continue.
  * The loop polls for I/O at least once every 1024 coroutine resumptions,
- * so a coroutine yielding in a loop cannot starve I/O. Returns 0, or
- * -ECANCELED if cancelled. */
+ * so a coroutine yielding in a loop cannot starve I/O. Returns 0,
+ * -ECANCELED if cancelled, or -EINVAL outside a coroutine. */
 GT_API int gt_yield(void);
 
-/* Sleep for 'ms' milliseconds. Returns 0, -ECANCELED, or -ETIMEDOUT when
- * the coroutine's own deadline comes first. */
+/* Sleep for 'ms' milliseconds. The one wait that takes a relative time:
+ * gt_sleep(ms) parks until gt_deadline_in(ms). With ms <= 0 it returns at
+ * once without yielding (gt_yield() lets the others run). Returns 0,
+ * -ECANCELED, -ETIMEDOUT when the coroutine's own deadline comes first, or
+ * -EINVAL outside a coroutine. */
 GT_API int gt_sleep(int64_t ms);
 
 /* Run 'fn(arg)' when the calling coroutine ends, on every exit path, after
  * the functions registered after it (LIFO, shared with local destructors).
- * Returns 0 or -ENOMEM (then fn was called at once). */
+ * Whatever is handed over this way is never leaked: when fn cannot be
+ * registered, fn(arg) is called at once, before this returns. Returns 0,
+ * -ENOMEM (fn was called), -EINVAL outside a coroutine (fn was called) or
+ * -EINVAL when fn is NULL (nothing was called). */
 GT_API int gt_co_defer(void (*fn)(void *), void *arg);
 
-/* malloc() memory freed when the calling coroutine ends. NULL on OOM. */
+/* malloc() memory freed when the calling coroutine ends. Returns it, or
+ * NULL when out of memory or outside a coroutine (then nothing stays
+ * allocated). */
 GT_API void *gt_co_alloc(size_t size);
 
 /* ---- waiting for file descriptors (worker only) ------------------------ */
@@ -265,8 +282,9 @@ GT_API void *gt_co_alloc(size_t size);
 
 /* Park until 'fd' is readable and/or writable ('events' is GT_READABLE |
  * GT_WRITABLE) or 'deadline' passes. Returns the ready events (> 0),
- * -ETIMEDOUT, -ECANCELED, or a libuv error (e.g. -EBADF, or -EEXIST when
- * another libuv handle of the worker is watching 'fd' right now).
+ * -ETIMEDOUT, -ECANCELED, -EINVAL (outside a coroutine, or no event asked
+ * for), or a libuv error (e.g. -EBADF, or -EEXIST when another libuv
+ * handle of the worker is watching 'fd' right now).
  * A socket error (a refused connect, a reset) counts as ready, so that the
  * next read, write or getsockopt(SO_ERROR) reports it. One-shot: registers
  * and unregisters the fd with the loop on every call; for a long-lived fd
@@ -280,12 +298,14 @@ typedef struct gt_fdwatch {
     int fd;
 } gt_fdwatch;
 
-/* Register 'fd'. Does not yield. Returns 0 or a libuv error. */
+/* Register 'fd'. Does not yield. Returns 0, -EINVAL off a worker thread,
+ * -ENOMEM or a libuv error; on failure the watch is closed. */
 GT_API int gt_fdwatch_open(gt_fdwatch *w, int fd);
 
 /* Like gt_wait_fd() on the watched fd. One coroutine at a time, on the
  * worker that opened the watch: a second waiter gets -EBUSY, a coroutine
- * of another worker -EXDEV (a debug build aborts on either). */
+ * of another worker -EXDEV (a debug build aborts on either); a closed
+ * watch, no event asked for or a caller outside a coroutine -EINVAL. */
 GT_API int gt_fdwatch_wait(gt_fdwatch *w, int events, int64_t deadline);
 
 /* Unregister; call before the fd is closed. No-op on a closed watch. */
@@ -297,9 +317,11 @@ GT_API void gt_fdwatch_close(gt_fdwatch *w);
  * and return fn's result. 'deadline' and cancellation only apply until a
  * thread picks the call up: a coroutine already cancelled or past its
  * deadline, or one cancelled or timed out while the call is queued, gets
- * -ECANCELED / -ETIMEDOUT without fn having run. Once fn has started, it always runs to the end (a thread
- * cannot be interrupted) and its result is returned. fn must not touch
- * coroutine APIs. */
+ * -ECANCELED / -ETIMEDOUT without fn having run. Once fn has started, it
+ * always runs to the end (a thread cannot be interrupted) and its result is
+ * returned. fn must not touch coroutine APIs. Returns fn's result,
+ * -ECANCELED, -ETIMEDOUT, or -EINVAL outside a coroutine or without fn
+ * (then fn did not run). */
 GT_API int gt_run_blocking(int (*fn)(void *), void *arg, int64_t deadline);
 
 /* Run fn(arg) on a new thread of its own, for a call that may block for an
@@ -313,7 +335,8 @@ GT_API int gt_run_blocking(int (*fn)(void *), void *arg, int64_t deadline);
  * more, done(arg) is called (NULL: nothing) on whichever thread comes
  * last. fn must not touch coroutine APIs. Returns fn's result, or
  * -ETIMEDOUT / -ECANCELED when the caller stopped waiting first, -EAGAIN
- * or -ENOMEM when no thread could be started (then fn did not run, and
+ * or -ENOMEM when no thread could be started, or -EINVAL outside a
+ * coroutine or without fn (in these three cases fn did not run, and
  * done(arg) has been called). */
 GT_API int gt_run_thread(int (*fn)(void *), void *arg, void (*done)(void *),
                          int64_t deadline);
@@ -388,8 +411,9 @@ typedef struct gt_sem {
 
 GT_API void gt_sem_init(gt_sem *s, int64_t permits);
 
-/* Take one permit, parking in FIFO order. Returns 0, -ETIMEDOUT or
- * -ECANCELED; on error no permit is held. */
+/* Take one permit, parking in FIFO order. Returns 0, -ETIMEDOUT,
+ * -ECANCELED, or an error of gt_waitq_wait() when it has to wait (-EINVAL
+ * outside a coroutine, -EXDEV); on error no permit is held. */
 GT_API int gt_sem_acquire(gt_sem *s, int64_t deadline);
 
 /* Take a permit if one is free without waiting: 0 or -EAGAIN. */
@@ -406,8 +430,9 @@ typedef struct gt_mutex {
 
 GT_API void gt_mutex_init(gt_mutex *m);
 
-/* Lock; returns 0, -ETIMEDOUT, -ECANCELED, or -EDEADLK if the caller
- * already holds it. */
+/* Lock; returns 0, -ETIMEDOUT, -ECANCELED, -EDEADLK if the caller
+ * already holds it, -EINVAL outside a coroutine, or -EXDEV (as
+ * gt_sem_acquire). */
 GT_API int gt_mutex_lock(gt_mutex *m, int64_t deadline);
 
 /* Unlock; returns 0 or -EPERM when the caller is not the owner. */

@@ -92,14 +92,17 @@ int gt_local_set(gt_local_key key, void *value)
     return 0;
 }
 
+/* Whatever the outcome, fn(arg) runs: now when it cannot be registered,
+ * so that a caller handing over a resource never has to clean up after a
+ * failure (gt_co_alloc relies on it). */
 int gt_co_defer(void (*fn)(void *), void *arg)
 {
     gt_co *co = gt_co_self();
     int rc;
 
-    if (!co || !fn)
+    if (!fn)
         return -EINVAL;
-    rc = push_cleanup(co, (gt__cleanup){fn, arg, -1});
+    rc = co ? push_cleanup(co, (gt__cleanup){fn, arg, -1}) : -EINVAL;
     if (rc < 0)
         fn(arg);
     return rc;
@@ -107,8 +110,11 @@ int gt_co_defer(void (*fn)(void *), void *arg)
 
 void *gt_co_alloc(size_t size)
 {
-    void *p = gt_malloc(size);
+    void *p;
 
+    if (!gt_co_self())
+        return NULL; /* nothing would free it */
+    p = gt_malloc(size);
     if (p && gt_co_defer(free, p) < 0)
         return NULL; /* gt_co_defer already freed it */
     return p;
