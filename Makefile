@@ -48,7 +48,12 @@ WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 WERROR  ?=
 ERR      = $(if $(filter-out 0,$(WERROR)),-Werror)
 CFLAGS  ?= -g -O2
-ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(ERR) $(CFLAGS) -fPIC \
+# `make DEBUG=1`: the release build with the ownership checks (GT_DEBUG:
+# a broken owner rule aborts instead of returning its error code). The
+# sanitizer builds always have them.
+DEBUG   ?=
+DBG      = $(if $(filter-out 0,$(DEBUG)),-DGT_DEBUG)
+ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(ERR) $(DBG) $(CFLAGS) -fPIC \
            -fvisibility=hidden -fstack-clash-protection -Iinclude -Isrc \
            $(PKG_CFLAGS) -MMD -MP
 # The sanitizer build is also the debug build: GT_DEBUG turns on the
