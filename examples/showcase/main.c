@@ -87,6 +87,7 @@ typedef struct options {
     int port;
     int workers; /* 0: one per CPU */
     int access_log;
+    int handler_timeout_ms; /* 0: the server's default */
     const char *database_url;
 } options;
 
@@ -94,7 +95,7 @@ static void usage(FILE *f, const char *prog)
 {
     fprintf(f,
             "usage: %s [--port N] [--workers N] [--database-url URL]\n"
-            "          [--access-log] [--help]\n"
+            "          [--handler-timeout-ms N] [--access-log] [--help]\n"
             "  --port N      TCP port, 1-65535 (env PORT; default 8080)\n"
             "  --workers N   worker threads, 1-1024 (env WORKERS; default: "
             "one per CPU)\n"
@@ -108,6 +109,9 @@ static void usage(FILE *f, const char *prog)
             "                reset_on_release, backoff_max_ms; and\n"
             "                init=<SQL, percent-encoded> (repeatable),\n"
             "                run on every new connection\n"
+            "  --handler-timeout-ms N  a request's deadline, 1-3600000 ms\n"
+            "                (env HANDLER_TIMEOUT_MS; default 30000): past\n"
+            "                it the request is answered 504\n"
             "  --access-log  log a line per request to stderr\n"
             "  --help        show this and exit\n",
             prog, WORLD_DEFAULT_URL);
@@ -167,6 +171,10 @@ static int parse_options(options *o, int argc, char **argv)
     if ((env = getenv("WORKERS")) &&
         set_num(&o->workers, "WORKERS", env, 1, 1024))
         return -1;
+    if ((env = getenv("HANDLER_TIMEOUT_MS")) &&
+        set_num(&o->handler_timeout_ms, "HANDLER_TIMEOUT_MS", env, 1,
+                3600000))
+        return -1;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
 
@@ -183,6 +191,11 @@ static int parse_options(options *o, int argc, char **argv)
             if (!(v = value_of(argc, argv, &i)))
                 return -1;
             o->database_url = v;
+        } else if (strcmp(a, "--handler-timeout-ms") == 0) {
+            if (!(v = value_of(argc, argv, &i)) ||
+                set_num(&o->handler_timeout_ms, "--handler-timeout-ms", v, 1,
+                        3600000))
+                return -1;
         } else if (strcmp(a, "--workers") == 0) {
             if (!(v = value_of(argc, argv, &i)) ||
                 set_num(&o->workers, "--workers", v, 1, 1024))
@@ -222,7 +235,8 @@ static int start(void *arg)
 {
     startup *st = arg;
     gt_http_config hcfg = {.port = st->o->port,
-                           .access_log = st->o->access_log};
+                           .access_log = st->o->access_log,
+                           .handler_timeout_ms = st->o->handler_timeout_ms};
     char err[512];
     int rc = world_start(err, sizeof(err));
 
