@@ -169,6 +169,18 @@ static int t_release_misuse(void *arg)
 
 START_TEST(release_refuses_what_it_must_not_give_back)
 {
+    gt_rt *rt;
+    gt_pool *p;
+    gt_db *db;
+
+    /* Not from a coroutine of the pool's runtime: refused. */
+    ck_assert_int_eq(gt_rt_new(&rt, NULL), 0);
+    ck_assert_int_eq(gt_pool_new(&p, rt, "sqlite::memory:", NULL, NULL, 0),
+                     0);
+    ck_assert_int_eq(gt_pool_db(p, &db), -EINVAL);
+    ck_assert_int_eq(gt_pool_acquire(p, &db, GT_NEVER), -EINVAL);
+    gt_rt_free(rt);
+    gt_pool_free(p);
     ck_assert_int_eq(run_pool_test(t_release_misuse, 1), 0);
 }
 END_TEST

@@ -123,21 +123,27 @@ GT_API void gt_pool_free(gt_pool *pool);
  * and kept for the coroutine's life; the same one on every later call.
  * Yields while acquiring (bounded by acquire_timeout_ms and the
  * coroutine's deadline). Returns 0, GT_EPOOL (no connection in time, or
- * the database is down: message in gt_pool_errmsg()), -ECANCELED, or
- * -ENOMEM. Worker only. */
+ * the database is down: message in gt_pool_errmsg()), -ECANCELED,
+ * -ENOMEM, or -EINVAL when not called from a coroutine of the pool's own
+ * runtime. Worker only. */
 GT_API int gt_pool_db_at(gt_pool *pool, gt_db **out, const char *file,
                          int line);
 #define gt_pool_db(pool, out) gt_pool_db_at(pool, out, __FILE__, __LINE__)
 
 /* Give the calling coroutine's connection back now (for handlers that do
  * slow work after their queries). The next gt_pool_db() acquires again.
- * May yield (rollback/reset). No-op when it holds none. */
+ * No-op when it holds none. A connection given back dirty (a transaction
+ * left open, session state changed, an interrupted query still winding
+ * down) is rolled back or reset by a coroutine of the pool before anyone
+ * gets it again (gt_pool_stats.cleaning), so the caller does not wait for
+ * that -- it yields only when no memory is left for that coroutine and
+ * the cleaning runs in place. */
 GT_API void gt_pool_db_release(gt_pool *pool);
 
 /* Explicit acquisition, not tied to the coroutine's life: the caller must
  * gt_pool_release() it (leak detection watches it). Same returns.
- * gt_pool_release() gives it back on the worker that acquired it (it may
- * yield: rollback, reset) and returns 0; -EINVAL when 'db' is not an
+ * gt_pool_release() gives it back on the worker that acquired it (dirty
+ * ones are cleaned as for gt_pool_db_release()) and returns 0; -EINVAL when 'db' is not an
  * explicit acquisition of 'pool' still held (released already, or the
  * request-scoped one of gt_pool_db()); -EXDEV on another worker, where
  * the connection is left as it was (a debug build aborts). */
