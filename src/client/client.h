@@ -23,6 +23,9 @@ typedef struct gt__transfer {
     int done;           /* curl reported it finished; then 'code' is set and
                          * it has been removed from 'multi' */
     CURLcode code;
+    int error;          /* the loop could not serve it (no memory for a
+                         * socket's watch): a negative code, and its
+                         * coroutine has been woken to remove it */
     int too_big;        /* the write or header callback refused: over cap */
     int oom;            /* ... or out of memory */
     size_t max_body;

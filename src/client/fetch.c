@@ -196,17 +196,18 @@ static int map_code(gt__transfer *t)
 }
 
 /* Wait for 't' to finish. 0 when curl finished it (its result is in
- * t->code), else -ETIMEDOUT or -ECANCELED and 't' is out of the multi. */
+ * t->code), else -ETIMEDOUT, -ECANCELED or the loop's t->error, and 't'
+ * is out of the multi. */
 static int wait_done(gt__transfer *t, int64_t deadline)
 {
     int rc = 0;
 
-    while (!t->done && rc == 0)
+    while (!t->done && !t->error && rc == 0)
         rc = gt_waitq_wait(&t->wq, deadline);
     if (t->done)
         return 0; /* finished as the wait ended: the result counts */
     gt__client_remove(t);
-    return rc;
+    return t->error ? t->error : rc;
 }
 
 static void report(const gt_http_request *rq, gt__transfer *t, int rc)

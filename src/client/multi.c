@@ -36,6 +36,7 @@ typedef struct sock {
     uv_poll_t poll;
     struct client *cl;    /* NULL once closing */
     curl_socket_t fd;
+    int events;           /* the UV_* events curl asked for */
     struct sock *next;    /* in cl->socks */
     struct sock **pprev;
 } sock;
@@ -110,9 +111,13 @@ static void on_poll(uv_poll_t *p, int status, int events)
         flags |= CURL_CSELECT_IN;
     if (events & UV_WRITABLE)
         flags |= CURL_CSELECT_OUT;
-    /* This may close 's' (CURL_POLL_REMOVE); its memory stays until the
-     * close callback, but it must not be touched any more. */
+    /* This may close 's' (CURL_POLL_REMOVE, then s->cl is NULL); its
+     * memory stays until the close callback, a later loop phase. */
     curl_multi_socket_action(cl->multi, s->fd, flags, &running);
+    /* libuv stops a poll that reports an error, but curl only calls back
+     * on changes: if it kept the socket, watch it again as it asked. */
+    if (status < 0 && s->cl && s->events)
+        uv_poll_start(&s->poll, s->events, on_poll);
     collect_done(cl);
 }
 
@@ -125,15 +130,29 @@ static void on_timer(uv_timer_t *h)
     collect_done(cl);
 }
 
+/* We cannot watch a socket of 'easy': fail its transfer. libcurl cannot be
+ * told from here (before 8.x it ignores the callback's -1, and it must not
+ * be re-entered), so the transfer's coroutine is woken to remove it. */
+static int fail_transfer(CURL *easy, int rc)
+{
+    gt__transfer *t = NULL;
+
+    curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&t);
+    if (t && !t->error) {
+        t->error = rc;
+        gt_waitq_wake(&t->wq, 1);
+    }
+    return -1;
+}
+
 /* CURLMOPT_SOCKETFUNCTION: watch 'fd' for 'what', or stop watching it. */
 static int on_socket(CURL *easy, curl_socket_t fd, int what, void *arg,
                      void *sockp)
 {
     client *cl = arg;
     sock *s = sockp;
-    int ev = 0;
+    int ev = 0, rc;
 
-    (void)easy;
     if (what == CURL_POLL_REMOVE) {
         if (s) {
             curl_multi_assign(cl->multi, fd, NULL);
@@ -142,11 +161,13 @@ static int on_socket(CURL *easy, curl_socket_t fd, int what, void *arg,
         return 0;
     }
     if (!s) {
-        if (cl->closing || !(s = gt_calloc(1, sizeof(*s))))
-            return -1; /* curl fails the transfers of this socket */
-        if (uv_poll_init_socket(cl->loop, &s->poll, fd) < 0) {
-            free(s);
+        if (cl->closing)
             return -1;
+        if (!(s = gt_calloc(1, sizeof(*s))))
+            return fail_transfer(easy, -ENOMEM);
+        if ((rc = uv_poll_init_socket(cl->loop, &s->poll, fd)) < 0) {
+            free(s);
+            return fail_transfer(easy, rc);
         }
         s->cl = cl;
         s->fd = fd;
@@ -161,7 +182,10 @@ static int on_socket(CURL *easy, curl_socket_t fd, int what, void *arg,
         ev |= UV_READABLE;
     if (what & CURL_POLL_OUT)
         ev |= UV_WRITABLE;
-    return uv_poll_start(&s->poll, ev, on_poll) < 0 ? -1 : 0;
+    s->events = ev;
+    if ((rc = uv_poll_start(&s->poll, ev, on_poll)) < 0)
+        return fail_transfer(easy, rc);
+    return 0;
 }
 
 /* CURLMOPT_TIMERFUNCTION: call curl back in 'ms' (0: at the next loop
