@@ -25,6 +25,12 @@
  * Deadlines. Absolute gt_now() milliseconds, GT_NEVER for none; every call
  * is also bounded by the calling coroutine's own deadline.
  *
+ * Threads libcurl may start. Transfers never leave the worker's thread,
+ * but Debian's libcurl resolves a host name on a short-lived thread of its
+ * own (its threaded resolver; not libuv's shared pool), whose answer comes
+ * back through a socket the loop watches. The multi handle caches answers
+ * for a minute, and an IP-literal URL resolves no name at all.
+ *
  * Names. The client is the module src/client/; its functions say what they
  * speak (gt_http_fetch) rather than where they live, as the server's do. */
 #ifndef GREENTOR_CLIENT_H
@@ -57,7 +63,10 @@ extern "C" {
 
 /* A header to send: "name: value". An empty value sends the header with
  * no value; a NULL value removes a header curl would add by itself
- * ("Accept", "Content-Type" of a POST...). */
+ * ("Accept", "Content-Type" of a POST...). Sent unless replaced:
+ * "User-Agent: greentor/<version>", an Accept of any type and, with a
+ * body, Content-Length. Names with ':' and names or values
+ * with CR or LF are refused (-EINVAL). */
 typedef struct gt_http_header {
     const char *name;
     const char *value;

@@ -19,6 +19,7 @@
 #include <strings.h>
 
 #include "client.h"
+#include "greentor.h" /* GT_VERSION_STRING */
 
 /* The earlier of 'deadline' and the calling coroutine's own; GT_NEVER
  * when neither is set. (A shielded caller's own deadline does not bound
@@ -111,6 +112,8 @@ static int setup(gt__transfer *t, const gt_http_request *rq, long timeout_ms)
     curl_easy_setopt(e, CURLOPT_PRIVATE, t);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->err);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    /* A header of the caller's replaces it. */
+    curl_easy_setopt(e, CURLOPT_USERAGENT, "greentor/" GT_VERSION_STRING);
     if (curl_easy_setopt(e, CURLOPT_URL, rq->url) != CURLE_OK ||
         curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https") != CURLE_OK)
         return -EINVAL;
