@@ -25,7 +25,8 @@
 
 /* ---- the server side ------------------------------------------------------- */
 
-static atomic_int hang_started, hang_rc;
+static atomic_int hang_started, hang_rc, proxy_rc;
+static int server_port;
 
 static int h_hello(gt_http_req *req, gt_http_res *res, void *arg)
 {
@@ -116,6 +117,23 @@ static int h_hang(gt_http_req *req, gt_http_res *res, void *arg)
     return rc;
 }
 
+/* A handler that calls out: fetch /hang from this same server. */
+static int h_proxy(gt_http_req *req, gt_http_res *res, void *arg)
+{
+    char u[64];
+    gt_http_request rq = {.url = u};
+    gt_http_response *r;
+    int rc;
+
+    (void)req, (void)arg;
+    snprintf(u, sizeof(u), "http://127.0.0.1:%d/hang", server_port);
+    rc = gt_http_fetch(&rq, &r, GT_NEVER);
+    atomic_store(&proxy_rc, rc);
+    if (rc < 0)
+        return rc;
+    return gt_http_res_printf(res, "%d", gt_http_response_status(r));
+}
+
 static int h_redirect(gt_http_req *req, gt_http_res *res, void *arg)
 {
     (void)req, (void)arg;
@@ -170,6 +188,7 @@ static void with_server(gt_co_fn body, int workers)
 
     atomic_store(&hang_started, 0);
     atomic_store(&hang_rc, 0);
+    atomic_store(&proxy_rc, 1);
     memset(&fx, 0, sizeof(fx));
     fx.body = body;
     ck_assert_int_eq(gt_rt_new(&fx.rt, &rc), 0);
@@ -183,10 +202,11 @@ static void with_server(gt_co_fn body, int workers)
     gt_http_router_add(r, "GET", "/redirect", h_redirect, NULL);
     gt_http_router_add(r, "GET", "/loop", h_loop, NULL);
     gt_http_router_add(r, "GET", "/seq", h_seq, NULL);
+    gt_http_router_add(r, "GET", "/proxy", h_proxy, NULL);
     fx.router = r;
     ck_assert_int_eq(gt_http_server_open(&fx.srv, fx.rt, &hc,
                                          gt_http_router_dispatch, r), 0);
-    fx.port = gt_http_server_port(fx.srv);
+    fx.port = server_port = gt_http_server_port(fx.srv);
     ck_assert_int_eq(gt_rt_post(fx.rt, 0, run_body, &fx), 0);
     ck_assert_int_eq(gt_rt_run(fx.rt), 0);
     gt_http_server_close(fx.srv);
@@ -557,6 +577,42 @@ START_TEST(test_cancel)
 }
 END_TEST
 
+static int fetch_proxy(void *arg)
+{
+    gt_http_response *r;
+
+    (void)arg;
+    return get("/proxy", &r, GT_NEVER);
+}
+
+/* A request whose client goes away aborts the fetches its handler has in
+ * flight: client -> /proxy -> /hang, and the client gives up. */
+static int body_cancel_chain(void *arg)
+{
+    gt_co *child;
+    int result = 0;
+
+    (void)arg;
+    ck_assert_int_eq(gt_co_spawn(&child, fetch_proxy, NULL), 0);
+    for (int i = 0; i < 500 && !atomic_load(&hang_started); i++)
+        gt_sleep(10);
+    ck_assert_int_eq(atomic_load(&hang_started), 1);
+    gt_co_cancel(child);
+    ck_assert_int_eq(gt_co_join(child, &result, gt_deadline_in(5000)), 0);
+    ck_assert_int_eq(result, -ECANCELED);
+    /* The server cancelled /proxy, whose fetch was cancelled, which closed
+     * its connection, so the server cancelled /hang too. */
+    ck_assert_int_eq(wait_hang_ended(), -ECANCELED);
+    ck_assert_int_eq(atomic_load(&proxy_rc), -ECANCELED);
+    return 0;
+}
+
+START_TEST(test_cancel_chain)
+{
+    with_server(body_cancel_chain, 1);
+}
+END_TEST
+
 static int body_keepalive(void *arg)
 {
     uint64_t before = accepted();
@@ -666,6 +722,19 @@ static int body_errors(void *arg)
     rq.url = buf;
     ck_assert_int_eq(gt_http_fetch(&rq, &r, gt_deadline_in(10000)),
                      -ECONNREFUSED);
+    /* A server that takes the connection (the kernel does, from the
+     * backlog) and never answers: the deadline ends the call. */
+    alen = sizeof(a);
+    a.sin_port = 0;
+    fd = socket(AF_INET, SOCK_STREAM, 0);
+    ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    ck_assert_int_eq(listen(fd, 8), 0);
+    ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &alen), 0);
+    snprintf(buf, sizeof(buf), "http://127.0.0.1:%d/", ntohs(a.sin_port));
+    ck_assert_int_eq(gt_http_fetch(&rq, &r, gt_deadline_in(200)),
+                     -ETIMEDOUT);
+    ck_assert_ptr_null(r);
+    close(fd);
     return 0;
 }
 
@@ -747,6 +816,7 @@ void add_client_tests(Suite *s)
     tcase_add_test(tc, test_size_cap);
     tcase_add_test(tc, test_deadline);
     tcase_add_test(tc, test_cancel);
+    tcase_add_test(tc, test_cancel_chain);
     tcase_add_test(tc, test_keepalive);
     tcase_add_test(tc, test_concurrent);
     tcase_add_test(tc, test_errors);
