@@ -712,6 +712,11 @@ static int body_errors(void *arg)
     ck_assert_int_eq(gt_http_fetch(&rq, &r, GT_NEVER), -EINVAL);
     rq.url = NULL;
     ck_assert_int_eq(gt_http_fetch(&rq, &r, GT_NEVER), -EINVAL);
+    rq.url = "http://127.0.0.1:1/";
+    rq.body_len = 10; /* and no body */
+    ck_assert_int_eq(gt_http_fetch(&rq, &r, GT_NEVER), -EINVAL);
+    rq.body_len = 0;
+    ck_assert_int_eq(gt_http_fetch(&rq, NULL, GT_NEVER), -EINVAL);
     /* A port nobody listens on (bound, never listened, then closed). */
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     fd = socket(AF_INET, SOCK_STREAM, 0);

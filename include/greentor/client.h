@@ -118,7 +118,8 @@ typedef struct gt_http_response gt_http_response;
  * with gt_http_response_free() (one forgotten is freed when the calling
  * coroutine ends). On failure *out is NULL.
  * Returns 0; -EINVAL (no url, a scheme other than http/https, a malformed
- * URL, or not in a worker's coroutine); -ETIMEDOUT; -ECANCELED; -ENOMEM;
+ * URL, a refused header, body_len without a body, or not in a worker's
+ * coroutine); -ETIMEDOUT; -ECANCELED; -ENOMEM;
  * -EFBIG (body over max_response or head over GT_HTTP_MAX_HEAD); -ELOOP
  * (over max_redirects); UV_EAI_NONAME (the host name does not resolve);
  * the connect error, -ECONNREFUSED if unknown; -ECONNRESET (the

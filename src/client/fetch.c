@@ -114,8 +114,10 @@ static int setup(gt__transfer *t, const gt_http_request *rq, long timeout_ms)
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     /* A header of the caller's replaces it. */
     curl_easy_setopt(e, CURLOPT_USERAGENT, "greentor/" GT_VERSION_STRING);
-    if (curl_easy_setopt(e, CURLOPT_URL, rq->url) != CURLE_OK ||
-        curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https") != CURLE_OK)
+    /* Option strings are copied: they fail only for want of memory. */
+    if (curl_easy_setopt(e, CURLOPT_URL, rq->url) != CURLE_OK)
+        return -ENOMEM;
+    if (curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https") != CURLE_OK)
         return -EINVAL;
     curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
     if (rq->max_redirects > 0) {
@@ -251,7 +253,8 @@ int gt_http_fetch(const gt_http_request *rq, gt_http_response **out,
 
     if (out)
         *out = NULL;
-    if (!rq || !rq->url || !out || !gt_co_self()) {
+    if (!rq || !rq->url || !out || !gt_co_self() ||
+        (!rq->body && rq->body_len) || (!rq->headers && rq->nheaders)) {
         rc = -EINVAL;
         goto done;
     }
