@@ -23,7 +23,7 @@
 
 #include "util.h"
 
-/* ---- the server side ------------------------------------------------------- */
+/* ---- the server side ----------------------------------------------------- */
 
 static atomic_int hang_started, hang_rc, proxy_rc;
 static int server_port;
@@ -159,7 +159,7 @@ static int h_seq(gt_http_req *req, gt_http_res *res, void *arg)
     return gt_http_res_printf(res, "seq=%s", i ? i : "?");
 }
 
-/* ---- the fixture ----------------------------------------------------------- */
+/* ---- the fixture --------------------------------------------------------- */
 
 typedef struct fixture {
     gt_rt *rt;
@@ -204,8 +204,9 @@ static void with_server(gt_co_fn body, int workers)
     gt_http_router_add(r, "GET", "/seq", h_seq, NULL);
     gt_http_router_add(r, "GET", "/proxy", h_proxy, NULL);
     fx.router = r;
-    ck_assert_int_eq(gt_http_server_open(&fx.srv, fx.rt, &hc,
-                                         gt_http_router_dispatch, r), 0);
+    ck_assert_int_eq(
+        gt_http_server_open(&fx.srv, fx.rt, &hc, gt_http_router_dispatch, r),
+        0);
     fx.port = server_port = gt_http_server_port(fx.srv);
     ck_assert_int_eq(gt_rt_post(fx.rt, 0, run_body, &fx), 0);
     ck_assert_int_eq(gt_rt_run(fx.rt), 0);
@@ -246,7 +247,7 @@ static int get(const char *path, gt_http_response **out, int64_t deadline)
     return gt_http_fetch(&rq, out, deadline);
 }
 
-/* ---- tests ----------------------------------------------------------------- */
+/* ---- tests --------------------------------------------------------------- */
 
 static int body_get(void *arg)
 {
@@ -262,8 +263,7 @@ static int body_get(void *arg)
     ck_assert_int_eq(gt_http_response_status(r), 200);
     ck_assert_str_eq(gt_http_response_body(r, &len), "Hello, World!");
     ck_assert_uint_eq(len, 13);
-    ck_assert_str_eq(gt_http_response_header(r, "content-type"),
-                     "text/plain");
+    ck_assert_str_eq(gt_http_response_header(r, "content-type"), "text/plain");
     ck_assert_str_eq(gt_http_response_header(r, "Content-Length"), "13");
     ck_assert_str_eq(gt_http_response_url(r), rq.url);
     gt_http_response_free(r);
@@ -289,8 +289,8 @@ static int body_post(void *arg)
 {
     static const char payload[] = "name=greentor&kind=runtime";
     gt_http_header hs[] = {{"Content-Type", "text/plain"}};
-    gt_http_request rq = {.url = URL("/echo"), .body = payload,
-                          .body_len = sizeof(payload) - 1};
+    gt_http_request rq = {
+        .url = URL("/echo"), .body = payload, .body_len = sizeof(payload) - 1};
     gt_http_response *r;
     size_t len;
 
@@ -345,8 +345,7 @@ END_TEST
 static int body_headers(void *arg)
 {
     gt_http_header hs[] = {{"X-Test", "hello there"}, {"Accept", NULL}};
-    gt_http_request rq = {.url = URL("/headers"), .headers = hs,
-                          .nheaders = 2};
+    gt_http_request rq = {.url = URL("/headers"), .headers = hs, .nheaders = 2};
     const char *name, *value;
     gt_http_response *r;
     int multi = 0;
@@ -355,8 +354,7 @@ static int body_headers(void *arg)
     ck_assert_int_eq(gt_http_fetch(&rq, &r, gt_deadline_in(10000)), 0);
     ck_assert_int_eq(gt_http_response_status(r), 201);
     ck_assert_str_eq(gt_http_response_body(r, NULL), "x-test=hello there");
-    ck_assert_str_eq(gt_http_response_header(r, "x-reply"),
-                     "got-hello there");
+    ck_assert_str_eq(gt_http_response_header(r, "x-reply"), "got-hello there");
     ck_assert_str_eq(gt_http_response_header(r, "X-Multi"), "one");
     ck_assert_str_eq(gt_http_response_header(r, "X-UA"),
                      "greentor/" GT_VERSION_STRING);
@@ -456,8 +454,8 @@ END_TEST
 static int body_size_cap(void *arg)
 {
     char err[GT_HTTP_ERRBUF_SIZE];
-    gt_http_request rq = {.url = URL("/big?n=100000"), .max_response = 1000,
-                          .errbuf = err};
+    gt_http_request rq = {
+        .url = URL("/big?n=100000"), .max_response = 1000, .errbuf = err};
     gt_http_response *r;
     size_t len;
 
@@ -635,7 +633,7 @@ START_TEST(test_keepalive)
 }
 END_TEST
 
-/* ---- many at once ---------------------------------------------------------- */
+/* ---- many at once -------------------------------------------------------- */
 
 #define PER_WORKER 25
 
@@ -665,8 +663,8 @@ static int batch(void *arg)
     gt_co *cos[PER_WORKER];
 
     for (int i = 0; i < PER_WORKER; i++)
-        ck_assert_int_eq(gt_co_spawn(&cos[i], fetch_seq,
-                                     (void *)(intptr_t)(base + i)), 0);
+        ck_assert_int_eq(
+            gt_co_spawn(&cos[i], fetch_seq, (void *)(intptr_t)(base + i)), 0);
     for (int i = 0; i < PER_WORKER; i++)
         ck_assert_int_eq(gt_co_join(cos[i], NULL, GT_NEVER), 0);
     atomic_fetch_add(&batches_done, 1);
@@ -693,7 +691,7 @@ START_TEST(test_concurrent)
 }
 END_TEST
 
-/* ---- failures without a server --------------------------------------------- */
+/* ---- failures without a server ------------------------------------------- */
 
 static int body_errors(void *arg)
 {
@@ -736,8 +734,7 @@ static int body_errors(void *arg)
     ck_assert_int_eq(listen(fd, 8), 0);
     ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &alen), 0);
     snprintf(buf, sizeof(buf), "http://127.0.0.1:%d/", ntohs(a.sin_port));
-    ck_assert_int_eq(gt_http_fetch(&rq, &r, gt_deadline_in(200)),
-                     -ETIMEDOUT);
+    ck_assert_int_eq(gt_http_fetch(&rq, &r, gt_deadline_in(200)), -ETIMEDOUT);
     ck_assert_ptr_null(r);
     close(fd);
     return 0;
@@ -756,8 +753,7 @@ END_TEST
 static int body_oom(void *arg)
 {
     gt_http_header hs[] = {{"X-Test", "oom"}};
-    gt_http_request rq = {.url = URL("/headers"), .headers = hs,
-                          .nheaders = 1};
+    gt_http_request rq = {.url = URL("/headers"), .headers = hs, .nheaders = 1};
     gt_http_response *r;
     int failed = 0;
 

@@ -55,11 +55,11 @@ extern "C" {
  * redirect or interim response), bytes. */
 #define GT_HTTP_MAX_HEAD ((size_t)64 << 10)
 
-/* gt_http_request.http_version */
-#define GT_HTTP_VERSION_DEFAULT 0 /* HTTP/2 over TLS when the server offers
-                                   * it (ALPN) and libcurl has it, else
-                                   * HTTP/1.1; plain http:// is HTTP/1.1 */
-#define GT_HTTP_VERSION_1_1 1     /* HTTP/1.1 only */
+/* gt_http_request.http_version. DEFAULT: HTTP/2 over TLS when the server
+ * offers it (ALPN) and libcurl has it, else HTTP/1.1; plain http:// is
+ * HTTP/1.1. 1_1: HTTP/1.1 only. */
+#define GT_HTTP_VERSION_DEFAULT 0
+#define GT_HTTP_VERSION_1_1 1
 
 /* A header to send: "name: value". An empty value sends the header with
  * no value; a NULL value removes a header curl would add by itself
@@ -83,26 +83,24 @@ typedef struct gt_http_request {
                                     * schemes fail with -EINVAL */
     const gt_http_header *headers; /* 'nheaders' headers to send [none] */
     size_t nheaders;
-    const void *body;              /* request body, 'body_len' bytes, sent
-                                    * with Content-Length [none]. A POST
-                                    * without a Content-Type header is sent
-                                    * as application/x-www-form-urlencoded
-                                    * (libcurl's default) */
+    const void *body; /* request body, 'body_len' bytes, sent with
+                       * Content-Length [none]. A POST without a
+                       * Content-Type header is sent as
+                       * application/x-www-form-urlencoded (libcurl's
+                       * default) */
     size_t body_len;
-    int max_redirects;             /* follow up to this many redirects
-                                    * (Location of a 3xx), -ELOOP beyond
-                                    * [0: none, a 3xx is the response] */
-    size_t max_response;           /* cap on the response body; a larger
-                                    * one fails with -EFBIG
-                                    * [GT_HTTP_MAX_RESPONSE] */
-    const char *ca_file;           /* PEM file of the CAs to verify HTTPS
-                                    * servers with [the system's CAs]. The
-                                    * peer and its name are always
-                                    * verified */
-    int http_version;              /* GT_HTTP_VERSION_* [DEFAULT] */
-    char *errbuf;                  /* if not NULL, GT_HTTP_ERRBUF_SIZE bytes
-                                    * that receive a message on failure
-                                    * ("" on success) */
+    int max_redirects;   /* follow up to this many redirects (Location
+                          * of a 3xx), -ELOOP beyond [0: none, a 3xx is
+                          * the response] */
+    size_t max_response; /* cap on the response body; a larger one fails
+                          * with -EFBIG [GT_HTTP_MAX_RESPONSE] */
+    const char *ca_file; /* PEM file of the CAs to verify HTTPS servers
+                          * with [the system's CAs]. The peer and its
+                          * name are always verified */
+    int http_version;    /* GT_HTTP_VERSION_* [DEFAULT] */
+    char *errbuf;        /* if not NULL, GT_HTTP_ERRBUF_SIZE bytes that
+                          * receive a message on failure ("" on
+                          * success) */
 } gt_http_request;
 
 typedef struct gt_http_response gt_http_response;

@@ -18,21 +18,21 @@
  * coroutine is parked on 'wq'. */
 typedef struct gt__transfer {
     CURL *easy;
-    CURLM *multi;       /* the multi it is added to; NULL when not added */
-    gt_waitq wq;        /* its coroutine, while it waits */
-    int done;           /* curl reported it finished; then 'code' is set and
-                         * it has been removed from 'multi' */
+    CURLM *multi; /* the multi it is added to; NULL when not added */
+    gt_waitq wq;  /* its coroutine, while it waits */
+    int done;     /* curl reported it finished; then 'code' is set and
+                   * it has been removed from 'multi' */
     CURLcode code;
-    int error;          /* the loop could not serve it (no memory for a
-                         * socket's watch): a negative code, and its
-                         * coroutine has been woken to remove it */
-    int too_big;        /* the write or header callback refused: over cap */
-    int oom;            /* ... or out of memory */
+    int error;   /* the loop could not serve it (no memory for a
+                  * socket's watch): a negative code, and its
+                  * coroutine has been woken to remove it */
+    int too_big; /* the write or header callback refused: over cap */
+    int oom;     /* ... or out of memory */
     size_t max_body;
-    char *body;         /* NUL-terminated when not NULL */
+    char *body; /* NUL-terminated when not NULL */
     size_t body_len, body_cap;
-    char *head;         /* "name\0value\0" per header line, of the last
-                         * response head only */
+    char *head; /* "name\0value\0" per header line, of the last
+                 * response head only */
     size_t head_len, head_cap, nheaders;
     struct curl_slist *send_headers;
     char err[CURL_ERROR_SIZE];

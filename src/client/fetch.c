@@ -19,7 +19,7 @@
 #include <strings.h>
 
 #include "client.h"
-#include "greentor.h" /* GT_VERSION_STRING */
+#include "greentor/version.h"
 
 /* The earlier of 'deadline' and the calling coroutine's own; GT_NEVER
  * when neither is set. (A shielded caller's own deadline does not bound
@@ -81,8 +81,9 @@ static int set_headers(gt__transfer *t, const gt_http_request *rq)
     }
     if (!expect && (rc = add_header(&t->send_headers, "Expect", NULL)) < 0)
         return rc;
-    return curl_easy_setopt(t->easy, CURLOPT_HTTPHEADER, t->send_headers)
-               == CURLE_OK ? 0 : -ENOMEM;
+    if (curl_easy_setopt(t->easy, CURLOPT_HTTPHEADER, t->send_headers))
+        return -ENOMEM;
+    return 0;
 }
 
 static void set_method(CURL *e, const gt_http_request *rq)

@@ -34,10 +34,10 @@
  * Lives until its poll's close callback. */
 typedef struct sock {
     uv_poll_t poll;
-    struct client *cl;    /* NULL once closing */
+    struct client *cl; /* NULL once closing */
     curl_socket_t fd;
-    int events;           /* the UV_* events curl asked for */
-    struct sock *next;    /* in cl->socks */
+    int events;        /* the UV_* events curl asked for */
+    struct sock *next; /* in cl->socks */
     struct sock **pprev;
 } sock;
 
@@ -47,8 +47,8 @@ typedef struct client {
     CURLM *multi;
     uv_loop_t *loop;
     uv_timer_t *timer;
-    sock *socks;          /* open polls */
-    int closing;          /* cleanup started: callbacks make no handles */
+    sock *socks; /* open polls */
+    int closing; /* cleanup started: callbacks make no handles */
 } client;
 
 static _Thread_local client *self;

@@ -23,13 +23,13 @@
 
 struct gt_http_response {
     int status;
-    char *body;              /* NUL-terminated, never NULL */
+    char *body; /* NUL-terminated, never NULL */
     size_t body_len;
-    char *head;              /* the arena the pointers below point into */
-    const char **headers;    /* name, value, name, value... */
+    char *head;           /* the arena the pointers below point into */
+    const char **headers; /* name, value, name, value... */
     size_t nheaders;
     char *url;
-    gt_http_response *next;  /* in the owning coroutine's list */
+    gt_http_response *next;   /* in the owning coroutine's list */
     gt_http_response **pprev; /* the link that points at us; NULL if not
                                * tracked */
 };
@@ -229,8 +229,7 @@ int gt_http_response_status(const gt_http_response *r)
     return r->status;
 }
 
-const char *gt_http_response_header(const gt_http_response *r,
-                                    const char *name)
+const char *gt_http_response_header(const gt_http_response *r, const char *name)
 {
     for (size_t i = 0; i < r->nheaders; i++)
         if (strcasecmp(r->headers[2 * i], name) == 0)
