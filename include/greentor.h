@@ -13,5 +13,6 @@
 #include "greentor/db.h"
 #include "greentor/pool.h"
 #include "greentor/http.h"
+#include "greentor/client.h"
 
 #endif

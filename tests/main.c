@@ -95,6 +95,14 @@ static Suite *e2e_suite(void)
     return s;
 }
 
+static Suite *client_suite(void)
+{
+    Suite *s = suite_create("client");
+
+    add_client_tests(s);
+    return s;
+}
+
 int main(void)
 {
     SRunner *sr = srunner_create(runtime_suite());
@@ -105,6 +113,7 @@ int main(void)
     srunner_add_suite(sr, db_suite());
     srunner_add_suite(sr, pool_suite());
     srunner_add_suite(sr, e2e_suite());
+    srunner_add_suite(sr, client_suite());
     srunner_run_all(sr, CK_NORMAL);
     failed = srunner_ntests_failed(sr);
     srunner_free(sr);
