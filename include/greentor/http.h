@@ -266,6 +266,71 @@ GT_API int gt_http_req_version(const gt_http_req *req);
 GT_API int gt_http_req_body(gt_http_req *req, const char **data,
                             size_t *len);
 
+/* ---- rejected input (handler's coroutine only) --------------------------- */
+
+/* The typed getters and the JSON reader below tell the client's mistakes
+ * (a malformed number, bad JSON, a wrong Content-Type) from the caller's
+ * (an unknown name) and from failures (out of memory). When they reject
+ * the client's input they return a negative code and record it on the
+ * request with a status and a message saying what was wrong; a handler
+ * that returns that code unchanged gets that status with the message as a
+ * text/plain body ("query parameter 'limit' is not an integer"), not 500:
+ *
+ *     int64_t limit = 20;
+ *     int rc = gt_http_req_query_int64(req, "limit", &limit);
+ *     if (rc < 0 && rc != -ENOENT)
+ *         return rc;                      (400 with the message)
+ *
+ * A handler that wants its own format reads the record with
+ * gt_http_req_rejected(), builds the response and returns 0. Only the
+ * latest rejection is kept, and returning any other code maps as in the
+ * overview. */
+
+/* The status of the latest rejection recorded on 'req' (400, 404, 413,
+ * 415), or 0 when none. Unless msg is NULL, stores in *msg why, as a
+ * NUL-terminated sentence without a final newline (the reason phrase when
+ * out of memory), or NULL when none. Borrowed. */
+GT_API int gt_http_req_rejected(const gt_http_req *req, const char **msg);
+
+/* ---- the JSON body (handler's coroutine only) ---------------------------- */
+
+/* Limits and checks for gt_http_req_json(); NULL or a zero field takes the
+ * default in brackets. */
+typedef struct gt_http_json_opts {
+    size_t max_size;   /* body bytes; over it 413 [max_body of the server,
+                        * which also bounds a larger value] */
+    int max_depth;     /* nesting of arrays and objects (a top-level array
+                        * is 1); deeper: 400 [64; at most 2048, jansson's
+                        * own limit] */
+    int require_type;  /* nonzero: Content-Type must be application/json
+                        * or application/<x>+json (parameters such as
+                        * charset allowed), else 415 [0: not checked] */
+    size_t flags;      /* json_loadb() flags, e.g. JSON_REJECT_DUPLICATES,
+                        * JSON_DECODE_ANY (any value at the top level, not
+                        * only an object or array) [0] */
+} gt_http_json_opts;
+
+/* Read the body (as gt_http_req_body: it yields) and parse it as JSON.
+ * The checks run in this order, each one's failure recorded as its status
+ * (see "rejected input"): the Content-Type if asked (415); the size: a
+ * Content-Length over max_size is refused before anything is read, a
+ * chunked body once it has arrived (413); the nesting depth, checked by a
+ * scan of the bytes before jansson sees them, so deep input never recurses
+ * on the coroutine's stack (400); then jansson's parse (400). The 400
+ * messages give the line and column of the error, counted from 1, columns
+ * in characters as jansson counts them ("invalid JSON at line 2, column
+ * 5: ..."). On success *out holds a new reference: json_decref() it, or
+ * give it on (gt_http_res_json() takes it).
+ * Returns 0; -EMEDIUMTYPE (415), -EMSGSIZE (413: over max_size, recorded,
+ * or over max_body, answered as gt_http_req_body says), -EBADMSG (400: not
+ * JSON, too deep, invalid UTF-8); -ENOMEM (jansson or the server out of
+ * memory, not recorded; jansson reports some of its allocation failures
+ * as syntax errors, which then are -EBADMSG); or the other errors of
+ * gt_http_req_body, which answers them itself (-ETIMEDOUT, GT_EPROTO,
+ * -ECANCELED). */
+GT_API int gt_http_req_json(gt_http_req *req, json_t **out,
+                            const gt_http_json_opts *opts);
+
 /* ---- the response (handler's coroutine only) ----------------------------- */
 
 /* Set the status code (100..999; default 200). Returns 0 or -EINVAL. */

@@ -467,6 +467,8 @@ static int outcome(gt_http_req *req, int rc)
         return req->body_status;
     if (rc == -ETIMEDOUT || (dl != GT_NEVER && gt_now() >= dl))
         return 504;
+    if (rc < 0 && rc == req->reject_rc)
+        return req->reject_status; /* an accessor refused the input */
     if (unavailable(rc))
         return 503;
     if (rc == -ECANCELED) {
@@ -481,11 +483,18 @@ static int outcome(gt_http_req *req, int rc)
     return 0;
 }
 
-/* Replace what the handler built with a short text error response. */
-static void set_error(gt_http_res *res, int status)
+/* Replace what the handler built with a short text error response: the
+ * reason phrase, or why an accessor rejected the input when the handler
+ * returned that accessor's code. */
+static void set_error(gt_http_res *res, int status, int rc)
 {
     static const char type[] = "text/plain; charset=utf-8";
+    gt_http_req *req = res->req;
     const char *reason = gt_http_reason(status);
+
+    if (rc < 0 && rc == req->reject_rc && status == req->reject_status &&
+        !req->body_status && req->reject_msg)
+        reason = req->reject_msg;
 
     res->status = status;
     res->hdrs_len = 0;
@@ -568,7 +577,7 @@ void gt__http_res_finish(gt_http_res *res, int rc)
         return;
     }
     if (status != 0)
-        set_error(res, status);
+        set_error(res, status, rc);
     if (wait_quiet(c) < 0)
         return;
     decide_close(res);
