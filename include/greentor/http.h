@@ -34,6 +34,7 @@
 #define GREENTOR_HTTP_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -291,6 +292,71 @@ GT_API int gt_http_req_body(gt_http_req *req, const char **data,
  * NUL-terminated sentence without a final newline (the reason phrase when
  * out of memory), or NULL when none. Borrowed. */
 GT_API int gt_http_req_rejected(const gt_http_req *req, const char **msg);
+
+/* ---- typed query and path parameters (handler's coroutine only) ---------- */
+
+/* Query parameters are found by their percent-decoded name in the raw query
+ * string, '+' decodes to a space, and of a repeated name the first one is
+ * read (gt_http_req_query_all reads them all). A parameter without '='
+ * ("?verbose") has the empty value. A value is malformed when it holds a
+ * bad %-escape ("%zz", "%4") or an encoded NUL ("%00"), or does not have
+ * the type asked for. Route parameters (":id") are decoded the same way
+ * except that '+' stays '+'. Every string is NUL-terminated, borrowed,
+ * and valid until the handler returns. On a return other than 0 (or a
+ * count) *out is left unchanged, so it can hold a default. */
+
+/* The decoded value of query parameter 'name' in *out. Returns 0, -ENOENT
+ * (absent, or no query string), -EINVAL (malformed; recorded as 400) or
+ * -ENOMEM. */
+GT_API int gt_http_req_query_str(gt_http_req *req, const char *name,
+                                 const char **out);
+
+/* Query parameter 'name' as a decimal integer: an optional '-', then one
+ * or more digits, nothing else (no spaces, no '+', no hex), within
+ * int64_t.
+ * Returns 0, -ENOENT, -EINVAL (malformed, or out of range; recorded as
+ * 400) or -ENOMEM. */
+GT_API int gt_http_req_query_int64(gt_http_req *req, const char *name,
+                                   int64_t *out);
+
+/* Query parameter 'name' as a boolean: "1", "true", "yes", "on" and the
+ * empty value ("?verbose") are true; "0", "false", "no", "off" are false;
+ * letters compare case-insensitively. Returns 0, -ENOENT, -EINVAL
+ * (anything else; recorded as 400) or -ENOMEM. */
+GT_API int gt_http_req_query_bool(gt_http_req *req, const char *name,
+                                  bool *out);
+
+/* Every value of query parameter 'name', in the order sent ("?tag=a&tag=b"
+ * gives "a", "b"). Stores in *out an array of the decoded values followed
+ * by NULL; it and the values are borrowed. Returns their count (0 when
+ * absent, with *out an array holding only NULL), -EINVAL (one of them is
+ * malformed; recorded as 400) or -ENOMEM. */
+GT_API int gt_http_req_query_all(gt_http_req *req, const char *name,
+                                 const char *const **out);
+
+/* The decoded value of route parameter 'name' (":name" in the matched
+ * pattern) in *out. Returns 0, -ENOENT (the route has no such parameter,
+ * or no route matched: the caller's mistake, so nothing is recorded),
+ * -EINVAL (a bad %-escape or %00; recorded as 400) or -ENOMEM. */
+GT_API int gt_http_req_param_str(gt_http_req *req, const char *name,
+                                 const char **out);
+
+/* Route parameter 'name' as a decimal integer (the syntax of
+ * gt_http_req_query_int64). A path segment that is not one names no
+ * resource ("/users/abc" for "/users/:id"), so that is recorded as 404,
+ * and a bad %-escape as 400. Returns 0, -ENOENT (no such parameter),
+ * -EINVAL or -ENOMEM. */
+GT_API int gt_http_req_param_int64(gt_http_req *req, const char *name,
+                                   int64_t *out);
+
+/* What the final "*" of the matched route matched, percent-decoded ('+'
+ * stays '+'), without the '/' before it: "a/b%20c" gives "a/b c" for
+ * "/static/" + "*" and "/static/a/b%20c", and "" for "/static/". An
+ * encoded slash decodes to '/' like any other byte, so a file server must
+ * still check for "..". Returns 0, -ENOENT (the route has no "*", or no
+ * route matched), -EINVAL (a bad %-escape or %00; recorded as 400) or
+ * -ENOMEM. */
+GT_API int gt_http_req_rest(gt_http_req *req, const char **out);
 
 /* ---- the JSON body (handler's coroutine only) ---------------------------- */
 

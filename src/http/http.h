@@ -288,6 +288,10 @@ struct gt_http_req {
     const char *route;        /* the router's matched pattern */
     gt__http_param params[GT_HTTP_MAX_PARAMS];
     size_t nparams;
+    const char *rest;         /* what the route's "*" matched, in the raw
+                                 path (not NUL-terminated); NULL when the
+                                 route has no "*" */
+    size_t rest_len;
     int reject_rc;            /* the code a request accessor returned when
                                  it rejected the client's input... */
     int reject_status;        /* ...the status that answers it (0: none)... */
