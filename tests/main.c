@@ -34,6 +34,7 @@ static Suite *http_suite(void)
     add_http_server_tests(s);
     add_http_json_tests(s);
     add_http_params_tests(s);
+    add_http_client_tests(s);
     return s;
 }
 

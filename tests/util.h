@@ -39,6 +39,7 @@ void add_runtime_switch_tests(Suite *s);
 void add_http_server_tests(Suite *s);
 void add_http_json_tests(Suite *s);
 void add_http_params_tests(Suite *s);
+void add_http_client_tests(Suite *s);
 void add_db_core_tests(Suite *s);
 void add_db_shared_tests(Suite *s, const char *backend);
 void add_db_pg_tests(Suite *s);

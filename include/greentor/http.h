@@ -37,6 +37,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include <jansson.h>
 
@@ -94,6 +95,16 @@ typedef struct gt_http_config {
     size_t max_body;           /* request body bytes; else 413 [1 MiB] */
     int access_log;            /* nonzero: one line per request to stderr:
                                 * method target status bytes microseconds */
+    const char *trusted_proxies; /* addresses and CIDR ranges, separated by
+                                * commas or spaces ("10.0.0.0/8, ::1"),
+                                * whose Forwarded and X-Forwarded-For
+                                * headers gt_http_req_client_addr()
+                                * believes; borrowed, so it must outlive
+                                * the server. Entries that do not parse
+                                * match nothing [NULL: trust no proxy] */
+    int request_id;            /* nonzero: every response a handler built
+                                * carries "X-Request-Id: <gt_http_req_id()>"
+                                * [0] */
 } gt_http_config;
 
 /* Counters summed over the workers; read without locks, so approximate
@@ -396,6 +407,38 @@ typedef struct gt_http_json_opts {
  * -ECANCELED). */
 GT_API int gt_http_req_json(gt_http_req *req, json_t **out,
                             const gt_http_json_opts *opts);
+
+/* ---- who is asking (handler's coroutine only) ---------------------------- */
+
+/* The address of the TCP peer: the client, or the last proxy in front of
+ * it. Copies it, port included, into *out. Returns 0, -ENOTCONN (not a TCP
+ * connection, or it is closed) or libuv's error of getpeername(). */
+GT_API int gt_http_req_peer(const gt_http_req *req,
+                            struct sockaddr_storage *out);
+
+/* The client's IP address as text ("192.0.2.7", "2001:db8::1"; an
+ * IPv4-mapped IPv6 peer as IPv4). It is the TCP peer's, unless the peer is
+ * one of gt_http_config.trusted_proxies: then the hops the proxies
+ * appended are walked from the right, the peer's own first, skipping each
+ * trusted one, and the first address that is not trusted is the client's
+ * (all trusted: the leftmost). Hops come from the Forwarded fields' "for="
+ * parameters (RFC 7239) if the request has a Forwarded field, else from
+ * X-Forwarded-For; a port or brackets around a hop are ignored, and a hop
+ * that is not an IP address ("unknown", "_hidden", garbage) ends the walk
+ * at the last address before it. So a client cannot choose its address
+ * by sending these headers itself, as long as the trusted proxies append
+ * to them. Computed on the first call. Borrowed. Stores the address in
+ * *out and returns 0, -ENOTCONN (no TCP peer), -ENOMEM or libuv's error of
+ * getpeername(). */
+GT_API int gt_http_req_client_addr(gt_http_req *req, const char **out);
+
+/* The request's id: its X-Request-Id when that is 1 to 128 characters out
+ * of letters, digits and - _ . : / + = @, else a new one of 16 lowercase
+ * hex digits, random per request (a client may thus choose its id: it is
+ * for tracing, not for security). Computed on the first call; the
+ * response carries it when gt_http_config.request_id is set. Borrowed.
+ * Returns it, or NULL when out of memory. */
+GT_API const char *gt_http_req_id(gt_http_req *req);
 
 /* ---- the response (handler's coroutine only) ----------------------------- */
 

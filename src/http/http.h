@@ -292,6 +292,8 @@ struct gt_http_req {
                                  path (not NUL-terminated); NULL when the
                                  route has no "*" */
     size_t rest_len;
+    const char *client;       /* gt_http_req_client_addr(), once computed */
+    const char *id;           /* gt_http_req_id(), once computed */
     int reject_rc;            /* the code a request accessor returned when
                                  it rejected the client's input... */
     int reject_status;        /* ...the status that answers it (0: none)... */

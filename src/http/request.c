@@ -145,6 +145,7 @@ void gt__http_req_start(gt_http_req *req, gt__http_conn *c, size_t head_len)
     req->nparams = 0;
     req->rest = NULL;
     req->rest_len = 0;
+    req->client = req->id = NULL;
     req->reject_rc = req->reject_status = 0;
     req->reject_msg = NULL;
     req->path_dec = NULL;

@@ -373,6 +373,19 @@ static int64_t write_deadline(const gt__http_conn *c)
     return gt_deadline_in(c->w->srv->cfg.write_timeout_ms);
 }
 
+/* X-Request-Id when the server is configured to send it. Out of memory,
+ * the response goes without it. */
+static void add_request_id(gt_http_res *res)
+{
+    const char *id;
+
+    if (!res->req->conn->w->srv->cfg.request_id)
+        return;
+    id = gt_http_req_id(res->req);
+    if (id)
+        hdr_append(res, "X-Request-Id", 12, id, strlen(id));
+}
+
 /* Send the head of a streamed response: chunked for HTTP/1.1, delimited
  * by the close for HTTP/1.0. */
 static int start_stream(gt_http_res *res)
@@ -392,6 +405,7 @@ static int start_stream(gt_http_res *res)
     if (framing == FRAME_CLOSE)
         c->close_after = true;
     decide_close(res);
+    add_request_id(res);
     start = gt__http_out_reserve(c, HEAD_FIXED + res->hdrs_len);
     if (!start)
         return -ENOMEM;
@@ -581,6 +595,7 @@ void gt__http_res_finish(gt_http_res *res, int rc)
     if (wait_quiet(c) < 0)
         return;
     decide_close(res);
+    add_request_id(res);
     put_response(res);
 }
 
