@@ -3,7 +3,7 @@
  * from malformed, numbers and booleans parse strictly, a repeated key
  * gives all its values, and a handler that returns a getter's code gets a
  * 400 (a 404 for a path segment that is not a number) saying which
- * parameter was wrong.
+ * parameter was wrong. Cookies are read here too.
  *
  * The handlers under /q print what a getter returned ("rc:value"), so one
  * request checks one case; those under /h return the getter's code as
@@ -78,6 +78,16 @@ static int q_rest(gt_http_req *req, gt_http_res *res, void *arg)
     return gt_http_res_printf(res, "%d:%s", rc, s);
 }
 
+/* The cookie named by the query string. */
+static int q_cookie(gt_http_req *req, gt_http_res *res, void *arg)
+{
+    const char *v = "-", *name = gt_http_req_query_string(req);
+    int rc = gt_http_req_cookie(req, name && *name ? name : NULL, &v);
+
+    (void)arg;
+    return gt_http_res_printf(res, "%d:%s", rc, v);
+}
+
 /* A route without "*" or parameters has neither. */
 static int q_none(gt_http_req *req, gt_http_res *res, void *arg)
 {
@@ -99,7 +109,7 @@ static int q_oom(gt_http_req *req, gt_http_res *res, void *arg)
     const char *const *v = NULL;
     int64_t i = 0;
     bool b = false;
-    int rc[7];
+    int rc[8];
 
     (void)arg;
     for (int k = 0; k < 200; k++)
@@ -113,9 +123,10 @@ static int q_oom(gt_http_req *req, gt_http_res *res, void *arg)
     rc[4] = gt_http_req_query_all(req, "absent", &v);
     rc[5] = gt_http_req_param_str(req, "name", &s);
     rc[6] = gt_http_req_rest(req, &s);
+    rc[7] = gt_http_req_cookie(req, "c", &s);
     gt_alloc_fail(0, 0);
-    return gt_http_res_printf(res, "%d %d %d %d %d %d %d %d", rc[0], rc[1],
-                              rc[2], rc[3], rc[4], rc[5], rc[6],
+    return gt_http_res_printf(res, "%d %d %d %d %d %d %d %d %d", rc[0], rc[1],
+                              rc[2], rc[3], rc[4], rc[5], rc[6], rc[7],
                               gt_http_req_rejected(req, NULL));
 }
 
@@ -172,6 +183,7 @@ static const fx_route routes[] = {
     {"GET", "/q/rest/*", q_rest},
     {"GET", "/*", q_rest},
     {"GET", "/q/none", q_none},
+    {"GET", "/q/cookie", q_cookie},
     {"GET", "/q/oom/:name/*", q_oom},
     {"GET", "/h/limit", h_limit},
     {"GET", "/h/tags", h_tags},
@@ -382,13 +394,63 @@ END_TEST
 
 static void c_oom(httpc *c, void *arg)
 {
+    static const char raw[] = "GET /q/oom/n/r?v=1 HTTP/1.1\r\nHost: t\r\n"
+                              "Cookie: c=1\r\n\r\n";
     char want[64];
+    httpc_res r;
 
     (void)arg;
-    snprintf(want, sizeof(want), "%d %d %d %d %d %d %d 0", -ENOMEM, -ENOMEM,
-             -ENOMEM, -ENOMEM, -ENOMEM, -ENOMEM, -ENOMEM);
-    expect_get(c, "/q/oom/n/r?v=1", 200, want);
+    snprintf(want, sizeof(want), "%d %d %d %d %d %d %d %d 0", -ENOMEM,
+             -ENOMEM, -ENOMEM, -ENOMEM, -ENOMEM, -ENOMEM, -ENOMEM, -ENOMEM);
+    fx_send(c, raw, sizeof(raw) - 1, &r);
+    fx_expect(&r, 200, want);
 }
+
+/* GET /q/cookie?<name> with the given header lines; expect 'body'. */
+static void cookie(httpc *c, const char *name, const char *hdrs,
+                   const char *body)
+{
+    char raw[1024];
+    int n = snprintf(raw, sizeof(raw),
+                     "GET /q/cookie?%s HTTP/1.1\r\nHost: t\r\n%s\r\n", name,
+                     hdrs);
+    httpc_res r;
+
+    fx_send(c, raw, (size_t)n, &r);
+    ck_assert_msg(r.status == 200 && strcmp(r.body, body) == 0,
+                  "cookie %s in '%s': '%s', expected '%s'", name, hdrs,
+                  r.body, body);
+    httpc_res_free(&r);
+}
+
+static void c_cookie(httpc *c, void *arg)
+{
+    static const char two[] = "Cookie: a=1; sid=x%20y; b=\"q v\"\r\n"
+                              "Cookie: sid=second; c=3\r\n";
+
+    (void)arg;
+    cookie(c, "sid", two, "0:x%20y"); /* the first, not decoded */
+    cookie(c, "a", two, "0:1");
+    cookie(c, "b", two, "0:q v");     /* quotes removed */
+    cookie(c, "c", two, "0:3");       /* from the second field */
+    cookie(c, "A", two, "-2:-");      /* names are case-sensitive */
+    cookie(c, "si", two, "-2:-");
+    cookie(c, "none", two, "-2:-");
+    cookie(c, "", two, "-2:-");
+    cookie(c, "sid", "", "-2:-");
+    cookie(c, "e", "Cookie: e=; f\r\n", "0:");
+    cookie(c, "f", "Cookie: e=; f\r\n", "-2:-"); /* no '=' */
+    cookie(c, "g", "Cookie:  g = 1 ;g=2\r\n", "0:2"); /* "g " is not g */
+    cookie(c, "h", "Cookie: h=\"\r\n", "0:\"");
+    cookie(c, "i", "cOOKIE: i=v\r\n", "0:v");
+    cookie(c, "j", "Cookie: x=1;j=2;\r\n", "0:2");
+}
+
+START_TEST(cookies_are_read_by_name)
+{
+    fx_run(router(), NULL, c_cookie, NULL);
+}
+END_TEST
 
 START_TEST(getters_out_of_memory_are_enomem)
 {
@@ -408,5 +470,6 @@ void add_http_params_tests(Suite *s)
     tcase_add_test(tc, path_params_and_rest_are_decoded);
     tcase_add_test(tc, getter_codes_returned_by_handlers_become_400_or_404);
     tcase_add_test(tc, getters_out_of_memory_are_enomem);
+    tcase_add_test(tc, cookies_are_read_by_name);
     suite_add_tcase(s, tc);
 }

@@ -369,6 +369,14 @@ GT_API int gt_http_req_param_int64(gt_http_req *req, const char *name,
  * -ENOMEM. */
 GT_API int gt_http_req_rest(gt_http_req *req, const char **out);
 
+/* The value of the first cookie named 'name' (compared exactly) in the
+ * request's Cookie fields, in *out: not decoded (cookies have no encoding
+ * of their own), without the double quotes the syntax allows around it,
+ * NUL-terminated, and borrowed. A cookie without '=' is ignored. Returns
+ * 0, -ENOENT (absent, or name NULL or "") or -ENOMEM. */
+GT_API int gt_http_req_cookie(gt_http_req *req, const char *name,
+                              const char **out);
+
 /* ---- the JSON body (handler's coroutine only) ---------------------------- */
 
 /* Limits and checks for gt_http_req_json(); NULL or a zero field takes the
