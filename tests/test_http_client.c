@@ -119,7 +119,8 @@ static void check_who(httpc *c, const char *const (*cases)[2], size_t n)
     }
 }
 
-#define CHECK_WHO(c, cases) check_who(c, cases, sizeof(cases) / sizeof(cases[0]))
+#define CHECK_WHO(c, cases)                                                    \
+    check_who(c, cases, sizeof(cases) / sizeof(cases[0]))
 
 /* ---- tests --------------------------------------------------------------- */
 

@@ -15,7 +15,7 @@
 
 #include "http_fixture.h"
 
-/* ---- handlers that print --------------------------------------------------- */
+/* -------------------------------------------------------------------------- */
 
 static int q_str(gt_http_req *req, gt_http_res *res, void *arg)
 {
@@ -130,7 +130,7 @@ static int q_oom(gt_http_req *req, gt_http_res *res, void *arg)
                               gt_http_req_rejected(req, NULL));
 }
 
-/* ---- handlers that return the getter's code -------------------------------- */
+/* -------------------------------------------------------------------------- */
 
 static int h_limit(gt_http_req *req, gt_http_res *res, void *arg)
 {
@@ -210,9 +210,10 @@ static void check_all(httpc *c, const char *const (*cases)[2], size_t n)
     }
 }
 
-#define CHECK_ALL(c, cases) check_all(c, cases, sizeof(cases) / sizeof(cases[0]))
+#define CHECK_ALL(c, cases)                                                    \
+    check_all(c, cases, sizeof(cases) / sizeof(cases[0]))
 
-/* ---- tests ----------------------------------------------------------------- */
+/* -------------------------------------------------------------------------- */
 
 static void c_str(httpc *c, void *arg)
 {
