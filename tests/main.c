@@ -35,6 +35,9 @@ static Suite *http_suite(void)
     add_http_server_tests(s);
     add_http_stopping_tests(s);
     add_http_errors_tests(s);
+    add_http_json_tests(s);
+    add_http_params_tests(s);
+    add_http_client_tests(s);
     return s;
 }
 

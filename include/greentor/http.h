@@ -33,7 +33,11 @@
  *                  error; -ENOMEM too (the server's own allocation
  *                  failures, before a handler runs, answer 503).
  * A failed gt_http_req_body() has set the status already (see there),
- * whatever the handler returns; once a handler has streamed a part
+ * whatever the handler returns. A reader of the client's input that
+ * rejected it (gt_http_req_json(), the typed query and route getters)
+ * records a status and a message: returned unchanged by the handler, its
+ * code gets that status (400, 413, 415) with the message as the body (see
+ * gt_http_req_rejected()). Once a handler has streamed a part
  * (gt_http_res_write), an error truncates the body instead.
  *
  * Ownership. Strings and buffers a request accessor returns are borrowed
@@ -46,8 +50,10 @@
 #define GREENTOR_HTTP_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include <jansson.h>
 
@@ -105,6 +111,16 @@ typedef struct gt_http_config {
     size_t max_body;           /* request body bytes; else 413 [1 MiB] */
     int access_log;            /* nonzero: one line per request to stderr:
                                 * method target status bytes microseconds */
+    const char *trusted_proxies; /* addresses and CIDR ranges, separated by
+                                * commas or spaces ("10.0.0.0/8, ::1"),
+                                * whose Forwarded and X-Forwarded-For
+                                * headers gt_http_req_client_addr()
+                                * believes; borrowed, so it must outlive
+                                * the server. Entries that do not parse
+                                * match nothing [NULL: trust no proxy] */
+    int request_id;            /* nonzero: every response a handler built
+                                * carries "X-Request-Id: <gt_http_req_id()>"
+                                * [0] */
 } gt_http_config;
 
 /* Counters summed over the workers; read without locks, so approximate
@@ -282,6 +298,176 @@ GT_API int gt_http_req_version(const gt_http_req *req);
  * -ECANCELED (client gone) or -ENOMEM (503). */
 GT_API int gt_http_req_body(gt_http_req *req, const char **data,
                             size_t *len);
+
+/* ---- rejected input (handler's coroutine only) --------------------------- */
+
+/* The typed getters and the JSON reader below tell the client's mistakes
+ * (a malformed number, bad JSON, a wrong Content-Type) from the caller's
+ * (an unknown name) and from failures (out of memory). When they reject
+ * the client's input they return a negative code and record it on the
+ * request with a status and a message saying what was wrong; a handler
+ * that returns that code unchanged gets that status with the message as a
+ * text/plain body ("query parameter 'limit' is not an integer"), not 500:
+ *
+ *     int64_t limit = 20;
+ *     int rc = gt_http_req_query_int64(req, "limit", &limit);
+ *     if (rc < 0 && rc != -ENOENT)
+ *         return rc;                      (400 with the message)
+ *
+ * A handler that wants its own format reads the record with
+ * gt_http_req_rejected(), builds the response and returns 0. Only the
+ * latest rejection is kept, and returning any other code maps as in the
+ * overview. */
+
+/* The status of the latest rejection recorded on 'req' (400, 404, 413,
+ * 415), or 0 when none. Unless msg is NULL, stores in *msg why, as a
+ * NUL-terminated sentence without a final newline (the reason phrase when
+ * out of memory), or NULL when none. Borrowed. */
+GT_API int gt_http_req_rejected(const gt_http_req *req, const char **msg);
+
+/* ---- typed query and path parameters (handler's coroutine only) ---------- */
+
+/* Query parameters are found by their percent-decoded name in the raw query
+ * string, '+' decodes to a space, and of a repeated name the first one is
+ * read (gt_http_req_query_all reads them all). A parameter without '='
+ * ("?verbose") has the empty value. A value is malformed when it holds a
+ * bad %-escape ("%zz", "%4") or an encoded NUL ("%00"), or does not have
+ * the type asked for. Route parameters (":id") are decoded the same way
+ * except that '+' stays '+'. Every string is NUL-terminated, borrowed,
+ * and valid until the handler returns. On a return other than 0 (or a
+ * count) *out is left unchanged, so it can hold a default. */
+
+/* The decoded value of query parameter 'name' in *out. Returns 0, -ENOENT
+ * (absent, or no query string), -EINVAL (malformed; recorded as 400) or
+ * -ENOMEM. */
+GT_API int gt_http_req_query_str(gt_http_req *req, const char *name,
+                                 const char **out);
+
+/* Query parameter 'name' as a decimal integer: an optional '-', then one
+ * or more digits, nothing else (no spaces, no '+', no hex), within
+ * int64_t.
+ * Returns 0, -ENOENT, -EINVAL (malformed, or out of range; recorded as
+ * 400) or -ENOMEM. */
+GT_API int gt_http_req_query_int64(gt_http_req *req, const char *name,
+                                   int64_t *out);
+
+/* Query parameter 'name' as a boolean: "1", "true", "yes", "on" and the
+ * empty value ("?verbose") are true; "0", "false", "no", "off" are false;
+ * letters compare case-insensitively. Returns 0, -ENOENT, -EINVAL
+ * (anything else; recorded as 400) or -ENOMEM. */
+GT_API int gt_http_req_query_bool(gt_http_req *req, const char *name,
+                                  bool *out);
+
+/* Every value of query parameter 'name', in the order sent ("?tag=a&tag=b"
+ * gives "a", "b"). Stores in *out an array of the decoded values followed
+ * by NULL; it and the values are borrowed. Returns their count (0 when
+ * absent, with *out an array holding only NULL), -EINVAL (one of them is
+ * malformed; recorded as 400) or -ENOMEM. */
+GT_API int gt_http_req_query_all(gt_http_req *req, const char *name,
+                                 const char *const **out);
+
+/* The decoded value of route parameter 'name' (":name" in the matched
+ * pattern) in *out. Returns 0, -ENOENT (the route has no such parameter,
+ * or no route matched: the caller's mistake, so nothing is recorded),
+ * -EINVAL (a bad %-escape or %00; recorded as 400) or -ENOMEM. */
+GT_API int gt_http_req_param_str(gt_http_req *req, const char *name,
+                                 const char **out);
+
+/* Route parameter 'name' as a decimal integer (the syntax of
+ * gt_http_req_query_int64). A path segment that is not one names no
+ * resource ("/users/abc" for "/users/:id"), so that is recorded as 404,
+ * and a bad %-escape as 400. Returns 0, -ENOENT (no such parameter),
+ * -EINVAL or -ENOMEM. */
+GT_API int gt_http_req_param_int64(gt_http_req *req, const char *name,
+                                   int64_t *out);
+
+/* What the final "*" of the matched route matched, percent-decoded ('+'
+ * stays '+'), without the '/' before it: "a/b%20c" gives "a/b c" for
+ * "/static/" + "*" and "/static/a/b%20c", and "" for "/static/". An
+ * encoded slash decodes to '/' like any other byte, so a file server must
+ * still check for "..". Returns 0, -ENOENT (the route has no "*", or no
+ * route matched), -EINVAL (a bad %-escape or %00; recorded as 400) or
+ * -ENOMEM. */
+GT_API int gt_http_req_rest(gt_http_req *req, const char **out);
+
+/* The value of the first cookie named 'name' (compared exactly) in the
+ * request's Cookie fields, in *out: not decoded (cookies have no encoding
+ * of their own), without the double quotes the syntax allows around it,
+ * NUL-terminated, and borrowed. A cookie without '=' is ignored. Returns
+ * 0, -ENOENT (absent, or name NULL or "") or -ENOMEM. */
+GT_API int gt_http_req_cookie(gt_http_req *req, const char *name,
+                              const char **out);
+
+/* ---- the JSON body (handler's coroutine only) ---------------------------- */
+
+/* Limits and checks for gt_http_req_json(); NULL or a zero field takes the
+ * default in brackets. */
+typedef struct gt_http_json_opts {
+    size_t max_size;   /* body bytes; over it 413 [max_body of the server,
+                        * which also bounds a larger value] */
+    int max_depth;     /* nesting of arrays and objects (a top-level array
+                        * is 1); deeper: 400 [64; at most 2048, jansson's
+                        * own limit] */
+    int require_type;  /* nonzero: Content-Type must be application/json
+                        * or application/<x>+json (parameters such as
+                        * charset allowed), else 415 [0: not checked] */
+    size_t flags;      /* json_loadb() flags, e.g. JSON_REJECT_DUPLICATES,
+                        * JSON_DECODE_ANY (any value at the top level, not
+                        * only an object or array) [0] */
+} gt_http_json_opts;
+
+/* Read the body (as gt_http_req_body: it yields) and parse it as JSON.
+ * The checks run in this order, each one's failure recorded as its status
+ * (see "rejected input"): the Content-Type if asked (415); the size: a
+ * Content-Length over max_size is refused before anything is read, a
+ * chunked body once it has arrived (413); the nesting depth, checked by a
+ * scan of the bytes before jansson sees them, so deep input never recurses
+ * on the coroutine's stack (400); then jansson's parse (400). The 400
+ * messages give the line and column of the error, counted from 1, columns
+ * in characters as jansson counts them ("invalid JSON at line 2, column
+ * 5: ..."). On success *out holds a new reference: json_decref() it, or
+ * give it on (gt_http_res_json() takes it).
+ * Returns 0; -EMEDIUMTYPE (415), -EMSGSIZE (413: over max_size, recorded,
+ * or over max_body, answered as gt_http_req_body says), -EBADMSG (400: not
+ * JSON, too deep, invalid UTF-8); -ENOMEM (jansson or the server out of
+ * memory, not recorded; jansson reports some of its allocation failures
+ * as syntax errors, which then are -EBADMSG); or the other errors of
+ * gt_http_req_body, which answers them itself (-ETIMEDOUT, GT_EPROTO,
+ * -ECANCELED). */
+GT_API int gt_http_req_json(gt_http_req *req, json_t **out,
+                            const gt_http_json_opts *opts);
+
+/* ---- who is asking (handler's coroutine only) ---------------------------- */
+
+/* The address of the TCP peer: the client, or the last proxy in front of
+ * it. Copies it, port included, into *out. Returns 0, -ENOTCONN (not a TCP
+ * connection, or it is closed) or libuv's error of getpeername(). */
+GT_API int gt_http_req_peer(const gt_http_req *req,
+                            struct sockaddr_storage *out);
+
+/* The client's IP address as text ("192.0.2.7", "2001:db8::1"; an
+ * IPv4-mapped IPv6 peer as IPv4). It is the TCP peer's, unless the peer is
+ * one of gt_http_config.trusted_proxies: then the hops the proxies
+ * appended are walked from the right, the peer's own first, skipping each
+ * trusted one, and the first address that is not trusted is the client's
+ * (all trusted: the leftmost). Hops come from the Forwarded fields' "for="
+ * parameters (RFC 7239) if the request has a Forwarded field, else from
+ * X-Forwarded-For; a port or brackets around a hop are ignored, and a hop
+ * that is not an IP address ("unknown", "_hidden", garbage) ends the walk
+ * at the last address before it. So a client cannot choose its address
+ * by sending these headers itself, as long as the trusted proxies append
+ * to them. Computed on the first call. Borrowed. Stores the address in
+ * *out and returns 0, -ENOTCONN (no TCP peer), -ENOMEM or libuv's error of
+ * getpeername(). */
+GT_API int gt_http_req_client_addr(gt_http_req *req, const char **out);
+
+/* The request's id: its X-Request-Id when that is 1 to 128 characters out
+ * of letters, digits and - _ . : / + = @, else a new one of 16 lowercase
+ * hex digits, random per request (a client may thus choose its id: it is
+ * for tracing, not for security). Computed on the first call; the
+ * response carries it when gt_http_config.request_id is set. Borrowed.
+ * Returns it, or NULL when out of memory. */
+GT_API const char *gt_http_req_id(gt_http_req *req);
 
 /* ---- the response (handler's coroutine only) ----------------------------- */
 

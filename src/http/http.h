@@ -288,6 +288,16 @@ struct gt_http_req {
     const char *route;        /* the router's matched pattern */
     gt__http_param params[GT_HTTP_MAX_PARAMS];
     size_t nparams;
+    const char *rest;         /* what the route's "*" matched, in the raw
+                                 path (not NUL-terminated); NULL when the
+                                 route has no "*" */
+    size_t rest_len;
+    const char *client;       /* gt_http_req_client_addr(), once computed */
+    const char *id;           /* gt_http_req_id(), once computed */
+    int reject_rc;            /* the code a request accessor returned when
+                                 it rejected the client's input... */
+    int reject_status;        /* ...the status that answers it (0: none)... */
+    const char *reject_msg;   /* ...and why, NUL-terminated (or NULL) */
     const char *path_dec;     /* gt_http_req_path(), once decoded */
     size_t arena_used;
     gt_http_res res;
@@ -319,6 +329,15 @@ size_t gt__http_req_spill_room(const gt_http_req *req);
 void gt__http_req_spill_space(gt_http_req *req, uv_buf_t *buf);
 /* Scratch memory until the handler's coroutine ends. NULL on OOM. */
 void *gt__http_alloc(gt_http_req *req, size_t n);
+
+/* ---- rejected input (reject.c) ------------------------------------------- */
+
+/* Record that an accessor rejects the client's input with 'rc' (which it
+ * then returns), to be answered with 'status' and the formatted message
+ * if the handler returns rc unchanged (gt_http_req_rejected()). Returns
+ * rc. */
+int gt__http_reject(gt_http_req *req, int rc, int status, const char *fmt,
+                    ...) __attribute__((format(printf, 4, 5)));
 
 /* ---- responses (response.c) ---------------------------------------------- */
 

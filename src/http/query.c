@@ -76,13 +76,14 @@ static ssize_t copy_value(const char *v, size_t n, char *dst, size_t cap)
     return r;
 }
 
-ssize_t gt__http_query_get(const char *q, size_t n, const char *name, char *dst,
-                           size_t cap)
+int gt__http_query_find(const char *q, size_t n, size_t *pos,
+                        const char *name, const char **v, size_t *vlen)
 {
-    const char *p = q, *end;
+    const char *p, *end;
 
-    if (n == 0) /* also keeps NULL + 0 out of the pointer arithmetic */
-        return -1;
+    if (*pos >= n) /* also keeps NULL + 0 out of the pointer arithmetic */
+        return 0;
+    p = q + *pos;
     end = q + n;
     for (;;) {
         const char *amp = memchr(p, '&', (size_t)(end - p));
@@ -91,11 +92,26 @@ ssize_t gt__http_query_get(const char *q, size_t n, const char *name, char *dst,
         const char *key_end = eq ? eq : seg_end;
 
         if (seg_end > p && key_equals(p, (size_t)(key_end - p), name)) {
-            const char *v = eq ? eq + 1 : seg_end;
-            return copy_value(v, (size_t)(seg_end - v), dst, cap);
+            *v = eq ? eq + 1 : seg_end;
+            *vlen = (size_t)(seg_end - *v);
+            *pos = (size_t)(seg_end - q) + 1;
+            return 1;
         }
-        if (!amp)
-            return -1;
+        if (!amp) {
+            *pos = n;
+            return 0;
+        }
         p = amp + 1;
     }
+}
+
+ssize_t gt__http_query_get(const char *q, size_t n, const char *name, char *dst,
+                           size_t cap)
+{
+    size_t pos = 0, vlen;
+    const char *v;
+
+    if (!gt__http_query_find(q, n, &pos, name, &v, &vlen))
+        return -1;
+    return copy_value(v, vlen, dst, cap);
 }

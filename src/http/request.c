@@ -143,6 +143,11 @@ void gt__http_req_start(gt_http_req *req, gt__http_conn *c, size_t head_len)
     req->spill_len = req->spill_raw = req->spill_cap = req->tail_len = 0;
     req->route = NULL;
     req->nparams = 0;
+    req->rest = NULL;
+    req->rest_len = 0;
+    req->client = req->id = NULL;
+    req->reject_rc = req->reject_status = 0;
+    req->reject_msg = NULL;
     req->path_dec = NULL;
     req->arena_used = 0;
     terminate_fields(c, &req->head);

@@ -373,6 +373,19 @@ static int64_t write_deadline(const gt__http_conn *c)
     return gt_deadline_in(c->w->srv->cfg.write_timeout_ms);
 }
 
+/* X-Request-Id when the server is configured to send it. Out of memory,
+ * the response goes without it. */
+static void add_request_id(gt_http_res *res)
+{
+    const char *id;
+
+    if (!res->req->conn->w->srv->cfg.request_id)
+        return;
+    id = gt_http_req_id(res->req);
+    if (id)
+        hdr_append(res, "X-Request-Id", 12, id, strlen(id));
+}
+
 /* Send the head of a streamed response: chunked for HTTP/1.1, delimited
  * by the close for HTTP/1.0. */
 static int start_stream(gt_http_res *res)
@@ -392,6 +405,7 @@ static int start_stream(gt_http_res *res)
     if (framing == FRAME_CLOSE)
         c->close_after = true;
     decide_close(res);
+    add_request_id(res);
     start = gt__http_out_reserve(c, HEAD_FIXED + res->hdrs_len);
     if (!start)
         return -ENOMEM;
@@ -467,6 +481,8 @@ static int outcome(gt_http_req *req, int rc)
         return req->body_status;
     if (rc == -ETIMEDOUT || (dl != GT_NEVER && gt_now() >= dl))
         return 504;
+    if (rc < 0 && rc == req->reject_rc)
+        return req->reject_status; /* an accessor refused the input */
     if (unavailable(rc))
         return 503;
     if (rc == -ECANCELED) {
@@ -481,11 +497,18 @@ static int outcome(gt_http_req *req, int rc)
     return 0;
 }
 
-/* Replace what the handler built with a short text error response. */
-static void set_error(gt_http_res *res, int status)
+/* Replace what the handler built with a short text error response: the
+ * reason phrase, or why an accessor rejected the input when the handler
+ * returned that accessor's code. */
+static void set_error(gt_http_res *res, int status, int rc)
 {
     static const char type[] = "text/plain; charset=utf-8";
+    gt_http_req *req = res->req;
     const char *reason = gt_http_reason(status);
+
+    if (rc < 0 && rc == req->reject_rc && status == req->reject_status &&
+        !req->body_status && req->reject_msg)
+        reason = req->reject_msg;
 
     res->status = status;
     res->hdrs_len = 0;
@@ -568,10 +591,11 @@ void gt__http_res_finish(gt_http_res *res, int rc)
         return;
     }
     if (status != 0)
-        set_error(res, status);
+        set_error(res, status, rc);
     if (wait_quiet(c) < 0)
         return;
     decide_close(res);
+    add_request_id(res);
     put_response(res);
 }
 

@@ -155,9 +155,10 @@ int gt_http_router_add(gt_http_router *r, const char *method,
 /* ---- matching ------------------------------------------------------------ */
 
 /* Does the raw path (starting with '/') match? Fills params (if not NULL,
- * GT_HTTP_MAX_PARAMS entries). */
+ * GT_HTTP_MAX_PARAMS entries) and, for a "*" route, the request's rest
+ * (if req is not NULL). */
 static bool match(const route *rt, const char *path, size_t n,
-                  gt__http_param *params)
+                  gt__http_param *params, gt_http_req *req)
 {
     size_t i = 1, np = 0; /* i: start of the next path segment */
 
@@ -180,7 +181,15 @@ static bool match(const route *rt, const char *path, size_t n,
         }
         i += len + 1; /* past the '/', or to n + 1 at the end */
     }
-    return rt->prefix ? i <= n : i == n + 1;
+    if (!rt->prefix)
+        return i == n + 1;
+    if (i > n)
+        return false;
+    if (req) {
+        req->rest = path + i;
+        req->rest_len = n - i;
+    }
+    return true;
 }
 
 static bool method_is(const gt_http_req *req, const char *m, size_t n)
@@ -256,7 +265,7 @@ static int not_allowed(gt_http_req *req, gt_http_res *res,
         const route *rt = &r->routes[i];
         size_t n = req->head.path_len;
 
-        if (!rt->method || !match(rt, req->head.path, n, NULL))
+        if (!rt->method || !match(rt, req->head.path, n, NULL, NULL))
             continue;
         len = allow_add(allow, len, rt->method, rt->method_len);
         if (strcmp(rt->method, "GET") == 0)
@@ -288,7 +297,7 @@ int gt_http_router_dispatch(gt_http_req *req, gt_http_res *res, void *router)
         unsigned long score;
         int fit;
 
-        if (!match(rt, path, n, NULL))
+        if (!match(rt, path, n, NULL, NULL))
             continue;
         path_matched = true;
         fit = method_fit(rt, req);
@@ -300,7 +309,7 @@ int gt_http_router_dispatch(gt_http_req *req, gt_http_res *res, void *router)
     }
     if (!best)
         return path_matched ? not_allowed(req, res, r) : not_found(res);
-    match(best, path, n, req->params);
+    match(best, path, n, req->params, req);
     req->nparams = best->nparams;
     req->route = best->pattern;
     gt__http_req_name(req, best->pattern, strlen(best->pattern));
