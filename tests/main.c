@@ -40,6 +40,7 @@ static Suite *db_suite(void)
     Suite *s = suite_create("db");
 
     add_db_core_tests(s);
+    add_db_opts_tests(s);
     add_db_shared_tests(s, "sqlite");
     add_db_shared_tests(s, "postgres");
     add_db_shared_tests(s, "mysql");

@@ -37,6 +37,8 @@ typedef struct opt {
     int64_t dflt;
 } opt;
 
+#define OPT_INT_MAX 1000000L /* counts: as gt__db_url_check() allows */
+
 #define OPT(field, is_int, dflt)                                              \
     {#field, offsetof(gt_pool_config, field), is_int, dflt}
 
@@ -90,17 +92,25 @@ static int read_reset(gt_pool_config *c, const gt__db_url *u, char *err,
     return 0;
 }
 
+/* The URL's options were checked first (gt__db_url_check: known names,
+ * numbers in range, so none is truncated here); the config struct's own
+ * values are checked against the same bounds as they are read. */
 static int read_opts(gt_pool_config *c, const gt__db_url *u, char *err,
                      size_t errlen)
 {
+    int rc = gt__db_url_check(u, err, errlen);
+
+    if (rc < 0)
+        return rc;
     for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++) {
         const opt *o = &opts[i];
         int bad = 0;
         long v = gt__db_url_opt_long(u, o->name, (long)get_opt(c, o), &bad);
 
-        if (bad || v < 0) {
-            snprintf(err, errlen, "pool option %s must be a number >= 0",
-                     o->name);
+        if (bad || v < 0 || (o->is_int && v > OPT_INT_MAX)) {
+            snprintf(err, errlen, "pool option %s must be a whole number "
+                     "from 0 to %ld", o->name,
+                     o->is_int ? OPT_INT_MAX : (long)INT64_MAX);
             return -EINVAL;
         }
         put_opt(c, o, get_opt(c, o) ? get_opt(c, o) : o->dflt);
