@@ -438,4 +438,8 @@ main() {
     esac
 }
 
-main "$@"
+# Sourced (tests/db_fds.sh does, to run the spawning functions alone), it
+# only defines the functions.
+if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then
+    main "$@"
+fi

@@ -72,6 +72,7 @@ static Suite *e2e_suite(void)
     add_e2e_tests(s, "postgres");
     add_e2e_tests(s, "mysql");
     add_e2e_stop_tests(s);
+    add_scripts_tests(s);
     return s;
 }
 

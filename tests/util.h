@@ -39,5 +39,6 @@ void add_db_init_tests(Suite *s, const char *backend);
 void add_pool_tests(Suite *s, const char *backend);
 void add_e2e_tests(Suite *s, const char *backend);
 void add_e2e_stop_tests(Suite *s);
+void add_scripts_tests(Suite *s);
 
 #endif
