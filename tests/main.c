@@ -61,6 +61,7 @@ static Suite *pool_suite(void)
     add_pool_tests(s, "sqlite");
     add_pool_tests(s, "postgres");
     add_pool_tests(s, "mysql");
+    add_pool_log_tests(s);
     return s;
 }
 

@@ -37,6 +37,7 @@ void add_db_mysql_tests(Suite *s);
 void add_db_pg_params_tests(Suite *s);
 void add_db_init_tests(Suite *s, const char *backend);
 void add_pool_tests(Suite *s, const char *backend);
+void add_pool_log_tests(Suite *s);
 void add_e2e_tests(Suite *s, const char *backend);
 void add_e2e_stop_tests(Suite *s);
 void add_scripts_tests(Suite *s);
