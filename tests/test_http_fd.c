@@ -485,9 +485,26 @@ START_TEST(fd_pause_message_at_most_once_a_second)
 }
 END_TEST
 
+/* ThreadSanitizer takes a descriptor number closed on one worker and
+ * reused on another (a pause closes a listener or a connection, the other
+ * worker's accept4() or dup() gets the number) for a data race on the
+ * descriptor: the kernel orders those, TSan cannot see it. Running out of
+ * descriptors is all about such reuse, so these tests run in the
+ * ASan+UBSan build only, not in the TSan one (make check runs the http
+ * suite in both). */
+#if defined(__SANITIZE_THREAD__)
+#define UNDER_TSAN 1
+#else
+#define UNDER_TSAN 0
+#endif
+
 void add_http_fd_tests(Suite *s)
 {
-    TCase *tc = tcase_create("fd_exhaustion");
+    TCase *tc;
+
+    if (UNDER_TSAN)
+        return;
+    tc = tcase_create("fd_exhaustion");
 
     tcase_set_timeout(tc, 5 * BOUND_MS / 1000);
     tcase_add_loop_test(tc, fd_exhaustion_libuv_trick_recovers, 1, 3);
