@@ -71,10 +71,15 @@ fi
 
 # The runtime and HTTP suites again under ThreadSanitizer (coroutines are
 # TSan fibers, see src/runtime/sanitizer.h); the first race fails the run.
-echo "runtime and http suites under ThreadSanitizer" >&2
+echo "runtime, http and pool-worker suites under ThreadSanitizer" >&2
 for suite in runtime http; do
     CK_RUN_SUITE=$suite TSAN_OPTIONS="halt_on_error=1 exitcode=66" \
         ./build-tsan/test_greentor >&2
+done
+# ... and one pool shared by two workers, connections moving between them.
+for backend in sqlite postgres mysql; do
+    CK_RUN_SUITE=pool CK_RUN_CASE=pool_workers_$backend \
+        TSAN_OPTIONS="halt_on_error=1 exitcode=66" ./build-tsan/test_greentor >&2
 done
 
 exec ./build-san/test_greentor

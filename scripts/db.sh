@@ -2,11 +2,12 @@
 # scripts/db.sh -- throw-away PostgreSQL and MariaDB servers for the e2e tests
 # and the benchmarks.
 #
-# Usage: scripts/db.sh start|stop|restart [pg|mysql|all]   (default: all)
+# Usage: scripts/db.sh start|stop|restart [pg|mysql|pgbouncer|all]  (default all)
 #        scripts/db.sh env        print the URLs: eval "$(scripts/db.sh env)"
 #        scripts/db.sh psql ...   psql as greentor on greentor_test
 #        scripts/db.sh mysql ...  mariadb client as greentor on greentor_test
 #        scripts/db.sh destroy    stop both and delete the state directory
+#        scripts/db.sh failover-start|failover-kill-primary|failover-promote|failover-stop
 #
 # Environment (defaults in brackets):
 #   GT_DB_DIR [/tmp/greentor-db]  state: pg/ and mysql/ data, *-run/ sockets
@@ -14,6 +15,10 @@
 #   GT_PG_PORT [55432]  GT_MYSQL_PORT [53306]   TCP ports on 127.0.0.1
 #   GT_PG_MAX_CONN [100]  GT_MYSQL_MAX_CONN [151]   max_connections
 #   GT_DB_TIMEOUT [30]  seconds to wait for a start or a stop
+#   GT_BOUNCER_PORT [56432]  GT_BOUNCER_POOL [8]   PgBouncer in front of pg
+#                                 (transaction pooling, db-pgbouncer.sh)
+#   GT_FO_PRIMARY_PORT [55434]  GT_FO_STANDBY_PORT [55435]   the failover
+#                                 test's own primary and standby (db-failover.sh)
 # Ports and max_connections are applied at each start, so changing them takes
 # a restart; `env` prints the URLs from the environment as it is now.
 #
@@ -57,7 +62,7 @@ log() { printf 'db: %s\n' "$*" >&2; }
 die() { log "$*"; exit 1; }
 
 usage() {
-    sed -n '5,9p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+    sed -n '5,10p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
     exit 2
 }
 
@@ -209,6 +214,9 @@ pg_bootstrap() {
 SELECT 'CREATE ROLE greentor' WHERE NOT EXISTS
     (SELECT 1 FROM pg_roles WHERE rolname = 'greentor') \gexec
 ALTER ROLE greentor LOGIN CREATEDB PASSWORD 'greentor';
+SELECT 'CREATE ROLE gt_capped' WHERE NOT EXISTS
+    (SELECT 1 FROM pg_roles WHERE rolname = 'gt_capped') \gexec
+ALTER ROLE gt_capped LOGIN PASSWORD 'gt_capped' CONNECTION LIMIT 3;
 SELECT 'CREATE DATABASE greentor_test OWNER greentor' WHERE NOT EXISTS
     (SELECT 1 FROM pg_database WHERE datname = 'greentor_test') \gexec
 EOF
@@ -308,7 +316,9 @@ my_alive() {
 }
 
 # Rights: everything on greentor_test, and PROCESS to see all threads. KILL
-# [QUERY] of one's own threads needs no privilege in MariaDB.
+# [QUERY] of one's own threads needs no privilege in MariaDB. gt_capped may
+# hold 3 connections (the pool's capacity tests; PostgreSQL has the same
+# role with CONNECTION LIMIT 3).
 my_bootstrap() {
     my_admin <<'EOF'
 CREATE DATABASE IF NOT EXISTS greentor_test CHARACTER SET utf8mb4;
@@ -318,6 +328,9 @@ ALTER USER 'greentor'@'%' IDENTIFIED BY 'greentor';
 ALTER USER 'greentor'@'localhost' IDENTIFIED BY 'greentor';
 GRANT ALL PRIVILEGES ON greentor_test.* TO 'greentor'@'%', 'greentor'@'localhost';
 GRANT PROCESS ON *.* TO 'greentor'@'%', 'greentor'@'localhost';
+CREATE USER IF NOT EXISTS 'gt_capped'@'%' IDENTIFIED BY 'gt_capped';
+ALTER USER 'gt_capped'@'%' IDENTIFIED BY 'gt_capped' WITH MAX_USER_CONNECTIONS 3;
+GRANT SELECT ON greentor_test.* TO 'gt_capped'@'%';
 EOF
 }
 
@@ -367,11 +380,22 @@ my_stop() {
 
 my_gone() { ! pid_is "$1" mariadbd "$MY_DATA"; }
 
+# ---- PgBouncer -----------------------------------------------------------------
+
+# shellcheck source=db-pgbouncer.sh
+. "$HERE/db-pgbouncer.sh"
+
+# ---- a primary and a standby for the failover test ---------------------------
+
+# shellcheck source=db-failover.sh
+. "$HERE/db-failover.sh"
+
 # ---- commands ----------------------------------------------------------------
 
 cmd_env() {
     echo "export GT_TEST_PG_URL=postgres://greentor:greentor@127.0.0.1:$PG_PORT/greentor_test"
     echo "export GT_TEST_MYSQL_URL=mysql://greentor:greentor@127.0.0.1:$MY_PORT/greentor_test"
+    echo "export GT_TEST_BOUNCER_URL=postgres://greentor:greentor@127.0.0.1:$PGB_PORT/greentor_test"
 }
 
 # Serialise start/stop/destroy (`make -j` may start the servers twice) on
@@ -387,7 +411,8 @@ which_servers() {
     case "${1:-all}" in
     pg) echo pg ;;
     mysql) echo my ;;
-    all) echo pg my ;;
+    pgbouncer) echo pgb ;;
+    all) echo pg my pgb ;;
     *) usage ;;
     esac
 }
@@ -430,7 +455,11 @@ main() {
     start) ensure_dir; lock; cmd_start "$@" ;;
     stop) lock; cmd_stop "$@" ;;
     restart) ensure_dir; lock; cmd_stop "$@"; cmd_start "$@" ;;
-    destroy) lock; cmd_destroy ;;
+    destroy) lock; [[ ! -e "$MARKER" ]] || fo_stop; cmd_destroy ;;
+    failover-start) ensure_dir; lock; fo_start ;;
+    failover-kill-primary) lock; fo_kill_primary ;;
+    failover-promote) lock; fo_promote ;;
+    failover-stop) lock; fo_stop ;;
     env) cmd_env ;;
     psql) cmd_psql "$@" ;;
     mysql) cmd_mysql "$@" ;;

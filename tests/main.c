@@ -47,7 +47,11 @@ static Suite *db_suite(void)
     add_db_shared_tests(s, "mysql");
     add_db_pg_tests(s);
     add_db_pg_params_tests(s);
+    add_db_pg_wedged_tests(s);
     add_db_mysql_tests(s);
+    add_db_mysql_side_tests(s);
+    add_db_batch_tests(s, "sqlite");
+    add_db_batch_tests(s, "postgres");
     add_db_init_tests(s, "sqlite");
     add_db_init_tests(s, "postgres");
     add_db_init_tests(s, "mysql");
@@ -61,6 +65,20 @@ static Suite *pool_suite(void)
     add_pool_tests(s, "sqlite");
     add_pool_tests(s, "postgres");
     add_pool_tests(s, "mysql");
+    add_pool_worker_tests(s, "sqlite");
+    add_pool_worker_tests(s, "postgres");
+    add_pool_worker_tests(s, "mysql");
+    add_pool_stale_tests(s, "postgres");
+    add_pool_stale_tests(s, "mysql");
+    add_pool_capacity_tests(s, "postgres");
+    add_pool_capacity_tests(s, "mysql");
+    add_pool_bouncer_tests(s);
+    add_pool_leak_tests(s, "sqlite");
+    add_pool_leak_tests(s, "postgres");
+    add_pool_leak_tests(s, "mysql");
+    add_pool_failover_tests(s);
+    add_pool_timeout_tests(s);
+    add_pool_oom_tests(s);
     add_pool_log_tests(s);
     return s;
 }

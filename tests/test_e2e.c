@@ -555,6 +555,8 @@ static void get_pool_metrics(pool_metrics *m)
                              &m->max_open_ever),
                   "/metrics lacks the greentor_pool_* gauges:\n%.1500s",
                   res.body);
+    ck_assert_ptr_nonnull(strstr(res.body, "greentor_db_interrupted_total{"
+                                           "connection=\"kept\"}"));
     httpc_res_free(&res);
 }
 

@@ -66,35 +66,6 @@ static int stop_and_join(void *arg)
     return 0;
 }
 
-static pid_t postmaster_pid(void)
-{
-    const char *dir = getenv("GT_DB_DIR");
-    char path[512];
-    long pid = 0;
-    FILE *f;
-
-    snprintf(path, sizeof(path), "%s/pg/postmaster.pid",
-             dir ? dir : "/tmp/greentor-db");
-    f = fopen(path, "r");
-    ck_assert_msg(f != NULL, "no %s: is scripts/db.sh running?", path);
-    ck_assert_int_eq(fscanf(f, "%ld", &pid), 1);
-    fclose(f);
-    return (pid_t)pid;
-}
-
-/* Resume 'pid' after WATCHDOG_S unless killed first. */
-static pid_t start_watchdog(pid_t pid)
-{
-    pid_t w = fork();
-
-    if (w == 0) {
-        sleep(WATCHDOG_S);
-        kill(pid, SIGCONT);
-        _exit(0);
-    }
-    return w;
-}
-
 static int connect_port(int port)
 {
     struct sockaddr_in a = {.sin_family = AF_INET,
@@ -143,8 +114,8 @@ START_TEST(stop_with_a_wedged_database_is_bounded_and_answers_503)
     /* The query is sent before the handler first parks, and the stop
      * below is posted to the same worker: it cannot overtake the query. */
     ck_assert_int_eq(atomic_load(&e.started), 1);
-    pm = postmaster_pid();
-    dog = start_watchdog(pm);
+    pm = pg_postmaster_pid();
+    dog = resume_later(pm, WATCHDOG_S);
     ck_assert_int_eq(kill(pm, SIGSTOP), 0);
     t0 = gt_now();
     ck_assert_int_eq(gt_rt_post(e.rt, 0, stop_and_join, &e), 0);

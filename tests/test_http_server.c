@@ -134,6 +134,13 @@ static int h_pool(gt_http_req *req, gt_http_res *res, void *arg)
     return GT_EPOOL;
 }
 
+/* What a query returns when the database went away mid-request. */
+static int h_db_gone(gt_http_req *req, gt_http_res *res, void *arg)
+{
+    (void)req, (void)res, (void)arg;
+    return -ECONNRESET;
+}
+
 static int h_sleep(gt_http_req *req, gt_http_res *res, void *arg)
 {
     (void)req, (void)res, (void)arg;
@@ -285,6 +292,7 @@ static gt_http_router *make_router(void)
         {"GET", "/hdr", h_header},
         {NULL, "/err", h_err},
         {"GET", "/pool", h_pool},
+        {"GET", "/dbgone", h_db_gone},
         {"GET", "/sleep", h_sleep},
         {"GET", "/late", h_late},
         {"GET", "/local", h_local},
@@ -1455,6 +1463,11 @@ START_TEST(handler_errors)
     ck_assert_ptr_null(strstr(r.body, "never sent"));
     resp_free(&r);
     cli_send(c, GET_("/pool"));
+    ck_assert(cli_read(c, &r, false));
+    ck_assert_int_eq(r.status, 503);
+    ck_assert(resp_header_is(&r, "Retry-After", "1"));
+    resp_free(&r);
+    cli_send(c, GET_("/dbgone")); /* a lost database connection: 503 too */
     ck_assert(cli_read(c, &r, false));
     ck_assert_int_eq(r.status, 503);
     ck_assert(resp_header_is(&r, "Retry-After", "1"));

@@ -12,43 +12,8 @@
 #include <unistd.h>
 
 #include "greentor/pool.h"
+#include "pool_fixture.h"
 #include "util.h"
-
-static const char *backend; /* of the running test case */
-
-static const char *base_url(void)
-{
-    static char sqlite_url[128];
-    const char *u;
-
-    if (strcmp(backend, "sqlite") == 0) {
-        snprintf(sqlite_url, sizeof(sqlite_url),
-                 "sqlite:///tmp/greentor-pool-%d.db", (int)getpid());
-        return sqlite_url;
-    }
-    u = getenv(strcmp(backend, "postgres") == 0 ? "GT_TEST_PG_URL"
-                                                 : "GT_TEST_MYSQL_URL");
-    ck_assert_msg(u != NULL, "no %s URL: run `eval \"$(scripts/db.sh "
-                  "start)\"` first", backend);
-    return u;
-}
-
-static char *url_with(const char *opts)
-{
-    static char buf[512];
-    const char *b = base_url();
-
-    /* On PostgreSQL the connections are tagged, so a test can find its
-     * own in pg_stat_activity; the other backends have no such option
-     * (an unknown one is refused). */
-    if (strcmp(backend, "postgres") == 0)
-        snprintf(buf, sizeof(buf), "%s%s%s&application_name=gt_pool_test_%d",
-                 b, strchr(b, '?') ? "&" : "?", opts, (int)getpid());
-    else
-        snprintf(buf, sizeof(buf), "%s%s%s", b, strchr(b, '?') ? "&" : "?",
-                 opts);
-    return buf;
-}
 
 static const char *sleep_sql(void)
 {
@@ -60,24 +25,6 @@ static const char *sleep_sql(void)
            "WHERE x < 1000000000) SELECT count(*) FROM c";
 }
 
-/* Server-side count of our user's other sessions. */
-static int64_t server_sessions(gt_db *probe)
-{
-    const char *sql =
-        strcmp(backend, "postgres") == 0
-            ? "SELECT count(*) FROM pg_stat_activity WHERE "
-              "application_name LIKE 'gt_pool_test_%'"
-            : "SELECT COUNT(*) FROM information_schema.processlist WHERE "
-              "user = 'greentor' AND id <> CONNECTION_ID()";
-    gt_rows *r;
-    int64_t n;
-
-    ck_assert_int_eq(gt_db_query(probe, &r, sql, NULL, 0, GT_NEVER), 1);
-    n = gt_rows_int(r, 0, 0);
-    gt_rows_free(r);
-    return n;
-}
-
 typedef struct ctx {
     gt_pool *pool;
     int id;
@@ -86,41 +33,6 @@ typedef struct ctx {
     int ok, epool, other;
     int hold_ms;
 } ctx;
-
-/* Pools outlive the runtime's run: they are freed after it returns. */
-static gt_pool *pools[8];
-static int npools;
-
-static gt_pool *make_pool(const char *opts, int workers_hint)
-{
-    char err[256];
-    gt_pool *p = NULL;
-    int rc = gt_pool_new(&p, gt_rt_self(), url_with(opts), NULL, err,
-                         sizeof(err));
-
-    (void)workers_hint;
-    ck_assert_msg(rc == 0, "gt_pool_new: %d %s", rc, err);
-    ck_assert_int_lt(npools, 8);
-    pools[npools++] = p;
-    return p;
-}
-
-/* Run fn on a fresh runtime, then free the pools it made. */
-static int run_pool_test(gt_co_fn fn, int workers)
-{
-    gt_rt_config cfg = {.workers = workers};
-    int rc = gt_rt_main(&cfg, fn, NULL);
-
-    while (npools > 0)
-        gt_pool_free(pools[--npools]);
-    return rc;
-}
-
-static void exec_ok(gt_db *db, const char *sql)
-{
-    ck_assert_msg(gt_db_exec(db, sql, NULL, 0, GT_NEVER) >= 0, "%s: %s",
-                  sql, gt_db_errmsg(db));
-}
 
 static void with_table(gt_pool *p, const char *name)
 {
@@ -136,11 +48,18 @@ static void with_table(gt_pool *p, const char *name)
     gt_pool_db_release(p);
 }
 
+/* At rest once the connections given back have been cleaned (a rollback
+ * or a reset runs in a coroutine of the pool's, after the release). */
 static void expect_at_rest(gt_pool *p)
 {
     gt_pool_stats st;
 
     gt_pool_get_stats(p, &st);
+    for (int i = 0; i < 5000 && st.cleaning > 0; i++) {
+        ck_assert_int_eq(gt_sleep(1), 0);
+        gt_pool_get_stats(p, &st);
+    }
+    ck_assert_int_eq(st.cleaning, 0);
     ck_assert_int_eq(st.in_use, 0);
     ck_assert_int_eq(st.waiters, 0);
     ck_assert_int_le(st.open, st.idle + st.in_use);
@@ -184,7 +103,7 @@ static int isolated_writer(void *arg)
 
 static int t_isolation(void *arg)
 {
-    gt_pool *p = make_pool("max_open=8&acquire_timeout_ms=30000", 1);
+    gt_pool *p = make_pool("max_open=8&acquire_timeout_ms=30000");
     static iso args[1000];
     gt_co *co[1000];
     int ok = 0;
@@ -236,7 +155,7 @@ static int see_session_state(void *arg)
 
 static int t_session(void *arg)
 {
-    gt_pool *p = make_pool("max_open=1", 1);
+    gt_pool *p = make_pool("max_open=1");
     gt_co *co;
     int rc;
 
@@ -308,7 +227,7 @@ static int count_rows(gt_pool *p, const char *sql)
 
 static int t_exit_paths(void *arg)
 {
-    gt_pool *p = make_pool("max_open=2", 1);
+    gt_pool *p = make_pool("max_open=2");
     gt_pool_stats st;
     gt_co *co;
     int rc;
@@ -394,13 +313,13 @@ static int t_exhaustion(void *arg)
     (void)arg;
     if (strcmp(backend, "sqlite") != 0)
         ck_assert_int_eq(gt_db_open(&probe, base_url(), GT_NEVER), 0);
-    c.pool = make_pool("max_open=4&acquire_timeout_ms=20000", 1);
+    c.pool = make_pool("max_open=4&acquire_timeout_ms=20000");
     run_load(&c, 200, probe, &max_seen);
     ck_assert_int_eq(c.ok, 200);
     ck_assert_int_le(max_seen, 4);
     /* Now with a short acquire timeout: some get GT_EPOOL, none hang. */
     c = (ctx){.hold_ms = 100};
-    c.pool = make_pool("max_open=4&acquire_timeout_ms=150", 1);
+    c.pool = make_pool("max_open=4&acquire_timeout_ms=150");
     run_load(&c, 200, probe, &max_seen);
     ck_assert_int_eq(c.ok + c.epool, 200);
     ck_assert_int_gt(c.epool, 0);
@@ -438,7 +357,7 @@ static int t_fifo(void *arg)
     gt_pool_stats st;
 
     (void)arg;
-    c.pool = make_pool("max_open=1&acquire_timeout_ms=20000", 1);
+    c.pool = make_pool("max_open=1&acquire_timeout_ms=20000");
     ck_assert_int_eq(gt_pool_acquire(c.pool, &held, GT_NEVER), 0);
     for (int i = 0; i < 6; i++) {
         ck_assert_int_eq(gt_co_spawn(&co[i], ordered_waiter, &c), 0);
@@ -480,7 +399,7 @@ static int t_failed_connect(void *arg)
     (void)arg;
     ck_assert_int_eq(gt_pool_new(&p, gt_rt_self(), bad, NULL, err,
                                  sizeof(err)), 0);
-    pools[npools++] = p;
+    keep_pool(p);
     ck_assert_int_eq(gt_pool_db(p, &db), GT_EPOOL);
     ck_assert_ptr_nonnull(strstr(gt_pool_errmsg(p), "connect"));
     /* Failing fast now: no second connect during the back-off. */
@@ -537,8 +456,7 @@ static int t_outage(void *arg)
     int64_t t0;
 
     (void)arg;
-    c.pool = make_pool("max_open=4&backoff_max_ms=500&validate_idle_ms=0",
-                       1);
+    c.pool = make_pool("max_open=4&backoff_max_ms=500&validate_idle_ms=0");
     for (int i = 0; i < 8; i++)
         ck_assert_int_eq(gt_co_spawn(&co[i], query_loop, &c), 0);
     ck_assert_int_eq(gt_sleep(300), 0);
@@ -568,7 +486,7 @@ END_TEST
 
 static int hold_too_long(void *arg)
 {
-    gt_pool *p = make_pool("leak_threshold_ms=100", 1);
+    gt_pool *p = make_pool("leak_threshold_ms=100");
     gt_db *db;
 
     (void)arg;
@@ -638,7 +556,7 @@ static int t_workers(void *arg)
     gt_pool_stats st;
 
     (void)arg;
-    cap.pool = make_pool("max_open=2&acquire_timeout_ms=20000", 2);
+    cap.pool = make_pool("max_open=2&acquire_timeout_ms=20000");
     /* Warm worker 0 so it holds the idle connections ... */
     for (int i = 0; i < 4; i++)
         ck_assert_int_eq(gt_rt_post(gt_rt_self(), 0, cross_worker, NULL),
@@ -666,7 +584,7 @@ END_TEST
 
 static int t_metrics(void *arg)
 {
-    gt_pool *p = make_pool("max_open=3", 1);
+    gt_pool *p = make_pool("max_open=3");
     char *m;
 
     (void)arg;
@@ -707,21 +625,6 @@ START_TEST(bad_pool_options_are_clear_errors)
     gt_rt_free(rt);
 }
 END_TEST
-
-static void use_sqlite(void)
-{
-    backend = "sqlite";
-}
-
-static void use_postgres(void)
-{
-    backend = "postgres";
-}
-
-static void use_mysql(void)
-{
-    backend = "mysql";
-}
 
 void add_pool_tests(Suite *s, const char *which)
 {

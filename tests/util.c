@@ -1,4 +1,7 @@
 /* tests/util.c -- helpers shared by the test suites. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -40,4 +43,32 @@ int run_child(void (*fn)(void *), void *arg, char *err, size_t cap)
     close(fds[0]);
     waitpid(pid, &status, 0);
     return status;
+}
+
+pid_t pg_postmaster_pid(void)
+{
+    const char *dir = getenv("GT_DB_DIR");
+    char path[512];
+    long pid = 0;
+    FILE *f;
+
+    snprintf(path, sizeof(path), "%s/pg/postmaster.pid",
+             dir ? dir : "/tmp/greentor-db");
+    f = fopen(path, "r");
+    ck_assert_msg(f != NULL, "no %s: is scripts/db.sh running?", path);
+    ck_assert_int_eq(fscanf(f, "%ld", &pid), 1);
+    fclose(f);
+    return (pid_t)pid;
+}
+
+pid_t resume_later(pid_t pid, int secs)
+{
+    pid_t w = fork();
+
+    if (w == 0) {
+        sleep((unsigned)secs);
+        kill(pid, SIGCONT);
+        _exit(0);
+    }
+    return w;
 }

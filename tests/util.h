@@ -3,6 +3,7 @@
 #define GT_TESTS_UTIL_H
 
 #include <check.h>
+#include <sys/types.h>
 
 #include "greentor.h"
 
@@ -16,6 +17,14 @@ int run_main_cfg(const gt_rt_config *cfg, gt_co_fn fn, void *arg);
 /* Run fn(arg) in a forked child with stderr captured; returns the child's
  * wait status and copies up to cap-1 bytes of its stderr into err. */
 int run_child(void (*fn)(void *), void *arg, char *err, size_t cap);
+
+/* The pid of scripts/db.sh's PostgreSQL postmaster (GT_DB_DIR). */
+pid_t pg_postmaster_pid(void);
+
+/* A watchdog child that sends SIGCONT to 'pid' after 'secs' seconds, so a
+ * test that SIGSTOPs a server cannot leave it stopped; kill and reap it
+ * when done. */
+pid_t resume_later(pid_t pid, int secs);
 
 /* Each test file adds its test cases to its module's suite. */
 void add_runtime_co_tests(Suite *s);
@@ -34,9 +43,20 @@ void add_db_opts_tests(Suite *s);
 void add_db_shared_tests(Suite *s, const char *backend);
 void add_db_pg_tests(Suite *s);
 void add_db_mysql_tests(Suite *s);
+void add_db_mysql_side_tests(Suite *s);
+void add_db_batch_tests(Suite *s, const char *backend);
 void add_db_pg_params_tests(Suite *s);
+void add_db_pg_wedged_tests(Suite *s);
 void add_db_init_tests(Suite *s, const char *backend);
 void add_pool_tests(Suite *s, const char *backend);
+void add_pool_worker_tests(Suite *s, const char *backend);
+void add_pool_stale_tests(Suite *s, const char *backend);
+void add_pool_capacity_tests(Suite *s, const char *backend);
+void add_pool_bouncer_tests(Suite *s);
+void add_pool_leak_tests(Suite *s, const char *backend);
+void add_pool_failover_tests(Suite *s);
+void add_pool_timeout_tests(Suite *s);
+void add_pool_oom_tests(Suite *s);
 void add_pool_log_tests(Suite *s);
 void add_e2e_tests(Suite *s, const char *backend);
 void add_e2e_stop_tests(Suite *s);

@@ -428,14 +428,20 @@ static void put_route_metrics(sbuf *b)
 static int do_metrics(gt_http_req *req, gt_http_res *res, void *arg)
 {
     char *pool_text = gt_pool_metrics_new(pool, "world");
+    char *db_text = gt_db_metrics_new();
     sbuf b = {0};
     int rc;
 
     (void)req, (void)arg;
-    if (!pool_text)
+    if (!pool_text || !db_text) {
+        free(pool_text);
+        free(db_text);
         return -ENOMEM;
+    }
     put_str(&b, pool_text);
+    put_str(&b, db_text);
     free(pool_text);
+    free(db_text);
     put_route_metrics(&b);
     rc = b.oom ? -ENOMEM
                : gt_http_res_header(res, "Content-Type",

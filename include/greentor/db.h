@@ -3,17 +3,25 @@
  *
  * A gt_db is one connection, opened from a URL:
  *     postgres://user:pass@host:port/db?opt=v   (also postgresql://)
+ *     postgres://user:pass@h1:p1,h2:p2/db?target_session_attrs=read-write
+ *         (libpq's host list: tried in order; with read-write only a
+ *         primary is accepted, so after a failover new connections find
+ *         the promoted standby)
  *     mysql://user:pass@host:port/db?opt=v      (also mariadb://)
  *     sqlite:///absolute/path.db   sqlite:relative/path.db   sqlite::memory:
  * Driver options: connect_timeout_ms (default 5000), stmt_cache (prepared
- * statements kept per connection, LRU, default 64), init (below); for
- * PostgreSQL application_name, sslmode, sslrootcert, sslcert, sslkey,
- * gssencmode and options (passed to libpq); for SQLite busy_timeout_ms
- * (default 5000), mode=inline|offload and synchronous=off|normal|full|extra.
- * The pool's options (greentor/pool.h) ride in the same string and are
- * accepted here too. Any other option, or a number out of its range
- * (milliseconds 0-2147483647), is refused with -EINVAL: a typo must not
- * leave a default in place. gt_db_check_url() says which and why.
+ * statements kept per connection, LRU, default 64; 0: PostgreSQL's
+ * unnamed statement only, re-parsed each time -- the setting for PgBouncer
+ * in transaction pooling mode, where a named statement does not survive
+ * the change of server connection between transactions), init (below);
+ * for PostgreSQL application_name, sslmode, sslrootcert, sslcert, sslkey,
+ * gssencmode, options, target_session_attrs and port (a list with a host
+ * list; all passed to libpq); for SQLite busy_timeout_ms (default 5000),
+ * mode=inline|offload and synchronous=off|normal|full|extra. The pool's
+ * options (greentor/pool.h) ride in the same string and are accepted here
+ * too. Any other option, or a number out of its range (milliseconds
+ * 0-2147483647), is refused with -EINVAL: a typo must not leave a default
+ * in place. gt_db_check_url() says which and why.
  *
  * Init SQL. Each init=<statement> option (percent-encoded: %20 for a
  * space, %3D for '=', %26 for '&'; empty ones are ignored) runs once on
@@ -25,8 +33,9 @@
  * connect deadline, and they do not count as changing the session (the
  * pool does not reset a connection because of them).
  *
- * Threads. A connection belongs to the worker that opened it and is used by
- * one coroutine at a time. Every call that talks to a server yields until
+ * Threads. A connection belongs to the worker that opened it (or that it
+ * was handed to after gt_db_detach()) and is used by one coroutine at a
+ * time. Every call that talks to a server yields until
  * the answer is there or 'deadline' (absolute, gt_now() ms; GT_NEVER) or the
  * coroutine's own deadline passes, or the coroutine is cancelled. A query
  * interrupted that way is cancelled on the server (PostgreSQL CancelRequest,
@@ -174,7 +183,11 @@ GT_API int gt_db_query(gt_db *db, gt_rows **out, const char *sql,
 /* Run 'n' independent statements; out[i] receives statement i's rows (NULL
  * for a statement after the first failure). On PostgreSQL all are sent in
  * one round trip (libpq pipeline mode); elsewhere they run in order.
- * Stops at the first error, which it returns; 0 on success. Yields. */
+ * Outside a transaction the batch is one transaction of its own on
+ * PostgreSQL (the pipeline's implicit one) and SQLite (BEGIN ... COMMIT:
+ * one file lock for all of it), so a failure undoes all of it; on MariaDB
+ * each statement commits as it runs. Inside a transaction it is part of
+ * it. Stops at the first error, which it returns; 0 on success. Yields. */
 GT_API int gt_db_batch(gt_db *db, gt_rows **out, const gt_db_stmt *stmts,
                        int n, int64_t deadline);
 
@@ -221,6 +234,84 @@ GT_API int gt_db_rollback(gt_db *db, int64_t deadline);
 
 /* Open transaction blocks: 0 outside a transaction. */
 GT_API int gt_db_tx_depth(const gt_db *db);
+
+/* ---- for connection pools ------------------------------------------------ */
+
+/* What a pool (greentor's, or your own) needs to know about a connection
+ * it takes back, and the one thing it must do to move it between workers.
+ * None of these yields except gt_db_abandon_tx(). */
+
+/* Nonzero when a transaction is open: one begun with gt_db_begin(), or a
+ * BEGIN the application sent itself (the server's word). */
+GT_API int gt_db_in_tx(gt_db *db);
+
+/* Roll back everything open, savepoints included (one ROLLBACK). Yields.
+ * 0 or a negative error (then the connection is best discarded). */
+GT_API int gt_db_abandon_tx(gt_db *db, int64_t deadline);
+
+/* Nonzero when a statement may have changed session state (SET, temporary
+ * tables, prepared statements by hand...) since the open or the last
+ * gt_db_reset(). */
+GT_API int gt_db_session_dirty(const gt_db *db);
+
+/* Zero when the connection shows, without a round trip, that the server
+ * has dropped it: its socket is at end of file or reset, or holds bytes
+ * nobody asked for (PostgreSQL's FATAL before it closes). The check for an
+ * idle connection before it is handed out: restarts, failovers,
+ * pg_terminate_backend, KILL and idle cuts by a proxy or firewall all end
+ * this way. One non-blocking peek (recv MSG_PEEK); does not yield. Nonzero
+ * for SQLite, and when in doubt. */
+GT_API int gt_db_alive(gt_db *db);
+
+/* Nonzero when the last error (of a failed gt_db_open() too) is the
+ * server refusing a connection for having too many: PostgreSQL 53300
+ * (max_connections, or a role's or database's CONNECTION LIMIT), MariaDB
+ * 1040 (max_connections), 1203 (max_user_connections) and 1226 (an
+ * account's MAX_USER_CONNECTIONS). That is the
+ * database's real capacity, not an outage. */
+GT_API int gt_db_at_capacity(const gt_db *db);
+
+/* Nonzero when gt_db_reset() undoes session state. SQLite's cannot (it
+ * only rolls back): a pool should close a dirty SQLite connection. */
+GT_API int gt_db_can_reset(const gt_db *db);
+
+/* Unregister the connection's socket from the calling worker's loop, so
+ * that a coroutine of another worker may use it next (the next call
+ * registers it with that worker's loop). Call it on the worker that used
+ * the connection last, with no statement running; then hand the handle
+ * over (gt_rt_post()). Does not yield. NULL: no-op. */
+GT_API void gt_db_detach(gt_db *db);
+
+/* End the server session now but keep the handle: the socket is shut
+ * down (the server sees its client leave and frees the connection's
+ * place) and the connection is marked broken with 'why' as its message,
+ * so that every later call fails with -ECONNRESET saying why. For a
+ * connection whose holder cannot be trusted to give it back (a pool's
+ * leak reclaim). gt_db_close() still frees it. Does not yield. Returns 0,
+ * -EBUSY while a call is running on it (it is left alone), -EINVAL. */
+GT_API int gt_db_disconnect(gt_db *db, const char *why);
+
+/* Process-wide counts of interrupted statements (a deadline, or the
+ * caller cancelled) and of the cancels sent to the server for them. */
+typedef struct gt_db_stats {
+    uint64_t cancels_sent;    /* CancelRequest / KILL QUERY sent */
+    uint64_t cancels_dropped; /* not sent: too many on their way already
+                               * (a wedged server); the statement ran on */
+    uint64_t interrupted_kept;      /* connection wound down clean, kept */
+    uint64_t interrupted_discarded; /* ... not in time: dropped */
+} gt_db_stats;
+
+/* Any thread. */
+GT_API void gt_db_get_stats(gt_db_stats *out);
+
+/* The same in Prometheus text ("greentor_db_" names, no labels), to put
+ * next to gt_pool_metrics_new()'s. malloc'd; NULL on OOM. Any thread. */
+GT_API char *gt_db_metrics_new(void);
+
+/* One pointer of the owner's bookkeeping (a pool's record for the
+ * connection); NULL until set. */
+GT_API void gt_db_set_owner(gt_db *db, void *owner);
+GT_API void *gt_db_owner(const gt_db *db);
 
 /* ---- results ---------------------------------------------------------------- */
 

@@ -17,8 +17,11 @@
  * Errors. 0 (or a count) on success, a negative code on failure: -errno
  * where one fits, libuv's codes unchanged, else GT_E* (runtime.h). A
  * handler returns 0 when the response it built should be sent, or a
- * negative code: GT_EPOOL gives 503 with "Retry-After: 1", -ETIMEDOUT 504,
- * anything else 500 and a log line. A handler that ends after its deadline
+ * negative code: GT_EPOOL gives 503 with "Retry-After: 1", and so do the
+ * codes of a database connection that failed (-ECONNRESET, -ECONNREFUSED,
+ * -ENOTCONN, -ECONNABORTED: the database went away, or is restarting,
+ * which is unavailability, not a bug); -ETIMEDOUT 504; anything else 500
+ * and a log line. A handler that ends after its deadline
  * (gt_http_config.handler_timeout_ms) is answered 504 whatever it returns.
  *
  * Ownership. Strings and buffers a request accessor returns are borrowed

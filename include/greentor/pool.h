@@ -61,6 +61,16 @@ typedef struct gt_pool_config {
     int max_open, min_idle, max_idle;
     int64_t max_lifetime_ms, idle_timeout_ms, acquire_timeout_ms;
     int64_t validate_idle_ms, leak_threshold_ms, backoff_max_ms;
+    /* An explicit acquisition (gt_pool_acquire()) held longer than this
+     * is taken back: its server session is ended (its state is unknown),
+     * its slot returns to the cap, the acquiring file:line is logged, and
+     * the holder's handle fails every later call with -ECONNRESET and a
+     * message saying so; gt_pool_release() still frees it. 0 (default):
+     * never -- an explicit acquisition is how a background job or a
+     * LISTEN loop keeps a connection past any request, and taking it
+     * away by surprise would break it; request-scoped connections
+     * (gt_pool_db()) cannot leak in the first place. */
+    int64_t leak_reclaim_ms;
     int reset_on_release;     /* enum gt_pool_reset */
     /* Run on every new connection before its first use, after the URL's
      * init= statements, and again after every reset on release (see
@@ -75,14 +85,26 @@ typedef struct gt_pool_config {
 typedef struct gt_pool_stats {
     int64_t open;             /* connections open or being opened */
     int64_t in_use, idle, waiters;
+    int64_t cleaning;         /* given back, being rolled back, reset or
+                               * wound down (an interrupted query) by a
+                               * coroutine of the pool before reuse */
     int64_t max_open_ever;
+    int64_t cap;              /* connections the pool may hold now:
+                               * max_open, or fewer while the database
+                               * refuses more (its connection limit) */
     uint64_t acquired;        /* successful acquisitions */
     uint64_t waits;           /* acquisitions that had to wait */
     uint64_t wait_us;         /* total time spent waiting */
     uint64_t timeouts;        /* GT_EPOOL returned */
     uint64_t opened, connect_errors;
     uint64_t discarded_broken, discarded_lifetime, discarded_idle;
+    uint64_t discarded_dead;  /* idle ones the server had dropped, found
+                               * before a request could use them */
     uint64_t rollbacks, resets, leaks_reported;
+    uint64_t leaks_reclaimed; /* taken back after leak_reclaim_ms */
+    uint64_t moved;           /* handed to another worker, not closed */
+    uint64_t capacity_refusals; /* connects the database refused for
+                                 * having too many (not an outage) */
 } gt_pool_stats;
 
 /* Make a pool for 'url' on runtime 'rt'. The URL is checked, not
@@ -117,12 +139,17 @@ GT_API int gt_pool_db_at(gt_pool *pool, gt_db **out, const char *file,
 GT_API void gt_pool_db_release(gt_pool *pool);
 
 /* Explicit acquisition, not tied to the coroutine's life: the caller must
- * gt_pool_release() it (leak detection watches it). Same returns. */
+ * gt_pool_release() it (leak detection watches it). Same returns.
+ * gt_pool_release() gives it back on the worker that acquired it (it may
+ * yield: rollback, reset) and returns 0; -EINVAL when 'db' is not an
+ * explicit acquisition of 'pool' still held (released already, or the
+ * request-scoped one of gt_pool_db()); -EXDEV on another worker, where
+ * the connection is left as it was (a debug build aborts). */
 GT_API int gt_pool_acquire_at(gt_pool *pool, gt_db **out, int64_t deadline,
                               const char *file, int line);
 #define gt_pool_acquire(pool, out, deadline)                                 \
     gt_pool_acquire_at(pool, out, deadline, __FILE__, __LINE__)
-GT_API void gt_pool_release(gt_pool *pool, gt_db *db);
+GT_API int gt_pool_release(gt_pool *pool, gt_db *db);
 
 /* Statistics summed over workers (racy reads of live counters). */
 GT_API void gt_pool_get_stats(gt_pool *pool, gt_pool_stats *out);

@@ -318,6 +318,24 @@ GT_API int gt_run_blocking(int (*fn)(void *), void *arg, int64_t deadline);
 GT_API int gt_run_thread(int (*fn)(void *), void *arg, void (*done)(void *),
                          int64_t deadline);
 
+/* The same in steps, for a caller that starts the call now and decides
+ * later whether to wait (a PostgreSQL cancel that must have landed before
+ * the connection is used again). gt_thread_start() starts fn(arg) on its
+ * own thread (any thread may start; done(arg) as above) and gives a handle
+ * in *out: 0, -EINVAL, -EAGAIN or -ENOMEM (then *out is NULL, fn did not
+ * run and done(arg) has been called). gt_thread_wait() yields until fn has
+ * returned (its result), 'deadline' (-ETIMEDOUT) or cancellation
+ * (-ECANCELED); it may be called again; coroutines only (-EINVAL).
+ * gt_thread_finished() tells, without waiting, whether fn has returned
+ * (any thread). gt_thread_forget() gives the handle up, once; the call
+ * runs on to its end regardless. */
+typedef struct gt_thread_call gt_thread_call;
+GT_API int gt_thread_start(gt_thread_call **out, int (*fn)(void *),
+                           void *arg, void (*done)(void *));
+GT_API int gt_thread_wait(gt_thread_call *call, int64_t deadline);
+GT_API int gt_thread_finished(const gt_thread_call *call);
+GT_API void gt_thread_forget(gt_thread_call *call);
+
 /* ---- coroutine-local storage -------------------------------------------- */
 
 typedef int gt_local_key;

@@ -315,10 +315,9 @@ static bool may_dirty_session(const char *sql)
 }
 
 /* After any statement: follow transactions the server opened or ended
- * without us, and account the time. */
-static void after_statement(gt_db *db, uint64_t t0)
+ * without us. */
+static void after_statement(gt_db *db)
 {
-    db->busy_us += (int64_t)((uv_hrtime() - t0) / 1000);
     if (!db->drv->in_tx || db->broken)
         return;
     if (!db->drv->in_tx(db))
@@ -331,7 +330,6 @@ static void after_statement(gt_db *db, uint64_t t0)
 static int64_t run(gt_db *db, gt_rows **out, const char *sql,
                    const gt_db_value *params, int nparams, int64_t deadline)
 {
-    uint64_t t0 = uv_hrtime();
     int64_t rc;
 
     if (!sql)
@@ -341,12 +339,14 @@ static int64_t run(gt_db *db, gt_rows **out, const char *sql,
         return rc;
     if (may_dirty_session(sql))
         db->session_dirty = true;
+    db->in_call++;
     rc = db->drv->query(db, out, sql, params, nparams, deadline);
+    db->in_call--;
     if (rc < 0 && out && *out) {
         gt_rows_free(*out); /* a driver must not hand out rows on error */
         *out = NULL;
     }
-    after_statement(db, t0);
+    after_statement(db);
     return rc;
 }
 
@@ -391,7 +391,6 @@ static int batch_in_order(gt_db *db, gt_rows **out, const gt_db_stmt *stmts,
 int gt_db_batch(gt_db *db, gt_rows **out, const gt_db_stmt *stmts, int n,
                 int64_t deadline)
 {
-    uint64_t t0 = uv_hrtime();
     int rc = usable(db);
 
     if (rc < 0)
@@ -411,8 +410,10 @@ int gt_db_batch(gt_db *db, gt_rows **out, const gt_db_stmt *stmts, int n,
         return batch_in_order(db, out, stmts, n, deadline);
     for (int i = 0; i < n; i++)
         db->session_dirty |= may_dirty_session(stmts[i].sql);
+    db->in_call++;
     rc = db->drv->batch(db, out, stmts, n, deadline);
-    after_statement(db, t0);
+    db->in_call--;
+    after_statement(db);
     return rc;
 }
 
@@ -422,22 +423,26 @@ int gt_db_ping(gt_db *db, int64_t deadline)
 
     if (rc < 0 || !db->drv->ping)
         return rc;
-    return db->drv->ping(db, deadline);
+    db->in_call++;
+    rc = db->drv->ping(db, deadline);
+    db->in_call--;
+    return rc;
 }
 
 int gt_db_reset(gt_db *db, int64_t deadline)
 {
-    uint64_t t0 = uv_hrtime();
     int rc = usable(db);
 
     if (rc < 0)
         return rc;
+    db->in_call++;
     rc = db->drv->reset ? db->drv->reset(db, deadline) : 0;
+    db->in_call--;
     if (rc == 0) {
         db->tx_depth = 0;
         db->session_dirty = false;
     }
-    after_statement(db, t0);
+    after_statement(db);
     if (rc == 0 && !db->drv->reset_keeps_session)
         rc = gt__db_init_run(db, deadline); /* see init.c */
     return rc;

@@ -14,6 +14,7 @@
 #ifndef GT_DB_DRIVER_H
 #define GT_DB_DRIVER_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -71,8 +72,8 @@ struct gt_db {
     bool session_dirty;   /* a statement may have changed session state
                            * (SET, temporary tables...): set by db.c,
                            * cleared by gt_db_reset(); read by the pool */
-    int64_t busy_us;      /* total time spent in statements (pool stats) */
     void *owner;          /* for the pool's bookkeeping; NULL otherwise */
+    int in_call;          /* a driver call is running (parked) on it */
     /* The connection's set-up, run at open and after every reset that
      * undid the session (db.c): the URL's init= statements, owned, in
      * order, then init_fn (gt_db_set_init()). */
@@ -101,6 +102,12 @@ struct gt__db_driver {
     int (*reset)(gt_db *db, int64_t deadline);
     /* Nonzero when the server says a transaction is open. */
     int (*in_tx)(gt_db *db);
+    /* Optional: the socket to peek at for gt_db_alive(), or -1 when
+     * there is none (then the connection counts as alive). */
+    int (*socket)(gt_db *db);
+    /* Optional: forget the registration with the calling worker's loop
+     * (gt_db_detach()); the next wait registers again, on its worker. */
+    void (*detach)(gt_db *db);
     /* reset() only rolls back: session settings survive it, so the init
      * steps need not (and, for CREATE TEMP..., could not) run again. */
     bool reset_keeps_session;
@@ -118,6 +125,15 @@ int gt__db_error(gt_db *db, int rc, int native, const char *sqlstate,
                  const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
 void gt__db_clear_error(gt_db *db);
+
+/* ---- process-wide counters (pooling.c: gt_db_get_stats()) ---------------- */
+
+typedef struct gt__db_counters {
+    atomic_ullong cancels_sent, cancels_dropped;
+    atomic_ullong interrupted_kept, interrupted_discarded;
+} gt__db_counters;
+
+extern gt__db_counters gt__db_stats;
 
 /* ---- the connection's set-up (init.c) ------------------------------------- */
 

@@ -62,6 +62,9 @@
 #include "db/driver.h"
 
 #define CANCEL_MS 2000        /* KILL QUERY plus draining, after interrupt */
+#define MAX_SIDE 4            /* KILL QUERY side connections at once, per
+                               * process: the server sees at most
+                               * max_open + MAX_SIDE of ours */
 #define SMALL_CELL 64         /* strings up to this size need no 2nd copy */
 #define BINARY_CHARSET 63     /* charsetnr of binary strings and blobs */
 
@@ -328,6 +331,8 @@ static int64_t finish(my_conn *c, int64_t rc)
     rc = c->interrupted;
     c->interrupted = 0;
     gt_co_shield(c->shield_was);
+    atomic_fetch_add(c->base.broken ? &gt__db_stats.interrupted_discarded
+                                    : &gt__db_stats.interrupted_kept, 1);
     return gt__db_error(&c->base, (int)rc, 0, NULL, "%s; %s",
                         rc == -ETIMEDOUT ? "deadline passed" : "cancelled",
                         c->base.broken
@@ -388,7 +393,32 @@ static void io_close(my_io *io, bool dirty)
     io->my = NULL;
 }
 
-/* Send KILL QUERY for c's thread over a new, short-lived connection. */
+static atomic_int sides_open;
+
+/* One of the MAX_SIDE side connections, waited for until 'deadline'. A
+ * storm of interruptions (clients leaving by the hundred) queues here
+ * instead of opening a connection each; each KILL takes a round trip or
+ * two, so the queue drains fast. The slots are process-wide and the wait
+ * is rare, so it polls (SIDE_POLL_MS) rather than keep a cross-worker
+ * queue. 0 or -ETIMEDOUT (the KILL is dropped: the connection is given
+ * up, its statement runs on). */
+#define SIDE_POLL_MS 2
+
+static int side_slot(int64_t deadline)
+{
+    while (atomic_fetch_add(&sides_open, 1) >= MAX_SIDE) {
+        atomic_fetch_sub(&sides_open, 1);
+        if (deadline != GT_NEVER && gt_now() + SIDE_POLL_MS >= deadline)
+            return -ETIMEDOUT;
+        if (gt_sleep(SIDE_POLL_MS) < 0)
+            return -ETIMEDOUT;
+    }
+    return 0;
+}
+
+/* Send KILL QUERY for c's thread over a new, short-lived connection, one
+ * of at most MAX_SIDE at a time: we never take more of the server's
+ * connections than max_open + MAX_SIDE. */
 static int kill_query(my_conn *c, int64_t deadline)
 {
     my_io side = {.my = NULL};
@@ -396,6 +426,11 @@ static int kill_query(my_conn *c, int64_t deadline)
     char sql[48];
     int rc;
 
+    if ((rc = side_slot(deadline)) < 0) {
+        atomic_fetch_add(&gt__db_stats.cancels_dropped, 1);
+        return rc;
+    }
+    atomic_fetch_add(&gt__db_stats.cancels_sent, 1);
     rc = io_connect(&side, &c->target, NULL, NULL, deadline);
     if (rc == 0) {
         snprintf(sql, sizeof(sql), "KILL QUERY %lu", c->thread_id);
@@ -404,6 +439,7 @@ static int kill_query(my_conn *c, int64_t deadline)
                  deadline);
     }
     io_close(&side, rc < 0);
+    atomic_fetch_sub(&sides_open, 1);
     return rc == 0 ? 0 : rc < 0 ? rc : GT_EDB;
 }
 
@@ -884,6 +920,19 @@ static int my_reset(gt_db *db, int64_t deadline)
     return (int)finish(c, rc);
 }
 
+static int my_sockfd(gt_db *db)
+{
+    my_conn *c = (my_conn *)db;
+
+    return c->io.my ? (int)mysql_get_socket(c->io.my) : -1;
+}
+
+/* The next wait_socket() registers the socket again, on its worker. */
+static void my_detach(gt_db *db)
+{
+    gt_fdwatch_close(&((my_conn *)db)->io.watch);
+}
+
 static int my_in_tx(gt_db *db)
 {
     my_conn *c = (my_conn *)db;
@@ -905,4 +954,6 @@ const gt__db_driver gt__db_mysql_driver = {
     .ping = my_ping,
     .reset = my_reset,
     .in_tx = my_in_tx,
+    .detach = my_detach,
+    .socket = my_sockfd,
 };

@@ -37,23 +37,13 @@
  * bool... from the context; blobs go binary, as bytea.
  *
  * Interruption. When a wait ends with -ETIMEDOUT or -ECANCELED mid-query,
- * the query is cancelled on the server with a CancelRequest. PG15's
- * PQcancel() blocks (it connects to the postmaster, with no timeout), so it
- * runs on a thread of its own (gt_run_thread), never on the shared thread
- * pool, and the coroutine can stop waiting for it at its deadline: a
- * stopped postmaster or a partitioned host must not stretch a request
- * past its deadline nor starve the pool. We do not speak the CancelRequest
- * packet ourselves: its secret key is only reachable inside libpq's opaque
- * PGcancel. If the coroutine can still wait (not cancelled, its own
- * deadline ahead) it waits for the cancel to be delivered (so a late cancel
- * cannot hit the next query), then reads and drops what is left of the
- * round trip for at most DRAIN_MS: the connection comes back clean, and the
- * call fails unless every answer had come in anyway. A cancel that was not
- * delivered in time, or a coroutine that cannot wait at all (cancelled, or
- * past its own deadline: every gt_* wait fails at once), leaves the cancel
- * to its thread and marks the connection broken (the pool discards it). A
- * lost server (EOF, CONNECTION_BAD) marks the connection broken,
- * -ECONNRESET.
+ * the query is cancelled on the server with a CancelRequest and the call
+ * fails at once: what the server still owes the connection is read later,
+ * before its next use or when the pool takes it back, and the connection
+ * is kept if that happens within DRAIN_MS (pg_settle.c, which also bounds
+ * the cancel threads). We do not speak the CancelRequest packet ourselves:
+ * its secret key is only reachable inside libpq's opaque PGcancel. A lost
+ * server (EOF, CONNECTION_BAD) marks the connection broken, -ECONNRESET.
  *
  * Notices (e.g. "there is no transaction in progress") are dropped, and so
  * are NOTIFY messages: this API has no way to deliver them. */
@@ -68,13 +58,8 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include <libpq-fe.h>
+#include "pg.h"
 
-#include "driver.h"
-
-/* How long an interrupted query may take to wind down (cancel + drain)
- * before the connection is given up as broken. */
-#define DRAIN_MS 2000
 /* Addresses of one host name passed on to libpq, tried in order. */
 #define MAX_ADDRS 4
 #define MAX_KW 16
@@ -92,21 +77,6 @@ enum {
     OID_FLOAT8 = 701,
     OID_NUMERIC = 1700,
 };
-
-typedef struct pg_conn {
-    gt_db base;           /* first: a gt_db * is a pg_conn * */
-    PGconn *pq;           /* NULL in a failed_open handle */
-    gt_fdwatch watch;     /* on PQsocket(pq) while connected */
-    gt__stmt_cache cache; /* key -> statement number, as a pointer */
-    bool named;           /* stmt_cache > 0; else the unnamed statement */
-    uint64_t next_stmt;   /* last number given out; never reused */
-    uint64_t *drop;       /* evicted statements still to DEALLOCATE */
-    size_t ndrop, cap_drop;
-    char *scratch; /* parameter arrays and texts, reused */
-    size_t cap_scratch;
-    char *key; /* the cache key being built, reused */
-    size_t cap_key;
-} pg_conn;
 
 /* What the server will answer to, in the order it answers. */
 enum item_kind { IT_SYNC, IT_RAW, IT_DROP, IT_PREP, IT_EXEC };
@@ -217,7 +187,7 @@ static void on_evict(void *ctx, void *handle, bool server_alive)
 /* The server is gone (EOF, reset, pg_terminate_backend): broken for good.
  * 'r', if any, is its last word (57P01 for an administrator's kill); 'rc'
  * what the wait said, should libpq have nothing to say. */
-static int lost(pg_conn *c, const PGresult *r, int rc)
+int gt__pg_lost(pg_conn *c, const PGresult *r, int rc)
 {
     const char *msg = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : NULL;
     const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
@@ -232,7 +202,7 @@ static int lost(pg_conn *c, const PGresult *r, int rc)
 }
 
 /* libpq and we disagree on where the conversation is: give it up. */
-static int proto(pg_conn *c, const char *what)
+int gt__pg_proto(pg_conn *c, const char *what)
 {
     c->base.broken = true;
     return gt__db_error(&c->base, GT_EPROTO, 0, NULL, "%s", what);
@@ -601,38 +571,49 @@ static int plan_stmt(trip *t, int k)
 
 /* ---- reading the answers ------------------------------------------------- */
 
+/* Wait on the connection's socket, registering it with this worker's loop
+ * first if it is not (after gt_db_detach() moved it between workers). */
+static int pg_wait(pg_conn *c, int events, int64_t deadline)
+{
+    int rc;
+
+    if (!c->watch.poll && (rc = gt_fdwatch_open(&c->watch, PQsocket(c->pq))) < 0)
+        return rc;
+    return gt_fdwatch_wait(&c->watch, events, deadline);
+}
+
 /* Send what libpq has queued. While the socket is full, also take in what
  * the server sends meanwhile, or both sides could block on a full buffer. */
-static int flush_out(pg_conn *c, int64_t deadline)
+int gt__pg_flush(pg_conn *c, int64_t deadline)
 {
     int rc;
 
     while ((rc = PQflush(c->pq)) > 0) {
-        rc = gt_fdwatch_wait(&c->watch, GT_READABLE | GT_WRITABLE, deadline);
+        rc = pg_wait(c, GT_READABLE | GT_WRITABLE, deadline);
         if (rc == -ETIMEDOUT || rc == -ECANCELED)
             return rc;
         if (rc < 0) { /* a socket error (POLLERR): let libpq read it */
             PQconsumeInput(c->pq);
-            return lost(c, NULL, rc);
+            return gt__pg_lost(c, NULL, rc);
         }
         if ((rc & GT_READABLE) && !PQconsumeInput(c->pq))
-            return lost(c, NULL, rc);
+            return gt__pg_lost(c, NULL, rc);
     }
-    return rc < 0 ? lost(c, NULL, rc) : 0;
+    return rc < 0 ? gt__pg_lost(c, NULL, rc) : 0;
 }
 
 /* The next result (NULL ends one statement's results), parking until
  * libpq has it all. PQgetResult() itself would block. */
-static int await_result(pg_conn *c, PGresult **res, int64_t deadline)
+int gt__pg_await_result(pg_conn *c, PGresult **res, int64_t deadline)
 {
     int rc;
 
     while (PQisBusy(c->pq)) {
-        rc = gt_fdwatch_wait(&c->watch, GT_READABLE, deadline);
+        rc = pg_wait(c, GT_READABLE, deadline);
         if (rc == -ETIMEDOUT || rc == -ECANCELED)
             return rc;
         if (!PQconsumeInput(c->pq) || rc < 0)
-            return lost(c, NULL, rc);
+            return gt__pg_lost(c, NULL, rc);
     }
     *res = PQgetResult(c->pq);
     return 0;
@@ -659,6 +640,17 @@ static void forget(trip *t, const item *it)
         gt__stmt_cache_remove(&c->cache, key, false);
 }
 
+/* Our named statements vanishing (26000) or clashing (42P05) means
+ * another session is answering: a pooler in transaction mode. */
+static const char *pooler_hint(const pg_conn *c, const char *state)
+{
+    if (!c->named || !state ||
+        (strcmp(state, "26000") != 0 && strcmp(state, "42P05") != 0))
+        return "";
+    return " (behind PgBouncer or another pooler in transaction mode? set "
+           "stmt_cache=0 in the URL)";
+}
+
 static void on_failure(trip *t, const item *it, const PGresult *r)
 {
     const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
@@ -678,8 +670,8 @@ static void on_failure(trip *t, const item *it, const PGresult *r)
     if (!msg)
         msg = aborted ? "not run: an earlier statement failed"
                       : PQresultErrorMessage(r);
-    t->rc =
-        gt__db_error(&t->c->base, GT_EDB, 0, state, "%.*s", line_len(msg), msg);
+    t->rc = gt__db_error(&t->c->base, GT_EDB, 0, state, "%.*s%s",
+                         line_len(msg), msg, pooler_hint(t->c, state));
     t->failed = it->stmt;
 }
 
@@ -706,11 +698,11 @@ static int on_result(trip *t, const PGresult *r)
     ExecStatusType st;
 
     if (!r)
-        return proto(t->c, "result missing in the pipeline");
+        return gt__pg_proto(t->c, "result missing in the pipeline");
     st = PQresultStatus(r);
     if (it->kind == IT_SYNC) {
         if (st != PGRES_PIPELINE_SYNC)
-            return proto(t->c, "pipeline out of step");
+            return gt__pg_proto(t->c, "pipeline out of step");
         t->pos++;
         return 0;
     }
@@ -721,7 +713,7 @@ static int on_result(trip *t, const PGresult *r)
     else if (st == PGRES_FATAL_ERROR || st == PGRES_PIPELINE_ABORTED)
         on_failure(t, it, r);
     else
-        return proto(t->c, PQresStatus(st)); /* COPY and the like */
+        return gt__pg_proto(t->c, PQresStatus(st)); /* COPY and the like */
     return 0;
 }
 
@@ -732,11 +724,11 @@ static int trip_read(trip *t, int64_t deadline)
     int rc;
 
     while (t->pos < t->nitems) {
-        rc = await_result(t->c, &r, deadline);
+        rc = gt__pg_await_result(t->c, &r, deadline);
         if (rc < 0)
             return rc;
         if (PQstatus(t->c->pq) == CONNECTION_BAD) {
-            rc = lost(t->c, r, -ECONNRESET);
+            rc = gt__pg_lost(t->c, r, -ECONNRESET);
             PQclear(r);
             return rc;
         }
@@ -775,71 +767,61 @@ static void set_error(trip *t, int rc)
         t->failed = k;
 }
 
-/* A thread of its own: connect to the postmaster, deliver the
- * CancelRequest. */
-static int send_cancel(void *arg)
+/* Statements that were being prepared when the trip was cut short may or
+ * may not exist on the server now: uncache them and DEALLOCATE them with
+ * a later trip (a DEALLOCATE of one that never came to be fails on its
+ * own, harmlessly). */
+static void forget_unfinished(trip *t)
 {
-    char err[256];
+    pg_conn *c = t->c;
+    const char *key;
 
-    return PQcancel(arg, err, (int)sizeof(err)) ? 0 : -ECONNREFUSED;
+    for (int i = t->pos; i < t->nitems; i++) {
+        const item *it = &t->items[i];
+
+        if (it->kind != IT_PREP || !it->id ||
+            !(key = stmt_key(c, &t->stmts[it->stmt])))
+            continue;
+        if ((uint64_t)(uintptr_t)gt__stmt_cache_get(&c->cache, key) == it->id)
+            gt__stmt_cache_remove(&c->cache, key, true);
+    }
 }
 
-static void free_cancel(void *arg)
+static int syncs_left(const trip *t)
 {
-    PQfreeCancel(arg);
+    int n = 0;
+
+    for (int i = t->pos; i < t->nitems; i++)
+        n += t->items[i].kind == IT_SYNC;
+    return n;
 }
 
-/* Deliver a cancel, waiting for it until 'until' (0: not at all). Returns
- * 0 once delivered, else a negative code: the cancel may still arrive. */
-static int cancel_query(pg_conn *c, int64_t until)
-{
-    PGcancel *cn = PQgetCancel(c->pq);
-
-    if (!cn)
-        return -ENOMEM;
-    return gt_run_thread(send_cancel, cn, free_cancel, until);
-}
-
-/* Whether the calling coroutine can still park: not cancelled, and its own
- * deadline (which bounds every wait) not yet passed. */
-static bool can_wait(void)
-{
-    gt_co *co = gt_co_self();
-    int64_t d;
-
-    if (!co || gt_co_cancelled(co))
-        return false;
-    d = gt_co_deadline(co);
-    return d == GT_NEVER || d > gt_now();
-}
-
-/* A wait of the round trip ended early (see the top of the file). */
+/* A wait of the round trip ended early (see pg_settle.c): cancel what
+ * still runs, leave the rest to be read later, and fail at once -- unless
+ * every statement had answered already, when only the Syncs are left and
+ * the call did complete. */
 static void interrupted(trip *t, int rc)
 {
     pg_conn *c = t->c;
-    int64_t until = gt_deadline_in(DRAIN_MS);
     int k = cur_stmt(t);
+    bool done = t->nstmts && k == t->nstmts;
 
+    if (!done)
+        gt__pg_cancel_start(c); /* when dropped, the statement runs on */
+    forget_unfinished(t);
+    gt__pg_defer(c, syncs_left(t));
+    t->pos = t->nitems;
+    if (done)
+        return;
     t->draining = true;
-    if (!can_wait()) {
-        cancel_query(c, 0); /* fire and forget */
-        c->base.broken = true;
-    } else if (cancel_query(c, until) < 0 || flush_out(c, until) < 0 ||
-               trip_read(t, until) < 0) {
-        c->base.broken = true; /* a late cancel could hit the next query */
-    }
-    t->pos = t->nitems; /* nothing more to read, whatever happened */
-    if (t->nstmts && k == t->nstmts && !c->base.broken)
-        return; /* every answer was in: the call did complete */
-    t->rc = gt__db_error(&c->base, rc, 0, NULL, "query %s%s",
-                         rc == -ETIMEDOUT ? "timed out" : "cancelled",
-                         c->base.broken ? "; connection dropped" : "");
+    t->rc = gt__db_error(&c->base, rc, 0, NULL, "query %s",
+                         rc == -ETIMEDOUT ? "timed out" : "cancelled");
     t->failed = k < t->failed ? k : t->failed;
 }
 
 static void trip_go(trip *t, int64_t deadline)
 {
-    int rc = flush_out(t->c, deadline);
+    int rc = gt__pg_flush(t->c, deadline);
 
     if (rc == 0)
         rc = trip_read(t, deadline);
@@ -865,7 +847,7 @@ static int trip_begin(trip *t, pg_conn *c)
     if (!PQenterPipelineMode(c->pq)) {
         if (t->items != t->inline_items)
             free(t->items);
-        return proto(c, "cannot enter pipeline mode");
+        return gt__pg_proto(c, "cannot enter pipeline mode");
     }
     return 0;
 }
@@ -876,8 +858,8 @@ static int trip_end(trip *t)
     PGnotify *n;
     int k;
 
-    if (!c->base.broken && !PQexitPipelineMode(c->pq))
-        t->rc = proto(c, "cannot leave pipeline mode");
+    if (!c->base.broken && !c->unsettled && !PQexitPipelineMode(c->pq))
+        t->rc = gt__pg_proto(c, "cannot leave pipeline mode");
     while ((n = PQnotifies(c->pq)) != NULL)
         PQfreemem(n);
     if (t->items != t->inline_items)
@@ -901,6 +883,11 @@ static int run(pg_conn *c, trip *t, int64_t deadline)
         return gt__db_error(&c->base, -ECONNRESET, 0, NULL,
                             "connection is broken");
     gt__db_clear_error(&c->base);
+    if (c->unsettled && (rc = gt__pg_settle(c, deadline)) < 0)
+        return rc == -ETIMEDOUT || rc == -ECANCELED
+                   ? gt__db_error(&c->base, rc, 0, NULL,
+                                  "still winding down an interrupted query")
+                   : rc;
     rc = trip_begin(t, c);
     if (rc < 0)
         return rc;
@@ -975,11 +962,13 @@ static int pg_reset(gt_db *db, int64_t deadline)
     return rc;
 }
 
+/* An unsettled connection may still be inside the interrupted statement's
+ * transaction: say so, and the pool's ROLLBACK settles it first. */
 static int pg_in_tx(gt_db *db)
 {
     pg_conn *c = (pg_conn *)db;
 
-    return c->pq && PQtransactionStatus(c->pq) != PQTRANS_IDLE;
+    return c->pq && (c->unsettled || PQtransactionStatus(c->pq) != PQTRANS_IDLE);
 }
 
 /* ---- connecting ---------------------------------------------------------- */
@@ -1076,8 +1065,10 @@ static int ci_host(conninfo *ci, pg_conn *c, const char *host, int64_t deadline)
 static int ci_init(conninfo *ci, pg_conn *c, const gt__db_url *u,
                    int64_t deadline)
 {
-    static const char *const pass[] = {"sslmode", "sslrootcert", "sslcert",
-                                       "sslkey",  "gssencmode",  "options"};
+    static const char *const pass[] = {
+        "sslmode",    "sslrootcert", "sslcert",
+        "sslkey",     "gssencmode",  "options",
+        "target_session_attrs"};
     const char *app = gt__db_url_opt(u, "application_name");
     size_t i;
     int rc;
@@ -1089,6 +1080,8 @@ static int ci_init(conninfo *ci, pg_conn *c, const gt__db_url *u,
     if (u->port > 0) {
         fmt_i64(ci->port, u->port);
         ci_add(ci, "port", ci->port);
+    } else { /* a host list's "p1,p2" (url.c), or ?port= */
+        ci_add(ci, "port", gt__db_url_opt(u, "port"));
     }
     ci_add(ci, "user", u->user);
     ci_add(ci, "password", u->password);
@@ -1165,9 +1158,7 @@ static int connect_poll(pg_conn *c, int64_t deadline)
     if (PQsetnonblocking(c->pq, 1) != 0)
         return gt__db_error(&c->base, GT_EPROTO, 0, NULL,
                             "cannot make the connection non-blocking");
-    rc = gt_fdwatch_open(&c->watch, PQsocket(c->pq));
-    return rc < 0 ? gt__db_error(&c->base, rc, 0, NULL, "%s", gt_strerror(rc))
-                  : 0;
+    return 0; /* the first wait registers the socket (pg_wait) */
 }
 
 static int pg_connect(pg_conn *c, const gt__db_url *u, int64_t deadline)
@@ -1229,12 +1220,25 @@ static int pg_open(gt_db **out, const gt__db_url *u, int64_t deadline)
     return rc;
 }
 
+static int pg_socket(gt_db *db)
+{
+    pg_conn *c = (pg_conn *)db;
+
+    return c->pq ? PQsocket(c->pq) : -1;
+}
+
+static void pg_detach(gt_db *db)
+{
+    gt_fdwatch_close(&((pg_conn *)db)->watch);
+}
+
 /* PQfinish() sends Terminate without waiting for anything. The watch goes
  * first: the fd must not be closed under a registered poll. */
 static void pg_close(gt_db *db)
 {
     pg_conn *c = (pg_conn *)db;
 
+    gt__pg_settle_free(c);
     gt_fdwatch_close(&c->watch);
     if (c->pq)
         PQfinish(c->pq);
@@ -1255,4 +1259,6 @@ const gt__db_driver gt__db_pg_driver = {
     .ping = pg_ping,
     .reset = pg_reset,
     .in_tx = pg_in_tx,
+    .detach = pg_detach,
+    .socket = pg_socket,
 };

@@ -720,6 +720,39 @@ static int sq_reset(gt_db *db, int64_t deadline)
     return (int)sq_query(db, NULL, "ROLLBACK", NULL, 0, deadline);
 }
 
+/* Undo the batch's own transaction, keeping the failure's message. */
+static void undo_batch(gt_db *db, int64_t deadline)
+{
+    char msg[sizeof(db->errmsg)];
+    int code = db->errcode;
+
+    memcpy(msg, db->errmsg, sizeof(msg));
+    if (sq_in_tx(db))
+        sq_query(db, NULL, "ROLLBACK", NULL, 0, deadline);
+    memcpy(db->errmsg, msg, sizeof(msg));
+    db->errcode = code;
+}
+
+/* Outside a transaction the batch gets one of its own: one file lock for
+ * all its statements instead of one each (a 20-statement read took 40
+ * fcntl locks and 20 stats), and all or nothing, like PostgreSQL's
+ * pipeline. Inside one, it is simply part of it. */
+static int sq_batch(gt_db *db, gt_rows **out, const gt_db_stmt *stmts, int n,
+                    int64_t deadline)
+{
+    bool own = n > 1 && !sq_in_tx(db);
+    int64_t rc = own ? sq_query(db, NULL, "BEGIN", NULL, 0, deadline) : 0;
+
+    for (int i = 0; rc >= 0 && i < n; i++)
+        rc = sq_query(db, &out[i], stmts[i].sql, stmts[i].params,
+                      stmts[i].nparams, deadline);
+    if (own && rc >= 0)
+        rc = sq_query(db, NULL, "COMMIT", NULL, 0, deadline);
+    if (own && rc < 0)
+        undo_batch(db, deadline);
+    return rc < 0 ? (int)rc : 0;
+}
+
 static int sq_ping(gt_db *db, int64_t deadline)
 {
     (void)db;
@@ -732,7 +765,7 @@ const gt__db_driver gt__db_sqlite_driver = {
     .open = sq_open,
     .close = sq_close,
     .query = sq_query,
-    .batch = NULL,
+    .batch = sq_batch,
     .ping = sq_ping,
     .reset = sq_reset,
     .in_tx = sq_in_tx,

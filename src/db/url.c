@@ -1,6 +1,8 @@
 /* db/url.c -- parse database URLs into a gt__db_url.
  *
  *     postgres://user:pass@host:port/dbname?key=value&...   (postgresql://)
+ *     postgres://user:pass@h1:p1,h2:p2/dbname?target_session_attrs=...
+ *                                          (libpq's host list; see below)
  *     mysql://user:pass@[::1]:3306/dbname?...               (mariadb://)
  *     sqlite:///absolute/path.db   sqlite:relative/path.db
  *     sqlite::memory:              sqlite://:memory:
@@ -234,6 +236,78 @@ static int parse_hostport(parser *p, const char *s, size_t n)
     return rc;
 }
 
+/* Append "key=value" to the options; takes ownership of both, even on
+ * failure. */
+static int push_opt(parser *p, char *key, char *value)
+{
+    size_t size = (size_t)(p->u->nopts + 1) * sizeof(gt__db_opt);
+    gt__db_opt *o = key && value ? realloc(p->u->opts, size) : NULL;
+
+    if (!o) {
+        free(key);
+        free(value);
+        return fail(p, -ENOMEM, "out of memory");
+    }
+    p->u->opts = o;
+    o[p->u->nopts].key = key;
+    o[p->u->nopts++].value = value;
+    return 0;
+}
+
+/* host1[:port1],host2[:port2],... (postgres only): libpq's multi-host
+ * form. Each element is checked as a single host is; the result is libpq's
+ * own pair of lists, host "h1,h2" and the option port "p1,p2" (an empty
+ * entry: the default port), stored before the query's options so that an
+ * explicit ?port= wins, as in libpq. 'port' stays 0. */
+static int parse_hostlist(parser *p, const char *s, size_t n)
+{
+    gt__db_url *u = p->u;
+    char *hosts = malloc(n + 1), *ports = malloc(n + 1);
+    size_t hl = 0, pl = 0, en;
+    bool any_port = false;
+    int rc = hosts && ports ? 0 : fail(p, -ENOMEM, "out of memory");
+
+    for (const char *e = s; rc == 0 && e <= s + n; e += en + 1) {
+        en = strcspn(e, ",/?");
+        if (e + en > s + n)
+            en = (size_t)(s + n - e);
+        u->host = NULL;
+        u->port = 0;
+        rc = en ? parse_hostport(p, e, en) : 0;
+        if (rc == 0 && !u->host)
+            rc = fail(p, -EINVAL, "empty host in the list '%.*s'",
+                      (int)(n > 64 ? 64 : n), s);
+        if (rc == 0 && strchr(u->host, ','))
+            rc = fail(p, -EINVAL, "host '%.64s' contains ','", u->host);
+        if (rc == 0) {
+            hl += (size_t)sprintf(hosts + hl, "%s%s", hl ? "," : "", u->host);
+            pl += (size_t)(u->port ? sprintf(ports + pl, "%s%d",
+                                             e > s ? "," : "", u->port)
+                                   : sprintf(ports + pl, "%s",
+                                             e > s ? "," : ""));
+            any_port |= u->port > 0;
+        }
+        free(u->host);
+    }
+    u->host = rc == 0 ? hosts : (free(hosts), NULL);
+    u->port = 0;
+    if (rc == 0 && any_port)
+        return push_opt(p, strdup("port"), ports);
+    free(ports);
+    return rc;
+}
+
+/* One host, or a list of them: see parse_hostlist(). */
+static int parse_hosts(parser *p, const char *s, size_t n)
+{
+    if (!memchr(s, ',', n))
+        return parse_hostport(p, s, n);
+    if (strcmp(p->u->scheme, "postgres") != 0)
+        return fail(p, -EINVAL, "a list of hosts is only supported for "
+                                "postgres");
+    return parse_hostlist(p, s, n);
+}
+
 /* user, user:password (the password may contain ':') */
 static int parse_userinfo(parser *p, const char *s, size_t n)
 {
@@ -280,8 +354,8 @@ static int parse_server(parser *p, const char *rest)
                                 "%%2F and %%3F");
     rc = at ? parse_userinfo(p, rest, (size_t)(at - rest)) : 0;
     if (rc == 0)
-        rc = at ? parse_hostport(p, at + 1, (size_t)(rest + alen - at - 1))
-                : parse_hostport(p, rest, alen);
+        rc = at ? parse_hosts(p, at + 1, (size_t)(rest + alen - at - 1))
+                : parse_hosts(p, rest, alen);
     rest += alen;
     plen = rest[0] == '/' ? strcspn(rest + 1, "?") : 0;
     if (rc == 0 && memchr(rest + 1, '/', plen))

@@ -449,6 +449,14 @@ int gt_http_res_write(gt_http_res *res, const void *data, size_t len)
 
 /* ---- finishing ----------------------------------------------------------- */
 
+/* A connection to something the handler depends on failed: the service is
+ * unavailable for now (a database restart, a failover), not broken. */
+static bool unavailable(int rc)
+{
+    return rc == GT_EPOOL || rc == -ECONNRESET || rc == -ECONNREFUSED ||
+           rc == -ENOTCONN || rc == -ECONNABORTED;
+}
+
 /* What the handler's result means for the client: 0 to send the response
  * as built, else the status of an error response. */
 static int outcome(gt_http_req *req, int rc)
@@ -459,7 +467,7 @@ static int outcome(gt_http_req *req, int rc)
         return req->body_status;
     if (rc == -ETIMEDOUT || (dl != GT_NEVER && gt_now() >= dl))
         return 504;
-    if (rc == GT_EPOOL)
+    if (unavailable(rc))
         return 503;
     if (rc == -ECANCELED) {
         req->conn->close_after = true;

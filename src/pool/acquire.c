@@ -23,7 +23,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "db/driver.h"
 #include "pool.h"
 
 void gt__plist_push(gt__plist *l, gt__pconn *c)
@@ -35,7 +34,7 @@ void gt__plist_push(gt__plist *l, gt__pconn *c)
     else
         l->tail = c;
     l->head = c;
-    l->n++;
+    ST_BUMP(&l->n, 1);
 }
 
 void gt__plist_remove(gt__plist *l, gt__pconn *c)
@@ -49,7 +48,7 @@ void gt__plist_remove(gt__plist *l, gt__pconn *c)
     else
         l->tail = c->prev;
     c->prev = c->next = NULL;
-    l->n--;
+    ST_BUMP(&l->n, -1);
 }
 
 static void set_err(gt__wpool *w, const char *msg, const char *detail)
@@ -60,11 +59,22 @@ static void set_err(gt__wpool *w, const char *msg, const char *detail)
 
 /* ---- slots ----------------------------------------------------------------- */
 
+/* How many slots may be claimed now: the cap, and one more once a probe
+ * is due while the database holds the cap below max_open. */
+static int claimable(gt_pool *p)
+{
+    int cap = atomic_load(&p->cap);
+
+    if (cap < p->cfg.max_open && gt_now() >= atomic_load(&p->cap_probe_at))
+        cap++;
+    return cap;
+}
+
 static bool claim_slot(gt_pool *p)
 {
-    int open = atomic_load(&p->open);
+    int open = atomic_load(&p->open), limit = claimable(p);
 
-    while (open < p->cfg.max_open)
+    while (open < limit)
         if (atomic_compare_exchange_weak(&p->open, &open, open + 1)) {
             int max = atomic_load(&p->max_ever);
 
@@ -75,6 +85,29 @@ static bool claim_slot(gt_pool *p)
             return true;
         }
     return false;
+}
+
+/* A connect succeeded with 'open' slots claimed: the database holds at
+ * least that many of ours, so the cap may rise to it (a probe worked). */
+static void cap_rise(gt_pool *p, int open)
+{
+    int cap = atomic_load(&p->cap);
+
+    if (open > p->cfg.max_open)
+        open = p->cfg.max_open;
+    while (cap < open && !atomic_compare_exchange_weak(&p->cap, &cap, open))
+        ;
+}
+
+/* The database refused one more connection for having too many: hold the
+ * cap at what we have (other clients may hold the rest), and probe one
+ * above it again after CAP_PROBE_MS. */
+#define CAP_PROBE_MS 1000
+
+static void cap_hold(gt_pool *p, int open)
+{
+    atomic_store(&p->cap, open > 0 ? open : 1);
+    atomic_store(&p->cap_probe_at, gt_now() + CAP_PROBE_MS);
 }
 
 static bool wake_one(gt__wpool *w, gt__pconn *give);
@@ -113,8 +146,19 @@ static void close_conn(gt__pconn *c, uint64_t *reason)
     gt_db_close(c->db);
     free(c);
     if (reason)
-        (*reason)++;
+        ST_BUMP(reason, 1);
     atomic_fetch_sub(&p->open, 1);
+}
+
+void gt__pool_reclaim(gt__pconn *c)
+{
+    gt__wpool *w = c->home;
+
+    gt__plist_remove(&w->busy, c);
+    gt__plist_push(&w->reclaimed, c);
+    c->reclaimed = true;
+    ST_INC(w, leaks_reclaimed);
+    release_slot(w->pool, w);
 }
 
 void gt__pool_discard(gt__pconn *c, uint64_t *reason)
@@ -139,7 +183,7 @@ static void note_failure(gt_pool *p)
 
 static gt__pconn *wrap(gt__wpool *w, gt_db *db)
 {
-    gt__pconn *c = calloc(1, sizeof(*c));
+    gt__pconn *c = gt_calloc(1, sizeof(*c));
     int64_t life = w->pool->cfg.max_lifetime_ms;
 
     if (!c)
@@ -149,33 +193,63 @@ static gt__pconn *wrap(gt__wpool *w, gt_db *db)
     /* Up to 10% jitter, so a burst of connections does not expire at
      * once (and reconnect at once). */
     c->expires_ms = gt_now() + life - (life > 10 ? rand() % (life / 10) : 0);
-    db->owner = c;
+    gt_db_set_owner(db, c);
     return c;
 }
 
+static int open_one(gt_pool *p, gt_db **db, int64_t deadline)
+{
+    int rc = gt_db_open(db, p->url, deadline);
+
+    if (rc == 0 && p->cfg.on_connect) /* a failure is a failed connect */
+        rc = gt_db_set_init(*db, p->cfg.on_connect, p->cfg.on_connect_arg,
+                            deadline);
+    return rc;
+}
+
+/* The database is at its connection limit while we hold 'others' of its
+ * connections: wait for one of those (-EAGAIN). Holding none, that is as
+ * good as an outage for us (GT_EPOOL, with back-off). */
+static int at_capacity(gt__wpool *w, gt_db *db)
+{
+    gt_pool *p = w->pool;
+    int others = atomic_fetch_sub(&p->open, 1) - 1;
+
+    set_err(w, "database at its connection limit", gt_db_errmsg(db));
+    gt_db_close(db);
+    ST_INC(w, capacity_refusals);
+    cap_hold(p, others);
+    if (others == 0) {
+        note_failure(p);
+        return GT_EPOOL;
+    }
+    return -EAGAIN;
+}
+
 /* Open a connection into a claimed slot. The slot is given back on
- * failure. Returns 0, GT_EPOOL, -ECANCELED or -ENOMEM. */
+ * failure. Returns 0, GT_EPOOL, -EAGAIN (the database is full: wait for
+ * one of ours), -ECANCELED or -ENOMEM. */
 static int connect_slot(gt__wpool *w, gt__pconn **out, int64_t deadline)
 {
     gt_pool *p = w->pool;
     gt_db *db = NULL;
-    int rc = gt_db_open(&db, p->url, deadline);
+    int rc = open_one(p, &db, deadline);
 
-    if (rc == 0 && p->cfg.on_connect) /* a failure is a failed connect */
-        rc = gt_db_set_init(db, p->cfg.on_connect, p->cfg.on_connect_arg,
-                            deadline);
     atomic_store(&p->probing, false);
     if (rc == 0 && (*out = wrap(w, db)) != NULL) {
         atomic_store(&p->failures, 0);
         atomic_store(&p->down_until, 0);
-        w->st.opened++;
+        cap_rise(p, atomic_load(&p->open));
+        ST_INC(w, opened);
         return 0;
     }
+    if (rc != 0 && gt_db_at_capacity(db))
+        return at_capacity(w, db);
     if (rc == 0)
         rc = -ENOMEM;
     set_err(w, "cannot connect", db ? gt_db_errmsg(db) : gt_strerror(rc));
     gt_db_close(db);
-    w->st.connect_errors++;
+    ST_INC(w, connect_errors);
     if (rc != -ECANCELED && rc != -ENOMEM)
         note_failure(p);
     release_slot(p, w);
@@ -201,6 +275,8 @@ static int try_open(gt__wpool *w, gt__pconn **out, int64_t deadline)
         return GT_EPOOL;
     }
     rc = connect_slot(w, out, deadline);
+    if (rc == -EAGAIN)
+        return 0; /* full: wait like any other waiter */
     return rc == 0 ? 1 : rc;
 }
 
@@ -220,6 +296,10 @@ static gt__pconn *take_idle(gt__wpool *w)
             gt__pool_discard(c, &w->st.discarded_lifetime);
             continue;
         }
+        if (!gt_db_alive(c->db)) { /* dropped by the server meanwhile */
+            gt__pool_discard(c, &w->st.discarded_dead);
+            continue;
+        }
         if (now - c->idle_since_ms <= w->pool->cfg.validate_idle_ms ||
             gt_db_ping(c->db, now + 1000) == 0)
             return c;
@@ -228,21 +308,63 @@ static gt__pconn *take_idle(gt__wpool *w)
     return NULL;
 }
 
+/* Runs on the worker that asked: the connection is its own from now on. */
+static int arrive_task(void *arg)
+{
+    gt__pconn *c = arg;
+    gt__wpool *w = c->home;
+
+    if (w->stopped)
+        return (gt__pool_discard(c, &w->st.discarded_lifetime), 0);
+    if (wake_one(w, c))
+        return 0;
+    if (w->idle.n >= w->pool->cfg.max_idle)
+        return (gt__pool_discard(c, &w->st.discarded_idle), 0);
+    c->idle_since_ms = gt_now();
+    gt__plist_push(&w->idle, c);
+    atomic_store(&w->nidle, w->idle.n);
+    return 0;
+}
+
+/* Hand 'c' (idle, or just released and clean) to worker 'to': its socket
+ * leaves this loop here and joins 'to''s on its first wait there. It
+ * keeps its slot on the way, so the cap holds and the database sees no
+ * close and reopen. */
+static void move_conn(gt__pconn *c, gt__wpool *to)
+{
+    gt__wpool *from = c->home;
+
+    gt_db_detach(c->db);
+    c->home = to;
+    if (gt_rt_post(from->pool->rt, to->index, arrive_task, c) == 0) {
+        ST_INC(from, moved);
+        return;
+    }
+    c->home = from; /* stopping, or no memory for the task */
+    gt__pool_discard(c, &from->st.discarded_idle);
+}
+
+/* Runs on a worker that has idle connections, for worker 'to', whose
+ * waiter found none at home and no free slot: send it the least recently
+ * used one. */
 static int shed_task(void *arg)
 {
-    gt__wpool *w = arg;
-    gt__pconn *c = w->idle.tail; /* least recently used */
+    gt__wpool *to = arg;
+    gt__wpool *w = gt__pool_self(to->pool);
+    gt__pconn *c = w ? w->idle.tail : NULL;
 
+    if (!w)
+        return 0;
     atomic_store(&w->shed_asked, false);
-    if (c) {
+    if (c && !w->stopped) {
         gt__plist_remove(&w->idle, c);
         atomic_store(&w->nidle, w->idle.n);
-        gt__pool_discard(c, &w->st.discarded_idle);
+        move_conn(c, to);
     }
     return 0;
 }
 
-/* Ask a worker that has idle connections to close one for us. */
+/* Ask a worker that has idle connections to send us one. */
 static void ask_shed(gt__wpool *here)
 {
     gt_pool *p = here->pool;
@@ -254,7 +376,7 @@ static void ask_shed(gt__wpool *here)
         if (w == here || atomic_load(&w->nidle) == 0)
             continue;
         if (atomic_compare_exchange_strong(&w->shed_asked, &expect, true)) {
-            if (gt_rt_post(p->rt, i, shed_task, w) != 0)
+            if (gt_rt_post(p->rt, i, shed_task, here) != 0)
                 atomic_store(&w->shed_asked, false);
             return;
         }
@@ -333,7 +455,7 @@ static void mark_busy(gt__wpool *w, gt__pconn *c, const char *file,
     c->line = line;
     c->leak_reported = false;
     gt__plist_push(&w->busy, c);
-    w->st.acquired++;
+    ST_INC(w, acquired);
 }
 
 /* Only a wait is timed: the clock is not free (a vDSO call costs as much
@@ -382,15 +504,15 @@ int gt__pool_take(gt_pool *p, gt__pconn **out, int64_t deadline,
     w->errmsg[0] = '\0';
     rc = find_or_wait(w, out, deadline, wait_us, &waited);
     if (waited) {
-        w->st.waits++;
-        w->st.wait_us += (uint64_t)*wait_us;
+        ST_INC(w, waits);
+        ST_ADD(w, wait_us, (uint64_t)*wait_us);
     }
     if (rc == -ETIMEDOUT) {
         set_err(w, "no connection available in time", NULL);
         rc = GT_EPOOL;
     }
     if (rc == GT_EPOOL)
-        w->st.timeouts++;
+        ST_INC(w, timeouts);
     if (rc == 0)
         mark_busy(w, *out, file, line);
     return rc;
@@ -401,7 +523,7 @@ static bool needs_reset(const gt__pconn *c)
     int policy = c->home->pool->cfg.reset_on_release;
 
     return policy == GT_POOL_RESET_ALWAYS ||
-           (policy == GT_POOL_RESET_AUTO && c->db->session_dirty);
+           (policy == GT_POOL_RESET_AUTO && gt_db_session_dirty(c->db));
 }
 
 /* Bring a returned connection back to a clean state; false to discard.
@@ -411,48 +533,43 @@ static bool clean(gt__pconn *c, bool in_tx, int64_t deadline)
     gt_db *db = c->db;
 
     if (in_tx) {
-        c->home->st.rollbacks++;
-        if (gt_db_exec(db, "ROLLBACK", NULL, 0, deadline) < 0)
+        ST_INC(c->home, rollbacks);
+        if (gt_db_abandon_tx(db, deadline) < 0)
             return false;
-        db->tx_depth = 0;
     }
     if (needs_reset(c)) {
-        c->home->st.resets++;
+        ST_INC(c->home, resets);
         /* SQLite cannot drop a session's temporary objects in one call;
          * a new connection is cheaper than finding them. */
-        if (strcmp(gt_db_backend(db), "sqlite") == 0 ||
-            gt_db_reset(db, deadline) < 0)
+        if (!gt_db_can_reset(db) || gt_db_reset(db, deadline) < 0)
             return false;
     }
     return !gt_db_broken(db);
 }
 
-/* Clean up with I/O only when there is something to clean: the common
- * release is a few flag tests. The I/O is shielded: it must finish
- * whether or not the coroutine was cancelled. */
-static bool make_clean(gt__pconn *c)
+/* Whether giving 'c' back takes I/O (a rollback, a reset). */
+static bool dirty(gt__pconn *c, bool *in_tx)
 {
-    gt_db *db = c->db;
-    bool in_tx, ok;
-    int was;
+    *in_tx = gt_db_in_tx(c->db);
+    return *in_tx || needs_reset(c);
+}
 
-    if (gt_db_broken(db))
-        return false;
-    in_tx = db->tx_depth > 0 || db->drv->in_tx(db);
-    if (!in_tx && !needs_reset(c))
-        return true;
-    was = gt_co_shield(1);
-    ok = clean(c, in_tx, gt_deadline_in(2000));
+/* Clean up with I/O, shielded: it must finish whether or not the
+ * coroutine was cancelled. */
+static bool make_clean(gt__pconn *c, bool in_tx)
+{
+    int was = gt_co_shield(1);
+    bool ok = clean(c, in_tx, gt_deadline_in(2000));
+
     if (was >= 0)
         gt_co_shield(was);
     return ok;
 }
 
 /* Another worker whose oldest waiter has waited FAIR_MS longer than ours
- * (or at all, when we have none), or NULL. Connections cannot move between
- * workers (their sockets belong to a loop), but a slot can: we close ours
- * and that worker opens one. Without this, a busy worker that keeps handing
- * its connections to its own waiters would starve the others. */
+ * (or at all, when we have none), or NULL. Without this, a busy worker
+ * that keeps handing its connections to its own waiters would starve the
+ * others. */
 #define FAIR_MS 50
 
 static gt__wpool *starved_elsewhere(gt__wpool *here)
@@ -472,29 +589,18 @@ static gt__wpool *starved_elsewhere(gt__wpool *here)
     return NULL;
 }
 
-/* Close 'c' and hand its slot to 'to', whose waiter will open one. */
-static void give_slot_away(gt__pconn *c, gt__wpool *to)
+/* 'c' is clean (or broken): to a waiter here or elsewhere, or idle, or
+ * closed. */
+static void put_back(gt__pconn *c)
 {
-    gt__wpool *w = c->home;
+    gt__wpool *w = c->home, *starved;
 
-    close_conn(c, &w->st.discarded_idle);
-    if (gt_rt_post(w->pool->rt, to->index, retry_task, to) != 0)
-        slot_freed(w->pool, w);
-}
-
-void gt__pool_give(gt__pconn *c)
-{
-    gt__wpool *starved;
-
-    gt__wpool *w = c->home;
-
-    gt__plist_remove(&w->busy, c);
-    if (!make_clean(c))
+    if (gt_db_broken(c->db))
         return gt__pool_discard(c, &w->st.discarded_broken);
     if (w->stopped || gt_now() >= c->expires_ms)
         return gt__pool_discard(c, &w->st.discarded_lifetime);
     if ((starved = starved_elsewhere(w)) != NULL)
-        return give_slot_away(c, starved);
+        return move_conn(c, starved);
     if (wake_one(w, c))
         return;
     if (w->idle.n >= w->pool->cfg.max_idle)
@@ -502,4 +608,37 @@ void gt__pool_give(gt__pconn *c)
     c->idle_since_ms = gt_now();
     gt__plist_push(&w->idle, c);
     atomic_store(&w->nidle, w->idle.n);
+}
+
+static int cleaner(void *arg)
+{
+    gt__pconn *c = arg;
+    gt__wpool *w = c->home;
+    bool in_tx, ok = !dirty(c, &in_tx) || make_clean(c, in_tx);
+
+    ST_BUMP(&w->cleaning, -1);
+    if (!ok)
+        return (gt__pool_discard(c, &w->st.discarded_broken), 0);
+    put_back(c);
+    return 0;
+}
+
+/* The common release is a few flag tests. One that needs I/O -- rolling
+ * back, resetting the session, winding down an interrupted query -- runs
+ * in a coroutine of the worker's own, so that the releasing coroutine
+ * (a request, whose response is flushed when it ends) does not wait for
+ * it. The connection keeps its slot meanwhile. */
+void gt__pool_give(gt__pconn *c)
+{
+    gt__wpool *w = c->home;
+    bool in_tx;
+
+    gt__plist_remove(&w->busy, c);
+    if (gt_db_broken(c->db) || !dirty(c, &in_tx))
+        return put_back(c);
+    if (gt_co_spawn_worker(NULL, cleaner, c) == 0)
+        return ST_BUMP(&w->cleaning, 1);
+    if (!make_clean(c, in_tx)) /* no memory for a coroutine: here, then */
+        return gt__pool_discard(c, &w->st.discarded_broken);
+    put_back(c);
 }

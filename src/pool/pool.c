@@ -51,6 +51,7 @@ static const opt opts[] = {
     OPT(acquire_timeout_ms, false, 2000),
     OPT(validate_idle_ms, false, 1000),
     OPT(leak_threshold_ms, false, 0),
+    OPT(leak_reclaim_ms, false, 0),
     OPT(backoff_max_ms, false, 5000),
 };
 
@@ -138,12 +139,39 @@ static void report_leaks(gt__wpool *w, int64_t now)
         if (c->leak_reported || now - c->acquired_ms < limit)
             continue;
         c->leak_reported = true;
-        w->st.leaks_reported++;
+        ST_INC(w, leaks_reported);
         fprintf(stderr,
                 "greentor: pool: connection held for %lld ms (threshold "
                 "%lld ms), acquired at %s:%d\n",
                 (long long)(now - c->acquired_ms), (long long)limit,
                 c->file ? c->file : "?", c->line);
+    }
+}
+
+/* Take back explicit acquisitions held longer than leak_reclaim_ms: end
+ * their server sessions (their state is unknown, so they cannot be
+ * reused) and free their slots. The holder's handle stays valid and fails
+ * every call with a message saying why; gt_pool_release() frees it. One in
+ * the middle of a call is not a leak: it waits for the next round. */
+static void reclaim_leaks(gt__wpool *w, int64_t now)
+{
+    int64_t limit = w->pool->cfg.leak_reclaim_ms;
+    gt__pconn *c, *next;
+    char why[256];
+
+    if (limit <= 0)
+        return;
+    for (c = w->busy.head; c; c = next) {
+        next = c->next;
+        if (!c->explicit_acq || now - c->acquired_ms < limit)
+            continue;
+        snprintf(why, sizeof(why), "taken back by the pool: held longer "
+                 "than leak_reclaim_ms (%lld ms), acquired at %s:%d",
+                 (long long)limit, c->file ? c->file : "?", c->line);
+        if (gt_db_disconnect(c->db, why) < 0)
+            continue;
+        fprintf(stderr, "greentor: pool: %s\n", why);
+        gt__pool_reclaim(c);
     }
 }
 
@@ -180,6 +208,7 @@ static void on_maint(uv_timer_t *t)
 
     expire_idle(w, now);
     report_leaks(w, now);
+    reclaim_leaks(w, now);
     if (w->idle.n + w->busy.n < min_idle_share(w))
         gt__pool_refill(w);
 }
@@ -190,7 +219,7 @@ static int start_maint(void *arg)
 
     if (w->maint || w->stopped)
         return 0;
-    w->maint = malloc(sizeof(*w->maint));
+    w->maint = gt_malloc(sizeof(*w->maint));
     if (!w->maint)
         return -ENOMEM;
     uv_timer_init(gt_loop(), w->maint);
@@ -205,25 +234,36 @@ static void on_timer_closed(uv_handle_t *h)
     free(h);
 }
 
-/* Runs on each worker as the runtime stops: no coroutine is left, so no
- * connection is busy; close the idle ones on the thread that owns them. */
+static void close_all(gt_pool *p, gt__plist *l)
+{
+    gt__pconn *c;
+
+    while ((c = l->head) != NULL) {
+        gt__plist_remove(l, c);
+        gt_db_close(c->db);
+        if (!c->reclaimed)
+            atomic_fetch_sub(&p->open, 1);
+        free(c);
+    }
+}
+
+/* Runs on each worker as the runtime stops: its coroutines have ended, so
+ * what is still busy is an explicit acquisition never given back. Every
+ * connection is closed on the thread that owns it -- leaked ones too, so
+ * the server sees each client say goodbye (no "Aborted connection"). */
 static void on_rt_stop(void *arg, int worker)
 {
     gt_pool *p = arg;
     gt__wpool *w = &p->w[worker];
-    gt__pconn *c;
 
     w->stopped = true;
     if (w->maint) {
         uv_close((uv_handle_t *)w->maint, on_timer_closed);
         w->maint = NULL;
     }
-    while ((c = w->idle.head) != NULL) {
-        gt__plist_remove(&w->idle, c);
-        gt_db_close(c->db);
-        free(c);
-        atomic_fetch_sub(&p->open, 1);
-    }
+    close_all(p, &w->idle);
+    close_all(p, &w->busy);
+    close_all(p, &w->reclaimed);
     atomic_store(&w->nidle, 0);
 }
 
@@ -252,7 +292,7 @@ int gt_pool_new(gt_pool **out, gt_rt *rt, const char *url,
     if (!err)
         err = scratch, errlen = sizeof(scratch);
     err[0] = '\0';
-    p = calloc(1, sizeof(*p));
+    p = gt_calloc(1, sizeof(*p));
     if (!p)
         return -ENOMEM;
     if (cfg)
@@ -262,8 +302,9 @@ int gt_pool_new(gt_pool **out, gt_rt *rt, const char *url,
         goto fail;
     rc = -ENOMEM;
     p->rt = rt;
+    atomic_init(&p->cap, p->cfg.max_open);
     p->nw = gt_rt_workers(rt);
-    p->url = strdup(url);
+    p->url = gt_strdup(url);
     p->w = aligned_alloc(64, (size_t)p->nw * sizeof(*p->w));
     if (p->w)
         memset(p->w, 0, (size_t)p->nw * sizeof(*p->w));
@@ -308,7 +349,7 @@ static int refill_co(void *arg)
         rc = gt__pool_take(w->pool, &c, gt_deadline_in(5000), __FILE__,
                            __LINE__, &wait_us);
         if (rc == 0) {
-            w->st.acquired--; /* not a user's acquisition */
+            ST_ADD(w, acquired, -1); /* not a user's acquisition */
             gt__pool_give(c);
         }
     }

@@ -16,6 +16,13 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 
+#ifdef GT_DEBUG /* make DEBUG=1, make check: a broken owner rule aborts */
+#include <assert.h>
+#define POOL_ASSERT(cond) assert(cond)
+#else
+#define POOL_ASSERT(cond) ((void)0)
+#endif
+
 #include "greentor/pool.h"
 
 typedef struct gt__wpool gt__wpool;
@@ -31,6 +38,10 @@ typedef struct gt__pconn {
     const char *file;        /* where it was acquired, for leak reports */
     int line;
     bool leak_reported;
+    bool explicit_acq;       /* gt_pool_acquire()d: gt_pool_release() may
+                              * give it back */
+    bool reclaimed;          /* taken back from its holder (leak_reclaim_ms):
+                              * on the reclaimed list, its slot free */
     struct gt__pconn *prev, *next;
 } gt__pconn;
 
@@ -55,6 +66,10 @@ struct gt__wpool {
     int index;
     gt__plist idle;          /* head = most recently used */
     gt__plist busy;
+    int cleaning;            /* given back, being cleaned by a coroutine
+                              * of the worker (acquire.c cleaner()) */
+    gt__plist reclaimed;     /* disconnected, waiting for their holders'
+                              * gt_pool_release() */
     gt__waiter *wait_head, *wait_tail;
     atomic_int nwaiting;     /* read by other workers */
     atomic_llong oldest_ms;  /* when the head waiter started; 0: none */
@@ -72,6 +87,10 @@ struct gt_pool {
     char *url;
     gt_pool_config cfg;
     atomic_int open;         /* claimed slots: open or being opened */
+    atomic_int cap;          /* slots that may be claimed: max_open, or
+                              * fewer while the database refuses more
+                              * (at its own connection limit) */
+    atomic_llong cap_probe_at; /* when one slot above 'cap' may be tried */
     atomic_int max_ever;
     atomic_llong down_until; /* back-off: no new connects before this */
     atomic_int failures;     /* consecutive connect failures */
@@ -87,6 +106,15 @@ struct gt_pool {
     atomic_int log_failures;
 };
 
+/* Counters and list lengths are written by their worker only and read by
+ * any thread (stats.c): relaxed atomic stores and loads make those reads
+ * race-free without a read-modify-write on the hot path. */
+#define ST_BUMP(ptr, n) \
+    __atomic_store_n((ptr), *(ptr) + (n), __ATOMIC_RELAXED)
+#define ST_ADD(w, field, n) ST_BUMP(&(w)->st.field, (n))
+#define ST_INC(w, field) ST_ADD(w, field, 1)
+#define ST_GET(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
+
 /* The calling worker's part of 'p'; NULL when not on one of its workers. */
 gt__wpool *gt__pool_self(gt_pool *p);
 
@@ -98,6 +126,9 @@ int gt__pool_take(gt_pool *p, gt__pconn **out, int64_t deadline,
 void gt__pool_give(gt__pconn *c);
 /* Close 'c' and free its slot; 'reason' counter is bumped. */
 void gt__pool_discard(gt__pconn *c, uint64_t *reason);
+/* Take 'c' (busy, its session ended by gt_db_disconnect()) away from its
+ * holder: onto the reclaimed list, its slot back to the cap. */
+void gt__pool_reclaim(gt__pconn *c);
 /* Open connections in the background until the worker's min_idle share
  * is met. */
 void gt__pool_refill(gt__wpool *w);

@@ -15,7 +15,6 @@
 #include <pthread.h>
 #include <stdlib.h>
 
-#include "db/driver.h"
 #include "pool.h"
 
 typedef struct held {
@@ -65,7 +64,7 @@ static held *find(gt_pool *p, bool create)
     for (h = gt_local_get(held_key); h; h = h->next)
         if (h->pool == p)
             return h;
-    if (!create || !(h = calloc(1, sizeof(*h))))
+    if (!create || !(h = gt_calloc(1, sizeof(*h))))
         return NULL;
     h->pool = p;
     h->next = gt_local_get(held_key);
@@ -126,16 +125,30 @@ int gt_pool_acquire_at(gt_pool *p, gt_db **out, int64_t deadline,
     if (deadline == GT_NEVER || deadline > limit)
         deadline = limit;
     rc = gt__pool_take(p, &c, deadline, file, line, &wait_us);
-    if (rc == 0)
+    if (rc == 0) {
+        c->explicit_acq = true;
         *out = c->db;
+    }
     return rc;
 }
 
-void gt_pool_release(gt_pool *p, gt_db *db)
+int gt_pool_release(gt_pool *p, gt_db *db)
 {
-    gt__pconn *c = db ? db->owner : NULL;
+    gt__pconn *c = gt_db_owner(db);
 
+    if (!p || !c || c->home->pool != p || !c->explicit_acq)
+        return -EINVAL; /* not ours, released already, or request-scoped */
     /* Only the worker that owns the connection may touch its lists. */
-    if (c && c->home->pool == p && c->home == gt__pool_self(p))
-        gt__pool_give(c);
+    POOL_ASSERT(c->home == gt__pool_self(p));
+    if (c->home != gt__pool_self(p))
+        return -EXDEV;
+    c->explicit_acq = false;
+    if (c->reclaimed) { /* its slot went back when it was taken away */
+        gt__plist_remove(&c->home->reclaimed, c);
+        gt_db_close(c->db);
+        free(c);
+        return 0;
+    }
+    gt__pool_give(c);
+    return 0;
 }

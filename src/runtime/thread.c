@@ -21,7 +21,8 @@
 
 #include "runtime.h"
 
-typedef struct side_job {
+/* gt_thread_call in runtime.h: the job, shared by thread and waiter. */
+typedef struct gt_thread_call {
     int (*fn)(void *);
     void *arg;
     void (*done)(void *);
@@ -90,14 +91,14 @@ static side_job *job_new(int (*fn)(void *), void *arg, void (*done)(void *))
     return j;
 }
 
-int gt_run_thread(int (*fn)(void *), void *arg, void (*done)(void *),
-                  int64_t deadline)
+int gt_thread_start(gt_thread_call **out, int (*fn)(void *), void *arg,
+                    void (*done)(void *))
 {
-    gt_co *co = gt_co_self();
     side_job *j;
     int rc;
 
-    if (!co || !fn) {
+    *out = NULL;
+    if (!fn) {
         if (done)
             done(arg);
         return -EINVAL;
@@ -114,10 +115,52 @@ int gt_run_thread(int (*fn)(void *), void *arg, void (*done)(void *),
         job_unref(j);
         return rc;
     }
+    *out = j;
+    return 0;
+}
+
+int gt_thread_wait(gt_thread_call *call, int64_t deadline)
+{
+    side_job *j = call;
+    int rc;
+
+    if (!j || !gt_co_self())
+        return -EINVAL;
+    if (atomic_load(&j->finished))
+        return atomic_load(&j->result);
     /* The eventfd is written only after 'finished' is set. */
     rc = gt_wait_fd(j->efd, GT_READABLE, deadline);
     if (rc > 0)
         rc = atomic_load(&j->finished) ? atomic_load(&j->result) : -EIO;
-    job_unref(j);
+    return rc;
+}
+
+int gt_thread_finished(const gt_thread_call *call)
+{
+    return call && atomic_load(&call->finished);
+}
+
+void gt_thread_forget(gt_thread_call *call)
+{
+    if (call)
+        job_unref(call);
+}
+
+int gt_run_thread(int (*fn)(void *), void *arg, void (*done)(void *),
+                  int64_t deadline)
+{
+    gt_thread_call *j;
+    int rc;
+
+    if (!gt_co_self()) {
+        if (done)
+            done(arg);
+        return -EINVAL;
+    }
+    rc = gt_thread_start(&j, fn, arg, done);
+    if (rc < 0)
+        return rc;
+    rc = gt_thread_wait(j, deadline);
+    gt_thread_forget(j);
     return rc;
 }

@@ -1,0 +1,36 @@
+/* tests/pool_fixture.h -- what the pool test files share: the backend of
+ * the running test case (set by a checked fixture), URLs for it, pools that
+ * outlive the runtime's run, and the server's own count of our sessions. */
+#ifndef GT_TESTS_POOL_FIXTURE_H
+#define GT_TESTS_POOL_FIXTURE_H
+
+#include <stdint.h>
+
+#include "greentor/pool.h"
+
+extern const char *backend; /* "sqlite", "postgres" or "mysql" */
+
+/* Checked fixtures that set 'backend'. */
+void use_sqlite(void);
+void use_postgres(void);
+void use_mysql(void);
+
+/* The test database's URL for 'backend' (environment of scripts/db.sh;
+ * a per-process file for SQLite). */
+const char *base_url(void);
+/* base_url() with 'opts' appended and a tag the server shows for each of
+ * our sessions (application_name on PostgreSQL). Static buffer. */
+char *url_with(const char *opts);
+/* The server's count of our tagged sessions, asked over 'probe'. */
+int64_t server_sessions(gt_db *probe);
+
+/* A pool on the calling runtime, freed by run_pool_test() after the run. */
+gt_pool *make_pool(const char *opts);
+/* Free 'p' in run_pool_test() too (for pools made by hand). */
+void keep_pool(gt_pool *p);
+/* Run fn on a fresh runtime of 'workers' workers, then free its pools. */
+int run_pool_test(gt_co_fn fn, int workers);
+
+void exec_ok(gt_db *db, const char *sql);
+
+#endif

@@ -1,0 +1,126 @@
+/* tests/test_db_pg_wedged.c -- deadlines hold against a wedged PostgreSQL.
+ *
+ * With the postmaster stopped (SIGSTOP; the backends keep running) a
+ * CancelRequest cannot be delivered: it connects, and waits for an answer
+ * that does not come. Twelve queries with a 300 ms deadline must still
+ * all return -- while the postmaster is stopped, so without waiting for
+ * their cancels; the cancels beyond the bounded set on their way are
+ * dropped and counted; an SQLite offload connection on the same worker
+ * keeps answering (the cancels do not hold libuv's thread pool). After
+ * SIGCONT each connection is kept clean or dropped, and the server ends
+ * up with no session of ours. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+
+#include "util.h"
+
+enum { QUERIES = 12, MAX_CANCELS = 8 /* pg_settle.c */ };
+
+static const char *tagged_url(void)
+{
+    static char buf[512];
+    const char *u = getenv("GT_TEST_PG_URL");
+
+    ck_assert_msg(u != NULL, "no GT_TEST_PG_URL: run scripts/db.sh first");
+    snprintf(buf, sizeof(buf), "%s?application_name=gt_wedged", u);
+    return buf;
+}
+
+static int64_t our_sessions(gt_db *probe)
+{
+    gt_rows *r;
+    int64_t n;
+
+    ck_assert_int_eq(gt_db_query(probe, &r, "SELECT count(*) FROM "
+                                 "pg_stat_activity WHERE application_name = "
+                                 "'gt_wedged'", NULL, 0, GT_NEVER), 1);
+    n = gt_rows_int(r, 0, 0);
+    gt_rows_free(r);
+    return n;
+}
+
+static int slow_query(void *arg)
+{
+    return (int)gt_db_exec(arg, "SELECT pg_sleep(3)", NULL, 0,
+                           gt_deadline_in(300));
+}
+
+static void run_while_stopped(gt_db **db, gt_db *lite)
+{
+    gt_co *co[QUERIES];
+    gt_rows *r;
+    int rc;
+
+    for (int i = 0; i < QUERIES; i++)
+        ck_assert_int_eq(gt_co_spawn(&co[i], slow_query, db[i]), 0);
+    for (int i = 0; i < QUERIES; i++) {
+        ck_assert_int_eq(gt_co_join(co[i], &rc, GT_NEVER), 0);
+        ck_assert_int_eq(rc, -ETIMEDOUT);
+    }
+    ck_assert_int_eq(gt_db_query(lite, &r, "SELECT 1", NULL, 0,
+                                 gt_deadline_in(5000)), 1);
+    gt_rows_free(r);
+}
+
+static int t_wedged(void *arg)
+{
+    gt_db *db[QUERIES], *probe, *lite;
+    gt_db_stats before, after;
+    pid_t pm, dog;
+    int kept = 0;
+
+    (void)arg;
+    for (int i = 0; i < QUERIES; i++)
+        ck_assert_int_eq(gt_db_open(&db[i], tagged_url(), GT_NEVER), 0);
+    ck_assert_int_eq(gt_db_open(&probe, getenv("GT_TEST_PG_URL"), GT_NEVER),
+                     0);
+    ck_assert_int_eq(gt_db_open(&lite, "sqlite::memory:?mode=offload",
+                                GT_NEVER), 0);
+    gt_db_get_stats(&before);
+    pm = pg_postmaster_pid();
+    dog = resume_later(pm, 30);
+    ck_assert_int_eq(kill(pm, SIGSTOP), 0);
+    run_while_stopped(db, lite);
+    kill(pm, SIGCONT);
+    kill(dog, SIGKILL);
+    waitpid(dog, NULL, 0);
+    gt_db_get_stats(&after);
+    ck_assert_uint_ge(after.cancels_dropped - before.cancels_dropped,
+                      QUERIES - MAX_CANCELS);
+    ck_assert_uint_le(after.cancels_sent - before.cancels_sent, MAX_CANCELS);
+    for (int i = 0; i < QUERIES; i++) {
+        int64_t rc = gt_db_exec(db[i], "SELECT 1", NULL, 0, GT_NEVER);
+
+        ck_assert_msg(rc >= 0 || rc == -ECONNRESET, "%lld %s", (long long)rc,
+                      gt_db_errmsg(db[i]));
+        kept += rc >= 0;
+        gt_db_close(db[i]);
+    }
+    fprintf(stderr, "wedged: %d of %d connections kept after SIGCONT\n",
+            kept, QUERIES);
+    for (int i = 0; i < 1000 && our_sessions(probe) > 0; i++)
+        ck_assert_int_eq(gt_sleep(10), 0);
+    ck_assert_int_eq(our_sessions(probe), 0);
+    gt_db_close(probe);
+    gt_db_close(lite);
+    return 0;
+}
+
+START_TEST(queries_end_at_their_deadline_while_the_postmaster_is_stopped)
+{
+    ck_assert_int_eq(run_main(t_wedged, NULL), 0);
+}
+END_TEST
+
+void add_db_pg_wedged_tests(Suite *s)
+{
+    TCase *tc = tcase_create("pg_wedged");
+
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc,
+                   queries_end_at_their_deadline_while_the_postmaster_is_stopped);
+    suite_add_tcase(s, tc);
+}
