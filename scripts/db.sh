@@ -296,8 +296,9 @@ my_init() {
 }
 
 # Start mariadbd detached (setsid, stdio to the log, every other descriptor
-# closed) so that it holds neither our caller's pipes and locks nor ours. setsid -w stays the
-# parent of mariadbd should it have to fork, so $! lives as long as the server.
+# closed) so that it holds neither our caller's pipes and locks nor ours.
+# setsid -w stays the parent of mariadbd should it have to fork, so $! lives
+# as long as the server.
 my_spawn() {
     local user="$1"
     local opts=(--no-defaults --datadir="$MY_DATA" --socket="$MY_SOCK"

@@ -69,6 +69,10 @@ static const opt_case opt_cases[] = {
      "&init=SET%20x%3D1&init=SET%20y%3D2&stmt_cache=8", NULL, NULL},
     {"mysql://u:p@h/d?max_open=+4&reset_on_release=auto&stmt_cache=64",
      NULL, NULL},
+    /* A host list makes a port= option (libpq's list); '@' in the query. */
+    {"postgres://u:p@h1:5432,h2:5433/d?target_session_attrs=read-write"
+     "&leak_reclaim_ms=100", NULL, NULL},
+    {"postgres://h1:1,h2:2/d?application_name=a@b&port=7,8", NULL, NULL},
 };
 
 static void assert_case(const opt_case *c, int rc, const char *err,

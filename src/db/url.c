@@ -322,18 +322,6 @@ static int parse_userinfo(parser *p, const char *s, size_t n)
     return rc;
 }
 
-/* "u:pa/ss@host", "u:pa?ss@host": the authority ended inside the password,
- * so what looks like a port is not a number and an '@' follows. The port
- * message would quote the password; this case gets its own message. */
-static bool password_cut(const char *auth, size_t alen)
-{
-    const char *colon = auth[0] == '[' ? NULL : memchr(auth, ':', alen);
-    size_t plen = colon ? (size_t)(auth + alen - colon - 1) : 0;
-
-    return colon && strspn(colon + 1, "0123456789") < plen &&
-           strchr(auth + alen, '@') != NULL;
-}
-
 /* //[userinfo@]hostport[/dbname][?query] */
 static int parse_server(parser *p, const char *rest)
 {
@@ -348,14 +336,17 @@ static int parse_server(parser *p, const char *rest)
     for (size_t i = 0; i < alen; i++)
         if (rest[i] == '@')
             at = rest + i;
-    if (!at && password_cut(rest, alen))
-        return fail(p, -EINVAL, "'@' after the host part: a password "
-                                "containing '/' or '?' must escape them as "
-                                "%%2F and %%3F");
     rc = at ? parse_userinfo(p, rest, (size_t)(at - rest)) : 0;
     if (rc == 0)
         rc = at ? parse_hosts(p, at + 1, (size_t)(rest + alen - at - 1))
                 : parse_hosts(p, rest, alen);
+    /* "u:pa/ss@host", "u:pa?ss@host": the authority ended inside the
+     * password, and the host or port message just written quotes part of
+     * it. Say what happened instead. */
+    if (rc == -EINVAL && !at && strchr(rest + alen, '@'))
+        rc = fail(p, -EINVAL, "'@' after the host part: a password "
+                              "containing '/' or '?' must escape them as "
+                              "%%2F and %%3F");
     rest += alen;
     plen = rest[0] == '/' ? strcspn(rest + 1, "?") : 0;
     if (rc == 0 && memchr(rest + 1, '/', plen))
@@ -492,6 +483,8 @@ static const known_opt known_opts[] = {
     TXT("sslkey", PG),
     TXT("gssencmode", PG),
     TXT("options", PG),
+    TXT("target_session_attrs", PG),
+    TXT("port", PG), /* libpq's port list, also made from a host list */
     NUM("busy_timeout_ms", SQ, 0, MS_MAX),
     {"mode", SQ, CHOICE, false, false, 0, 0, "inline|offload"},
     {"synchronous", SQ, CHOICE, false, true, 0, 0, "off|normal|full|extra"},
@@ -503,6 +496,7 @@ static const known_opt known_opts[] = {
     POOLNUM("acquire_timeout_ms", 0, MS_MAX),
     POOLNUM("validate_idle_ms", 0, MS_MAX),
     POOLNUM("leak_threshold_ms", 0, MS_MAX),
+    POOLNUM("leak_reclaim_ms", 0, MS_MAX),
     POOLNUM("backoff_max_ms", 0, MS_MAX),
     {"reset_on_release", ALL, CHOICE, true, false, 0, 0,
      "auto|always|never"},

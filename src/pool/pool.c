@@ -9,6 +9,7 @@
  * until the worker's share of min_idle is met. The timer is unreferenced:
  * a pool never keeps a worker alive. As the runtime stops, a stop hook on
  * each worker closes what is left, on the thread that owns it. */
+#include <assert.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -93,6 +94,27 @@ static int read_reset(gt_pool_config *c, const gt__db_url *u, char *err,
     return 0;
 }
 
+/* Every option here must be one gt__db_url_check() knows (db/url.c keeps
+ * the one list of what a URL may say), or the URL refuses it. Checked by
+ * an assert at gt_pool_new(). */
+static bool opts_known(void)
+{
+    char url[64];
+
+    for (size_t i = 0; i <= sizeof(opts) / sizeof(opts[0]); i++) {
+        int rc;
+
+        snprintf(url, sizeof(url), "sqlite::memory:?%s=%s",
+                 i < sizeof(opts) / sizeof(opts[0]) ? opts[i].name
+                                                    : "reset_on_release",
+                 i < sizeof(opts) / sizeof(opts[0]) ? "1" : "auto");
+        rc = gt_db_check_url(url, NULL, 0);
+        if (rc < 0 && rc != -ENOMEM) /* out of memory: cannot tell */
+            return false;
+    }
+    return true;
+}
+
 /* The URL's options were checked first (gt__db_url_check: known names,
  * numbers in range, so none is truncated here); the config struct's own
  * values are checked against the same bounds as they are read. */
@@ -101,6 +123,7 @@ static int read_opts(gt_pool_config *c, const gt__db_url *u, char *err,
 {
     int rc = gt__db_url_check(u, err, errlen);
 
+    assert(opts_known());
     if (rc < 0)
         return rc;
     for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++) {
