@@ -69,6 +69,13 @@ if [ -n "${CI:-}" ]; then
     make -s valgrind >&2
 fi
 
+# The scale-out recipe: showcase processes behind nginx and PgBouncer,
+# restarted one by one under load, lose no request.
+echo "rolling restart behind nginx" >&2
+bash scripts/rolling_restart.sh 2 2 >&2
+# The seed's own failure: a pool of 30 against max_connections=20.
+bash scripts/seed_scenario.sh >&2
+
 # The runtime and HTTP suites again under ThreadSanitizer (coroutines are
 # TSan fibers, see src/runtime/sanitizer.h); the first race fails the run.
 echo "runtime, http and pool-worker suites under ThreadSanitizer" >&2

@@ -32,6 +32,7 @@ static Suite *http_suite(void)
     Suite *s = suite_create("http");
 
     add_http_server_tests(s);
+    add_http_stopping_tests(s);
     add_http_fd_tests(s);
     return s;
 }

@@ -37,6 +37,7 @@ void add_runtime_scope_tests(Suite *s);
 void add_runtime_oom_tests(Suite *s);
 void add_runtime_switch_tests(Suite *s);
 void add_http_server_tests(Suite *s);
+void add_http_stopping_tests(Suite *s);
 void add_http_fd_tests(Suite *s);
 void add_db_core_tests(Suite *s);
 void add_db_opts_tests(Suite *s);

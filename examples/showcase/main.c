@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "greentor.h"
+#include "health.h"
 #include "world.h"
 
 /* ---- handlers ------------------------------------------------------------ */
@@ -188,7 +189,7 @@ static int add_routes(gt_http_router *r)
     for (size_t i = 0; rc == 0 && i < sizeof(routes) / sizeof(routes[0]); i++)
         rc = gt_http_router_add(r, routes[i].method, routes[i].pattern,
                                 routes[i].fn, NULL);
-    return rc;
+    return rc < 0 ? rc : health_setup(r);
 }
 
 /* What the start-up coroutine needs, and what it reports back. */
@@ -219,6 +220,8 @@ static int start(void *arg)
                              gt_http_router_dispatch, st->router);
     if (rc == 0)
         rc = gt_http_server_stop_on_signals(st->srv);
+    if (rc == 0)
+        health_serve(st->srv);
     if (rc < 0) {
         fprintf(stderr, "showcase: cannot serve on port %d: %s\n",
                 st->o->port, gt_strerror(rc));

@@ -167,6 +167,11 @@ GT_API int gt_http_server_stop_on_signals(gt_http_server *srv);
  * any time the caller no longer needs the handle. NULL is a no-op. */
 GT_API void gt_http_server_close(gt_http_server *srv);
 
+/* Nonzero once a stop has begun (gt_http_server_stop(), a signal): for a
+ * readiness endpoint that answers 503 while the server drains, so that a
+ * load balancer sends no new work here. Any thread. */
+GT_API int gt_http_server_stopping(const gt_http_server *srv);
+
 /* Fill *out with the server's counters. */
 GT_API void gt_http_server_get_stats(const gt_http_server *srv,
                                      gt_http_stats *out);

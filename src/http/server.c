@@ -651,6 +651,11 @@ void gt_http_server_close(gt_http_server *srv)
     gt__http_server_unref(srv);
 }
 
+int gt_http_server_stopping(const gt_http_server *srv)
+{
+    return srv && atomic_load(&((gt_http_server *)srv)->stop);
+}
+
 void gt_http_server_get_stats(const gt_http_server *srv, gt_http_stats *out)
 {
     memset(out, 0, sizeof(*out));
