@@ -90,14 +90,31 @@ ensure_system_user() {
         --shell /usr/sbin/nologin "$1"
 }
 
-# Run a command as 'user' from /, so it never trips over root's cwd.
+# Close every descriptor above 2 in the calling (sub)shell. A server
+# inherits whatever its starter had open -- the lock of a `flock FILE cmd`
+# around us, make's jobserver pipes, our own lock on fd 9 -- and would hold
+# it for its whole life (a later `flock FILE` waits on the database). So
+# every subshell that runs a server, or a tool that forks one (pg_ctl,
+# mariadb-install-db), calls this first. The glob is expanded by bash
+# itself; the directory descriptor it lists is closed by the time the loop
+# runs, and closing it again is harmless.
+close_inherited() {
+    local fd
+    for fd in /proc/self/fd/*; do
+        fd=${fd##*/}
+        if ((fd > 2)); then eval "exec $fd>&-" 2>/dev/null || true; fi
+    done
+}
+
+# Run a command as 'user' from /, so it never trips over root's cwd, with
+# no descriptor but stdin, stdout and stderr.
 as_user() {
     local user="$1"
     shift
     if [[ $EUID -eq 0 ]]; then
-        (cd / && runuser -u "$user" -- "$@")
+        (close_inherited && cd / && exec runuser -u "$user" -- "$@")
     else
-        (cd / && "$@")
+        (close_inherited && cd / && exec "$@")
     fi
 }
 
@@ -221,7 +238,7 @@ pg_start() {
     pg_conf "$user"
     log "starting postgres on 127.0.0.1:$PG_PORT (as $user, log $PG_LOG)"
     as_user "$user" "$bin/pg_ctl" start -D "$PG_DATA" -l "$PG_LOG" -w \
-        -t "$TIMEOUT" >&2 9>&- ||
+        -t "$TIMEOUT" >&2 ||
         { tail -20 "$PG_LOG" >&2; die "postgres did not start"; }
     wait_until "$bin/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT" ||
         { tail -20 "$PG_LOG" >&2; die "postgres does not accept connections"; }
@@ -273,13 +290,15 @@ my_init() {
     else
         opts+=(--auth-root-socket-user="$user")
     fi
-    (cd / && mariadb-install-db "${opts[@]}") >"$DIR/mysql-install.log" 2>&1 ||
+    (close_inherited && cd / && exec mariadb-install-db "${opts[@]}") \
+        >"$DIR/mysql-install.log" 2>&1 ||
         { tail -20 "$DIR/mysql-install.log" >&2; die "mariadb-install-db failed"; }
 }
 
-# Start mariadbd detached (setsid, stdio to the log, fd 9 closed) so that
-# it neither holds our caller's pipes open nor our lock. setsid -w stays the
-# parent of mariadbd should it have to fork, so $! lives as long as the server.
+# Start mariadbd detached (setsid, stdio to the log, every other descriptor
+# closed) so that it holds neither our caller's pipes and locks nor ours.
+# setsid -w stays the parent of mariadbd should it have to fork, so $! lives
+# as long as the server.
 my_spawn() {
     local user="$1"
     local opts=(--no-defaults --datadir="$MY_DATA" --socket="$MY_SOCK"
@@ -287,8 +306,8 @@ my_spawn() {
         --log-error="$MY_LOG" --max-connections="$MY_MAX_CONN"
         --skip-name-resolve --character-set-server=utf8mb4)
     [[ $EUID -ne 0 ]] || opts+=(--user="$user")
-    (cd / && exec setsid -w "$MARIADBD" "${opts[@]}" \
-        </dev/null >>"$MY_LOG" 2>&1 9>&-) &
+    (close_inherited && cd / && exec setsid -w "$MARIADBD" "${opts[@]}" \
+        </dev/null >>"$MY_LOG" 2>&1) &
     MY_SPAWNED=$!
 }
 
@@ -449,4 +468,8 @@ main() {
     esac
 }
 
-main "$@"
+# Sourced (tests/db_fds.sh does, to run the spawning functions alone), it
+# only defines the functions.
+if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then
+    main "$@"
+fi

@@ -38,6 +38,7 @@ static Suite *http_suite(void)
     add_http_json_tests(s);
     add_http_params_tests(s);
     add_http_client_tests(s);
+    add_http_fd_tests(s);
     return s;
 }
 
@@ -46,6 +47,7 @@ static Suite *db_suite(void)
     Suite *s = suite_create("db");
 
     add_db_core_tests(s);
+    add_db_opts_tests(s);
     add_db_shared_tests(s, "sqlite");
     add_db_shared_tests(s, "postgres");
     add_db_shared_tests(s, "mysql");
@@ -83,6 +85,7 @@ static Suite *pool_suite(void)
     add_pool_failover_tests(s);
     add_pool_timeout_tests(s);
     add_pool_oom_tests(s);
+    add_pool_log_tests(s);
     return s;
 }
 
@@ -95,6 +98,7 @@ static Suite *e2e_suite(void)
     add_e2e_tests(s, "mysql");
     add_e2e_stop_tests(s);
     add_e2e_args_tests(s);
+    add_scripts_tests(s);
     return s;
 }
 

@@ -522,6 +522,23 @@ static int metric(const char *text, const char *name, double *out)
     return 0;
 }
 
+/* The "user:password@" of 'url', or "" when it has no password. */
+static const char *userinfo(const char *url, char *out, size_t cap)
+{
+    const char *auth = strstr(url, "://"), *at = NULL;
+
+    out[0] = '\0';
+    if (!auth)
+        return out;
+    auth += 3;
+    for (const char *s = auth; *s && *s != '?'; s++)
+        if (*s == '@')
+            at = s;
+    if (at && memchr(auth, ':', (size_t)(at - auth)))
+        snprintf(out, cap, "%.*s", (int)(at + 1 - auth), auth);
+    return out;
+}
+
 typedef struct pool_metrics {
     double open, in_use, waiters, max_open_ever;
 } pool_metrics;
@@ -666,8 +683,20 @@ static void check_errors(void)
 
 static void check_metrics(void)
 {
+    static const char *const envs[] = {"GT_TEST_PG_URL", "GT_TEST_MYSQL_URL"};
     pool_metrics m;
+    httpc_res res;
+    char ui[256];
 
+    get_ok("/metrics", "text/plain", &res);
+    for (size_t i = 0; i < sizeof(envs) / sizeof(envs[0]); i++) {
+        const char *u = getenv(envs[i]);
+
+        ck_assert_msg(!u || !userinfo(u, ui, sizeof(ui))[0] ||
+                          !strstr(res.body, ui),
+                      "/metrics shows a database password (%s)", ui);
+    }
+    httpc_res_free(&res);
     get_pool_metrics(&m);
     ck_assert_msg(m.open >= 0 && m.in_use >= 0 && m.max_open_ever >= 1,
                   "/metrics: implausible pool figures (open %g, in use %g, "
@@ -802,6 +831,22 @@ static void check_fortunes(void)
     httpc_res_free(&res);
 }
 
+/* Issue 16: the start-up line printed the database password. The log
+ * names the database with the password as "***", and nowhere has it. */
+static void assert_no_password(const char *url)
+{
+    char ui[256];
+    char *log = log_read();
+
+    ck_assert_msg(userinfo(url, ui, sizeof(ui))[0], "%s has no password",
+                  url);
+    ck_assert_msg(!strstr(log, ui), "the log shows the password (%s):\n%s",
+                  ui, log_tail());
+    ck_assert_msg(strstr(log, ":***@"), "the start-up line does not name "
+                  "the database as user:***@host:\n%s", log_tail());
+    free(log);
+}
+
 static int t_endpoints(void *arg)
 {
     (void)arg;
@@ -833,6 +878,8 @@ START_TEST(e2e_endpoints)
     }
     ck_assert_int_eq(run_client(t_endpoints, NULL), 0);
     stop_showcase();
+    if (b->env)
+        assert_no_password(backend_url(b));
     remove_files();
 }
 END_TEST
@@ -1142,7 +1189,11 @@ START_TEST(e2e_seed_scenario)
     open_log(b);
     lower_max_connections(b);
     snprintf(s.app, sizeof(s.app), "gt_e2e_%d", (int)getpid());
-    snprintf(opts, sizeof(opts), "max_open=10&application_name=%s", s.app);
+    /* Only PostgreSQL's driver reads application_name (an option no part
+     * of greentor reads for a scheme is refused). */
+    snprintf(opts, sizeof(opts), "max_open=10%s%s",
+             b->sessions ? "&application_name=" : "",
+             b->sessions ? s.app : "");
     start_showcase(b, opts);
     ck_assert_int_eq(run_client(t_seed, &s), 0);
     stop_showcase();
@@ -1352,6 +1403,18 @@ START_TEST(e2e_help_and_bad_config)
     static const char *const bad[] = {"PORT=http", "PORT=70000",
                                       "WORKERS=0", "WORKERS=many"};
     static const char *const names[] = {"PORT", "WORKERS", "DATABASE_URL"};
+    static const struct {
+        const char *setting, *says;
+    } bad_opts[] = {
+        {"DATABASE_URL=sqlite:gt-e2e.db?foo=1", "unknown option 'foo'"},
+        {"DATABASE_URL=sqlite:gt-e2e.db?max_opn=4", "did you mean max_open"},
+        {"DATABASE_URL=sqlite:gt-e2e.db?max_open=4294967297",
+         "max_open must be a whole number from 1"},
+        {"DATABASE_URL=postgres://u:s3cret@127.0.0.1:1/d?max_open=x",
+         "max_open must be"},
+        {"DATABASE_URL=postgres://u:s3cret/x@127.0.0.1:1/d",
+         "'@' after the host part"},
+    };
     int st;
     char *log;
 
@@ -1369,6 +1432,19 @@ START_TEST(e2e_help_and_bad_config)
         ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 2,
                       "%s: expected exit code 2, got status 0x%x\n%s",
                       bad[i], st, log_tail());
+    }
+    /* Issue 16: options are strict, and the message names the culprit
+     * (never the password). */
+    for (size_t i = 0; i < sizeof(bad_opts) / sizeof(bad_opts[0]); i++) {
+        st = run_showcase(NULL, bad_opts[i].setting);
+        log = log_read();
+        ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 2 &&
+                          strstr(log, bad_opts[i].says) &&
+                          !strstr(log, "s3cret"),
+                      "%s: want exit code 2 and a message with '%s', got "
+                      "status 0x%x\n%s", bad_opts[i].setting,
+                      bad_opts[i].says, st, log_tail());
+        free(log);
     }
     remove_files();
 }

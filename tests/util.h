@@ -43,7 +43,9 @@ void add_http_errors_tests(Suite *s);
 void add_http_json_tests(Suite *s);
 void add_http_params_tests(Suite *s);
 void add_http_client_tests(Suite *s);
+void add_http_fd_tests(Suite *s);
 void add_db_core_tests(Suite *s);
+void add_db_opts_tests(Suite *s);
 void add_db_shared_tests(Suite *s, const char *backend);
 void add_db_pg_tests(Suite *s);
 void add_db_mysql_tests(Suite *s);
@@ -61,9 +63,11 @@ void add_pool_leak_tests(Suite *s, const char *backend);
 void add_pool_failover_tests(Suite *s);
 void add_pool_timeout_tests(Suite *s);
 void add_pool_oom_tests(Suite *s);
+void add_pool_log_tests(Suite *s);
 void add_e2e_tests(Suite *s, const char *backend);
 void add_e2e_stop_tests(Suite *s);
 void add_e2e_args_tests(Suite *s);
 void add_client_tests(Suite *s);
+void add_scripts_tests(Suite *s);
 
 #endif

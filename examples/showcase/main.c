@@ -237,7 +237,7 @@ static int start(void *arg)
     gt_http_config hcfg = {.port = st->o->port,
                            .access_log = st->o->access_log,
                            .handler_timeout_ms = st->o->handler_timeout_ms};
-    char err[512];
+    char err[512], shown[512];
     int rc = world_start(err, sizeof(err));
 
     if (rc < 0) {
@@ -259,9 +259,11 @@ static int start(void *arg)
         gt_rt_stop(gt_rt_self());
         return rc;
     }
+    /* Never the password: start-up lines end up in logs. */
+    gt_db_url_redact(st->o->database_url, shown, sizeof(shown));
     printf("showcase: listening on port %d with %d workers, database %s\n",
            gt_http_server_port(st->srv), gt_rt_workers(gt_rt_self()),
-           st->o->database_url);
+           shown);
     fflush(stdout);
     return 0;
 }

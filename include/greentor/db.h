@@ -9,14 +9,19 @@
  *         the promoted standby)
  *     mysql://user:pass@host:port/db?opt=v      (also mariadb://)
  *     sqlite:///absolute/path.db   sqlite:relative/path.db   sqlite::memory:
- * Unknown query options are ignored by the driver (the pool reads its own
- * from the same string). Driver options: connect_timeout_ms (default 5000),
- * stmt_cache (prepared statements kept per connection, LRU, default 64;
- * 0: PostgreSQL's unnamed statement only, re-parsed each time -- the
- * setting for PgBouncer in transaction pooling mode, where a named
- * statement does not survive the change of server connection between
- * transactions), init (below), and for SQLite busy_timeout_ms (default
- * 5000) and mode=inline|offload.
+ * Driver options: connect_timeout_ms (default 5000), stmt_cache (prepared
+ * statements kept per connection, LRU, default 64; 0: PostgreSQL's
+ * unnamed statement only, re-parsed each time -- the setting for PgBouncer
+ * in transaction pooling mode, where a named statement does not survive
+ * the change of server connection between transactions), init (below);
+ * for PostgreSQL application_name, sslmode, sslrootcert, sslcert, sslkey,
+ * gssencmode, options, target_session_attrs and port (a list with a host
+ * list; all passed to libpq); for SQLite busy_timeout_ms (default 5000),
+ * mode=inline|offload and synchronous=off|normal|full|extra. The pool's
+ * options (greentor/pool.h) ride in the same string and are accepted here
+ * too. Any other option, or a number out of its range (milliseconds
+ * 0-2147483647), is refused with -EINVAL: a typo must not leave a default
+ * in place. gt_db_check_url() says which and why.
  *
  * Init SQL. Each init=<statement> option (percent-encoded: %20 for a
  * space, %3D for '=', %26 for '&'; empty ones are ignored) runs once on
@@ -124,6 +129,22 @@ typedef struct gt_db_stmt {
  * -EPROTONOSUPPORT, -ENOMEM, -ETIMEDOUT, -ECANCELED, -ECONNREFUSED, or
  * GT_EDB (e.g. bad password, unknown database, a failed init=). */
 GT_API int gt_db_open(gt_db **out, const char *url, int64_t deadline);
+
+/* Check 'url' as gt_db_open() and gt_pool_new() would, without connecting:
+ * its syntax, and that every option is one some part of greentor reads for
+ * its scheme, with a value in range. Does not yield. On failure 'err'
+ * (may be NULL) gets a message naming the option and, for an unknown one,
+ * listing the accepted ones. Returns 0, -EINVAL, -EPROTONOSUPPORT or
+ * -ENOMEM. */
+GT_API int gt_db_check_url(const char *url, char *err, size_t errlen);
+
+/* Copy 'url' into out[0..cap) with its password shown as "***"
+ * (postgres://user:***@host/db), and the value of a password= or
+ * sslpassword= option too: what logs, error messages and metric labels
+ * may show. Works on URLs too broken to parse. Does not yield. out is
+ * always NUL-terminated when cap > 0. Returns the length of the whole
+ * redacted text, as snprintf() does (>= cap: it was cut short). */
+GT_API size_t gt_db_url_redact(const char *url, char *out, size_t cap);
 
 /* Close the connection and free it; results made from it stay valid. Does
  * not yield (the goodbye message is sent without waiting). NULL: no-op. */

@@ -103,7 +103,17 @@ typedef struct gt_http_config {
                                 * [10000] */
     int max_conns;             /* open connections per worker; beyond it new
                                 * ones are accepted and closed at once
-                                * [65536] */
+                                * [0: from the soft RLIMIT_NOFILE, less a
+                                * reserve of 64 + 16 per worker (at most
+                                * half the limit) for the loops, listeners,
+                                * pools and files, shared by the workers;
+                                * at most 65536]. Set it when the program's
+                                * pools and files need more than that
+                                * reserve. Out of descriptors anyway
+                                * (EMFILE), a worker pauses accepting until
+                                * one of its connections closes; the
+                                * message is printed at most once a
+                                * second. */
     size_t max_head;           /* request line + headers, bytes; else 431
                                 * [8192] */
     size_t max_target;         /* request-target bytes; else 414 [4096] */

@@ -110,6 +110,10 @@ typedef struct gt_pool_stats {
 /* Make a pool for 'url' on runtime 'rt'. The URL is checked, not
  * connected to (min_idle connections open in the background once the
  * runtime runs). Options in the URL override 'cfg' (which may be NULL).
+ * An option neither the pool nor the URL's driver reads, a value that is
+ * not a whole number or out of range (counts up to 1000000, milliseconds
+ * up to 2147483647), is -EINVAL, and 'err' names the option (and lists
+ * the accepted ones for an unknown one).
  * Any thread, before or during gt_rt_run(). Returns 0, -EINVAL (bad URL or
  * option; message in 'err' if not NULL), -EPROTONOSUPPORT or -ENOMEM. */
 GT_API int gt_pool_new(gt_pool **out, gt_rt *rt, const char *url,

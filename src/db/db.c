@@ -163,6 +163,8 @@ int gt_db_open(gt_db **out, const char *url, int64_t deadline)
         return -EINVAL;
     *out = NULL;
     rc = gt__db_url_parse(&u, url, err, sizeof(err));
+    if (rc == 0 && (rc = gt__db_url_check(&u, err, sizeof(err))) < 0)
+        gt__db_url_free(&u); /* gt_db_check_url() has the message */
     if (rc == -EPROTONOSUPPORT)
         *out = bare_failed(err);
     if (rc < 0)

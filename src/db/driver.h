@@ -43,6 +43,11 @@ typedef struct gt__db_url {
 int gt__db_url_parse(gt__db_url *u, const char *url, char *err,
                      size_t errlen);
 void gt__db_url_free(gt__db_url *u);
+/* Refuse an option no part of greentor reads for u's scheme (driver and
+ * pool options both ride in the URL), and a value out of its range or not
+ * a number: -EINVAL, with a message in 'err' that names the option and,
+ * for an unknown one, lists those accepted. 0 when all are good. */
+int gt__db_url_check(const gt__db_url *u, char *err, size_t errlen);
 /* The value of query option 'key', NULL if absent. */
 const char *gt__db_url_opt(const gt__db_url *u, const char *key);
 /* The option as an integer; 'dflt' if absent; -EINVAL via *bad if not a

@@ -14,8 +14,16 @@
  * kept: clients wait in it instead of being refused. The worker resumes
  * as soon as one of its connections is freed, or every RESUME_MS, by
  * duplicating the socket again (which needs a free descriptor -- the very
- * thing it is waiting for). The message is printed at most once per
- * second per worker. */
+ * thing it is waiting for).
+ *
+ * libuv's own trick still runs first: with one worker it usually works,
+ * and the surplus connections are accepted and closed; a pause happens
+ * when it fails. Either way no loop spins, so a SIGTERM is seen in every
+ * state, and the worker's connections keep being served and closed.
+ *
+ * The message is printed at most once per second for the whole server
+ * (not per worker: N workers out of descriptors are one event), with the
+ * number of pauses it did not report. */
 #include <errno.h>
 #include <stdio.h>
 #include <unistd.h>
@@ -82,14 +90,23 @@ static void try_resume(gt__http_worker *w)
 
 static void log_pause(gt__http_worker *w, int err)
 {
+    gt_http_server *srv = w->srv;
     int64_t now = gt_now();
+    long long last = atomic_load(&srv->pause_logged);
+    unsigned missed;
 
-    if (now < w->pause_logged + 1000)
+    /* One winner per second among the workers. */
+    if ((last != 0 && now < last + 1000) ||
+        !atomic_compare_exchange_strong(&srv->pause_logged, &last,
+                                        now > 0 ? now : 1)) {
+        atomic_fetch_add(&srv->pauses_unlogged, 1);
         return;
-    w->pause_logged = now;
+    }
+    missed = atomic_exchange(&srv->pauses_unlogged, 0);
     fprintf(stderr, "greentor http: worker %d cannot accept (%s, %zu "
                     "connections open); accepting paused until a descriptor "
-                    "frees\n", w->index, gt_strerror(err), w->nconns);
+                    "frees (%u more pauses since the last message)\n",
+            w->index, gt_strerror(err), w->nconns, missed);
 }
 
 void gt__http_accept_pause(gt__http_worker *w, int err)

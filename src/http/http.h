@@ -71,6 +71,9 @@ struct gt_http_server {
     int sig_open;             /* of those, not yet closed; worker 0 only */
     int signalled;            /* signals received; worker 0 only */
     gt_waitq sig_wq;          /* the signal coroutine waits here */
+    atomic_llong pause_logged; /* gt_now() of the last "cannot accept"
+                                  message, any worker's; 0: none yet */
+    atomic_uint pauses_unlogged; /* pauses since then, not logged */
 };
 
 /* Everything a worker thread keeps for the server. Only its own thread
@@ -90,7 +93,6 @@ struct gt__http_worker {
     bool pause_closing;       /* 'listener' closing for a pause */
     bool resume_timer_on;     /* 'resume_timer' is initialised */
     uv_timer_t resume_timer;  /* retries resuming while paused */
-    int64_t pause_logged;     /* gt_now() of the last pause message */
     bool stopping;            /* draining: accept nothing, close when idle */
     int handles;              /* worker handles whose close is pending */
     gt_waitq wq;              /* the worker coroutine waits here */

@@ -39,6 +39,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -48,7 +49,37 @@
 
 /* ---- configuration ------------------------------------------------------- */
 
-static void apply_defaults(gt_http_config *c)
+/* Descriptors max_conns leaves alone when it is derived from the process's
+ * limit: stdio, each worker's loop (epoll, wake-up eventfd, libuv's EMFILE
+ * reserve), its listener and the listener's duplicate, signal pipes, and
+ * whatever else the program opens -- its pools' connections (and MariaDB's
+ * KILL QUERY side connections), SQLite's files, logs. 64 + 16 per worker,
+ * but never more than half the limit. A program whose pools hold more
+ * should set max_conns itself (include/greentor/http.h says so). */
+#define FD_RESERVE_BASE 64
+#define FD_RESERVE_PER_WORKER 16
+#define MAX_CONNS_CAP 65536
+
+/* max_conns when the configuration leaves it 0: the soft RLIMIT_NOFILE
+ * minus the reserve, shared by the workers. Out of descriptors before it
+ * is reached, a worker pauses accepting (accept.c); below it, surplus
+ * connections are accepted and closed at once, so the client learns now
+ * instead of waiting in the backlog. */
+static int derive_max_conns(int nworkers)
+{
+    struct rlimit rl;
+    uint64_t n, reserve, per;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY)
+        return MAX_CONNS_CAP;
+    n = rl.rlim_cur;
+    reserve = FD_RESERVE_BASE + FD_RESERVE_PER_WORKER * (uint64_t)nworkers;
+    reserve = reserve < n / 2 ? reserve : n / 2;
+    per = (n - reserve) / (uint64_t)nworkers;
+    return per < 1 ? 1 : per > MAX_CONNS_CAP ? MAX_CONNS_CAP : (int)per;
+}
+
+static void apply_defaults(gt_http_config *c, int nworkers)
 {
     int *timeouts[] = {&c->header_timeout_ms, &c->body_timeout_ms,
                        &c->keepalive_timeout_ms, &c->handler_timeout_ms,
@@ -59,7 +90,8 @@ static void apply_defaults(gt_http_config *c)
         if (*timeouts[i] == 0)
             *timeouts[i] = defaults[i];
     c->backlog = c->backlog > 0 ? c->backlog : 4096;
-    c->max_conns = c->max_conns > 0 ? c->max_conns : 65536;
+    c->max_conns = c->max_conns > 0 ? c->max_conns
+                                    : derive_max_conns(nworkers);
     c->max_head = c->max_head ? c->max_head : 8192;
     c->max_target = c->max_target ? c->max_target : 4096;
     c->max_headers = c->max_headers ? c->max_headers : 64;
@@ -100,7 +132,7 @@ int gt__http_server_new(gt_http_server **out, gt_rt *rt,
     }
     if (cfg)
         srv->cfg = *cfg;
-    apply_defaults(&srv->cfg);
+    apply_defaults(&srv->cfg, nworkers);
     srv->lim = (gt__http_limits){srv->cfg.max_head, srv->cfg.max_target,
                                  srv->cfg.max_headers};
     /* A whole head, and room to read on behind it, in 4 KiB pages. */

@@ -241,15 +241,22 @@ static int connect_slot(gt__wpool *w, gt__pconn **out, int64_t deadline)
         atomic_store(&p->down_until, 0);
         cap_rise(p, atomic_load(&p->open));
         ST_INC(w, opened);
+        gt__pool_log_connect(p, 0, NULL);
         return 0;
     }
     if (rc != 0 && gt_db_at_capacity(db))
         return at_capacity(w, db);
     if (rc == 0)
         rc = -ENOMEM;
-    set_err(w, "cannot connect", db ? gt_db_errmsg(db) : gt_strerror(rc));
+    gt__pool_log_connect(p, rc, db); /* before the handle and its message go */
+    /* A connect abandoned because the request was cancelled (its client
+     * left) says nothing about the database: no message for the next
+     * acquisition, no connect error counted (and, below, no back-off). */
+    if (rc != -ECANCELED) {
+        set_err(w, "cannot connect", db ? gt_db_errmsg(db) : gt_strerror(rc));
+        ST_INC(w, connect_errors);
+    }
     gt_db_close(db);
-    ST_INC(w, connect_errors);
     if (rc != -ECANCELED && rc != -ENOMEM)
         note_failure(p);
     release_slot(p, w);

@@ -9,6 +9,7 @@
  * until the worker's share of min_idle is met. The timer is unreferenced:
  * a pool never keeps a worker alive. As the runtime stops, a stop hook on
  * each worker closes what is left, on the thread that owns it. */
+#include <assert.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,6 +37,8 @@ typedef struct opt {
     bool is_int;
     int64_t dflt;
 } opt;
+
+#define OPT_INT_MAX 1000000L /* counts: as gt__db_url_check() allows */
 
 #define OPT(field, is_int, dflt)                                              \
     {#field, offsetof(gt_pool_config, field), is_int, dflt}
@@ -91,17 +94,47 @@ static int read_reset(gt_pool_config *c, const gt__db_url *u, char *err,
     return 0;
 }
 
+/* Every option here must be one gt__db_url_check() knows (db/url.c keeps
+ * the one list of what a URL may say), or the URL refuses it. Checked by
+ * an assert at gt_pool_new(). */
+static bool opts_known(void)
+{
+    char url[64];
+
+    for (size_t i = 0; i <= sizeof(opts) / sizeof(opts[0]); i++) {
+        int rc;
+
+        snprintf(url, sizeof(url), "sqlite::memory:?%s=%s",
+                 i < sizeof(opts) / sizeof(opts[0]) ? opts[i].name
+                                                    : "reset_on_release",
+                 i < sizeof(opts) / sizeof(opts[0]) ? "1" : "auto");
+        rc = gt_db_check_url(url, NULL, 0);
+        if (rc < 0 && rc != -ENOMEM) /* out of memory: cannot tell */
+            return false;
+    }
+    return true;
+}
+
+/* The URL's options were checked first (gt__db_url_check: known names,
+ * numbers in range, so none is truncated here); the config struct's own
+ * values are checked against the same bounds as they are read. */
 static int read_opts(gt_pool_config *c, const gt__db_url *u, char *err,
                      size_t errlen)
 {
+    int rc = gt__db_url_check(u, err, errlen);
+
+    assert(opts_known());
+    if (rc < 0)
+        return rc;
     for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++) {
         const opt *o = &opts[i];
         int bad = 0;
         long v = gt__db_url_opt_long(u, o->name, (long)get_opt(c, o), &bad);
 
-        if (bad || v < 0) {
-            snprintf(err, errlen, "pool option %s must be a number >= 0",
-                     o->name);
+        if (bad || v < 0 || (o->is_int && v > OPT_INT_MAX)) {
+            snprintf(err, errlen, "pool option %s must be a whole number "
+                     "from 0 to %ld", o->name,
+                     o->is_int ? OPT_INT_MAX : (long)INT64_MAX);
             return -EINVAL;
         }
         put_opt(c, o, get_opt(c, o) ? get_opt(c, o) : o->dflt);

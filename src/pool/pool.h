@@ -3,7 +3,8 @@
  * pool.c: configuration, creation, the per-worker maintenance timer and the
  * stop hook. acquire.c: taking and giving back connections, the global cap
  * and the FIFO of waiters. scoped.c: the request-scoped connection kept in
- * a coroutine-local. stats.c: statistics and the Prometheus text.
+ * a coroutine-local. stats.c: statistics and the Prometheus text. log.c:
+ * connect failures in the log, once per change of state.
  *
  * Ownership: each connection belongs to the worker that opened it (its
  * socket is registered with that worker's loop) and only that worker's
@@ -98,6 +99,11 @@ struct gt_pool {
                               * looking at the other workers' lines */
     int nw;
     gt__wpool *w;
+    /* What the log last said about connecting (log.c): down or not, since
+     * when, and the failures since then. */
+    atomic_bool log_down;
+    atomic_llong log_down_since;
+    atomic_int log_failures;
 };
 
 /* Counters and list lengths are written by their worker only and read by
@@ -126,6 +132,13 @@ void gt__pool_reclaim(gt__pconn *c);
 /* Open connections in the background until the worker's min_idle share
  * is met. */
 void gt__pool_refill(gt__wpool *w);
+
+/* Report the outcome 'rc' of a connect (0 or its error; 'db' the failed
+ * handle, if any, for its message) to the log, which says "cannot connect"
+ * on the first failure and "connected again" on the first success after
+ * failures, with the URL redacted. -ECANCELED (the request went away) and
+ * -ENOMEM change nothing. Any worker; does not yield (log.c). */
+void gt__pool_log_connect(gt_pool *p, int rc, const gt_db *db);
 
 void gt__plist_push(gt__plist *l, gt__pconn *c);
 void gt__plist_remove(gt__plist *l, gt__pconn *c);
