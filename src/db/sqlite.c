@@ -661,6 +661,12 @@ static int open_file(void *arg)
     snprintf(pragma, sizeof(pragma), "PRAGMA journal_mode=WAL; "
              "PRAGMA synchronous=%s", c->synchronous);
     rc = sqlite3_exec(c->db, pragma, NULL, NULL, NULL);
+    /* Switching to WAL needs the file to itself, and SQLite does not call
+     * the busy handler there (it could deadlock): when connections open
+     * at once -- two workers filling a pool -- retry on the handler's
+     * schedule, within busy_timeout_ms. */
+    for (int n = 0; (rc & 0xff) == SQLITE_BUSY && on_busy(c, n); n++)
+        rc = sqlite3_exec(c->db, pragma, NULL, NULL, NULL);
     if (rc == SQLITE_OK)
         return 0;
     rc = sq_fail(c, rc);
