@@ -70,20 +70,20 @@ typedef struct backend {
 typedef struct bench {
     backend *be;
     enum kind kind;
-    int n;           /* client coroutines */
-    gt_pool *pool;   /* POOL only; freed after its runtime has stopped */
-    int stop;        /* set by the main coroutine: clients leave */
-    uint64_t ops;    /* completed queries (OWN, POOL) or requests */
-    int warmed;      /* clients with at least one completed op */
-    int errors;      /* clients that stopped on an error */
-    char err[256];   /* the first error's message */
-    double rate;     /* the result, ops per second */
+    int n;         /* client coroutines */
+    gt_pool *pool; /* POOL only; freed after its runtime has stopped */
+    int stop;      /* set by the main coroutine: clients leave */
+    uint64_t ops;  /* completed queries (OWN, POOL) or requests */
+    int warmed;    /* clients with at least one completed op */
+    int errors;    /* clients that stopped on an error */
+    char err[256]; /* the first error's message */
+    double rate;   /* the result, ops per second */
 } bench;
 
 typedef struct client {
     bench *b;
-    gt_db *db;       /* own connection (OWN, SEQ, BATCHED) */
-    uint64_t rng;    /* xorshift64 state, never 0 */
+    gt_db *db;    /* own connection (OWN, SEQ, BATCHED) */
+    uint64_t rng; /* xorshift64 state, never 0 */
 } client;
 
 static int seconds = 5;
@@ -240,8 +240,10 @@ static int warm_up(bench *b)
     while (b->warmed + b->errors < b->n && gt_now() < cap)
         gt_sleep(10);
     if (b->errors == 0 && b->warmed < b->n)
-        snprintf(b->err, sizeof(b->err), "warm-up: %d of %d clients had a "
-                 "result in %d ms", b->warmed, b->n, WARM_CAP_MS);
+        snprintf(b->err, sizeof(b->err),
+                 "warm-up: %d of %d clients had a "
+                 "result in %d ms",
+                 b->warmed, b->n, WARM_CAP_MS);
     if (b->errors || b->warmed < b->n)
         return -1;
     gt_sleep(SETTLE_MS);
@@ -256,8 +258,8 @@ static int measure_main(void *arg)
     gt_pool_config cfg = {.max_open = b->n};
     int spawned = 0;
 
-    if (b->kind == POOL && gt_pool_new(&b->pool, gt_rt_self(), b->be->url,
-                                       &cfg, b->err, sizeof(b->err)) < 0)
+    if (b->kind == POOL && gt_pool_new(&b->pool, gt_rt_self(), b->be->url, &cfg,
+                                       b->err, sizeof(b->err)) < 0)
         return -1;
     for (; spawned < b->n; spawned++) {
         c[spawned] = (client){b, NULL, 0x9e3779b97f4a7c15ull * (spawned + 1)};
@@ -302,8 +304,7 @@ static void row(backend *be, enum kind k, int n, const bench *b)
                  strcmp(be->name, "postgres") ? " (runs in order)" : "");
     if (k == SEQ || k == BATCHED)
         snprintf(note + strlen(note), sizeof(note) - strlen(note),
-                 "%s= %.0f queries/s", note[0] ? "; " : "",
-                 b->rate * BATCH);
+                 "%s= %.0f queries/s", note[0] ? "; " : "", b->rate * BATCH);
     printf("%12.0f  %s%*s%s\n", b->rate, unit,
            note[0] ? 11 - (int)strlen(unit) : 0, "", note);
     fflush(stdout);
@@ -378,8 +379,10 @@ static int check_server(void *arg)
                  ? -ENOENT
                  : gt_run_blocking(seed_script, s, GT_NEVER);
         if (rc < 0)
-            snprintf(s->err, sizeof(s->err), "no World table, and seeding "
-                     "with scripts/seed_db.sh failed: %s", gt_strerror(rc));
+            snprintf(s->err, sizeof(s->err),
+                     "no World table, and seeding "
+                     "with scripts/seed_db.sh failed: %s",
+                     gt_strerror(rc));
     } else if (rc < 0) {
         snprintf(s->err, sizeof(s->err), "%s",
                  db && *gt_db_errmsg(db) ? gt_db_errmsg(db) : gt_strerror(rc));
@@ -396,16 +399,20 @@ static int seed_sqlite(void *arg)
     int64_t rc = gt_db_open(&db, s->be->url, GT_NEVER);
 
     if (rc == 0)
-        rc = gt_db_exec(db, "CREATE TABLE World (id INTEGER PRIMARY KEY, "
-                        "randomNumber INTEGER NOT NULL)", NULL, 0, GT_NEVER);
+        rc = gt_db_exec(db,
+                        "CREATE TABLE World (id INTEGER PRIMARY KEY, "
+                        "randomNumber INTEGER NOT NULL)",
+                        NULL, 0, GT_NEVER);
     if (rc >= 0)
         rc = gt_db_begin(db, GT_NEVER);
     srand(1);
     for (int id = 1; rc >= 0 && id <= WORLD_ROWS; id++) {
         gt_db_value p[2] = {gt_db_int(id), gt_db_int(rand() % WORLD_ROWS + 1)};
 
-        rc = gt_db_exec(db, "INSERT INTO World (id, randomNumber) "
-                        "VALUES (?, ?)", p, 2, GT_NEVER);
+        rc = gt_db_exec(db,
+                        "INSERT INTO World (id, randomNumber) "
+                        "VALUES (?, ?)",
+                        p, 2, GT_NEVER);
     }
     if (rc >= 0)
         rc = gt_db_commit(db, GT_NEVER);
@@ -442,8 +449,8 @@ static void header(backend *be, int nbe)
            "client's first result + %d ms; ids uniform in 1..%d;\n"
            "one connection per client (own/sequential/batch) or pool "
            "max_open = conc; %d queries per request; per-query deadline "
-           "%d ms\n", seconds, SETTLE_MS, WORLD_ROWS, BATCH,
-           QUERY_TIMEOUT_MS);
+           "%d ms\n",
+           seconds, SETTLE_MS, WORLD_ROWS, BATCH, QUERY_TIMEOUT_MS);
     for (int i = 0; i < nbe; i++)
         printf("%-9s %s\n%9s %s\n", be[i].name,
                masked(be[i].url, buf, sizeof(buf)), "", be[i].select);
@@ -478,16 +485,25 @@ int main(void)
     if (secs && (seconds = atoi(secs)) < 1)
         seconds = 1;
     if (pg && *pg)
-        be[nbe++] = (backend){"postgres", pg, "SELECT id, randomnumber FROM "
-                              "world WHERE id = ?", {{0}}};
+        be[nbe++] = (backend){"postgres",
+                              pg,
+                              "SELECT id, randomnumber FROM "
+                              "world WHERE id = ?",
+                              {{0}}};
     if (my && *my)
-        be[nbe++] = (backend){"mysql", my, "SELECT id, randomNumber FROM "
-                              "World WHERE id = ?", {{0}}};
+        be[nbe++] = (backend){"mysql",
+                              my,
+                              "SELECT id, randomNumber FROM "
+                              "World WHERE id = ?",
+                              {{0}}};
     if (fd >= 0) {
         close(fd);
         snprintf(sqlite_url, sizeof(sqlite_url), "sqlite://%s", path);
-        be[nbe++] = (backend){"sqlite", sqlite_url, "SELECT id, randomNumber "
-                              "FROM World WHERE id = ?", {{0}}};
+        be[nbe++] = (backend){"sqlite",
+                              sqlite_url,
+                              "SELECT id, randomNumber "
+                              "FROM World WHERE id = ?",
+                              {{0}}};
     }
     header(be, nbe);
     for (int i = 0; i < nbe; i++) {

@@ -53,8 +53,8 @@ static int pool_main(void *arg)
     int workers = *(int *)arg;
     char err[128];
 
-    if (gt_pool_new(&pool, gt_rt_self(), "sqlite::memory:?max_open=64",
-                    NULL, err, sizeof(err)) != 0) {
+    if (gt_pool_new(&pool, gt_rt_self(), "sqlite::memory:?max_open=64", NULL,
+                    err, sizeof(err)) != 0) {
         fprintf(stderr, "pool: %s\n", err);
         return 1;
     }
@@ -79,7 +79,8 @@ static double run_pool(int workers)
     return sum / workers;
 }
 
-/* ---- the baseline: a free list under one mutex ---------------------------- */
+/* ---- the baseline: a free list under one mutex ----------------------------
+ */
 
 typedef struct item {
     struct item *next;
@@ -135,8 +136,7 @@ int main(int argc, char **argv)
 
     if (argc > 1)
         iters = atol(argv[1]);
-    printf("greentor pool benchmark (%ld acquire+release per worker)\n",
-           iters);
+    printf("greentor pool benchmark (%ld acquire+release per worker)\n", iters);
     printf("%-40s %8.1f ns\n", "pool, 1 worker, uncontended", run_pool(1));
     printf("%-40s %8.1f ns\n", "mutex free list, 1 thread", run_list(1));
     printf("%-40s %8.1f ns  (%d workers)\n", "pool, all workers at once",

@@ -50,7 +50,8 @@ static double median(double *v)
     return v[RUNS / 2];
 }
 
-/* ---- bare switches ------------------------------------------------------------ */
+/* ---- bare switches
+ * ------------------------------------------------------------ */
 
 typedef struct pingpong {
     gt__ctx main, co;
@@ -84,7 +85,8 @@ static double bare_switch(void (*init)(gt__ctx *, void *, size_t,
     return (t1 - t0) / (double)n;
 }
 
-/* ---- through the runtime ------------------------------------------------------- */
+/* ---- through the runtime
+ * ------------------------------------------------------- */
 
 static long iters;
 
@@ -193,7 +195,8 @@ static int runtime_benches(void *arg)
     return 0;
 }
 
-/* ---- memory --------------------------------------------------------------------- */
+/* ---- memory
+ * --------------------------------------------------------------------- */
 
 static long rss_kib(void)
 {
@@ -245,9 +248,8 @@ static int memory_bench(void *arg)
     after = rss_kib();
     pte_after = pte_kib();
     printf("%-44s %10ld (asked %ld)\n", "parked coroutines", spawned, n);
-    printf("%-44s %10.2f KiB each, %ld MiB in all\n",
-           "resident memory", (double)(after - before) / (double)spawned,
-           (after - before) / 1024);
+    printf("%-44s %10.2f KiB each, %ld MiB in all\n", "resident memory",
+           (double)(after - before) / (double)spawned, (after - before) / 1024);
     printf("%-44s %10.2f KiB each, %ld MiB in all\n", "page tables (VmPTE)",
            (double)(pte_after - pte_before) / (double)spawned,
            (pte_after - pte_before) / 1024);

@@ -44,11 +44,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 typedef struct mem {
     gt__http_conn *c;
-    uv_idle_t handle;      /* closed with the connection, for the callback */
-    size_t budget;         /* bytes try_write takes per call; 0: all */
-    const char *pending;   /* a background write, until the driver ends it */
+    uv_idle_t handle;    /* closed with the connection, for the callback */
+    size_t budget;       /* bytes try_write takes per call; 0: all */
+    const char *pending; /* a background write, until the driver ends it */
     size_t pending_len;
-    char *out;             /* everything written, in order */
+    char *out; /* everything written, in order */
     size_t out_len, out_cap;
     bool reading, shut, closed, lost; /* lost: a write was cancelled */
 } mem;
@@ -124,7 +124,7 @@ static void mem_close(gt__http_conn *c)
 }
 
 static const gt__http_io mem_io = {
-    mem_try_write, mem_write, mem_read_start,
+    mem_try_write, mem_write,    mem_read_start,
     mem_read_stop, mem_shutdown, mem_close,
 };
 
@@ -206,8 +206,7 @@ static int h_yield(gt_http_req *req, gt_http_res *res, void *arg)
         CHECK(gt_http_req_header_at(req, i, &name, &value) == 0);
     gt_http_res_header(res, "X-A", h ? h : "-");
     return gt_http_res_printf(res, "%s %s %s", p ? p : "-",
-                              gt_http_req_method(req),
-                              gt_http_req_target(req));
+                              gt_http_req_method(req), gt_http_req_target(req));
 }
 
 /* A large response with many headers: the output and header buffers
@@ -440,8 +439,10 @@ static int fuzz_main(void *arg)
     mem m = {0};
 
     if (in->data[0] & 1)
-        cfg = (gt_http_config){.max_head = 256, .max_target = 64,
-                               .max_headers = 8, .max_body = 512};
+        cfg = (gt_http_config){.max_head = 256,
+                               .max_target = 64,
+                               .max_headers = 8,
+                               .max_body = 512};
     m.budget = in->data[1] * 3u;
     CHECK(gt__http_server_new(&srv, gt_rt_self(), &cfg, 1,
                               gt_http_router_dispatch, router) == 0);

@@ -8,11 +8,11 @@
 #ifndef GREENTOR_H
 #define GREENTOR_H
 
-#include "greentor/version.h"
-#include "greentor/runtime.h"
-#include "greentor/db.h"
-#include "greentor/pool.h"
-#include "greentor/http.h"
 #include "greentor/client.h"
+#include "greentor/db.h"
+#include "greentor/http.h"
+#include "greentor/pool.h"
+#include "greentor/runtime.h"
+#include "greentor/version.h"
 
 #endif

@@ -15,6 +15,9 @@ cd "$(dirname "$0")/.."
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
 
+# Formatting (.clang-format): the tree is clean, and stays so.
+make -s format-check >&2
+
 # The switch self-tests (Makefile: SELFTESTS). Each prints one line.
 case "$(uname -m)" in
 x86_64)

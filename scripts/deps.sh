@@ -32,7 +32,7 @@ BUILD_PKGS=(gcc make pkg-config libuv1-dev libpq-dev libmariadb-dev
 # qemu-user-static runs the result without binfmt_misc or a target sysroot.
 TEST_PKGS=(postgresql postgresql-contrib mariadb-server mariadb-client clang
     libclang-rt-14-dev curl procps gcc-aarch64-linux-gnu libc6-dev-arm64-cross
-    qemu-user-static pgbouncer nginx-light)
+    qemu-user-static pgbouncer nginx-light clang-format)
 BENCH_PKGS=(wrk nginx-light postgresql-contrib hyperfine util-linux)
 
 POLICY=/usr/sbin/policy-rc.d

@@ -32,8 +32,8 @@ static int fx_main(void *p)
     return 0;
 }
 
-void fx_run(gt_http_router *router, const gt_http_config *cfg,
-            fx_client_fn fn, void *arg)
+void fx_run(gt_http_router *router, const gt_http_config *cfg, fx_client_fn fn,
+            void *arg)
 {
     fx f = {.router = router, .fn = fn, .arg = arg};
 

@@ -19,8 +19,8 @@ typedef void (*fx_client_fn)(httpc *c, void *arg);
  * that dispatches to 'router' with 'cfg' (NULL: defaults; host and port
  * are overridden), run fn(c, arg), then stop the server and the runtime.
  * Fails the test if any of that fails. */
-void fx_run(gt_http_router *router, const gt_http_config *cfg,
-            fx_client_fn fn, void *arg);
+void fx_run(gt_http_router *router, const gt_http_config *cfg, fx_client_fn fn,
+            void *arg);
 
 /* A router with the given routes (method NULL: any), or a failed test. */
 typedef struct fx_route {

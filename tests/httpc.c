@@ -168,8 +168,8 @@ static int need(httpc *c, size_t n, int64_t deadline)
 }
 
 /* Wait for 'delim' in the buffer; *at receives its offset. */
-static int need_until(httpc *c, const char *delim, size_t limit,
-                      size_t *at, int64_t deadline)
+static int need_until(httpc *c, const char *delim, size_t limit, size_t *at,
+                      int64_t deadline)
 {
     size_t dl = strlen(delim);
 
@@ -348,15 +348,14 @@ int httpc_read(httpc *c, httpc_res *res, int64_t deadline)
     return rc;
 }
 
-int httpc_do(httpc *c, const char *method, const char *target,
-             httpc_res *res, int64_t deadline)
+int httpc_do(httpc *c, const char *method, const char *target, httpc_res *res,
+             int64_t deadline)
 {
     char req[2048];
-    int n = snprintf(req, sizeof(req),
-                     "%s %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n%s\r\n",
-                     method, target, c->port,
-                     strcmp(method, "POST") == 0 ? "Content-Length: 0\r\n"
-                                                 : "");
+    int n = snprintf(
+        req, sizeof(req), "%s %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n%s\r\n",
+        method, target, c->port,
+        strcmp(method, "POST") == 0 ? "Content-Length: 0\r\n" : "");
     int rc = 0;
 
     memset(res, 0, sizeof(*res));
@@ -373,8 +372,7 @@ int httpc_do(httpc *c, const char *method, const char *target,
     return rc;
 }
 
-int httpc_header(const httpc_res *res, const char *name, char *out,
-                 size_t cap)
+int httpc_header(const httpc_res *res, const char *name, char *out, size_t cap)
 {
     size_t nl = strlen(name);
     const char *p = res->head ? strstr(res->head, "\r\n") : NULL;
@@ -420,8 +418,7 @@ static void note(httpc_load *l, const char *fmt, const char *target,
                  const char *detail)
 {
     if (l->first_error[0] == '\0')
-        snprintf(l->first_error, sizeof(l->first_error), fmt, target,
-                 detail);
+        snprintf(l->first_error, sizeof(l->first_error), fmt, target, detail);
 }
 
 static void count(httpc_load *l, const char *target, int rc, httpc *c,
@@ -458,8 +455,8 @@ static int load_conn(void *arg)
         int rc;
 
         c.err[0] = '\0';
-        rc = httpc_do(&c, "GET", t, &res,
-                      gt_deadline_in(l->request_timeout_ms));
+        rc =
+            httpc_do(&c, "GET", t, &res, gt_deadline_in(l->request_timeout_ms));
         count(l, t, rc, &c, &res);
         httpc_res_free(&res);
         if (rc == -ECANCELED)

@@ -24,21 +24,21 @@
 
 /* One client connection to 127.0.0.1:port. Caller-allocated. */
 typedef struct httpc {
-    int fd;           /* -1 when not connected */
+    int fd; /* -1 when not connected */
     int port;
     gt_fdwatch watch; /* open exactly while fd >= 0 */
     char *buf;        /* bytes received and not consumed yet: buf[0..len) */
     size_t len, cap;
-    char err[192];    /* what the last failure was */
+    char err[192]; /* what the last failure was */
 } httpc;
 
 /* A response. Everything in it is owned: free with httpc_res_free(). */
 typedef struct httpc_res {
     int status;
-    char *head;      /* status line and header lines, NUL-terminated */
-    char *body;      /* body_len bytes plus a NUL (not counted) */
+    char *head; /* status line and header lines, NUL-terminated */
+    char *body; /* body_len bytes plus a NUL (not counted) */
     size_t body_len;
-    int close;       /* nonzero: the server closes after this response */
+    int close; /* nonzero: the server closes after this response */
 } httpc_res;
 
 /* Set up 'c' for 127.0.0.1:port; does not connect. */
@@ -64,13 +64,12 @@ int httpc_read(httpc *c, httpc_res *res, int64_t deadline);
  * "METHOD target HTTP/1.1", reads the response, and closes the connection
  * when the response says so or anything failed (so the next call starts
  * afresh). Yields. Returns 0 or a negative error. */
-int httpc_do(httpc *c, const char *method, const char *target,
-             httpc_res *res, int64_t deadline);
+int httpc_do(httpc *c, const char *method, const char *target, httpc_res *res,
+             int64_t deadline);
 
 /* Copy the value of header 'name' (case-insensitive; the first one) into
  * 'out', trimmed. Returns 1 if found, else 0 and out is "". */
-int httpc_header(const httpc_res *res, const char *name, char *out,
-                 size_t cap);
+int httpc_header(const httpc_res *res, const char *name, char *out, size_t cap);
 
 /* Free what a response holds and zero it. NULL-safe. */
 void httpc_res_free(httpc_res *res);
@@ -81,23 +80,23 @@ void httpc_res_free(httpc_res *res);
  * second. */
 typedef struct httpc_load {
     int port;
-    int conns;                    /* concurrent keep-alive connections */
-    const char *const *targets;   /* GET targets, used round-robin */
+    int conns;                  /* concurrent keep-alive connections */
+    const char *const *targets; /* GET targets, used round-robin */
     int ntargets;
-    int64_t duration_ms;          /* start no request after this... */
-    long max_requests;            /* ...or after this many (0: no cap) */
-    int64_t request_timeout_ms;   /* per request, connect included */
+    int64_t duration_ms;        /* start no request after this... */
+    long max_requests;          /* ...or after this many (0: no cap) */
+    int64_t request_timeout_ms; /* per request, connect included */
 
-    long requests;     /* requests finished, with a response or not */
-    long ok;           /* 2xx */
-    long errors;       /* no response: connect, socket or framing error */
-    long non2xx;       /* responses with another status */
-    long status503;    /* of which 503 */
-    int first_status;  /* the first non-2xx status seen, else 0 */
+    long requests;         /* requests finished, with a response or not */
+    long ok;               /* 2xx */
+    long errors;           /* no response: connect, socket or framing error */
+    long non2xx;           /* responses with another status */
+    long status503;        /* of which 503 */
+    int first_status;      /* the first non-2xx status seen, else 0 */
     char first_error[256]; /* the first error or non-2xx, "" if none */
 
-    long next;         /* private: requests started so far */
-    int64_t end;       /* private: gt_now() after which none start */
+    long next;   /* private: requests started so far */
+    int64_t end; /* private: gt_now() after which none start */
 } httpc_load;
 
 /* Run the load from a coroutine: one coroutine per connection on the

@@ -20,9 +20,11 @@ const char *base_url(void)
         return sqlite_url;
     }
     u = getenv(strcmp(backend, "postgres") == 0 ? "GT_TEST_PG_URL"
-                                                 : "GT_TEST_MYSQL_URL");
-    ck_assert_msg(u != NULL, "no %s URL: run `eval \"$(scripts/db.sh "
-                  "start)\"` first", backend);
+                                                : "GT_TEST_MYSQL_URL");
+    ck_assert_msg(u != NULL,
+                  "no %s URL: run `eval \"$(scripts/db.sh "
+                  "start)\"` first",
+                  backend);
     return u;
 }
 
@@ -35,8 +37,8 @@ char *url_with(const char *opts)
      * own in pg_stat_activity; the other backends have no such option
      * (an unknown one is refused). */
     if (strcmp(backend, "postgres") == 0)
-        snprintf(buf, sizeof(buf), "%s%s%s&application_name=gt_pool_test_%d",
-                 b, strchr(b, '?') ? "&" : "?", opts, (int)getpid());
+        snprintf(buf, sizeof(buf), "%s%s%s&application_name=gt_pool_test_%d", b,
+                 strchr(b, '?') ? "&" : "?", opts, (int)getpid());
     else
         snprintf(buf, sizeof(buf), "%s%s%s", b, strchr(b, '?') ? "&" : "?",
                  opts);
@@ -75,8 +77,8 @@ gt_pool *make_pool(const char *opts)
 {
     char err[256];
     gt_pool *p = NULL;
-    int rc = gt_pool_new(&p, gt_rt_self(), url_with(opts), NULL, err,
-                         sizeof(err));
+    int rc =
+        gt_pool_new(&p, gt_rt_self(), url_with(opts), NULL, err, sizeof(err));
 
     ck_assert_msg(rc == 0, "gt_pool_new: %d %s", rc, err);
     keep_pool(p);
@@ -96,8 +98,8 @@ int run_pool_test(gt_co_fn fn, int workers)
 
 void exec_ok(gt_db *db, const char *sql)
 {
-    ck_assert_msg(gt_db_exec(db, sql, NULL, 0, GT_NEVER) >= 0, "%s: %s",
-                  sql, gt_db_errmsg(db));
+    ck_assert_msg(gt_db_exec(db, sql, NULL, 0, GT_NEVER) >= 0, "%s: %s", sql,
+                  gt_db_errmsg(db));
 }
 
 void use_sqlite(void)

@@ -30,8 +30,9 @@ static int64_t count(gt_db *db)
     gt_rows *r;
     int64_t n;
 
-    ck_assert_int_eq(gt_db_query(db, &r, "SELECT COUNT(*) FROM batch_t",
-                                 NULL, 0, GT_NEVER), 1);
+    ck_assert_int_eq(
+        gt_db_query(db, &r, "SELECT COUNT(*) FROM batch_t", NULL, 0, GT_NEVER),
+        1);
     n = gt_rows_int(r, 0, 0);
     gt_rows_free(r);
     return n;
@@ -48,10 +49,13 @@ static int t_batch(void *arg)
 
     (void)arg;
     ck_assert_int_eq(gt_db_open(&db, url(), GT_NEVER), 0);
-    ck_assert_int_ge(gt_db_exec(db, "DROP TABLE IF EXISTS batch_t", NULL, 0,
-                                GT_NEVER), 0);
-    ck_assert_int_ge(gt_db_exec(db, "CREATE TABLE batch_t (id INT PRIMARY "
-                                "KEY)", NULL, 0, GT_NEVER), 0);
+    ck_assert_int_ge(
+        gt_db_exec(db, "DROP TABLE IF EXISTS batch_t", NULL, 0, GT_NEVER), 0);
+    ck_assert_int_ge(gt_db_exec(db,
+                                "CREATE TABLE batch_t (id INT PRIMARY "
+                                "KEY)",
+                                NULL, 0, GT_NEVER),
+                     0);
     /* The third one violates the key: all three are undone. */
     ck_assert_int_lt(gt_db_batch(db, out, s, 3, GT_NEVER), 0);
     ck_assert_ptr_nonnull(strcasestr(gt_db_errmsg(db), "unique"));

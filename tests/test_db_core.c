@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "greentor/db.h"
 #include "db/driver.h"
+#include "greentor/db.h"
 #include "util.h"
 
 /* ---- URLs ---------------------------------------------------------------- */
@@ -27,14 +27,14 @@ static const url_case good_urls[] = {
     {"postgresql://localhost/db", "postgres", NULL, NULL, "localhost", "db",
      NULL, 0},
     {"POSTGRES://h/d", "postgres", NULL, NULL, "h", "d", NULL, 0},
-    {"mysql://root@127.0.0.1/test", "mysql", "root", NULL, "127.0.0.1",
-     "test", NULL, 0},
-    {"mariadb://u%40x:p%3Aw%2Fd@[::1]:3306/my%20db", "mysql", "u@x",
-     "p:w/d", "::1", "my db", NULL, 3306},
+    {"mysql://root@127.0.0.1/test", "mysql", "root", NULL, "127.0.0.1", "test",
+     NULL, 0},
+    {"mariadb://u%40x:p%3Aw%2Fd@[::1]:3306/my%20db", "mysql", "u@x", "p:w/d",
+     "::1", "my db", NULL, 3306},
     {"mysql://[fe80::1%25eth0]/x", "mysql", NULL, NULL, "fe80::1%eth0", "x",
      NULL, 0},
-    {"postgres://u:pa@ss@host/db", "postgres", "u", "pa@ss", "host", "db",
-     NULL, 0},
+    {"postgres://u:pa@ss@host/db", "postgres", "u", "pa@ss", "host", "db", NULL,
+     0},
     {"postgres://u:pa:ss@host", "postgres", "u", "pa:ss", "host", NULL, NULL,
      0},
     {"postgres://u:@host:1/", "postgres", "u", "", "host", NULL, NULL, 1},
@@ -42,8 +42,8 @@ static const url_case good_urls[] = {
      65535},
     {"postgres://:5432/db", "postgres", NULL, NULL, NULL, "db", NULL, 5432},
     {"postgres:///db", "postgres", NULL, NULL, NULL, "db", NULL, 0},
-    {"postgres://%2Frun%2Fpg/db", "postgres", NULL, NULL, "/run/pg", "db",
-     NULL, 0},
+    {"postgres://%2Frun%2Fpg/db", "postgres", NULL, NULL, "/run/pg", "db", NULL,
+     0},
     {"sqlite:///tmp/x.db", "sqlite", NULL, NULL, NULL, NULL, "/tmp/x.db", 0},
     {"sqlite:/tmp/x.db", "sqlite", NULL, NULL, NULL, NULL, "/tmp/x.db", 0},
     {"sqlite:rel/x.db", "sqlite", NULL, NULL, NULL, NULL, "rel/x.db", 0},
@@ -57,8 +57,8 @@ static void assert_str(const char *got, const char *want, const char *what,
                        const char *url)
 {
     if (!want)
-        ck_assert_msg(got == NULL, "%s of %s: want NULL, got '%s'", what,
-                      url, got);
+        ck_assert_msg(got == NULL, "%s of %s: want NULL, got '%s'", what, url,
+                      got);
     else
         ck_assert_msg(got && strcmp(got, want) == 0,
                       "%s of %s: want '%s', got '%s'", what, url, want,
@@ -92,10 +92,11 @@ START_TEST(url_reads_query_options)
     char err[256];
     int bad;
 
-    ck_assert_int_eq(gt__db_url_parse(&u, "sqlite::memory:?mode=offload&&"
-                                          "busy_timeout_ms=10&flag&a%20b=c%"
-                                          "3Dd&n=-5&n=7&x=12z&big="
-                                          "99999999999999999999999",
+    ck_assert_int_eq(gt__db_url_parse(&u,
+                                      "sqlite::memory:?mode=offload&&"
+                                      "busy_timeout_ms=10&flag&a%20b=c%"
+                                      "3Dd&n=-5&n=7&x=12z&big="
+                                      "99999999999999999999999",
                                       err, sizeof(err)),
                      0);
     ck_assert_str_eq(u.path, ":memory:");
@@ -526,18 +527,28 @@ static gt_rows *text_column(const char *const *v, size_t n)
 START_TEST(rows_convert_text_to_numbers_like_sqlite)
 {
     static const char *const v[] = {
-        "12abc", " -7", "abc", "99999999999999999999", "-99999999999999999999",
-        "3.5e2x", "inf", ".5", "+1.5", "0x10", "", "1e3",
+        "12abc",
+        " -7",
+        "abc",
+        "99999999999999999999",
+        "-99999999999999999999",
+        "3.5e2x",
+        "inf",
+        ".5",
+        "+1.5",
+        "0x10",
+        "",
+        "1e3",
     };
-    static const int64_t ints[] = {12, -7, 0, INT64_MAX, INT64_MIN, 3, 0, 0,
-                                   1, 0, 0, 1};
-    static const double floats[] = {12, -7, 0, 1e20, -1e20, 350, 0, 0.5,
-                                    1.5, 0, 0, 1000};
+    static const int64_t ints[] = {12, -7, 0, INT64_MAX, INT64_MIN, 3,
+                                   0,  0,  1, 0,         0,         1};
+    static const double floats[] = {12, -7,  0,   1e20, -1e20, 350,
+                                    0,  0.5, 1.5, 0,    0,     1000};
     gt_rows *r = text_column(v, sizeof(v) / sizeof(v[0]));
 
     for (int i = 0; i < (int)(sizeof(v) / sizeof(v[0])); i++) {
-        ck_assert_msg(gt_rows_int(r, i, 0) == ints[i], "int('%s') = %lld",
-                      v[i], (long long)gt_rows_int(r, i, 0));
+        ck_assert_msg(gt_rows_int(r, i, 0) == ints[i], "int('%s') = %lld", v[i],
+                      (long long)gt_rows_int(r, i, 0));
         ck_assert_msg(gt_rows_float(r, i, 0) == floats[i], "float('%s') = %g",
                       v[i], gt_rows_float(r, i, 0));
     }
@@ -548,8 +559,8 @@ END_TEST
 START_TEST(rows_convert_numbers_to_text_like_sqlite)
 {
     static const double f[] = {1.0, 0.1, -2.5, 1e20, 123456789.0, 1.5e-7};
-    static const char *const ft[] = {"1.0", "0.1", "-2.5", "1.0e+20",
-                                     "123456789.0", "1.5e-07"};
+    static const char *const ft[] = {"1.0",     "0.1",         "-2.5",
+                                     "1.0e+20", "123456789.0", "1.5e-07"};
     gt_rows *r = gt__rows_new(2);
     const char *first;
     size_t len;
@@ -565,8 +576,8 @@ START_TEST(rows_convert_numbers_to_text_like_sqlite)
     for (int i = 0; i < 6; i++) {
         const char *s = gt_rows_text(r, i, 0, NULL);
 
-        ck_assert_msg(strcmp(s, ft[i]) == 0 || (i == 3 &&
-                                                 strcmp(s, "1e+20") == 0) ||
+        ck_assert_msg(strcmp(s, ft[i]) == 0 ||
+                          (i == 3 && strcmp(s, "1e+20") == 0) ||
                           (i == 5 && strcmp(s, "1.5e-07") == 0),
                       "text(%g) = '%s'", f[i], s);
     }
@@ -700,16 +711,16 @@ START_TEST(open_reports_bad_urls_and_unknown_schemes)
     ck_assert_ptr_null(db);
     ck_assert_int_eq(gt_db_open(&db, NULL, GT_NEVER), -EINVAL);
     ck_assert_int_eq(gt_db_open(NULL, "sqlite::memory:", GT_NEVER), -EINVAL);
-    ck_assert_int_eq(gt_db_open(&db, "sqlite::memory:?connect_timeout_ms=x",
-                                GT_NEVER),
-                     -EINVAL);
+    ck_assert_int_eq(
+        gt_db_open(&db, "sqlite::memory:?connect_timeout_ms=x", GT_NEVER),
+        -EINVAL);
     ck_assert_ptr_null(db);
     ck_assert_int_eq(gt_db_open(&db, "sqlite::memory:?mode=fast", GT_NEVER),
                      -EINVAL);
     ck_assert_ptr_null(db);
-    ck_assert_int_eq(gt_db_open(&db, "sqlite::memory:?busy_timeout_ms=-1",
-                                GT_NEVER),
-                     -EINVAL);
+    ck_assert_int_eq(
+        gt_db_open(&db, "sqlite::memory:?busy_timeout_ms=-1", GT_NEVER),
+        -EINVAL);
     ck_assert_int_eq(gt_db_open(&db, "redis://localhost/0", GT_NEVER),
                      -EPROTONOSUPPORT);
     ck_assert_ptr_nonnull(db);
@@ -729,8 +740,7 @@ static void assert_all_calls_fail(gt_db *db, const char *msg)
     gt_db_stmt st = {"SELECT 1", NULL, 0};
 
     ck_assert_int_lt(gt_db_exec(db, "SELECT 1", NULL, 0, GT_NEVER), 0);
-    ck_assert_int_lt(gt_db_query(db, &rows, "SELECT 1", NULL, 0, GT_NEVER),
-                     0);
+    ck_assert_int_lt(gt_db_query(db, &rows, "SELECT 1", NULL, 0, GT_NEVER), 0);
     ck_assert_ptr_null(rows);
     ck_assert_int_lt(gt_db_batch(db, out, &st, 1, GT_NEVER), 0);
     ck_assert_int_lt(gt_db_begin(db, GT_NEVER), 0);
@@ -751,15 +761,14 @@ START_TEST(calls_on_a_failed_handle_fail_cleanly)
     ck_assert_int_eq(gt_db_open(&db, "redis://x", GT_NEVER), -EPROTONOSUPPORT);
     assert_all_calls_fail(db, "unknown scheme");
     gt_db_close(db);
-    ck_assert_int_eq(gt_db_open(&db, "sqlite:///nonexistent-gt-dir/x/y.db",
-                                GT_NEVER),
-                     GT_EDB);
+    ck_assert_int_eq(
+        gt_db_open(&db, "sqlite:///nonexistent-gt-dir/x/y.db", GT_NEVER),
+        GT_EDB);
     assert_all_calls_fail(db, "cannot open");
     ck_assert_str_eq(gt_db_backend(db), "sqlite");
     gt_db_close(db);
     /* NULL handles too. */
-    ck_assert_int_eq(gt_db_exec(NULL, "SELECT 1", NULL, 0, GT_NEVER),
-                     -EINVAL);
+    ck_assert_int_eq(gt_db_exec(NULL, "SELECT 1", NULL, 0, GT_NEVER), -EINVAL);
     ck_assert_int_eq(gt_db_begin(NULL, GT_NEVER), -EINVAL);
     ck_assert_str_eq(gt_db_sqlstate(NULL), "");
 }

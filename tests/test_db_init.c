@@ -102,8 +102,10 @@ static const char *url_with(const char *opts)
     static char buf[1024];
     const char *base = be->env ? getenv(be->env) : "sqlite::memory:";
 
-    ck_assert_msg(base && *base, "%s is not set: run `eval \"$(bash "
-                  "scripts/db.sh start)\"` first", be->env);
+    ck_assert_msg(base && *base,
+                  "%s is not set: run `eval \"$(bash "
+                  "scripts/db.sh start)\"` first",
+                  be->env);
     snprintf(buf, sizeof(buf), "%s%s%s", base,
              opts ? (strchr(base, '?') ? "&" : "?") : "", opts ? opts : "");
     return buf;
@@ -122,8 +124,8 @@ static gt_db *open_ok(const char *opts)
 
 static void exec_ok(gt_db *db, const char *sql)
 {
-    ck_assert_msg(gt_db_exec(db, sql, NULL, 0, GT_NEVER) >= 0, "%s: %s",
-                  sql, gt_db_errmsg(db));
+    ck_assert_msg(gt_db_exec(db, sql, NULL, 0, GT_NEVER) >= 0, "%s: %s", sql,
+                  gt_db_errmsg(db));
 }
 
 static void expect(gt_db *db, const setting *s)
@@ -208,17 +210,17 @@ static int t_bad_statement(void *arg)
     (void)arg;
     ck_assert_int_eq(rc, GT_EDB);
     ck_assert_ptr_nonnull(db);
-    ck_assert_msg(strncmp(gt_db_errmsg(db), "init statement 2 (SELEC oops) "
-                          "failed: ", 37) == 0 &&
+    ck_assert_msg(strncmp(gt_db_errmsg(db),
+                          "init statement 2 (SELEC oops) "
+                          "failed: ",
+                          37) == 0 &&
                       strlen(gt_db_errmsg(db)) > 37,
                   "message: %s", gt_db_errmsg(db));
     if (!is_sqlite()) /* the server's SQLSTATE for a syntax error */
         ck_assert_str_eq(gt_db_sqlstate(db),
-                         strcmp(be->name, "postgres") == 0 ? "42601"
-                                                           : "42000");
+                         strcmp(be->name, "postgres") == 0 ? "42601" : "42000");
     ck_assert_int_ne(gt_db_broken(db), 0);
-    ck_assert_int_eq(gt_db_exec(db, "SELECT 1", NULL, 0, GT_NEVER),
-                     -ENOTCONN);
+    ck_assert_int_eq(gt_db_exec(db, "SELECT 1", NULL, 0, GT_NEVER), -ENOTCONN);
     gt_db_close(db);
     /* Empty init= options are skipped, not sent. */
     db = open_ok("init=&init=");
@@ -284,8 +286,8 @@ static int t_function(void *arg)
     db = open_ok(NULL);
     ck_assert_int_eq(gt_db_set_init(db, set_up, &st, GT_NEVER), -EPERM);
     ck_assert_int_ne(gt_db_broken(db), 0);
-    ck_assert_msg(strncmp(gt_db_errmsg(db), "init function failed: ", 22) ==
-                      0, "message: %s", gt_db_errmsg(db));
+    ck_assert_msg(strncmp(gt_db_errmsg(db), "init function failed: ", 22) == 0,
+                  "message: %s", gt_db_errmsg(db));
     gt_db_close(db);
     return 0;
 }
@@ -339,8 +341,8 @@ static gt_pool *make_pool(const char *opts, fn_state *st)
     gt_pool_config cfg = {.on_connect = set_up, .on_connect_arg = st};
     char err[256];
     gt_pool *p = NULL;
-    int rc = gt_pool_new(&p, gt_rt_self(), url_with(opts), &cfg, err,
-                         sizeof(err));
+    int rc =
+        gt_pool_new(&p, gt_rt_self(), url_with(opts), &cfg, err, sizeof(err));
 
     ck_assert_msg(rc == 0, "gt_pool_new: %d %s", rc, err);
     pools[npools++] = p;
@@ -452,9 +454,10 @@ void add_db_init_tests(Suite *s, const char *backend)
     }
     tc = tcase_create(defs[i].tcase);
     tcase_set_timeout(tc, 60);
-    tcase_add_checked_fixture(tc, i == 0 ? use_sqlite
-                                  : i == 1 ? use_postgres
-                                           : use_mysql,
+    tcase_add_checked_fixture(tc,
+                              i == 0   ? use_sqlite
+                              : i == 1 ? use_postgres
+                                       : use_mysql,
                               NULL);
     tcase_add_test(tc, init_statements_run_in_order_at_open);
     tcase_add_test(tc, init_statements_hold_again_after_a_reset);
@@ -462,7 +465,6 @@ void add_db_init_tests(Suite *s, const char *backend)
     tcase_add_test(tc, init_function_runs_now_and_after_each_reset);
     tcase_add_test(tc,
                    pool_connection_keeps_init_settings_after_a_dirty_request);
-    tcase_add_test(tc,
-                   pool_failing_init_discards_the_connection_with_a_reason);
+    tcase_add_test(tc, pool_failing_init_discards_the_connection_with_a_reason);
     suite_add_tcase(s, tc);
 }

@@ -70,8 +70,7 @@ static gt_db *open_db(const char *query)
     return db;
 }
 
-static int64_t scalar_p(gt_db *db, const char *sql, const gt_db_value *p,
-                        int n)
+static int64_t scalar_p(gt_db *db, const char *sql, const gt_db_value *p, int n)
 {
     gt_rows *r = NULL;
     int rc = gt_db_query(db, &r, sql, p, n, gt_deadline_in(OPEN_MS));
@@ -102,8 +101,9 @@ static int64_t sleepers(gt_db *mon, int64_t id)
 {
     gt_db_value p = gt_db_int(id);
 
-    return scalar_p(mon, "SELECT COUNT(*) FROM information_schema.PROCESSLIST"
-                         " WHERE ID = ? AND INFO LIKE 'SELECT SLEEP%'",
+    return scalar_p(mon,
+                    "SELECT COUNT(*) FROM information_schema.PROCESSLIST"
+                    " WHERE ID = ? AND INFO LIKE 'SELECT SLEEP%'",
                     &p, 1);
 }
 
@@ -123,11 +123,11 @@ static bool await_sleepers(gt_db *mon, int64_t id, int64_t want, int ms)
 
 typedef struct sleeper {
     gt_db *db;
-    const char *sql;       /* NULL: SELECT SLEEP(30) */
-    int64_t deadline;      /* for the statement; GT_NEVER for none */
-    int64_t own_deadline;  /* for the coroutine; GT_NEVER for none */
-    int64_t rc;            /* what the statement returned */
-    int after;             /* what the next wait returned */
+    const char *sql;      /* NULL: SELECT SLEEP(30) */
+    int64_t deadline;     /* for the statement; GT_NEVER for none */
+    int64_t own_deadline; /* for the coroutine; GT_NEVER for none */
+    int64_t rc;           /* what the statement returned */
+    int after;            /* what the next wait returned */
 } sleeper;
 
 static int run_sleeper(void *arg)
@@ -342,8 +342,8 @@ END_TEST
 /* Run 'sql' in a coroutine cancelled before it first runs. */
 static int64_t run_cancelled(gt_db *db, const char *sql)
 {
-    sleeper s = {.db = db, .sql = sql, .deadline = GT_NEVER,
-                 .own_deadline = GT_NEVER};
+    sleeper s = {
+        .db = db, .sql = sql, .deadline = GT_NEVER, .own_deadline = GT_NEVER};
     gt_co *co;
 
     ck_assert_int_eq(gt_co_spawn(&co, run_sleeper, &s), 0);
@@ -370,8 +370,9 @@ static int t_cancelled_before(void *arg)
     ck_assert_msg(!gt_db_broken(db), "broken: %s", gt_db_errmsg(db));
     ck_assert_int_eq(scalar(db, "SELECT 5"), 5);
     /* Now cached (prepared, then the deadline stopped it). */
-    ck_assert_int_eq(gt_db_exec(db, "SELECT SLEEP(30)", NULL, 0,
-                                gt_deadline_in(100)), -ETIMEDOUT);
+    ck_assert_int_eq(
+        gt_db_exec(db, "SELECT SLEEP(30)", NULL, 0, gt_deadline_in(100)),
+        -ETIMEDOUT);
     ck_assert_int_eq(run_cancelled(db, "SELECT SLEEP(30)"), -ECANCELED);
     ck_assert_msg(await_sleepers(mon, id, 0, 1000), "SLEEP still runs");
     if (!gt_db_broken(db))
@@ -405,8 +406,9 @@ static int t_killed_idle(void *arg)
     (void)arg;
     ck_assert_int_eq(scalar(db, "SELECT 1"), 1);
     kill_connection(other, scalar(db, "SELECT CONNECTION_ID()"));
-    ck_assert_int_eq(gt_db_query(db, &r, "SELECT 1", NULL, 0,
-                                 gt_deadline_in(OPEN_MS)), -ECONNRESET);
+    ck_assert_int_eq(
+        gt_db_query(db, &r, "SELECT 1", NULL, 0, gt_deadline_in(OPEN_MS)),
+        -ECONNRESET);
     ck_assert_ptr_null(r);
     ck_assert(gt_db_broken(db));
     ck_assert_int_eq(gt_db_exec(db, "SELECT 2", NULL, 0, GT_NEVER),
@@ -455,18 +457,19 @@ static int64_t session_status(gt_db *db, const char *name)
 {
     gt_db_value p = gt_db_text(name);
 
-    return scalar_p(db, "SELECT VARIABLE_VALUE FROM "
-                        "information_schema.SESSION_STATUS "
-                        "WHERE VARIABLE_NAME = ?", &p, 1);
+    return scalar_p(db,
+                    "SELECT VARIABLE_VALUE FROM "
+                    "information_schema.SESSION_STATUS "
+                    "WHERE VARIABLE_NAME = ?",
+                    &p, 1);
 }
 
 /* With room for 2, cycling through 5 statements misses every time: each
  * run prepares, and each new entry evicts (COM_STMT_CLOSE) the oldest. */
 static int t_cache_eviction(void *arg)
 {
-    static const char *sql[] = {"SELECT ? + 1", "SELECT ? + 2",
-                                "SELECT ? + 3", "SELECT ? + 4",
-                                "SELECT ? + 5"};
+    static const char *sql[] = {"SELECT ? + 1", "SELECT ? + 2", "SELECT ? + 3",
+                                "SELECT ? + 4", "SELECT ? + 5"};
     gt_db *db = open_db("stmt_cache=2");
     int64_t prepares, closes;
     int round, i;
@@ -511,11 +514,13 @@ static int t_reset(void *arg)
     ck_assert_int_eq(gt_db_reset(db, gt_deadline_in(OPEN_MS)), 0);
     ck_assert_int_eq(gt__db_mysql_driver.in_tx(db), 0);
     ck_assert_int_eq(gt_db_query(db, &r, "SELECT @gt_reset_var", NULL, 0,
-                                 gt_deadline_in(OPEN_MS)), 1);
+                                 gt_deadline_in(OPEN_MS)),
+                     1);
     ck_assert(gt_rows_isnull(r, 0, 0));
     gt_rows_free(r);
     ck_assert_int_eq(gt_db_exec(db, "SELECT * FROM gt_reset_tmp", NULL, 0,
-                                gt_deadline_in(OPEN_MS)), GT_EDB);
+                                gt_deadline_in(OPEN_MS)),
+                     GT_EDB);
     ck_assert_int_eq(gt_db_errcode(db), 1146);
     ck_assert_str_eq(gt_db_sqlstate(db), "42S02");
     /* The server forgot its statements; the cached one is prepared again. */
@@ -549,17 +554,20 @@ static int t_large_values(void *arg)
     exec_ok(db, "CREATE TEMPORARY TABLE gt_big (b LONGBLOB)");
     p = gt_db_blob(buf, n);
     ck_assert_int_eq(gt_db_exec(db, "INSERT INTO gt_big VALUES (?)", &p, 1,
-                                gt_deadline_in(OPEN_MS)), 1);
+                                gt_deadline_in(OPEN_MS)),
+                     1);
     ck_assert_int_eq(gt_db_query(db, &r, "SELECT b, LENGTH(b) FROM gt_big",
-                                 NULL, 0, gt_deadline_in(OPEN_MS)), 1);
+                                 NULL, 0, gt_deadline_in(OPEN_MS)),
+                     1);
     ck_assert_int_eq(gt_rows_type(r, 0), GT_DB_BLOB);
     back = gt_rows_blob(r, 0, 0, &got);
     ck_assert_uint_eq(got, n);
     ck_assert(memcmp(back, buf, n) == 0);
     ck_assert_int_eq(gt_rows_int(r, 0, 1), (int64_t)n);
     gt_rows_free(r);
-    ck_assert_int_eq(gt_db_query(db, &r, "SELECT REPEAT('x', 1048576)", NULL,
-                                 0, gt_deadline_in(OPEN_MS)), 1);
+    ck_assert_int_eq(gt_db_query(db, &r, "SELECT REPEAT('x', 1048576)", NULL, 0,
+                                 gt_deadline_in(OPEN_MS)),
+                     1);
     ck_assert_int_eq(gt_rows_type(r, 0), GT_DB_TEXT);
     ck_assert_uint_eq(strlen(gt_rows_text(r, 0, 0, &got)), n);
     ck_assert_uint_eq(got, n);
@@ -583,12 +591,14 @@ static int t_types(void *arg)
     gt_rows *r = NULL;
 
     (void)arg;
-    ck_assert_int_eq(gt_db_query(db, &r,
-        "SELECT CAST(18446744073709551615 AS UNSIGNED), "
-        "CAST(1.25 AS DECIMAL(10,2)), DATE '2024-01-02', "
-        "TIMESTAMP '2024-01-02 03:04:05', CAST('ab' AS BINARY), "
-        "'h\xc3\xa9llo', NULL, CAST(-5 AS SIGNED)",
-        NULL, 0, gt_deadline_in(OPEN_MS)), 1);
+    ck_assert_int_eq(
+        gt_db_query(db, &r,
+                    "SELECT CAST(18446744073709551615 AS UNSIGNED), "
+                    "CAST(1.25 AS DECIMAL(10,2)), DATE '2024-01-02', "
+                    "TIMESTAMP '2024-01-02 03:04:05', CAST('ab' AS BINARY), "
+                    "'h\xc3\xa9llo', NULL, CAST(-5 AS SIGNED)",
+                    NULL, 0, gt_deadline_in(OPEN_MS)),
+        1);
     ck_assert_int_eq(gt_rows_type(r, 0), GT_DB_INT);
     ck_assert_str_eq(gt_rows_text(r, 0, 0, NULL), "18446744073709551615");
     ck_assert_int_eq(gt_rows_type(r, 1), GT_DB_FLOAT);
@@ -624,7 +634,8 @@ static int t_counts(void *arg)
     exec_ok(db, "INSERT INTO gt_ids (v) VALUES (1)");
     ck_assert_int_eq(gt_db_last_insert_id(db), 2);
     ck_assert_int_eq(gt_db_exec(db, "UPDATE gt_ids SET v = 1", NULL, 0,
-                                gt_deadline_in(OPEN_MS)), 2);
+                                gt_deadline_in(OPEN_MS)),
+                     2);
     ck_assert_int_eq(gt_db_changes(db), 2);
     gt_db_close(db);
     return 0;
@@ -647,13 +658,15 @@ static int t_call(void *arg)
     long long id = (long long)scalar(db, "SELECT CONNECTION_ID()");
 
     (void)arg;
-    snprintf(create, sizeof(create), "CREATE PROCEDURE gt_proc_%lld() "
-             "BEGIN SELECT 1 AS a UNION ALL SELECT 2; SELECT 3; END", id);
+    snprintf(create, sizeof(create),
+             "CREATE PROCEDURE gt_proc_%lld() "
+             "BEGIN SELECT 1 AS a UNION ALL SELECT 2; SELECT 3; END",
+             id);
     snprintf(call, sizeof(call), "CALL gt_proc_%lld()", id);
     snprintf(drop, sizeof(drop), "DROP PROCEDURE gt_proc_%lld", id);
     exec_ok(db, create);
-    ck_assert_int_eq(gt_db_query(db, &r, call, NULL, 0,
-                                 gt_deadline_in(OPEN_MS)), 2);
+    ck_assert_int_eq(
+        gt_db_query(db, &r, call, NULL, 0, gt_deadline_in(OPEN_MS)), 2);
     ck_assert_str_eq(gt_rows_name(r, 0), "a");
     ck_assert_int_eq(gt_rows_int(r, 1, 0), 2);
     gt_rows_free(r);

@@ -31,10 +31,12 @@ static int64_t our_sessions(gt_db *probe)
     gt_rows *r;
     int64_t n;
 
-    ck_assert_int_eq(gt_db_query(probe, &r, "SELECT COUNT(*) FROM "
+    ck_assert_int_eq(gt_db_query(probe, &r,
+                                 "SELECT COUNT(*) FROM "
                                  "information_schema.processlist WHERE user "
                                  "= 'greentor' AND id <> CONNECTION_ID()",
-                                 NULL, 0, GT_NEVER), 1);
+                                 NULL, 0, GT_NEVER),
+                     1);
     n = gt_rows_int(r, 0, 0);
     gt_rows_free(r);
     return n;
@@ -42,8 +44,8 @@ static int64_t our_sessions(gt_db *probe)
 
 static int doomed(void *arg)
 {
-    int rc = (int)gt_db_exec(arg, "SELECT SLEEP(5)", NULL, 0,
-                             gt_deadline_in(300));
+    int rc =
+        (int)gt_db_exec(arg, "SELECT SLEEP(5)", NULL, 0, gt_deadline_in(300));
 
     atomic_fetch_sub(&running, 1);
     return rc;
@@ -77,11 +79,13 @@ static int t_storm(void *arg)
         gt_db_close(db[i]);
     }
     gt_db_get_stats(&after);
-    fprintf(stderr, "side connections: peak %lld sessions of ours, %llu "
-            "KILLs sent, %llu dropped\n", (long long)peak,
-            (unsigned long long)(after.cancels_sent - before.cancels_sent),
-            (unsigned long long)(after.cancels_dropped -
-                                 before.cancels_dropped));
+    fprintf(
+        stderr,
+        "side connections: peak %lld sessions of ours, %llu "
+        "KILLs sent, %llu dropped\n",
+        (long long)peak,
+        (unsigned long long)(after.cancels_sent - before.cancels_sent),
+        (unsigned long long)(after.cancels_dropped - before.cancels_dropped));
     ck_assert_int_le(peak, CONNS + MAX_SIDE);
     /* Each interruption sent its KILL or, its wait for a side connection
      * over, counted the drop. */

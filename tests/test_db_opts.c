@@ -18,8 +18,8 @@
 
 typedef struct opt_case {
     const char *url;
-    const char *says;  /* in the message; NULL: the URL is good */
-    const char *also;  /* a second string the message must hold, or NULL */
+    const char *says; /* in the message; NULL: the URL is good */
+    const char *also; /* a second string the message must hold, or NULL */
 } opt_case;
 
 static const opt_case opt_cases[] = {
@@ -44,16 +44,13 @@ static const opt_case opt_cases[] = {
      "acquire_timeout_ms must be", NULL},
     {"sqlite::memory:?busy_timeout_ms=2147483648", "busy_timeout_ms must be",
      "2147483647"},
-    {"mysql://h/d?connect_timeout_ms=1.5", "connect_timeout_ms must be",
-     NULL},
+    {"mysql://h/d?connect_timeout_ms=1.5", "connect_timeout_ms must be", NULL},
     {"postgres://h/d?stmt_cache=-3", "stmt_cache must be", NULL},
     /* Choices. */
-    {"sqlite::memory:?mode=fast", "mode must be one of inline|offload",
-     NULL},
+    {"sqlite::memory:?mode=fast", "mode must be one of inline|offload", NULL},
     {"sqlite::memory:?synchronous=sometimes", "synchronous must be one of",
      NULL},
-    {"postgres://h/d?reset_on_release=maybe", "reset_on_release must be",
-     NULL},
+    {"postgres://h/d?reset_on_release=maybe", "reset_on_release must be", NULL},
     /* The last occurrence is the one that counts (gt__db_url_opt). */
     {"sqlite::memory:?max_open=x&max_open=3", NULL, NULL},
     {"sqlite::memory:?max_open=3&max_open=x", "max_open must be", NULL},
@@ -66,12 +63,14 @@ static const opt_case opt_cases[] = {
      NULL, NULL},
     {"postgres://u:p@h/d?application_name=a&sslmode=disable&sslrootcert=x"
      "&sslcert=y&sslkey=z&gssencmode=disable&options=-c%20a%3Db"
-     "&init=SET%20x%3D1&init=SET%20y%3D2&stmt_cache=8", NULL, NULL},
-    {"mysql://u:p@h/d?max_open=+4&reset_on_release=auto&stmt_cache=64",
+     "&init=SET%20x%3D1&init=SET%20y%3D2&stmt_cache=8",
      NULL, NULL},
+    {"mysql://u:p@h/d?max_open=+4&reset_on_release=auto&stmt_cache=64", NULL,
+     NULL},
     /* A host list makes a port= option (libpq's list); '@' in the query. */
     {"postgres://u:p@h1:5432,h2:5433/d?target_session_attrs=read-write"
-     "&leak_reclaim_ms=100", NULL, NULL},
+     "&leak_reclaim_ms=100",
+     NULL, NULL},
     {"postgres://h1:1,h2:2/d?application_name=a@b&port=7,8", NULL, NULL},
 };
 
@@ -83,8 +82,8 @@ static void assert_case(const opt_case *c, int rc, const char *err,
                       err);
         return;
     }
-    ck_assert_msg(rc == -EINVAL, "%s: %s returned %d, want -EINVAL", c->url,
-                  by, rc);
+    ck_assert_msg(rc == -EINVAL, "%s: %s returned %d, want -EINVAL", c->url, by,
+                  rc);
     ck_assert_msg(strstr(err, c->says), "%s: %s says '%s', which lacks '%s'",
                   c->url, by, err, c->says);
     ck_assert_msg(!c->also || strstr(err, c->also),
@@ -142,14 +141,13 @@ START_TEST(pool_new_refuses_out_of_range_config)
     gt_rt *rt;
 
     ck_assert_int_eq(gt_rt_new(&rt, &rcfg), 0);
-    ck_assert_int_eq(gt_pool_new(&pool, rt, "sqlite::memory:", &cfg, err,
-                                 sizeof(err)),
-                     -EINVAL);
+    ck_assert_int_eq(
+        gt_pool_new(&pool, rt, "sqlite::memory:", &cfg, err, sizeof(err)),
+        -EINVAL);
     ck_assert_msg(strstr(err, "max_open"), "message: %s", err);
     cfg.max_open = 4;
-    ck_assert_int_eq(gt_pool_new(&pool, rt, "sqlite::memory:", &cfg, err,
-                                 sizeof(err)),
-                     0);
+    ck_assert_int_eq(
+        gt_pool_new(&pool, rt, "sqlite::memory:", &cfg, err, sizeof(err)), 0);
     gt_rt_free(rt);
     gt_pool_free(pool);
 }
@@ -160,12 +158,12 @@ static int open_with_typo(void *arg)
     gt_db *db = (gt_db *)1;
 
     (void)arg;
-    ck_assert_int_eq(gt_db_open(&db, "sqlite::memory:?busy_timeout=5",
-                                GT_NEVER),
-                     -EINVAL);
+    ck_assert_int_eq(
+        gt_db_open(&db, "sqlite::memory:?busy_timeout=5", GT_NEVER), -EINVAL);
     ck_assert_ptr_null(db);
-    ck_assert_int_eq(gt_db_open(&db, "sqlite::memory:?busy_timeout_ms=5"
-                                     "&max_open=3",
+    ck_assert_int_eq(gt_db_open(&db,
+                                "sqlite::memory:?busy_timeout_ms=5"
+                                "&max_open=3",
                                 GT_NEVER),
                      0);
     gt_db_close(db);
@@ -243,8 +241,7 @@ START_TEST(url_errors_never_quote_the_password)
 
         ck_assert_msg(rc == -EINVAL, "%s: %d", urls[i], rc);
         ck_assert_msg(!strstr(err, "s3cret") && !strstr(err, "cret"),
-                      "%s: the message quotes the password: %s", urls[i],
-                      err);
+                      "%s: the message quotes the password: %s", urls[i], err);
     }
 }
 END_TEST

@@ -23,7 +23,7 @@ static gt_db *open_pg(void)
     int rc;
 
     ck_assert_msg(url && *url, "GT_TEST_PG_URL is not set: run `eval "
-                  "\"$(bash scripts/db.sh start)\"` first");
+                               "\"$(bash scripts/db.sh start)\"` first");
     rc = gt_db_open(&db, url, gt_deadline_in(10000));
     ck_assert_msg(rc == 0, "open: %d %s", rc, db ? gt_db_errmsg(db) : "");
     return db;
@@ -73,13 +73,19 @@ static int t_text_columns(void *arg)
     (void)arg;
     exec_ok(db, "SET TimeZone = 'UTC'", NULL, 0);
     exec_ok(db, "DROP TABLE IF EXISTS gt_pg_params", NULL, 0);
-    exec_ok(db, "CREATE TABLE gt_pg_params (id int PRIMARY KEY, j jsonb, "
-                "ts timestamptz, u uuid, b boolean)", NULL, 0);
+    exec_ok(db,
+            "CREATE TABLE gt_pg_params (id int PRIMARY KEY, j jsonb, "
+            "ts timestamptz, u uuid, b boolean)",
+            NULL, 0);
     /* No casts anywhere: the server types each '?' from its column. */
-    exec_ok(db, "INSERT INTO gt_pg_params (id, j, ts, u, b) "
-                "VALUES (?, ?, ?, ?, ?)", row, 5);
-    r = query_ok(db, "SELECT id, j, ts, u, b FROM gt_pg_params WHERE u = ? "
-                     "AND b = ? AND j @> ? AND ts = ?", where, 4, 1);
+    exec_ok(db,
+            "INSERT INTO gt_pg_params (id, j, ts, u, b) "
+            "VALUES (?, ?, ?, ?, ?)",
+            row, 5);
+    r = query_ok(db,
+                 "SELECT id, j, ts, u, b FROM gt_pg_params WHERE u = ? "
+                 "AND b = ? AND j @> ? AND ts = ?",
+                 where, 4, 1);
     cell_is(r, 1, "{\"a\": 1, \"b\": [2]}");
     cell_is(r, 2, "2024-02-03 04:05:06+00");
     cell_is(r, 3, UUID);
@@ -95,9 +101,10 @@ static int t_text_columns(void *arg)
     /* What the server cannot parse as the inferred type is its error. */
     row[0] = gt_db_int(2);
     row[3] = gt_db_text("not-a-uuid");
-    ck_assert_int_eq(gt_db_exec(db, "INSERT INTO gt_pg_params (id, j, ts, u,"
-                                " b) VALUES (?, ?, ?, ?, ?)", row, 5,
-                                GT_NEVER),
+    ck_assert_int_eq(gt_db_exec(db,
+                                "INSERT INTO gt_pg_params (id, j, ts, u,"
+                                " b) VALUES (?, ?, ?, ?, ?)",
+                                row, 5, GT_NEVER),
                      GT_EDB);
     ck_assert_str_eq(gt_db_sqlstate(db), "22P02");
     exec_ok(db, "DROP TABLE gt_pg_params", NULL, 0);
@@ -111,7 +118,8 @@ START_TEST(text_binds_to_jsonb_timestamptz_uuid_boolean_without_casts)
 }
 END_TEST
 
-/* ---- the typed fast path and the statement cache --------------------------- */
+/* ---- the typed fast path and the statement cache ---------------------------
+ */
 
 /* The parameter types the server holds for statement 'sql' ($n form), in
  * prepare order, joined by ';' into 'out'. */
@@ -172,8 +180,7 @@ static int t_cache(void *arg)
     ck_assert_int_eq(gt_db_exec(db, "SELECT ? IS NULL", &f, 1, GT_NEVER),
                      GT_EDB);
     ck_assert_str_eq(gt_db_sqlstate(db), "42P18");
-    ck_assert_int_ge(gt_db_exec(db, "SELECT ?::text IS NULL", &f, 1,
-                                GT_NEVER),
+    ck_assert_int_ge(gt_db_exec(db, "SELECT ?::text IS NULL", &f, 1, GT_NEVER),
                      0);
     gt_db_close(db);
     return 0;

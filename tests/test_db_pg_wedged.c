@@ -34,9 +34,12 @@ static int64_t our_sessions(gt_db *probe)
     gt_rows *r;
     int64_t n;
 
-    ck_assert_int_eq(gt_db_query(probe, &r, "SELECT count(*) FROM "
+    ck_assert_int_eq(gt_db_query(probe, &r,
+                                 "SELECT count(*) FROM "
                                  "pg_stat_activity WHERE application_name = "
-                                 "'gt_wedged'", NULL, 0, GT_NEVER), 1);
+                                 "'gt_wedged'",
+                                 NULL, 0, GT_NEVER),
+                     1);
     n = gt_rows_int(r, 0, 0);
     gt_rows_free(r);
     return n;
@@ -60,8 +63,8 @@ static void run_while_stopped(gt_db **db, gt_db *lite)
         ck_assert_int_eq(gt_co_join(co[i], &rc, GT_NEVER), 0);
         ck_assert_int_eq(rc, -ETIMEDOUT);
     }
-    ck_assert_int_eq(gt_db_query(lite, &r, "SELECT 1", NULL, 0,
-                                 gt_deadline_in(5000)), 1);
+    ck_assert_int_eq(
+        gt_db_query(lite, &r, "SELECT 1", NULL, 0, gt_deadline_in(5000)), 1);
     gt_rows_free(r);
 }
 
@@ -75,10 +78,9 @@ static int t_wedged(void *arg)
     (void)arg;
     for (int i = 0; i < QUERIES; i++)
         ck_assert_int_eq(gt_db_open(&db[i], tagged_url(), GT_NEVER), 0);
-    ck_assert_int_eq(gt_db_open(&probe, getenv("GT_TEST_PG_URL"), GT_NEVER),
-                     0);
-    ck_assert_int_eq(gt_db_open(&lite, "sqlite::memory:?mode=offload",
-                                GT_NEVER), 0);
+    ck_assert_int_eq(gt_db_open(&probe, getenv("GT_TEST_PG_URL"), GT_NEVER), 0);
+    ck_assert_int_eq(
+        gt_db_open(&lite, "sqlite::memory:?mode=offload", GT_NEVER), 0);
     gt_db_get_stats(&before);
     pm = pg_postmaster_pid();
     dog = resume_later(pm, 30);
@@ -99,8 +101,8 @@ static int t_wedged(void *arg)
         kept += rc >= 0;
         gt_db_close(db[i]);
     }
-    fprintf(stderr, "wedged: %d of %d connections kept after SIGCONT\n",
-            kept, QUERIES);
+    fprintf(stderr, "wedged: %d of %d connections kept after SIGCONT\n", kept,
+            QUERIES);
     for (int i = 0; i < 1000 && our_sessions(probe) > 0; i++)
         ck_assert_int_eq(gt_sleep(10), 0);
     ck_assert_int_eq(our_sessions(probe), 0);
@@ -120,7 +122,7 @@ void add_db_pg_wedged_tests(Suite *s)
     TCase *tc = tcase_create("pg_wedged");
 
     tcase_set_timeout(tc, 60);
-    tcase_add_test(tc,
-                   queries_end_at_their_deadline_while_the_postmaster_is_stopped);
+    tcase_add_test(
+        tc, queries_end_at_their_deadline_while_the_postmaster_is_stopped);
     suite_add_tcase(s, tc);
 }

@@ -25,24 +25,24 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "greentor/db.h"
 #include "db/driver.h"
+#include "greentor/db.h"
 #include "util.h"
 
 typedef struct backend_def {
     const char *name;
-    const char *env;          /* URL variable; NULL: built in */
-    const char *urls[2];      /* built-in URLs, one per mode */
-    const char *types_ddl;    /* (id, i, f, t, b) */
-    const char *blob_ddl;     /* (id, b) */
-    const char *charlen;      /* length in characters */
-    const char *long_sql;     /* runs for seconds */
-    const char *second_sql;   /* ~1 s; NULL: long_sql with a 1 s deadline */
+    const char *env;        /* URL variable; NULL: built in */
+    const char *urls[2];    /* built-in URLs, one per mode */
+    const char *types_ddl;  /* (id, i, f, t, b) */
+    const char *blob_ddl;   /* (id, b) */
+    const char *charlen;    /* length in characters */
+    const char *long_sql;   /* runs for seconds */
+    const char *second_sql; /* ~1 s; NULL: long_sql with a 1 s deadline */
     const char *syntax_sqlstate;
     int unique_errcode;
     const char *unique_sqlstate;
     const char *stmt_count_sql; /* prepared statements, value in column 1 */
-    bool stmt_count_live;     /* live count (else cumulative prepares) */
+    bool stmt_count_live;       /* live count (else cumulative prepares) */
 } backend_def;
 
 static const backend_def backends[] = {
@@ -124,7 +124,8 @@ static int test_urls(const char *urls[2])
         return 2;
     }
     env = getenv(be->env);
-    ck_assert_msg(env && *env, "%s is not set: start the test servers with "
+    ck_assert_msg(env && *env,
+                  "%s is not set: start the test servers with "
                   "scripts/db.sh start, then eval \"$(scripts/db.sh env)\"",
                   be->env);
     urls[0] = env;
@@ -152,13 +153,11 @@ static gt_db *open_ok(const char *url)
     return db;
 }
 
-static int64_t exec_ok(gt_db *db, const char *sql, const gt_db_value *p,
-                       int n)
+static int64_t exec_ok(gt_db *db, const char *sql, const gt_db_value *p, int n)
 {
     int64_t rc = gt_db_exec(db, sql, p, n, gt_deadline_in(30000));
 
-    ck_assert_msg(rc >= 0, "%s: %lld %s", sql, (long long)rc,
-                  gt_db_errmsg(db));
+    ck_assert_msg(rc >= 0, "%s: %lld %s", sql, (long long)rc, gt_db_errmsg(db));
     return rc;
 }
 
@@ -211,8 +210,8 @@ static void assert_usable_or_broken(gt_db *db)
     int rc = gt_db_query(db, &r, "SELECT 1", NULL, 0, gt_deadline_in(10000));
 
     if (rc < 0) {
-        ck_assert_msg(gt_db_broken(db), "neither usable nor broken: %d %s",
-                      rc, gt_db_errmsg(db));
+        ck_assert_msg(gt_db_broken(db), "neither usable nor broken: %d %s", rc,
+                      gt_db_errmsg(db));
         return;
     }
     ck_assert_int_eq(gt_rows_int(r, 0, 0), 1);
@@ -245,8 +244,8 @@ static void encode(char *out, size_t cap, const char *s)
 
     for (; s && *s && n + 4 < cap; s++) {
         if (strchr("@:/?#[]%& ", *s))
-            n += (size_t)snprintf(out + n, cap - n, "%%%02X",
-                                  (unsigned char)*s);
+            n +=
+                (size_t)snprintf(out + n, cap - n, "%%%02X", (unsigned char)*s);
         else
             out[n++] = *s;
     }
@@ -319,8 +318,10 @@ static void insert_row(gt_db *db, const char *table, int id, gt_db_value i,
     char sql[256];
     gt_db_value p[] = {gt_db_int(id), i, f, t, b};
 
-    snprintf(sql, sizeof(sql), "INSERT INTO %s (id, i, f, t, b) VALUES "
-             "(?, ?, ?, ?, ?)", table);
+    snprintf(sql, sizeof(sql),
+             "INSERT INTO %s (id, i, f, t, b) VALUES "
+             "(?, ?, ?, ?, ?)",
+             table);
     ck_assert_int_eq(exec_ok(db, sql, p, 5), 1);
     ck_assert_int_eq(gt_db_changes(db), 1);
 }
@@ -331,8 +332,8 @@ static void assert_types_row(gt_rows *r, int row, int64_t i, double f,
     size_t len;
 
     ck_assert_int_eq(gt_rows_int(r, row, 1), i);
-    ck_assert_msg(gt_rows_float(r, row, 2) == f, "row %d: %.17g != %.17g",
-                  row, gt_rows_float(r, row, 2), f);
+    ck_assert_msg(gt_rows_float(r, row, 2) == f, "row %d: %.17g != %.17g", row,
+                  gt_rows_float(r, row, 2), f);
     ck_assert_str_eq(gt_rows_text(r, row, 3, &len), t);
     ck_assert_int_eq(len, strlen(t));
     ck_assert(!gt_rows_isnull(r, row, 3)); /* "" is not NULL */
@@ -355,8 +356,7 @@ static int t_types(void *arg)
                gt_db_null());
     insert_row(db, tb, 4, gt_db_int(-1), gt_db_float(0.1),
                gt_db_textn("abcdef", 3), gt_db_blob("x", 1));
-    snprintf(sql, sizeof(sql), "SELECT id, i, f, t, b FROM %s ORDER BY id",
-             tb);
+    snprintf(sql, sizeof(sql), "SELECT id, i, f, t, b FROM %s ORDER BY id", tb);
     r = query_ok(db, sql, NULL, 0);
     ck_assert_int_eq(gt_rows_count(r), 4);
     ck_assert_str_eq(gt_rows_name(r, 2), "f");
@@ -444,15 +444,24 @@ START_TEST(a_1_mib_blob_round_trips)
 END_TEST
 
 static const char *const hostile[] = {
-    "'); DROP TABLE x; --", "Robert'); DROP TABLE students;--",
-    "' OR '1'='1", "?", "$1", "\\", "\"", "\\'; SELECT 1; --", "/*", "--",
+    "'); DROP TABLE x; --",
+    "Robert'); DROP TABLE students;--",
+    "' OR '1'='1",
+    "?",
+    "$1",
+    "\\",
+    "\"",
+    "\\'; SELECT 1; --",
+    "/*",
+    "--",
 };
 
 static int t_injection(void *arg)
 {
     gt_db *db = open_ok(arg);
-    const char *tb = fresh_table(db, "inject", "(id INTEGER PRIMARY KEY, "
-                                               "t TEXT)");
+    const char *tb = fresh_table(db, "inject",
+                                 "(id INTEGER PRIMARY KEY, "
+                                 "t TEXT)");
     int n = (int)(sizeof(hostile) / sizeof(hostile[0]));
     char ins[128], sel[128];
     gt_rows *r;
@@ -500,17 +509,17 @@ static int t_errors(void *arg)
         ck_assert_int_eq(gt_db_errcode(db), 1); /* SQLITE_ERROR */
     snprintf(sql, sizeof(sql), "INSERT INTO %s (k) VALUES (?)", tb);
     exec_ok(db, sql, (gt_db_value[]){gt_db_int(1)}, 1);
-    ck_assert_int_eq(gt_db_exec(db, sql, (gt_db_value[]){gt_db_int(1)}, 1,
-                                GT_NEVER),
-                     GT_EDB);
+    ck_assert_int_eq(
+        gt_db_exec(db, sql, (gt_db_value[]){gt_db_int(1)}, 1, GT_NEVER),
+        GT_EDB);
     ck_assert_str_eq(gt_db_sqlstate(db), be->unique_sqlstate);
     ck_assert_int_eq(gt_db_errcode(db), be->unique_errcode);
     ck_assert_msg(gt_db_errmsg(db)[0], "no message");
     /* Wrong parameter counts are caught, and the connection carries on. */
     ck_assert_int_lt(gt_db_exec(db, sql, NULL, 0, GT_NEVER), 0);
-    ck_assert_int_eq(gt_db_exec(db, sql, (gt_db_value[]){{.type = 99}}, 1,
-                                GT_NEVER),
-                     -EINVAL);
+    ck_assert_int_eq(
+        gt_db_exec(db, sql, (gt_db_value[]){{.type = 99}}, 1, GT_NEVER),
+        -EINVAL);
     ck_assert_int_eq(scalar(db, "SELECT 7"), 7);
     ck_assert_str_eq(gt_db_errmsg(db), ""); /* cleared by the next call */
     ck_assert(!gt_db_broken(db));
@@ -730,8 +739,8 @@ END_TEST
 typedef struct cleanup_state {
     gt_db *db;
     const char *table;
-    int rc;       /* of the long query */
-    int undo_rc;  /* of the rollback run at the coroutine's end */
+    int rc;      /* of the long query */
+    int undo_rc; /* of the rollback run at the coroutine's end */
 } cleanup_state;
 
 static void undo(void *arg)
@@ -807,8 +816,8 @@ static int t_not_blocking(void *arg)
         rc = gt_db_exec(db, be->second_sql, NULL, 0, gt_deadline_in(10000));
     else
         rc = gt_db_exec(db, be->long_sql, NULL, 0, gt_deadline_in(1000));
-    ck_assert_msg(rc >= 0 || (!be->second_sql && rc == -ETIMEDOUT),
-                  "%lld %s", (long long)rc, gt_db_errmsg(db));
+    ck_assert_msg(rc >= 0 || (!be->second_sql && rc == -ETIMEDOUT), "%lld %s",
+                  (long long)rc, gt_db_errmsg(db));
     t.stop = true;
     ck_assert_int_eq(gt_co_join(co, NULL, GT_NEVER), 0);
     /* ~100 ticks when the worker stays free; 0 or 1 if the query had
@@ -829,9 +838,9 @@ static int forget_results(void *arg)
     gt_rows *r = NULL;
 
     for (int i = 0; i < 3; i++)
-        ck_assert_int_ge(gt_db_query(arg, &r, "SELECT 1, 'forgotten'", NULL, 0,
-                                     GT_NEVER),
-                         0);
+        ck_assert_int_ge(
+            gt_db_query(arg, &r, "SELECT 1, 'forgotten'", NULL, 0, GT_NEVER),
+            0);
     return 0;
 }
 
@@ -926,9 +935,9 @@ static void give_up_waiting(gt_db *a, gt_db *b, const char *url)
     ck_assert_int_eq(gt_db_exec(c, "BEGIN IMMEDIATE", NULL, 0, GT_NEVER),
                      GT_EDB);
     ck_assert_int_eq(gt_db_errcode(c), 5); /* SQLITE_BUSY */
-    ck_assert_int_eq(gt_db_exec(b, "BEGIN IMMEDIATE", NULL, 0,
-                                gt_deadline_in(100)),
-                     -ETIMEDOUT);
+    ck_assert_int_eq(
+        gt_db_exec(b, "BEGIN IMMEDIATE", NULL, 0, gt_deadline_in(100)),
+        -ETIMEDOUT);
     ck_assert_int_eq(gt_co_spawn(&co, begin_immediate, &w), 0);
     ck_assert_int_eq(gt_co_spawn(NULL, cancel_after, co), 0);
     ck_assert_int_eq(gt_co_join(co, NULL, GT_NEVER), 0);
@@ -978,18 +987,19 @@ END_TEST
 static int t_stack(void *arg)
 {
     gt_db *db = open_ok("sqlite::memory:");
-    const char *tb = fresh_table(db, "stack", "(id INTEGER PRIMARY KEY, "
-                                              "g INTEGER, t TEXT)");
+    const char *tb = fresh_table(db, "stack",
+                                 "(id INTEGER PRIMARY KEY, "
+                                 "g INTEGER, t TEXT)");
     char sql[256];
     gt_rows *r;
 
     (void)arg;
     for (int i = 0; i < 50; i++) {
         snprintf(sql, sizeof(sql), "INSERT INTO %s (g, t) VALUES (?, ?)", tb);
-        exec_ok(db, sql, (gt_db_value[]){gt_db_int(i % 5), gt_db_text("x")},
-                2);
+        exec_ok(db, sql, (gt_db_value[]){gt_db_int(i % 5), gt_db_text("x")}, 2);
     }
-    snprintf(sql, sizeof(sql), "SELECT a.g, count(*), max(b.t) FROM %s a "
+    snprintf(sql, sizeof(sql),
+             "SELECT a.g, count(*), max(b.t) FROM %s a "
              "JOIN %s b ON a.g = b.g WHERE a.id > ? GROUP BY a.g ORDER BY 2",
              tb, tb);
     r = query_ok(db, sql, (gt_db_value[]){gt_db_int(3)}, 1);
@@ -1063,9 +1073,10 @@ void add_db_shared_tests(Suite *s, const char *backend)
     tcase_set_timeout(tc, 120);
     if (sqlite || strcmp(backend, "postgres") == 0 ||
         strcmp(backend, "mysql") == 0) {
-        tcase_add_checked_fixture(tc, sqlite ? use_sqlite
-                                      : backend[0] == 'p' ? use_postgres
-                                                          : use_mysql,
+        tcase_add_checked_fixture(tc,
+                                  sqlite              ? use_sqlite
+                                  : backend[0] == 'p' ? use_postgres
+                                                      : use_mysql,
                                   NULL);
     } else {
         tcase_add_test(tc, unknown_backend);

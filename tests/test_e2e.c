@@ -66,17 +66,17 @@ void add_e2e_tests(Suite *s, const char *backend);
 /* ---- backends ------------------------------------------------------------ */
 
 typedef struct backend {
-    const char *name;       /* as add_e2e_tests() is given it */
-    const char *tcase;      /* its test case (Check keeps the pointer) */
-    const char *env;        /* the variable holding its URL; NULL: SQLite */
-    const char *server;     /* db.sh's name for it */
-    const char *max_env;    /* db.sh's max_connections variable */
-    const char *all_worlds; /* id, randomNumber of every World row */
-    const char *max_conn;   /* the server's max_connections */
-    const char *sessions;   /* our sessions, by application name; NULL:
-                             * the server cannot tell them from others' */
+    const char *name;        /* as add_e2e_tests() is given it */
+    const char *tcase;       /* its test case (Check keeps the pointer) */
+    const char *env;         /* the variable holding its URL; NULL: SQLite */
+    const char *server;      /* db.sh's name for it */
+    const char *max_env;     /* db.sh's max_connections variable */
+    const char *all_worlds;  /* id, randomNumber of every World row */
+    const char *max_conn;    /* the server's max_connections */
+    const char *sessions;    /* our sessions, by application name; NULL:
+                              * the server cannot tell them from others' */
     const char *other_names; /* SEED_TABLE_NAMES for the other spelling */
-    const char *drop_all;   /* drops every spelling of the tables */
+    const char *drop_all;    /* drops every spelling of the tables */
 } backend;
 
 static const backend backends[] = {
@@ -88,8 +88,8 @@ static const backend backends[] = {
      "SELECT count(*) FROM pg_stat_activity WHERE application_name = ?",
      "camel", "DROP TABLE IF EXISTS world, fortune, \"World\", \"Fortune\""},
     {"mysql", "e2e_mysql", "GT_TEST_MYSQL_URL", "mysql", "GT_MYSQL_MAX_CONN",
-     "SELECT id, randomNumber FROM World", "SELECT @@max_connections",
-     NULL, "lower", "DROP TABLE IF EXISTS World, Fortune, world, fortune"},
+     "SELECT id, randomNumber FROM World", "SELECT @@max_connections", NULL,
+     "lower", "DROP TABLE IF EXISTS World, Fortune, world, fortune"},
 };
 
 static const backend *backend_named(const char *name)
@@ -104,8 +104,10 @@ static const char *backend_url(const backend *b)
 {
     const char *u = getenv(b->env);
 
-    ck_assert_msg(u && *u, "%s is not set: run `eval \"$(bash scripts/db.sh "
-                  "start)\"` first", b->env);
+    ck_assert_msg(u && *u,
+                  "%s is not set: run `eval \"$(bash scripts/db.sh "
+                  "start)\"` first",
+                  b->env);
     return u;
 }
 
@@ -113,13 +115,13 @@ static const char *backend_url(const backend *b)
 
 /* The server of the running test; one per test process. */
 static struct showcase {
-    pid_t pid;       /* 0 when not running */
+    pid_t pid; /* 0 when not running */
     int port;
-    char log[128];   /* its stdout and stderr */
-    char dir[64];    /* its working directory (SQLite), else "" */
+    char log[128]; /* its stdout and stderr */
+    char dir[64];  /* its working directory (SQLite), else "" */
 } sc;
 
-static pid_t runner_pid; /* names the marker files; set in the runner */
+static pid_t runner_pid;       /* names the marker files; set in the runner */
 static const char *seed_names; /* SEED_TABLE_NAMES for seed(); NULL: default */
 
 /* Whether the server still runs, or how it ended (then it is reaped). */
@@ -131,8 +133,10 @@ static const char *server_state(void)
     if (sc.pid <= 0 || waitpid(sc.pid, &status, WNOHANG) != sc.pid)
         return state; /* "" until it has died */
     if (WIFSIGNALED(status))
-        snprintf(state, sizeof(state), "--- the showcase died: signal %d "
-                 "(%s)\n", WTERMSIG(status), strsignal(WTERMSIG(status)));
+        snprintf(state, sizeof(state),
+                 "--- the showcase died: signal %d "
+                 "(%s)\n",
+                 WTERMSIG(status), strsignal(WTERMSIG(status)));
     else
         snprintf(state, sizeof(state), "--- the showcase exited with %d\n",
                  WEXITSTATUS(status));
@@ -149,9 +153,8 @@ static const char *log_tail(void)
     off_t size = fd >= 0 ? lseek(fd, 0, SEEK_END) : 0;
     int h = snprintf(tail, sizeof(tail), "%s--- %s%s:\n", server_state(),
                      sc.log, size > 2048 ? ", last 2 KiB" : "");
-    ssize_t n = fd >= 0 ? pread(fd, tail + h, 2048, size > 2048 ? size - 2048
-                                                               : 0)
-                        : -1;
+    ssize_t n =
+        fd >= 0 ? pread(fd, tail + h, 2048, size > 2048 ? size - 2048 : 0) : -1;
 
     if (fd >= 0)
         close(fd);
@@ -181,8 +184,7 @@ static char *log_read(void)
 static const char *repo_path(const char *rel, char *out)
 {
     ck_assert_msg(realpath(rel, out) && access(out, R_OK) == 0,
-                  "%s not found: run the tests from the repository root",
-                  rel);
+                  "%s not found: run the tests from the repository root", rel);
     return out;
 }
 
@@ -194,7 +196,8 @@ static const char *showcase_path(char *out)
     ck_assert_msg(realpath(bin, out) && access(out, X_OK) == 0,
                   "no showcase binary at %s: run `make "
                   "build/examples/showcase` (from the repository root) or "
-                  "set GT_SHOWCASE", bin);
+                  "set GT_SHOWCASE",
+                  bin);
     return out;
 }
 
@@ -319,7 +322,8 @@ static void wait_ready(void)
             waitpid(sc.pid, &status, 0);
             sc.pid = 0;
             ck_abort_msg("the showcase did not accept on port %d within "
-                         "%d ms:\n%s", sc.port, START_TIMEOUT_MS, log_tail());
+                         "%d ms:\n%s",
+                         sc.port, START_TIMEOUT_MS, log_tail());
         }
         usleep(50000);
     }
@@ -412,8 +416,8 @@ static httpc conn; /* the tests' keep-alive connection */
 
 static void request(const char *method, const char *target, httpc_res *res)
 {
-    int rc = httpc_do(&conn, method, target, res,
-                      gt_deadline_in(REQ_TIMEOUT_MS));
+    int rc =
+        httpc_do(&conn, method, target, res, gt_deadline_in(REQ_TIMEOUT_MS));
 
     ck_assert_msg(rc == 0, "%s %s: %s\n%s", method, target, conn.err,
                   log_tail());
@@ -436,8 +440,8 @@ static void expect(const httpc_res *res, const char *what, int status,
     char ct[256];
 
     ck_assert_msg(res->status == status,
-                  "%s: status %d, expected %d; body: %.300s", what,
-                  res->status, status, res->body);
+                  "%s: status %d, expected %d; body: %.300s", what, res->status,
+                  status, res->body);
     if (!type)
         return;
     httpc_header(res, "Content-Type", ct, sizeof(ct));
@@ -463,15 +467,13 @@ static json_t *get_json(const char *target)
 
     get_ok(target, "application/json", &res);
     j = json_loadb(res.body, res.body_len, 0, &e);
-    ck_assert_msg(j, "GET %s: not JSON (%s): %.300s", target, e.text,
-                  res.body);
+    ck_assert_msg(j, "GET %s: not JSON (%s): %.300s", target, e.text, res.body);
     httpc_res_free(&res);
     return j;
 }
 
 /* One World object: exactly {"id":1..10000,"randomNumber":1..10000}. */
-static void check_world(const json_t *o, const char *target, int *id,
-                        int *rn)
+static void check_world(const json_t *o, const char *target, int *id, int *rn)
 {
     const json_t *i = json_object_get(o, "id");
     const json_t *r = json_object_get(o, "randomNumber");
@@ -481,10 +483,9 @@ static void check_world(const json_t *o, const char *target, int *id,
                   "GET %s: not a World object", target);
     *id = (int)json_integer_value(i);
     *rn = (int)json_integer_value(r);
-    ck_assert_msg(*id >= 1 && *id <= WORLD_ROWS && *rn >= 1 &&
-                      *rn <= WORLD_ROWS,
-                  "GET %s: World out of range: id %d, randomNumber %d",
-                  target, *id, *rn);
+    ck_assert_msg(
+        *id >= 1 && *id <= WORLD_ROWS && *rn >= 1 && *rn <= WORLD_ROWS,
+        "GET %s: World out of range: id %d, randomNumber %d", target, *id, *rn);
 }
 
 /* A JSON array of 'n' World objects; returned for more checks. */
@@ -548,13 +549,12 @@ static void get_pool_metrics(pool_metrics *m)
     httpc_res res;
 
     get_ok("/metrics", "text/plain", &res);
-    ck_assert_msg(metric(res.body, "greentor_pool_open", &m->open) &&
-                      metric(res.body, "greentor_pool_in_use", &m->in_use) &&
-                      metric(res.body, "greentor_pool_waiters", &m->waiters) &&
-                      metric(res.body, "greentor_pool_max_open_ever",
-                             &m->max_open_ever),
-                  "/metrics lacks the greentor_pool_* gauges:\n%.1500s",
-                  res.body);
+    ck_assert_msg(
+        metric(res.body, "greentor_pool_open", &m->open) &&
+            metric(res.body, "greentor_pool_in_use", &m->in_use) &&
+            metric(res.body, "greentor_pool_waiters", &m->waiters) &&
+            metric(res.body, "greentor_pool_max_open_ever", &m->max_open_ever),
+        "/metrics lacks the greentor_pool_* gauges:\n%.1500s", res.body);
     ck_assert_ptr_nonnull(strstr(res.body, "greentor_db_interrupted_total{"
                                            "connection=\"kept\"}"));
     httpc_res_free(&res);
@@ -582,8 +582,8 @@ static void assert_pool_idle(const char *when)
 
     ck_assert_msg(wait_pool(0, 0, SETTLE_MS, &m),
                   "%s: the pool did not return to idle within %d ms "
-                  "(in_use %g, waiters %g, open %g)\n%s", when, SETTLE_MS,
-                  m.in_use, m.waiters, m.open, log_tail());
+                  "(in_use %g, waiters %g, open %g)\n%s",
+                  when, SETTLE_MS, m.in_use, m.waiters, m.open, log_tail());
 }
 
 static int run_client(gt_co_fn fn, void *arg)
@@ -609,8 +609,8 @@ static void check_hello(void)
         get_ok(targets[i], types[i], &res);
         ck_assert_msg(strcmp(res.body, bodies[i]) == 0 &&
                           res.body_len == strlen(bodies[i]),
-                      "GET %s: body '%s', expected '%s'", targets[i],
-                      res.body, bodies[i]);
+                      "GET %s: body '%s', expected '%s'", targets[i], res.body,
+                      bodies[i]);
         ck_assert_msg(httpc_header(&res, "Server", v, sizeof(v)) &&
                           httpc_header(&res, "Date", v, sizeof(v)),
                       "GET %s: no Server or Date header", targets[i]);
@@ -621,8 +621,8 @@ static void check_hello(void)
 static void check_index(void)
 {
     static const char *const links[] = {
-        "/plaintext", "/json", "/db", "/queries", "/fortunes", "/updates",
-        "/cached-queries", "/metrics"};
+        "/plaintext", "/json",           "/db",     "/queries", "/fortunes",
+        "/updates",   "/cached-queries", "/metrics"};
     char href[64];
     httpc_res res;
 
@@ -651,8 +651,8 @@ static void check_counts(const char *path, const char *param)
     static const struct {
         const char *value; /* NULL: parameter missing */
         size_t rows;
-    } cases[] = {{"0", 1},  {"foo", 1}, {"501", 500}, {"20", 20}, {NULL, 1},
-                 {"", 1},   {"-3", 1},  {"500", 500}, {"1", 1}};
+    } cases[] = {{"0", 1}, {"foo", 1}, {"501", 500}, {"20", 20}, {NULL, 1},
+                 {"", 1},  {"-3", 1},  {"500", 500}, {"1", 1}};
     char target[128];
 
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -700,7 +700,8 @@ static void check_metrics(void)
     get_pool_metrics(&m);
     ck_assert_msg(m.open >= 0 && m.in_use >= 0 && m.max_open_ever >= 1,
                   "/metrics: implausible pool figures (open %g, in use %g, "
-                  "max ever %g)", m.open, m.in_use, m.max_open_ever);
+                  "max ever %g)",
+                  m.open, m.in_use, m.max_open_ever);
 }
 
 /* ---- /fortunes ----------------------------------------------------------- */
@@ -733,9 +734,9 @@ static int unescape(const char *s, size_t n, char *out, size_t cap)
     static const struct {
         const char *ent;
         char c;
-    } ents[] = {{"&lt;", '<'},    {"&gt;", '>'},    {"&amp;", '&'},
-                {"&quot;", '"'},  {"&#34;", '"'},   {"&#x22;", '"'},
-                {"&#39;", '\''},  {"&#x27;", '\''}, {"&apos;", '\''}};
+    } ents[] = {{"&lt;", '<'},   {"&gt;", '>'},    {"&amp;", '&'},
+                {"&quot;", '"'}, {"&#34;", '"'},   {"&#x22;", '"'},
+                {"&#39;", '\''}, {"&#x27;", '\''}, {"&apos;", '\''}};
     size_t o = 0, i = 0, k;
 
     while (i < n) {
@@ -776,8 +777,10 @@ static const char *fortune_row(const char *p, int *id, char *msg, size_t cap)
 
     p = skip(p, "<tr><td>", "row start");
     *id = (int)strtol(p, &q, 10);
-    ck_assert_msg(q > p && *id >= 0 && *id <= 12, "/fortunes: bad id at: "
-                  "%.80s", p);
+    ck_assert_msg(q > p && *id >= 0 && *id <= 12,
+                  "/fortunes: bad id at: "
+                  "%.80s",
+                  p);
     p = skip(q, "</td><td>", "cell separator");
     end = strstr(p, "</td></tr>");
     ck_assert_msg(end, "/fortunes: unterminated row at: %.80s", p);
@@ -799,8 +802,10 @@ static void check_fortune_rows(const char *p, const char *end)
         ck_assert_msg(strcmp(msg, fortunes[id]) == 0,
                       "/fortunes: id %d is '%s', expected '%s'", id, msg,
                       fortunes[id]);
-        ck_assert_msg(strcmp(prev, msg) <= 0, "/fortunes: not sorted by "
-                      "message: '%s' before '%s'", prev, msg);
+        ck_assert_msg(strcmp(prev, msg) <= 0,
+                      "/fortunes: not sorted by "
+                      "message: '%s' before '%s'",
+                      prev, msg);
         snprintf(prev, sizeof(prev), "%s", msg);
         rows++;
     }
@@ -818,8 +823,7 @@ static void check_fortunes(void)
     httpc_res res;
 
     get_ok("/fortunes", "text/html; charset=utf-8", &res);
-    ck_assert_msg(res.body_len > hl + tl &&
-                      memcmp(res.body, head, hl) == 0 &&
+    ck_assert_msg(res.body_len > hl + tl && memcmp(res.body, head, hl) == 0 &&
                       memcmp(res.body + res.body_len - tl, tail, tl) == 0,
                   "/fortunes: not the standard page:\n%.3000s", res.body);
     check_fortune_rows(res.body + hl, res.body + res.body_len - tl);
@@ -838,12 +842,13 @@ static void assert_no_password(const char *url)
     char ui[256];
     char *log = log_read();
 
-    ck_assert_msg(userinfo(url, ui, sizeof(ui))[0], "%s has no password",
-                  url);
-    ck_assert_msg(!strstr(log, ui), "the log shows the password (%s):\n%s",
-                  ui, log_tail());
-    ck_assert_msg(strstr(log, ":***@"), "the start-up line does not name "
-                  "the database as user:***@host:\n%s", log_tail());
+    ck_assert_msg(userinfo(url, ui, sizeof(ui))[0], "%s has no password", url);
+    ck_assert_msg(!strstr(log, ui), "the log shows the password (%s):\n%s", ui,
+                  log_tail());
+    ck_assert_msg(strstr(log, ":***@"),
+                  "the start-up line does not name "
+                  "the database as user:***@host:\n%s",
+                  log_tail());
     free(log);
 }
 
@@ -872,7 +877,8 @@ START_TEST(e2e_endpoints)
     start_showcase(b, "max_open=8");
     if (sc.dir[0]) {
         snprintf(db, sizeof(db), "%s/greentor-showcase.db", sc.dir);
-        ck_assert_msg(access(db, F_OK) == 0, "no %s: the default SQLite "
+        ck_assert_msg(access(db, F_OK) == 0,
+                      "no %s: the default SQLite "
                       "database was not created in the working directory",
                       db);
     }
@@ -897,8 +903,7 @@ static gt_db *open_db(const backend *b)
     if (b->env)
         snprintf(url, sizeof(url), "%s", backend_url(b));
     else
-        snprintf(url, sizeof(url), "sqlite://%s/greentor-showcase.db",
-                 sc.dir);
+        snprintf(url, sizeof(url), "sqlite://%s/greentor-showcase.db", sc.dir);
     rc = gt_db_open(&db, url, gt_deadline_in(REQ_TIMEOUT_MS));
     ck_assert_msg(rc == 0, "gt_db_open(%s): %s: %s", url, gt_strerror(rc),
                   db ? gt_db_errmsg(db) : "");
@@ -947,8 +952,8 @@ static void check_persisted(json_t *a)
         touched[id] = 1;
         ck_assert_msg(returned(a, id, worlds_after[id]),
                       "/updates: id %d returned randomNumber %d but the "
-                      "database holds %d (was %d)", id, rn,
-                      worlds_after[id], worlds_before[id]);
+                      "database holds %d (was %d)",
+                      id, rn, worlds_after[id], worlds_before[id]);
         changed += worlds_after[id] != worlds_before[id];
     }
     ck_assert_msg(changed > 0, "/updates: no row changed in the database");
@@ -993,11 +998,17 @@ static int verbose(void)
 
 static int t_load(void *arg)
 {
-    static const char *const mix[] = {
-        "/plaintext",   "/json",      "/db",
-        "/queries?queries=10", "/fortunes", "/updates?queries=5",
-        "/cached-queries?count=10", "/"};
-    httpc_load l = {.port = sc.port, .conns = 64, .targets = mix,
+    static const char *const mix[] = {"/plaintext",
+                                      "/json",
+                                      "/db",
+                                      "/queries?queries=10",
+                                      "/fortunes",
+                                      "/updates?queries=5",
+                                      "/cached-queries?count=10",
+                                      "/"};
+    httpc_load l = {.port = sc.port,
+                    .conns = 64,
+                    .targets = mix,
                     .ntargets = sizeof(mix) / sizeof(mix[0]),
                     .duration_ms = 3000,
                     .request_timeout_ms = REQ_TIMEOUT_MS};
@@ -1010,8 +1021,8 @@ static int t_load(void *arg)
     ck_assert_msg(l.requests > 0, "load: no request completed");
     ck_assert_msg(l.errors == 0 && l.non2xx == 0,
                   "load: %ld requests, %ld socket errors, %ld non-2xx; "
-                  "first: %s\n%s", l.requests, l.errors, l.non2xx,
-                  l.first_error, log_tail());
+                  "first: %s\n%s",
+                  l.requests, l.errors, l.non2xx, l.first_error, log_tail());
     assert_pool_idle("after the load");
     httpc_close(&conn, 0);
     return 0;
@@ -1037,8 +1048,7 @@ static void marker_path(const backend *b, char *out, size_t n)
 /* `scripts/db.sh restart <server>`, with max_connections 'max' (NULL:
  * whatever our environment says, normally the default). Returns the wait
  * status. No assertions: the teardowns call it too. */
-static int restart_server(const backend *b, const char *max,
-                          const char *log)
+static int restart_server(const backend *b, const char *max, const char *log)
 {
     char script[PATH_MAX], setting[64];
     char *argv[] = {"bash", script, "restart", (char *)b->server, NULL};
@@ -1067,8 +1077,10 @@ static void restore_servers(void)
         if (restart_server(b, NULL, "/tmp/greentor-e2e-restore.log") == 0)
             unlink(marker);
         else
-            fprintf(stderr, "e2e: could not restore %s; see "
-                    "/tmp/greentor-e2e-restore.log\n", b->server);
+            fprintf(stderr,
+                    "e2e: could not restore %s; see "
+                    "/tmp/greentor-e2e-restore.log\n",
+                    b->server);
     }
 }
 
@@ -1080,8 +1092,10 @@ static void lower_max_connections(const backend *b)
     marker_path(b, marker, sizeof(marker));
     close(open(marker, O_WRONLY | O_CREAT | O_CLOEXEC, 0644));
     st = restart_server(b, "20", sc.log);
-    ck_assert_msg(st == 0, "db.sh restart %s with max_connections 20 "
-                  "failed (status %d):\n%s", b->server, st, log_tail());
+    ck_assert_msg(st == 0,
+                  "db.sh restart %s with max_connections 20 "
+                  "failed (status %d):\n%s",
+                  b->server, st, log_tail());
 }
 
 static void restore_max_connections(const backend *b)
@@ -1089,8 +1103,10 @@ static void restore_max_connections(const backend *b)
     char marker[128];
     int st = restart_server(b, NULL, sc.log);
 
-    ck_assert_msg(st == 0, "db.sh restart %s (restoring max_connections) "
-                  "failed (status %d):\n%s", b->server, st, log_tail());
+    ck_assert_msg(st == 0,
+                  "db.sh restart %s (restoring max_connections) "
+                  "failed (status %d):\n%s",
+                  b->server, st, log_tail());
     marker_path(b, marker, sizeof(marker));
     unlink(marker);
 }
@@ -1102,8 +1118,10 @@ static void check_max_connections(const backend *b, int want)
     int n = gt_db_query(db, &r, b->max_conn, NULL, 0, GT_NEVER);
 
     ck_assert_msg(n == 1, "%s: %s", b->max_conn, gt_db_errmsg(db));
-    ck_assert_msg(gt_rows_int(r, 0, 0) == want, "max_connections is %lld, "
-                  "not %d", (long long)gt_rows_int(r, 0, 0), want);
+    ck_assert_msg(gt_rows_int(r, 0, 0) == want,
+                  "max_connections is %lld, "
+                  "not %d",
+                  (long long)gt_rows_int(r, 0, 0), want);
     gt_rows_free(r);
     gt_db_close(db);
 }
@@ -1112,9 +1130,9 @@ static void check_max_connections(const backend *b, int want)
  * runs, so that the cap is not only the pool's word. */
 typedef struct sampler {
     const backend *b;
-    char app[64];  /* the application name the showcase connects with */
-    int stop;      /* set when the load is over */
-    int64_t max;   /* most sessions seen at once */
+    char app[64]; /* the application name the showcase connects with */
+    int stop;     /* set when the load is over */
+    int64_t max;  /* most sessions seen at once */
 } sampler;
 
 static int sample_sessions(void *arg)
@@ -1140,8 +1158,11 @@ static int sample_sessions(void *arg)
 static int t_seed(void *arg)
 {
     static const char *const db_only[] = {"/db"};
-    httpc_load l = {.port = sc.port, .conns = 200, .targets = db_only,
-                    .ntargets = 1, .duration_ms = CMD_TIMEOUT_MS,
+    httpc_load l = {.port = sc.port,
+                    .conns = 200,
+                    .targets = db_only,
+                    .ntargets = 1,
+                    .duration_ms = CMD_TIMEOUT_MS,
                     .max_requests = 5000,
                     .request_timeout_ms = REQ_TIMEOUT_MS};
     sampler *s = arg;
@@ -1155,10 +1176,13 @@ static int t_seed(void *arg)
     s->stop = 1;
     if (co)
         ck_assert_int_eq(gt_co_join(co, NULL, GT_NEVER), 0);
-    ck_assert_msg(s->max <= 10, "the database saw %lld sessions of the "
-                  "showcase with max_open=10", (long long)s->max);
+    ck_assert_msg(s->max <= 10,
+                  "the database saw %lld sessions of the "
+                  "showcase with max_open=10",
+                  (long long)s->max);
     if (verbose())
-        fprintf(stderr, "e2e seed scenario on %s: %ld requests, %ld "
+        fprintf(stderr,
+                "e2e seed scenario on %s: %ld requests, %ld "
                 "503s, at most %lld sessions seen by the server%s\n",
                 s->b->name, l.requests, l.status503, (long long)s->max,
                 s->b->sessions ? "" : " (not measured)");
@@ -1166,9 +1190,11 @@ static int t_seed(void *arg)
                   l.requests);
     ck_assert_msg(l.errors == 0, "%ld connection errors; first: %s\n%s",
                   l.errors, l.first_error, log_tail());
-    ck_assert_msg(l.non2xx == l.status503, "%ld non-2xx other than 503 "
-                  "(%ld 503s); first: %s\n%s", l.non2xx - l.status503,
-                  l.status503, l.first_error, log_tail());
+    ck_assert_msg(l.non2xx == l.status503,
+                  "%ld non-2xx other than 503 "
+                  "(%ld 503s); first: %s\n%s",
+                  l.non2xx - l.status503, l.status503, l.first_error,
+                  log_tail());
     get_pool_metrics(&m);
     ck_assert_msg(m.max_open_ever >= 1 && m.max_open_ever <= 10,
                   "greentor_pool_max_open_ever is %g with max_open=10",
@@ -1192,8 +1218,7 @@ START_TEST(e2e_seed_scenario)
     /* Only PostgreSQL's driver reads application_name (an option no part
      * of greentor reads for a scheme is refused). */
     snprintf(opts, sizeof(opts), "max_open=10%s%s",
-             b->sessions ? "&application_name=" : "",
-             b->sessions ? s.app : "");
+             b->sessions ? "&application_name=" : "", b->sessions ? s.app : "");
     start_showcase(b, opts);
     ck_assert_int_eq(run_client(t_seed, &s), 0);
     stop_showcase();
@@ -1223,20 +1248,22 @@ static void send_blocked(httpc *clients)
     pool_metrics m;
 
     for (int i = 0; i < HUNG_UP; i++) {
-        int n = snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: "
-                         "127.0.0.1\r\n\r\n", targets[i % 2]);
+        int n = snprintf(req, sizeof(req),
+                         "GET %s HTTP/1.1\r\nHost: "
+                         "127.0.0.1\r\n\r\n",
+                         targets[i % 2]);
 
         httpc_init(&clients[i], sc.port);
-        ck_assert_msg(httpc_connect(&clients[i],
-                                    gt_deadline_in(REQ_TIMEOUT_MS)) == 0 &&
-                          httpc_send(&clients[i], req, (size_t)n,
-                                     gt_deadline_in(REQ_TIMEOUT_MS)) == 0,
-                      "client %d: %s", i, clients[i].err);
+        ck_assert_msg(
+            httpc_connect(&clients[i], gt_deadline_in(REQ_TIMEOUT_MS)) == 0 &&
+                httpc_send(&clients[i], req, (size_t)n,
+                           gt_deadline_in(REQ_TIMEOUT_MS)) == 0,
+            "client %d: %s", i, clients[i].err);
     }
     ck_assert_msg(wait_pool(8, HUNG_UP - 8, SETTLE_MS, &m),
                   "the requests are not all in flight on the locked table: "
-                  "in_use %g, waiters %g\n%s", m.in_use, m.waiters,
-                  log_tail());
+                  "in_use %g, waiters %g\n%s",
+                  m.in_use, m.waiters, log_tail());
 }
 
 static int t_disconnect(void *arg)
@@ -1255,8 +1282,8 @@ static int t_disconnect(void *arg)
     ck_assert_msg(wait_pool(0, 0, SETTLE_MS, &m),
                   "%d clients hung up mid-request, their queries still "
                   "blocked: the pool still has %g in use and %g waiting "
-                  "after %d ms\n%s", HUNG_UP, m.in_use, m.waiters, SETTLE_MS,
-                  log_tail());
+                  "after %d ms\n%s",
+                  HUNG_UP, m.in_use, m.waiters, SETTLE_MS, log_tail());
     ck_assert_int_eq(gt_db_rollback(db, GT_NEVER), 0);
     gt_db_close(db);
     json_decref(get_worlds("/queries?queries=500", 500));
@@ -1301,7 +1328,8 @@ static char *expect_exit_2(const char *url_setting)
         waitpid(sc.pid, &status, 0);
         sc.pid = 0;
         ck_abort_msg("the showcase still runs %d ms after start with %s:\n"
-                     "%s", START_TIMEOUT_MS, url_setting, log_tail());
+                     "%s",
+                     START_TIMEOUT_MS, url_setting, log_tail());
     }
     sc.pid = 0;
     ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 2,
@@ -1319,10 +1347,13 @@ START_TEST(e2e_unreachable_database)
 
     open_log(b);
     if (b->env) /* a port where nothing listens */
-        snprintf(url, sizeof(url), "DATABASE_URL=%s://greentor:greentor@"
-                 "127.0.0.1:%d/greentor_test", b->name, free_port());
+        snprintf(url, sizeof(url),
+                 "DATABASE_URL=%s://greentor:greentor@"
+                 "127.0.0.1:%d/greentor_test",
+                 b->name, free_port());
     else
-        snprintf(url, sizeof(url), "DATABASE_URL=sqlite:///nonexistent-"
+        snprintf(url, sizeof(url),
+                 "DATABASE_URL=sqlite:///nonexistent-"
                  "greentor-e2e/no/such/dir.db");
     free(expect_exit_2(url));
     remove_files();
@@ -1349,8 +1380,8 @@ static int drop_tables(void *arg)
     const backend *b = arg;
     gt_db *db = open_db(b);
 
-    ck_assert_msg(gt_db_exec(db, b->drop_all, NULL, 0, GT_NEVER) >= 0,
-                  "%s: %s", b->drop_all, gt_db_errmsg(db));
+    ck_assert_msg(gt_db_exec(db, b->drop_all, NULL, 0, GT_NEVER) >= 0, "%s: %s",
+                  b->drop_all, gt_db_errmsg(db));
     gt_db_close(db);
     return 0;
 }
@@ -1400,8 +1431,8 @@ static int run_showcase(const char *arg, const char *setting)
 
 START_TEST(e2e_help_and_bad_config)
 {
-    static const char *const bad[] = {"PORT=http", "PORT=70000",
-                                      "WORKERS=0", "WORKERS=many"};
+    static const char *const bad[] = {"PORT=http", "PORT=70000", "WORKERS=0",
+                                      "WORKERS=many"};
     static const char *const names[] = {"PORT", "WORKERS", "DATABASE_URL"};
     static const struct {
         const char *setting, *says;
@@ -1420,18 +1451,22 @@ START_TEST(e2e_help_and_bad_config)
 
     open_log(&backends[_i]);
     st = run_showcase("--help", "DATABASE_URL");
-    ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "--help: status "
-                  "0x%x", st);
+    ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+                  "--help: status "
+                  "0x%x",
+                  st);
     log = log_read();
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-        ck_assert_msg(strstr(log, names[i]), "--help does not mention %s:"
-                      "\n%s", names[i], log);
+        ck_assert_msg(strstr(log, names[i]),
+                      "--help does not mention %s:"
+                      "\n%s",
+                      names[i], log);
     free(log);
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         st = run_showcase(NULL, bad[i]);
         ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 2,
-                      "%s: expected exit code 2, got status 0x%x\n%s",
-                      bad[i], st, log_tail());
+                      "%s: expected exit code 2, got status 0x%x\n%s", bad[i],
+                      st, log_tail());
     }
     /* Issue 16: options are strict, and the message names the culprit
      * (never the password). */
@@ -1442,8 +1477,8 @@ START_TEST(e2e_help_and_bad_config)
                           strstr(log, bad_opts[i].says) &&
                           !strstr(log, "s3cret"),
                       "%s: want exit code 2 and a message with '%s', got "
-                      "status 0x%x\n%s", bad_opts[i].setting,
-                      bad_opts[i].says, st, log_tail());
+                      "status 0x%x\n%s",
+                      bad_opts[i].setting, bad_opts[i].says, st, log_tail());
         free(log);
     }
     remove_files();

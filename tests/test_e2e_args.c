@@ -108,8 +108,12 @@ static const struct bad_args {
     {{"--port", "http"}, 2, "showcase: bad --port 'http'"},
     {{"--workers", ""}, 2, "showcase: bad --workers ''"},
     {{"--bogus"}, 1, "showcase: unknown argument '--bogus'"},
-    {{"--handler-timeout-ms"}, 1, "showcase: --handler-timeout-ms needs a value"},
-    {{"--handler-timeout-ms", "0"}, 2, "showcase: bad --handler-timeout-ms '0'"},
+    {{"--handler-timeout-ms"},
+     1,
+     "showcase: --handler-timeout-ms needs a value"},
+    {{"--handler-timeout-ms", "0"},
+     2,
+     "showcase: bad --handler-timeout-ms '0'"},
 };
 
 START_TEST(bad_arguments_exit_2_and_say_why)

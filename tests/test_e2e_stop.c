@@ -89,10 +89,9 @@ static void open_env(stop_env *e)
     ck_assert_msg(url != NULL, "GT_TEST_PG_URL unset: run via make check");
     memset(e, 0, sizeof(*e));
     ck_assert_int_eq(gt_rt_new(&e->rt, &rc), 0);
-    ck_assert_int_eq(gt_pool_new(&e->pool, e->rt, url, NULL, err,
-                                 sizeof(err)), 0);
-    ck_assert_int_eq(gt_http_server_open(&e->srv, e->rt, &hc, h_wedged, e),
+    ck_assert_int_eq(gt_pool_new(&e->pool, e->rt, url, NULL, err, sizeof(err)),
                      0);
+    ck_assert_int_eq(gt_http_server_open(&e->srv, e->rt, &hc, h_wedged, e), 0);
 }
 
 START_TEST(stop_with_a_wedged_database_is_bounded_and_answers_503)
@@ -107,8 +106,7 @@ START_TEST(stop_with_a_wedged_database_is_bounded_and_answers_503)
     open_env(&e);
     ck_assert_int_eq(pthread_create(&e.thread, NULL, run_rt, &e), 0);
     fd = connect_port(gt_http_server_port(e.srv));
-    ck_assert_int_gt(send(fd, "GET /x HTTP/1.1\r\nHost: t\r\n\r\n", 28, 0),
-                     0);
+    ck_assert_int_gt(send(fd, "GET /x HTTP/1.1\r\nHost: t\r\n\r\n", 28, 0), 0);
     for (int i = 0; i < 10000 && !atomic_load(&e.started); i++)
         usleep(1000);
     /* The query is sent before the handler first parks, and the stop

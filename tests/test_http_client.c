@@ -83,8 +83,8 @@ static int h_oom(gt_http_req *req, gt_http_res *res, void *arg)
 }
 
 static const fx_route routes[] = {
-    {"GET", "/who", h_who},   {"GET", "/peer", h_peer},
-    {"GET", "/id", h_id},     {"GET", "/fail", h_fail},
+    {"GET", "/who", h_who},       {"GET", "/peer", h_peer},
+    {"GET", "/id", h_id},         {"GET", "/fail", h_fail},
     {"GET", "/stream", h_stream}, {"GET", "/oom", h_oom},
 };
 
@@ -171,8 +171,7 @@ static void c_trusted(httpc *c, void *arg)
         {"X-Forwarded-For: garbage, 203.0.113.7\r\n", "0:203.0.113.7"},
         {"X-Forwarded-For: 203.0.113.7, garbage\r\n", "0:127.0.0.1"},
         {"X-Forwarded-For: 203.0.113.7, 10.0.0.1, \r\n", "0:127.0.0.1"},
-        {"X-Forwarded-For: 203.0.113.7, unknown, 10.0.0.1\r\n",
-         "0:10.0.0.1"},
+        {"X-Forwarded-For: 203.0.113.7, unknown, 10.0.0.1\r\n", "0:10.0.0.1"},
         {"X-Forwarded-For:\r\n", "0:127.0.0.1"},
         /* Ports and brackets are dropped; IPv4-mapped reads as IPv4. */
         {"X-Forwarded-For: 203.0.113.7:4711\r\n", "0:203.0.113.7"},

@@ -41,10 +41,10 @@
 #include "httpc.h"
 #include "util.h"
 
-#define LIMIT 64        /* the server's RLIMIT_NOFILE */
-#define CLIENTS 400     /* more than LIMIT, in waves of WAVE */
+#define LIMIT 64    /* the server's RLIMIT_NOFILE */
+#define CLIENTS 400 /* more than LIMIT, in waves of WAVE */
 #define WAVE 40
-#define BOUND_MS 20000  /* any wait longer than this is a hang */
+#define BOUND_MS 20000 /* any wait longer than this is a hang */
 #define PAUSE_MSG "accepting paused"
 
 enum { TRICK = 1, NO_TRICK = 2, DERIVED = 4, TERM_SATURATED = 8 };
@@ -145,7 +145,7 @@ static void child_main(child_cfg *c)
 typedef struct server {
     pid_t pid;
     int port;
-    int err_fd;     /* the child's stderr, non-blocking */
+    int err_fd; /* the child's stderr, non-blocking */
     char err[65536];
     size_t err_len;
     struct timespec t0;
@@ -225,8 +225,8 @@ static void stop_server(server *s)
     read_err(s); /* to EOF: the child is gone */
     close(s->err_fd);
     ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
-                  "the server ended with status 0x%x; its stderr:\n%s",
-                  status, s->err);
+                  "the server ended with status 0x%x; its stderr:\n%s", status,
+                  s->err);
 }
 
 static int connect_to(int port)
@@ -276,8 +276,7 @@ static int served(int port)
 /* Whether, within 'ms', saturation shows: the pause message, or (unless
  * the pause is wanted) a client whose connection the server dropped
  * (read gives EOF or a reset). */
-static int saturated(server *s, const int *fds, int n, int want_pause,
-                     int ms)
+static int saturated(server *s, const int *fds, int n, int want_pause, int ms)
 {
     struct pollfd *p = calloc((size_t)n, sizeof(*p));
     int dropped = 0;
@@ -318,8 +317,7 @@ static void run_variant(int workers, int flags)
     /* The test itself needs CLIENTS descriptors and some. */
     ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
     if (rl.rlim_cur < CLIENTS + 64) {
-        rl.rlim_cur = rl.rlim_max < CLIENTS + 256 ? rl.rlim_max
-                                                  : CLIENTS + 256;
+        rl.rlim_cur = rl.rlim_max < CLIENTS + 256 ? rl.rlim_max : CLIENTS + 256;
         ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
     }
     start_server(&s, workers, flags);
@@ -339,9 +337,9 @@ static void run_variant(int workers, int flags)
                   CLIENTS);
     ck_assert_msg(saturated(&s, fds, nfds, want_pause, BOUND_MS),
                   "no sign of running out of descriptors within %d ms "
-                  "(%s); the server's stderr:\n%s", BOUND_MS,
-                  want_pause ? "no pause message" : "no client dropped",
-                  s.err);
+                  "(%s); the server's stderr:\n%s",
+                  BOUND_MS,
+                  want_pause ? "no pause message" : "no client dropped", s.err);
     if (flags & TERM_SATURATED) {
         stop_server(&s); /* with every client still connected */
     } else {
@@ -357,20 +355,25 @@ static void run_variant(int workers, int flags)
                 usleep(50000);
         }
         read_err(&s);
-        ck_assert_msg(ok == 5, "only %d new connections served once the "
-                      "clients closed; the server's stderr:\n%s", ok, s.err);
+        ck_assert_msg(ok == 5,
+                      "only %d new connections served once the "
+                      "clients closed; the server's stderr:\n%s",
+                      ok, s.err);
         stop_server(&s);
     }
     for (int i = 0; i < nfds; i++)
         close(fds[i]);
     lived_ms = ms_since(&s.t0);
     pauses = count_lines(s.err, PAUSE_MSG);
-    ck_assert_msg(pauses <= lived_ms / 1000 + 1, "%d pause messages in %lld "
-                  "ms: not limited to one a second", pauses,
-                  (long long)lived_ms);
+    ck_assert_msg(pauses <= lived_ms / 1000 + 1,
+                  "%d pause messages in %lld "
+                  "ms: not limited to one a second",
+                  pauses, (long long)lived_ms);
     if (flags & DERIVED)
-        ck_assert_msg(pauses == 0, "max_conns derived from RLIMIT_NOFILE "
-                      "still ran out of descriptors:\n%s", s.err);
+        ck_assert_msg(pauses == 0,
+                      "max_conns derived from RLIMIT_NOFILE "
+                      "still ran out of descriptors:\n%s",
+                      s.err);
 }
 
 START_TEST(fd_exhaustion_libuv_trick_recovers)
@@ -510,8 +513,8 @@ void add_http_fd_tests(Suite *s)
     tcase_add_loop_test(tc, fd_exhaustion_libuv_trick_recovers, 1, 3);
     tcase_add_loop_test(tc, fd_exhaustion_pause_recovers, 1, 3);
     tcase_add_loop_test(tc, fd_exhaustion_sigterm_while_saturated, 1, 3);
-    tcase_add_loop_test(tc, fd_exhaustion_derived_max_conns_never_runs_out,
-                        1, 3);
+    tcase_add_loop_test(tc, fd_exhaustion_derived_max_conns_never_runs_out, 1,
+                        3);
     tcase_add_test(tc, fd_pause_message_at_most_once_a_second);
     suite_add_tcase(s, tc);
 }

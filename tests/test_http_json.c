@@ -18,8 +18,7 @@
 /* ---- handlers ------------------------------------------------------------ */
 
 /* Echo the parsed document, or return the reader's code. */
-static int echo(gt_http_req *req, gt_http_res *res,
-                const gt_http_json_opts *o)
+static int echo(gt_http_req *req, gt_http_res *res, const gt_http_json_opts *o)
 {
     json_t *j;
     int rc = gt_http_req_json(req, &j, o);
@@ -35,8 +34,7 @@ static int h_default(gt_http_req *req, gt_http_res *res, void *arg)
 
 static int h_strict(gt_http_req *req, gt_http_res *res, void *arg)
 {
-    gt_http_json_opts o = {.max_size = 64, .max_depth = 3,
-                           .require_type = 1};
+    gt_http_json_opts o = {.max_size = 64, .max_depth = 3, .require_type = 1};
 
     (void)arg;
     return echo(req, res, &o);
@@ -144,10 +142,10 @@ static int h_nomsg(gt_http_req *req, gt_http_res *res, void *arg)
 }
 
 static const fx_route routes[] = {
-    {"POST", "/json", h_default}, {"POST", "/strict", h_strict},
-    {"POST", "/deep", h_deep},    {"POST", "/any", h_any},
+    {"POST", "/json", h_default},  {"POST", "/strict", h_strict},
+    {"POST", "/deep", h_deep},     {"POST", "/any", h_any},
     {"POST", "/custom", h_custom}, {"POST", "/other", h_other},
-    {"POST", "/oom", h_oom},      {"POST", "/nomsg", h_nomsg},
+    {"POST", "/oom", h_oom},       {"POST", "/nomsg", h_nomsg},
 };
 
 static gt_http_router *router(void)
@@ -228,8 +226,7 @@ static char *nested(int depth)
     return s;
 }
 
-static void post_nested(httpc *c, const char *target, int depth,
-                        httpc_res *res)
+static void post_nested(httpc *c, const char *target, int depth, httpc_res *res)
 {
     char *s = nested(depth);
 
@@ -257,9 +254,9 @@ static void c_good(httpc *c, void *arg)
     fx_expect(&r, 200, "[]");
     /* A chunked body is read like any other. */
     send_str(c,
-            "POST /json HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked"
-            "\r\n\r\n3\r\n[1,\r\n2\r\n2]\r\n0\r\n\r\n",
-            &r);
+             "POST /json HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked"
+             "\r\n\r\n3\r\n[1,\r\n2\r\n2]\r\n0\r\n\r\n",
+             &r);
     fx_expect(&r, 200, "[1,2]");
 }
 
@@ -296,9 +293,9 @@ static void c_bad(httpc *c, void *arg)
     fx_expect(&r, 200, "\"just a string\"");
     /* Bad chunked framing is the body reader's 400, and closes. */
     send_str(c,
-            "POST /json HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked"
-            "\r\n\r\nzz\r\n",
-            &r);
+             "POST /json HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked"
+             "\r\n\r\nzz\r\n",
+             &r);
     ck_assert_int_eq(r.close, 1);
     fx_expect(&r, 400, "Bad Request");
 }
@@ -319,29 +316,34 @@ static void c_depth(httpc *c, void *arg)
     ck_assert_int_eq(r.status, 200);
     httpc_res_free(&r);
     post_nested(c, "/json", 65, &r);
-    fx_expect(&r, 400, "JSON nested deeper than 64 levels at line 1, "
-                       "column 65");
+    fx_expect(&r, 400,
+              "JSON nested deeper than 64 levels at line 1, "
+              "column 65");
     /* Far beyond what any coroutine stack would survive in jansson. */
     post_nested(c, "/json", 200000, &r);
-    fx_expect(&r, 400, "JSON nested deeper than 64 levels at line 1, "
-                       "column 65");
+    fx_expect(&r, 400,
+              "JSON nested deeper than 64 levels at line 1, "
+              "column 65");
     /* Objects count too, and so does the line. */
     post(c, "/strict", "application/json", "{\"a\":\n [{\"b\":\n {}}]}", &r);
-    fx_expect(&r, 400, "JSON nested deeper than 3 levels at line 3, "
-                       "column 2");
+    fx_expect(&r, 400,
+              "JSON nested deeper than 3 levels at line 3, "
+              "column 2");
     /* Brackets in strings, escaped quotes included, do not nest. */
     post(c, "/strict", "application/json", "[\"[[[[\\\"[[[{{\",[[]]]", &r);
     fx_expect(&r, 200, "[\"[[[[\\\"[[[{{\",[[]]]");
     /* Column counts characters, as jansson does: "é" is one. */
     post(c, "/strict", "application/json", "[\"\xc3\xa9\",[[[]]]]", &r);
-    fx_expect(&r, 400, "JSON nested deeper than 3 levels at line 1, "
-                       "column 8");
+    fx_expect(&r, 400,
+              "JSON nested deeper than 3 levels at line 1, "
+              "column 8");
     /* A larger limit than jansson's is held to jansson's. */
     post_nested(c, "/deep", 2048, &r);
     fx_expect(&r, 200, "parsed");
     post_nested(c, "/deep", 2049, &r);
-    fx_expect(&r, 400, "JSON nested deeper than 2048 levels at line 1, "
-                       "column 2049");
+    fx_expect(&r, 400,
+              "JSON nested deeper than 2048 levels at line 1, "
+              "column 2049");
     /* Unbalanced closers are jansson's to report. */
     s = "]]]]";
     post(c, "/json", NULL, s, &r);
@@ -356,14 +358,21 @@ END_TEST
 
 static void c_type(httpc *c, void *arg)
 {
-    static const char *const ok[] = {
-        "application/json", "Application/JSON", "application/json; "
-        "charset=utf-8", "application/json ;charset=utf-8",
-        "application/problem+json", "application/vnd.api+json"};
-    static const char *const bad[] = {
-        "text/plain", "application/jsonx", "application/+json",
-        "application/", "json", "text/json", "application/x json",
-        "application/javascript"};
+    static const char *const ok[] = {"application/json",
+                                     "Application/JSON",
+                                     "application/json; "
+                                     "charset=utf-8",
+                                     "application/json ;charset=utf-8",
+                                     "application/problem+json",
+                                     "application/vnd.api+json"};
+    static const char *const bad[] = {"text/plain",
+                                      "application/jsonx",
+                                      "application/+json",
+                                      "application/",
+                                      "json",
+                                      "text/json",
+                                      "application/x json",
+                                      "application/javascript"};
     httpc_res r;
 
     (void)arg;

@@ -221,15 +221,15 @@ static void c_str(httpc *c, void *arg)
         {"/q/str?v=a%20b+c", "0:a b c"},
         {"/q/str?v=", "0:"},
         {"/q/str?v", "0:"},
-        {"/q/str?x=1&v=2&v=3", "0:2"},    /* the first one */
-        {"/q/str?%76=enc", "0:enc"},      /* the key is decoded too */
-        {"/q/str?vv=1&x=v", "-2:-"},      /* absent */
+        {"/q/str?x=1&v=2&v=3", "0:2"}, /* the first one */
+        {"/q/str?%76=enc", "0:enc"},   /* the key is decoded too */
+        {"/q/str?vv=1&x=v", "-2:-"},   /* absent */
         {"/q/str?", "-2:-"},
         {"/q/str", "-2:-"},
-        {"/q/str?v=%zz", "-22:-"},        /* malformed */
+        {"/q/str?v=%zz", "-22:-"}, /* malformed */
         {"/q/str?v=%4", "-22:-"},
-        {"/q/str?v=a%00b", "-22:-"},      /* an encoded NUL */
-        {"/q/str?%zz=1&v=ok", "0:ok"},    /* a bad key names nothing */
+        {"/q/str?v=a%00b", "-22:-"},   /* an encoded NUL */
+        {"/q/str?%zz=1&v=ok", "0:ok"}, /* a bad key names nothing */
     };
 
     (void)arg;
@@ -280,14 +280,14 @@ END_TEST
 static void c_bool(httpc *c, void *arg)
 {
     static const char *const cases[][2] = {
-        {"/q/bool?v=1", "0:1"},     {"/q/bool?v=true", "0:1"},
-        {"/q/bool?v=TRUE", "0:1"},  {"/q/bool?v=yes", "0:1"},
-        {"/q/bool?v=On", "0:1"},    {"/q/bool?v", "0:1"},
-        {"/q/bool?v=", "0:1"},      {"/q/bool?v=0", "0:0"},
-        {"/q/bool?v=false", "0:0"}, {"/q/bool?v=No", "0:0"},
-        {"/q/bool?v=off", "0:0"},   {"/q/bool?v=2", "-22:0"},
+        {"/q/bool?v=1", "0:1"},       {"/q/bool?v=true", "0:1"},
+        {"/q/bool?v=TRUE", "0:1"},    {"/q/bool?v=yes", "0:1"},
+        {"/q/bool?v=On", "0:1"},      {"/q/bool?v", "0:1"},
+        {"/q/bool?v=", "0:1"},        {"/q/bool?v=0", "0:0"},
+        {"/q/bool?v=false", "0:0"},   {"/q/bool?v=No", "0:0"},
+        {"/q/bool?v=off", "0:0"},     {"/q/bool?v=2", "-22:0"},
         {"/q/bool?v=maybe", "-22:0"}, {"/q/bool?v=true%20", "-22:0"},
-        {"/q/bool?v=%zz", "-22:0"}, {"/q/bool", "-2:0"},
+        {"/q/bool?v=%zz", "-22:0"},   {"/q/bool", "-2:0"},
     };
 
     (void)arg;
@@ -332,12 +332,12 @@ static void c_path(httpc *c, void *arg)
         {"/q/names/a%00", "-22:- -2:-"},
         {"/q/rest/a/b%20c", "0:a/b c"},
         {"/q/rest/", "0:"},
-        {"/q/rest/%2e%2e/x", "0:../x"},      /* decoded: check for ".." */
+        {"/q/rest/%2e%2e/x", "0:../x"}, /* decoded: check for ".." */
         {"/q/rest/a//b/", "0:a//b/"},
         {"/q/rest/%zz", "-22:-"},
         {"/q/rest/x%00", "-22:-"},
-        {"/", "0:"},                          /* a "/" + "*" route */
-        {"/some/where?x=1", "0:some/where"},  /* the query is not in it */
+        {"/", "0:"},                         /* a "/" + "*" route */
+        {"/some/where?x=1", "0:some/where"}, /* the query is not in it */
         {"/q/none", "-2:- -2:7 0"},
     };
 
@@ -358,8 +358,8 @@ static void expect_get(httpc *c, const char *target, int status,
 
     fx_get(c, target, &r);
     ck_assert_msg(r.status == status && strcmp(r.body, body) == 0,
-                  "GET %s: %d '%s', expected %d '%s'", target, r.status,
-                  r.body, status, body);
+                  "GET %s: %d '%s', expected %d '%s'", target, r.status, r.body,
+                  status, body);
     httpc_res_free(&r);
 }
 
@@ -378,8 +378,7 @@ static void c_mapped(httpc *c, void *arg)
     expect_get(c, "/h/tags?tag=a&tag=%zz", 400,
                "query parameter 'tag' is malformed");
     expect_get(c, "/h/users/42", 200, "id=42");
-    expect_get(c, "/h/users/abc", 404,
-               "path parameter 'id' is not an integer");
+    expect_get(c, "/h/users/abc", 404, "path parameter 'id' is not an integer");
     expect_get(c, "/h/users/99999999999999999999", 404,
                "path parameter 'id' is not an integer");
     expect_get(c, "/h/users/%zz", 400, "path parameter 'id' is malformed");
@@ -401,8 +400,8 @@ static void c_oom(httpc *c, void *arg)
     httpc_res r;
 
     (void)arg;
-    snprintf(want, sizeof(want), "%d %d %d %d %d %d %d %d 0", -ENOMEM,
-             -ENOMEM, -ENOMEM, -ENOMEM, -ENOMEM, -ENOMEM, -ENOMEM, -ENOMEM);
+    snprintf(want, sizeof(want), "%d %d %d %d %d %d %d %d 0", -ENOMEM, -ENOMEM,
+             -ENOMEM, -ENOMEM, -ENOMEM, -ENOMEM, -ENOMEM, -ENOMEM);
     fx_send(c, raw, sizeof(raw) - 1, &r);
     fx_expect(&r, 200, want);
 }
@@ -412,15 +411,15 @@ static void cookie(httpc *c, const char *name, const char *hdrs,
                    const char *body)
 {
     char raw[1024];
-    int n = snprintf(raw, sizeof(raw),
-                     "GET /q/cookie?%s HTTP/1.1\r\nHost: t\r\n%s\r\n", name,
-                     hdrs);
+    int n =
+        snprintf(raw, sizeof(raw),
+                 "GET /q/cookie?%s HTTP/1.1\r\nHost: t\r\n%s\r\n", name, hdrs);
     httpc_res r;
 
     fx_send(c, raw, (size_t)n, &r);
     ck_assert_msg(r.status == 200 && strcmp(r.body, body) == 0,
-                  "cookie %s in '%s': '%s', expected '%s'", name, hdrs,
-                  r.body, body);
+                  "cookie %s in '%s': '%s', expected '%s'", name, hdrs, r.body,
+                  body);
     httpc_res_free(&r);
 }
 
@@ -432,15 +431,15 @@ static void c_cookie(httpc *c, void *arg)
     (void)arg;
     cookie(c, "sid", two, "0:x%20y"); /* the first, not decoded */
     cookie(c, "a", two, "0:1");
-    cookie(c, "b", two, "0:q v");     /* quotes removed */
-    cookie(c, "c", two, "0:3");       /* from the second field */
-    cookie(c, "A", two, "-2:-");      /* names are case-sensitive */
+    cookie(c, "b", two, "0:q v"); /* quotes removed */
+    cookie(c, "c", two, "0:3");   /* from the second field */
+    cookie(c, "A", two, "-2:-");  /* names are case-sensitive */
     cookie(c, "si", two, "-2:-");
     cookie(c, "none", two, "-2:-");
     cookie(c, "", two, "-2:-");
     cookie(c, "sid", "", "-2:-");
     cookie(c, "e", "Cookie: e=; f\r\n", "0:");
-    cookie(c, "f", "Cookie: e=; f\r\n", "-2:-"); /* no '=' */
+    cookie(c, "f", "Cookie: e=; f\r\n", "-2:-");      /* no '=' */
     cookie(c, "g", "Cookie:  g = 1 ;g=2\r\n", "0:2"); /* "g " is not g */
     cookie(c, "h", "Cookie: h=\"\r\n", "0:\"");
     cookie(c, "i", "cOOKIE: i=v\r\n", "0:v");

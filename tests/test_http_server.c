@@ -381,14 +381,14 @@ static void server_stop(server *s)
 
 typedef struct client {
     int fd;
-    size_t len;           /* bytes buffered in buf */
+    size_t len; /* bytes buffered in buf */
     char buf[1 << 18];
 } client;
 
 typedef struct resp {
     int status;
-    char head[8192];      /* the head, NUL-terminated */
-    char *body;           /* malloc'd, NUL-terminated */
+    char head[8192]; /* the head, NUL-terminated */
+    char *body;      /* malloc'd, NUL-terminated */
     size_t body_len;
 } resp;
 
@@ -553,8 +553,9 @@ static bool read_chunked(client *c, resp *r)
             if (cli_fill(c) <= 0)
                 return false;
         n = strtoul(c->buf, &end, 16);
-        cli_consume(c, (size_t)((char *)memmem(c->buf, c->len, "\r\n", 2) -
-                                c->buf) + 2);
+        cli_consume(
+            c,
+            (size_t)((char *)memmem(c->buf, c->len, "\r\n", 2) - c->buf) + 2);
         if (n == 0)
             return cli_need(c, 0, 2) && (cli_consume(c, 2), true);
         if (!cli_need(c, 0, n + 2))
@@ -712,8 +713,10 @@ static void post_nested(client *c, int depth, int status, const char *body)
 {
     size_t n = 2 * (size_t)depth;
     char *req = malloc(n + 128);
-    int off = sprintf(req, "POST /json/depth HTTP/1.1\r\nHost: t\r\n"
-                           "Content-Length: %zu\r\n\r\n", n);
+    int off = sprintf(req,
+                      "POST /json/depth HTTP/1.1\r\nHost: t\r\n"
+                      "Content-Length: %zu\r\n\r\n",
+                      n);
 
     memset(req + off, '[', (size_t)depth);
     memset(req + off + depth, ']', (size_t)depth);
@@ -838,8 +841,9 @@ END_TEST
 
 /* ---- bodies -------------------------------------------------------------- */
 
-#define CHUNKED_HEAD "POST /echo HTTP/1.1\r\nHost: t\r\n" \
-                     "Transfer-Encoding: chunked\r\n\r\n"
+#define CHUNKED_HEAD                                                           \
+    "POST /echo HTTP/1.1\r\nHost: t\r\n"                                       \
+    "Transfer-Encoding: chunked\r\n\r\n"
 
 START_TEST(chunked_bodies)
 {
@@ -850,8 +854,9 @@ START_TEST(chunked_bodies)
     server_start(&s, NULL, 2);
     c = cli_open(&s);
     /* All at once, with an extension and trailers, then a pipelined GET. */
-    cli_send(c, CHUNKED_HEAD "5\r\nhello\r\n6;ext=\"v\"\r\n world\r\n"
-                "0\r\nX-Trailer: t\r\nX-Other: u\r\n\r\n" GET_("/plaintext"));
+    cli_send(c, CHUNKED_HEAD
+             "5\r\nhello\r\n6;ext=\"v\"\r\n world\r\n"
+             "0\r\nX-Trailer: t\r\nX-Other: u\r\n\r\n" GET_("/plaintext"));
     ck_assert(cli_read(c, &r, false));
     ck_assert_int_eq(r.status, 200);
     ck_assert_str_eq(r.body, "hello world");
@@ -919,8 +924,9 @@ START_TEST(content_length_bodies)
     memset(body, 'x', big);
     server_start(&s, NULL, 2);
     c = cli_open(&s);
-    roundtrip(c, "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\n"
-                 "hello",
+    roundtrip(c,
+              "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\n"
+              "hello",
               200, "hello");
     /* The body after a pause: the handler waits for it. */
     cli_send(c, "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\n"
@@ -944,8 +950,9 @@ START_TEST(content_length_bodies)
     }
     roundtrip(c, GET_("/plaintext"), 200, hello);
     /* A body the handler never reads is skipped when it is all here. */
-    roundtrip(c, "GET /plaintext HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n"
-                 "\r\nabc" GET_("/seq?i=2"),
+    roundtrip(c,
+              "GET /plaintext HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n"
+              "\r\nabc" GET_("/seq?i=2"),
               200, hello);
     {
         resp r;
@@ -1001,23 +1008,26 @@ START_TEST(parser_rejections)
         {"GET / HTTP/1.1\r\nHost: t\r\nX : a\r\n\r\n", 400},
         {"GET / HTTP/1.1\r\nHost: t\r\nX: a\x01\r\n\r\n", 400},
         {"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 1\r\n"
-         "Content-Length: 1\r\n\r\nx", 400},
-        {"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 1\r\n"
-         "Transfer-Encoding: chunked\r\n\r\n", 400},
-        {"POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip\r\n\r\n",
+         "Content-Length: 1\r\n\r\nx",
          400},
+        {"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 1\r\n"
+         "Transfer-Encoding: chunked\r\n\r\n",
+         400},
+        {"POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip\r\n\r\n", 400},
         {"POST / HTTP/1.1\r\nHost: t\r\n"
-         "Transfer-Encoding: gzip, chunked\r\n\r\n", 501},
+         "Transfer-Encoding: gzip, chunked\r\n\r\n",
+         501},
         {"GET / HTTP/2.0\r\nHost: t\r\n\r\n", 505},
         {"GET /aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
-         "aaaaaaaaaaaaaaaaaaaaaaaaa HTTP/1.1\r\nHost: t\r\n\r\n", 414},
+         "aaaaaaaaaaaaaaaaaaaaaaaaa HTTP/1.1\r\nHost: t\r\n\r\n",
+         414},
         {"GET / HTTP/1.1\r\nHost: t\r\nA: 1\r\nB: 2\r\nC: 3\r\nD: 4\r\n"
-         "E: 5\r\nF: 6\r\nG: 7\r\nH: 8\r\n\r\n", 431},
-        {"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 2000\r\n\r\n",
-         413},
+         "E: 5\r\nF: 6\r\nG: 7\r\nH: 8\r\n\r\n",
+         431},
+        {"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 2000\r\n\r\n", 413},
     };
-    gt_http_config cfg = {.max_target = 64, .max_head = 512,
-                          .max_headers = 8, .max_body = 1024};
+    gt_http_config cfg = {
+        .max_target = 64, .max_head = 512, .max_headers = 8, .max_body = 1024};
     char big[700];
     server s;
 
@@ -1279,8 +1289,8 @@ START_TEST(handler_deadline_504)
 
     server_start(&s, &cfg, 2);
     c = cli_open(&s);
-    roundtrip(c, GET_("/sleep"), 504, NULL); /* returns -ETIMEDOUT */
-    roundtrip(c, GET_("/late"), 504, NULL);  /* returns 0, but late */
+    roundtrip(c, GET_("/sleep"), 504, NULL);      /* returns -ETIMEDOUT */
+    roundtrip(c, GET_("/late"), 504, NULL);       /* returns 0, but late */
     roundtrip(c, GET_("/plaintext"), 200, hello); /* connection reusable */
     cli_close(c);
     server_stop(&s);
@@ -1566,8 +1576,7 @@ START_TEST(ipv6_and_access_log)
     line[n] = '\0';
     fclose(f);
     unlink(path);
-    ck_assert_msg(strstr(line, "GET /plaintext?x=1 200 13 "), "log: %s",
-                  line);
+    ck_assert_msg(strstr(line, "GET /plaintext?x=1 200 13 "), "log: %s", line);
 }
 END_TEST
 
@@ -1587,12 +1596,11 @@ START_TEST(api_misuse)
                      -EINVAL);
     ck_assert_int_eq(gt_http_router_add(r, "GET", "/a/:", h_root, NULL),
                      -EINVAL);
-    ck_assert_int_eq(gt_http_router_add(r, "G T", "/a", h_root, NULL),
-                     -EINVAL);
+    ck_assert_int_eq(gt_http_router_add(r, "G T", "/a", h_root, NULL), -EINVAL);
     ck_assert_int_eq(gt_rt_new(&rt, NULL), 0);
-    ck_assert_int_eq(gt_http_server_open(&srv, rt, &bad,
-                                         gt_http_router_dispatch, r),
-                     -EINVAL);
+    ck_assert_int_eq(
+        gt_http_server_open(&srv, rt, &bad, gt_http_router_dispatch, r),
+        -EINVAL);
     ck_assert_int_eq(gt_http_server_open(&srv, rt, NULL, NULL, r), -EINVAL);
     gt_rt_free(rt);
     gt_http_router_free(r);

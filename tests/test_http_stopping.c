@@ -16,8 +16,8 @@ static int t_stopping(void *arg)
 
     (void)arg;
     ck_assert_int_eq(gt_http_server_stopping(NULL), 0);
-    ck_assert_int_eq(gt_http_server_open(&srv, gt_rt_self(), &cfg, h_ok,
-                                         NULL), 0);
+    ck_assert_int_eq(gt_http_server_open(&srv, gt_rt_self(), &cfg, h_ok, NULL),
+                     0);
     ck_assert_int_eq(gt_http_server_stopping(srv), 0);
     gt_http_server_stop(srv);
     ck_assert_int_ne(gt_http_server_stopping(srv), 0);

@@ -42,8 +42,10 @@ static void with_table(gt_pool *p, const char *name)
     ck_assert_int_eq(gt_pool_db(p, &db), 0);
     snprintf(sql, sizeof(sql), "DROP TABLE IF EXISTS %s", name);
     exec_ok(db, sql);
-    snprintf(sql, sizeof(sql), "CREATE TABLE %s (id INT PRIMARY KEY, "
-             "val VARCHAR(64))", name);
+    snprintf(sql, sizeof(sql),
+             "CREATE TABLE %s (id INT PRIMARY KEY, "
+             "val VARCHAR(64))",
+             name);
     exec_ok(db, sql);
     gt_pool_db_release(p);
 }
@@ -65,7 +67,8 @@ static void expect_at_rest(gt_pool *p)
     ck_assert_int_le(st.open, st.idle + st.in_use);
 }
 
-/* ---- isolation ------------------------------------------------------------------ */
+/* ---- isolation
+ * ------------------------------------------------------------------ */
 
 typedef struct iso {
     gt_pool *pool;
@@ -86,14 +89,20 @@ static int isolated_writer(void *arg)
     ck_assert_int_eq(gt_db_begin(db, GT_NEVER), 0);
     params[0] = gt_db_int(a->id);
     params[1] = gt_db_text(mine);
-    ck_assert_int_eq(gt_db_exec(db, "INSERT INTO pool_iso (id, val) VALUES "
-                                "(?, ?)", params, 2, GT_NEVER), 1);
+    ck_assert_int_eq(gt_db_exec(db,
+                                "INSERT INTO pool_iso (id, val) VALUES "
+                                "(?, ?)",
+                                params, 2, GT_NEVER),
+                     1);
     ck_assert_int_eq(gt_sleep(1 + a->id % 3), 0);
     /* A helper asking again gets the same connection (same transaction). */
     ck_assert_int_eq(gt_pool_db(a->pool, &again), 0);
     ck_assert_ptr_eq(again, db);
-    ck_assert_int_eq(gt_db_query(db, &r, "SELECT val FROM pool_iso WHERE "
-                                 "id = ?", params, 1, GT_NEVER), 1);
+    ck_assert_int_eq(gt_db_query(db, &r,
+                                 "SELECT val FROM pool_iso WHERE "
+                                 "id = ?",
+                                 params, 1, GT_NEVER),
+                     1);
     ck_assert_str_eq(gt_rows_text(r, 0, 0, NULL), mine);
     gt_rows_free(r);
     ck_assert_int_eq(gt_db_commit(db, GT_NEVER), 0);
@@ -130,7 +139,8 @@ START_TEST(isolation_1000_coroutines_each_see_their_own_value)
 }
 END_TEST
 
-/* ---- session state ----------------------------------------------------------------- */
+/* ---- session state
+ * ----------------------------------------------------------------- */
 
 static int leave_session_state(void *arg)
 {
@@ -175,7 +185,8 @@ START_TEST(session_state_never_leaks_to_the_next_request)
 }
 END_TEST
 
-/* ---- exit paths ---------------------------------------------------------------------- */
+/* ---- exit paths
+ * ---------------------------------------------------------------------- */
 
 enum exit_how { BY_RETURN, BY_ERROR, BY_OPEN_TX, BY_CANCEL, BY_DEADLINE };
 
@@ -195,12 +206,14 @@ static int exit_by(void *arg)
     case BY_RETURN:
         return 0;
     case BY_ERROR:
-        return gt_db_exec(db, "SELEC nonsense", NULL, 0, GT_NEVER) < 0 ? -1
-                                                                     : 0;
+        return gt_db_exec(db, "SELEC nonsense", NULL, 0, GT_NEVER) < 0 ? -1 : 0;
     case BY_OPEN_TX:
         ck_assert_int_eq(gt_db_begin(db, GT_NEVER), 0);
-        ck_assert_int_eq(gt_db_exec(db, "INSERT INTO pool_exit (id, val) "
-                                    "VALUES (?, 'x')", &id, 1, GT_NEVER), 1);
+        ck_assert_int_eq(gt_db_exec(db,
+                                    "INSERT INTO pool_exit (id, val) "
+                                    "VALUES (?, 'x')",
+                                    &id, 1, GT_NEVER),
+                         1);
         return 0; /* forgot to commit */
     case BY_DEADLINE:
         gt_co_set_deadline(gt_co_self(), gt_deadline_in(100));
@@ -263,7 +276,8 @@ START_TEST(every_exit_path_returns_the_connection)
 }
 END_TEST
 
-/* ---- exhaustion and the cap -------------------------------------------------------- */
+/* ---- exhaustion and the cap
+ * -------------------------------------------------------- */
 
 static int busy_request(void *arg)
 {
@@ -384,7 +398,8 @@ START_TEST(waiters_are_served_in_fifo_order)
 }
 END_TEST
 
-/* ---- failing connects ------------------------------------------------------------------- */
+/* ---- failing connects
+ * ------------------------------------------------------------------- */
 
 static int t_failed_connect(void *arg)
 {
@@ -397,8 +412,8 @@ static int t_failed_connect(void *arg)
     char err[128];
 
     (void)arg;
-    ck_assert_int_eq(gt_pool_new(&p, gt_rt_self(), bad, NULL, err,
-                                 sizeof(err)), 0);
+    ck_assert_int_eq(gt_pool_new(&p, gt_rt_self(), bad, NULL, err, sizeof(err)),
+                     0);
     keep_pool(p);
     ck_assert_int_eq(gt_pool_db(p, &db), GT_EPOOL);
     ck_assert_ptr_nonnull(strstr(gt_pool_errmsg(p), "connect"));
@@ -417,15 +432,18 @@ START_TEST(failed_connect_gives_its_slot_back_and_backs_off)
 }
 END_TEST
 
-/* ---- an outage -------------------------------------------------------------------------- */
+/* ---- an outage
+ * -------------------------------------------------------------------------- */
 
 static int restart_server(void *arg)
 {
     char cmd[128];
 
     (void)arg;
-    snprintf(cmd, sizeof(cmd), "bash scripts/db.sh restart %s >/dev/null "
-             "2>&1", strcmp(backend, "postgres") == 0 ? "pg" : "mysql");
+    snprintf(cmd, sizeof(cmd),
+             "bash scripts/db.sh restart %s >/dev/null "
+             "2>&1",
+             strcmp(backend, "postgres") == 0 ? "pg" : "mysql");
     return system(cmd);
 }
 
@@ -437,8 +455,8 @@ static int query_loop(void *arg)
         gt_db *db;
         int rc = gt_pool_db(c->pool, &db);
 
-        if (rc == 0 && gt_db_exec(db, "SELECT 1", NULL, 0,
-                                  gt_deadline_in(2000)) >= 0)
+        if (rc == 0 &&
+            gt_db_exec(db, "SELECT 1", NULL, 0, gt_deadline_in(2000)) >= 0)
             c->ok++;
         else
             c->epool++;
@@ -482,7 +500,8 @@ START_TEST(database_restart_mid_load_recovers)
 }
 END_TEST
 
-/* ---- leak report ------------------------------------------------------------------------- */
+/* ---- leak report
+ * ------------------------------------------------------------------------- */
 
 static int hold_too_long(void *arg)
 {
@@ -519,7 +538,8 @@ START_TEST(leak_is_reported_once_with_file_and_line)
 }
 END_TEST
 
-/* ---- workers share the cap ------------------------------------------------------------------ */
+/* ---- workers share the cap
+ * ------------------------------------------------------------------ */
 
 typedef struct shared_cap {
     gt_pool *pool;
@@ -559,14 +579,13 @@ static int t_workers(void *arg)
     cap.pool = make_pool("max_open=2&acquire_timeout_ms=20000");
     /* Warm worker 0 so it holds the idle connections ... */
     for (int i = 0; i < 4; i++)
-        ck_assert_int_eq(gt_rt_post(gt_rt_self(), 0, cross_worker, NULL),
-                         0);
+        ck_assert_int_eq(gt_rt_post(gt_rt_self(), 0, cross_worker, NULL), 0);
     while (atomic_load(&cap.done) < 4)
         ck_assert_int_eq(gt_sleep(5), 0);
     /* ... then worker 1 must get one by making worker 0 shed. */
     for (int i = 0; i < 200; i++)
-        ck_assert_int_eq(gt_rt_post(gt_rt_self(), i % 2, cross_worker,
-                                    NULL), 0);
+        ck_assert_int_eq(gt_rt_post(gt_rt_self(), i % 2, cross_worker, NULL),
+                         0);
     while (atomic_load(&cap.done) < 204)
         ck_assert_int_eq(gt_sleep(5), 0);
     ck_assert_int_eq(atomic_load(&cap.bad), 0);
@@ -592,7 +611,8 @@ static int t_metrics(void *arg)
     m = gt_pool_metrics_new(p, "main");
     ck_assert_ptr_nonnull(m);
     ck_assert_ptr_nonnull(strstr(m, "greentor_pool_max_open{pool=\"main\"} 3"));
-    ck_assert_ptr_nonnull(strstr(m, "greentor_pool_acquired_total{pool=\"main\"} 1"));
+    ck_assert_ptr_nonnull(
+        strstr(m, "greentor_pool_acquired_total{pool=\"main\"} 1"));
     ck_assert_ptr_nonnull(strstr(m, "# TYPE greentor_pool_open gauge"));
     free(m);
     return 0;
@@ -612,16 +632,21 @@ START_TEST(bad_pool_options_are_clear_errors)
 
     ck_assert_int_eq(gt_rt_new(&rt, NULL), 0);
     ck_assert_int_eq(gt_pool_new(&p, rt, "sqlite::memory:?max_open=x", NULL,
-                                 err, sizeof(err)), -EINVAL);
+                                 err, sizeof(err)),
+                     -EINVAL);
     ck_assert_ptr_nonnull(strstr(err, "max_open"));
-    ck_assert_int_eq(gt_pool_new(&p, rt, "sqlite::memory:?min_idle=5&"
-                                 "max_open=2", NULL, err, sizeof(err)),
+    ck_assert_int_eq(gt_pool_new(&p, rt,
+                                 "sqlite::memory:?min_idle=5&"
+                                 "max_open=2",
+                                 NULL, err, sizeof(err)),
                      -EINVAL);
-    ck_assert_int_eq(gt_pool_new(&p, rt, "sqlite::memory:?reset_on_release="
-                                 "sometimes", NULL, err, sizeof(err)),
+    ck_assert_int_eq(gt_pool_new(&p, rt,
+                                 "sqlite::memory:?reset_on_release="
+                                 "sometimes",
+                                 NULL, err, sizeof(err)),
                      -EINVAL);
-    ck_assert_int_eq(gt_pool_new(&p, rt, "nosuch://x", NULL, err,
-                                 sizeof(err)), -EPROTONOSUPPORT);
+    ck_assert_int_eq(gt_pool_new(&p, rt, "nosuch://x", NULL, err, sizeof(err)),
+                     -EPROTONOSUPPORT);
     gt_rt_free(rt);
 }
 END_TEST
@@ -631,12 +656,16 @@ void add_pool_tests(Suite *s, const char *which)
     bool pg = strcmp(which, "postgres") == 0;
     bool my = strcmp(which, "mysql") == 0;
     /* Check keeps the name pointer: string literals only. */
-    TCase *tc = tcase_create(pg ? "pool_postgres" : my ? "pool_mysql"
-                                                       : "pool_sqlite");
+    TCase *tc = tcase_create(pg   ? "pool_postgres"
+                             : my ? "pool_mysql"
+                                  : "pool_sqlite");
 
     tcase_set_timeout(tc, 120);
-    tcase_add_checked_fixture(tc, pg ? use_postgres
-                                  : my ? use_mysql : use_sqlite, NULL);
+    tcase_add_checked_fixture(tc,
+                              pg   ? use_postgres
+                              : my ? use_mysql
+                                   : use_sqlite,
+                              NULL);
     tcase_add_test(tc, isolation_1000_coroutines_each_see_their_own_value);
     tcase_add_test(tc, session_state_never_leaks_to_the_next_request);
     tcase_add_test(tc, every_exit_path_returns_the_connection);

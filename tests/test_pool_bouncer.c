@@ -25,9 +25,11 @@ static const char *bouncer_url(void)
     const char *u = getenv("GT_TEST_BOUNCER_URL");
 
     ck_assert_msg(u != NULL, "no GT_TEST_BOUNCER_URL: run `eval \"$(scripts/"
-                  "db.sh start)\"` first");
-    snprintf(buf, sizeof(buf), "%s?stmt_cache=0&max_open=16&"
-             "acquire_timeout_ms=20000", u);
+                             "db.sh start)\"` first");
+    snprintf(buf, sizeof(buf),
+             "%s?stmt_cache=0&max_open=16&"
+             "acquire_timeout_ms=20000",
+             u);
     return buf;
 }
 
@@ -46,8 +48,8 @@ static int one_request(gt_pool *p, int n)
         gt_rows_free(r);
     }
     if (rc == 0 && (rc = gt_db_begin(db, GT_NEVER)) == 0) {
-        rc = (int)gt_db_exec(db, "INSERT INTO bouncer_t (n) VALUES (?)", &v,
-                             1, GT_NEVER);
+        rc = (int)gt_db_exec(db, "INSERT INTO bouncer_t (n) VALUES (?)", &v, 1,
+                             GT_NEVER);
         rc = rc == 1 ? gt_db_commit(db, GT_NEVER) : -1;
     }
     if (rc != 0)
@@ -73,10 +75,13 @@ static int64_t server_side(gt_db *probe)
     gt_rows *r;
     int64_t n;
 
-    ck_assert_int_eq(gt_db_query(probe, &r, "SELECT count(*) FROM "
+    ck_assert_int_eq(gt_db_query(probe, &r,
+                                 "SELECT count(*) FROM "
                                  "pg_stat_activity WHERE usename = 'greentor' "
                                  "AND datname = 'greentor_test' AND pid <> "
-                                 "pg_backend_pid()", NULL, 0, GT_NEVER), 1);
+                                 "pg_backend_pid()",
+                                 NULL, 0, GT_NEVER),
+                     1);
     n = gt_rows_int(r, 0, 0);
     gt_rows_free(r);
     return n;
@@ -90,13 +95,13 @@ static int t_bouncer(void *arg)
     gt_co *co[CLIENTS];
 
     (void)arg;
-    ck_assert_int_eq(gt_db_open(&probe, getenv("GT_TEST_PG_URL"), GT_NEVER),
-                     0);
+    ck_assert_int_eq(gt_db_open(&probe, getenv("GT_TEST_PG_URL"), GT_NEVER), 0);
     exec_ok(probe, "DROP TABLE IF EXISTS bouncer_t");
     exec_ok(probe, "CREATE TABLE bouncer_t (n int)");
     for (int i = 0; i < 2; i++) {
         ck_assert_int_eq(gt_pool_new(&pools2[i], gt_rt_self(), bouncer_url(),
-                                     NULL, err, sizeof(err)), 0);
+                                     NULL, err, sizeof(err)),
+                         0);
         keep_pool(pools2[i]);
     }
     atomic_store(&running, CLIENTS);
@@ -111,11 +116,13 @@ static int t_bouncer(void *arg)
         ck_assert_int_eq(gt_co_join(co[i], NULL, GT_NEVER), 0);
     ck_assert_int_eq(atomic_load(&bad), 0);
     ck_assert_int_eq(atomic_load(&ok), CLIENTS * ROUNDS);
-    fprintf(stderr, "pgbouncer: PostgreSQL saw at most %lld\n", (long long)max_seen);
+    fprintf(stderr, "pgbouncer: PostgreSQL saw at most %lld\n",
+            (long long)max_seen);
     ck_assert_int_le(max_seen, BOUNCER_POOL);
     ck_assert_int_ge(max_seen, 1);
     ck_assert_int_eq(gt_db_query(probe, &r, "SELECT count(*) FROM bouncer_t",
-                                 NULL, 0, GT_NEVER), 1);
+                                 NULL, 0, GT_NEVER),
+                     1);
     ck_assert_int_eq(gt_rows_int(r, 0, 0), CLIENTS * ROUNDS);
     gt_rows_free(r);
     gt_db_close(probe);
@@ -161,8 +168,8 @@ static int t_named(void *arg)
     snprintf(url, sizeof(url), "%s", bouncer_url());
     *strstr(url, "stmt_cache=0&") = '\0'; /* the named statements' default */
     strcat(url, "max_open=16");
-    ck_assert_int_eq(gt_pool_new(&p, gt_rt_self(), url, NULL, err,
-                                 sizeof(err)), 0);
+    ck_assert_int_eq(gt_pool_new(&p, gt_rt_self(), url, NULL, err, sizeof(err)),
+                     0);
     keep_pool(p);
     for (int i = 0; i < 16; i++)
         ck_assert_int_eq(gt_co_spawn(&co[i], named_client, p), 0);

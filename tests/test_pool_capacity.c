@@ -83,8 +83,9 @@ static int t_capacity(void *arg)
     char *m;
 
     (void)arg;
-    ck_assert_int_eq(gt_pool_new(&pool, gt_rt_self(), capped_url(), NULL, err,
-                                 sizeof(err)), 0);
+    ck_assert_int_eq(
+        gt_pool_new(&pool, gt_rt_self(), capped_url(), NULL, err, sizeof(err)),
+        0);
     keep_pool(pool);
     /* Another client of the same user holds one of the three. */
     ck_assert_int_eq(gt_db_open(&outsider, capped_url(), GT_NEVER), 0);
@@ -118,12 +119,12 @@ END_TEST
 void add_pool_capacity_tests(Suite *s, const char *which)
 {
     bool pg = strcmp(which, "postgres") == 0;
-    TCase *tc = tcase_create(pg ? "pool_capacity_postgres"
-                                : "pool_capacity_mysql");
+    TCase *tc =
+        tcase_create(pg ? "pool_capacity_postgres" : "pool_capacity_mysql");
 
     tcase_set_timeout(tc, 60);
     tcase_add_checked_fixture(tc, pg ? use_postgres : use_mysql, NULL);
-    tcase_add_test(tc,
-                   a_database_connection_limit_below_max_open_serves_every_request);
+    tcase_add_test(
+        tc, a_database_connection_limit_below_max_open_serves_every_request);
     suite_add_tcase(s, tc);
 }

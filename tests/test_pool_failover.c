@@ -100,9 +100,11 @@ static int write_one(gt_db *db, int writer, int seq)
     v[0] = gt_db_int(writer);
     v[1] = gt_db_int(seq);
     v[2] = gt_db_text(tag);
-    rc = gt_db_query(db, &r, "INSERT INTO fo_t (writer, seq, tag) VALUES "
+    rc = gt_db_query(db, &r,
+                     "INSERT INTO fo_t (writer, seq, tag) VALUES "
                      "(?, ?, ?) RETURNING id, writer, seq, tag, "
-                     "inet_server_port()", v, 3, deadline);
+                     "inet_server_port()",
+                     v, 3, deadline);
     if (rc != 1)
         return rc < 0 ? rc : -1;
     port = (int)gt_rows_int(r, 0, 4);
@@ -110,8 +112,10 @@ static int write_one(gt_db *db, int writer, int seq)
         atomic_fetch_add(&W.mismatched, 1);
     v[0] = gt_db_int(gt_rows_int(r, 0, 0));
     gt_rows_free(r);
-    rc = gt_db_query(db, &r, "SELECT id, writer, seq, tag FROM fo_t WHERE "
-                     "id = ?", v, 1, deadline);
+    rc = gt_db_query(db, &r,
+                     "SELECT id, writer, seq, tag FROM fo_t WHERE "
+                     "id = ?",
+                     v, 1, deadline);
     if (rc != 1)
         return rc < 0 ? rc : -1;
     if (!row_is(r, writer, seq, tag))
@@ -197,8 +201,8 @@ static void make_table_and_pool(void)
     gt_db_close(db);
     snprintf(url, sizeof(url), "%s&max_open=%d&application_name=gt_fo_test",
              fo_url, MAX_OPEN);
-    ck_assert_int_eq(gt_pool_new(&W.pool, gt_rt_self(), url, NULL, err,
-                                 sizeof(err)), 0);
+    ck_assert_int_eq(
+        gt_pool_new(&W.pool, gt_rt_self(), url, NULL, err, sizeof(err)), 0);
     keep_pool(W.pool);
 }
 
@@ -221,9 +225,12 @@ static void fail_over(gt_pool_stats *at_kill)
     /* Before the command: no write can succeed until it has run. */
     atomic_store(&W.promoted_at, (long long)gt_now());
     db_sh_async("failover-promote");
-    ck_assert_msg(wait_back(), "no write succeeded within %d ms of the "
-                  "promotion", DEADLINE_MS);
-    fprintf(stderr, "failover: writes back %lld ms after the kill, %lld ms "
+    ck_assert_msg(wait_back(),
+                  "no write succeeded within %d ms of the "
+                  "promotion",
+                  DEADLINE_MS);
+    fprintf(stderr,
+            "failover: writes back %lld ms after the kill, %lld ms "
             "after the promotion (%d writes failed meanwhile)\n",
             (long long)(atomic_load(&W.back_at) - atomic_load(&W.killed_at)),
             (long long)(atomic_load(&W.back_at) - atomic_load(&W.promoted_at)),
@@ -248,7 +255,8 @@ static int t_failover(void *arg)
     for (int i = 0; i < WRITERS; i++)
         ck_assert_int_eq(gt_co_join(co[i], NULL, GT_NEVER), 0);
     gt_pool_get_stats(W.pool, &st);
-    fprintf(stderr, "failover: %d writes ok, %d failed; pool opened %llu "
+    fprintf(stderr,
+            "failover: %d writes ok, %d failed; pool opened %llu "
             "(%llu before the kill), discarded %llu broken + %llu dead\n",
             atomic_load(&W.ok), atomic_load(&W.failed),
             (unsigned long long)st.opened, (unsigned long long)k.opened,
@@ -283,24 +291,27 @@ START_TEST(host_lists_become_libpq_host_and_port_lists)
     gt__db_url u;
     char err[256];
 
-    ck_assert_int_eq(gt__db_url_parse(&u, "postgres://u:p@127.0.0.1:5434,"
+    ck_assert_int_eq(gt__db_url_parse(&u,
+                                      "postgres://u:p@127.0.0.1:5434,"
                                       "[::1],h:7/db?target_session_attrs="
-                                      "read-write", err, sizeof(err)), 0);
+                                      "read-write",
+                                      err, sizeof(err)),
+                     0);
     ck_assert_str_eq(u.host, "127.0.0.1,::1,h");
     ck_assert_int_eq(u.port, 0);
     ck_assert_str_eq(gt__db_url_opt(&u, "port"), "5434,,7");
-    ck_assert_str_eq(gt__db_url_opt(&u, "target_session_attrs"),
-                     "read-write");
+    ck_assert_str_eq(gt__db_url_opt(&u, "target_session_attrs"), "read-write");
     ck_assert_str_eq(u.dbname, "db");
     gt__db_url_free(&u);
-    ck_assert_int_eq(gt__db_url_parse(&u, "postgres://a,b/d", err,
-                                      sizeof(err)), 0);
+    ck_assert_int_eq(gt__db_url_parse(&u, "postgres://a,b/d", err, sizeof(err)),
+                     0);
     ck_assert_str_eq(u.host, "a,b");
     ck_assert_ptr_null(gt__db_url_opt(&u, "port"));
     gt__db_url_free(&u);
     /* An explicit ?port= wins over the list's, as in libpq. */
-    ck_assert_int_eq(gt__db_url_parse(&u, "postgres://a:1,b:2/d?port=9,9",
-                                      err, sizeof(err)), 0);
+    ck_assert_int_eq(
+        gt__db_url_parse(&u, "postgres://a:1,b:2/d?port=9,9", err, sizeof(err)),
+        0);
     ck_assert_str_eq(gt__db_url_opt(&u, "port"), "9,9");
     gt__db_url_free(&u);
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {

@@ -74,10 +74,12 @@ static int64_t aborted_clients(void)
     int64_t n;
 
     ck_assert_int_eq(gt_db_open(&probe, base_url(), GT_NEVER), 0);
-    ck_assert_int_eq(gt_db_query(probe, &r, "SELECT VARIABLE_VALUE FROM "
+    ck_assert_int_eq(gt_db_query(probe, &r,
+                                 "SELECT VARIABLE_VALUE FROM "
                                  "information_schema.global_status WHERE "
-                                 "VARIABLE_NAME = 'ABORTED_CLIENTS'", NULL, 0,
-                                 GT_NEVER), 1);
+                                 "VARIABLE_NAME = 'ABORTED_CLIENTS'",
+                                 NULL, 0, GT_NEVER),
+                     1);
     n = gt_rows_int(r, 0, 0);
     gt_rows_free(r);
     gt_db_close(probe);
@@ -130,12 +132,16 @@ void add_pool_leak_tests(Suite *s, const char *which)
 {
     bool pg = strcmp(which, "postgres") == 0;
     bool my = strcmp(which, "mysql") == 0;
-    TCase *tc = tcase_create(pg ? "pool_leaks_postgres"
-                             : my ? "pool_leaks_mysql" : "pool_leaks_sqlite");
+    TCase *tc = tcase_create(pg   ? "pool_leaks_postgres"
+                             : my ? "pool_leaks_mysql"
+                                  : "pool_leaks_sqlite");
 
     tcase_set_timeout(tc, 60);
-    tcase_add_checked_fixture(tc, pg ? use_postgres
-                                  : my ? use_mysql : use_sqlite, NULL);
+    tcase_add_checked_fixture(tc,
+                              pg   ? use_postgres
+                              : my ? use_mysql
+                                   : use_sqlite,
+                              NULL);
     tcase_add_test(tc, leaked_acquisitions_are_taken_back_and_capacity_returns);
     tcase_add_test(tc, a_connection_still_held_at_stop_is_closed_properly);
     suite_add_tcase(s, tc);

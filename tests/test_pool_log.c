@@ -43,9 +43,9 @@ static int report(void *arg)
         gt__pool_log_connect(pool, rc, db);
     gt__pool_log_connect(pool, -ECANCELED, NULL);
     gt__pool_log_connect(pool, -ENOMEM, NULL);
-    gt__pool_log_connect(pool, 0, NULL);          /* up again: one line */
+    gt__pool_log_connect(pool, 0, NULL); /* up again: one line */
     gt__pool_log_connect(pool, 0, NULL);
-    gt__pool_log_connect(pool, GT_EDB, NULL);     /* down again */
+    gt__pool_log_connect(pool, GT_EDB, NULL); /* down again */
     gt_db_close(db);
     fprintf(stderr, "done\n");
     gt_rt_stop(gt_rt_self());

@@ -52,8 +52,8 @@ static int scenario(void *arg)
     int rc, res = 0;
 
     (void)arg;
-    rc = gt_pool_new(&pool, gt_rt_self(), "sqlite::memory:?max_open=2",
-                     NULL, NULL, 0);
+    rc = gt_pool_new(&pool, gt_rt_self(), "sqlite::memory:?max_open=2", NULL,
+                     NULL, 0);
     if (rc < 0)
         return rc;
     if ((rc = gt_co_spawn(&co, request, NULL)) == 0)

@@ -25,9 +25,11 @@ static void kill_mysql_sessions(gt_db *probe)
 {
     gt_rows *r;
     char sql[64];
-    int n = gt_db_query(probe, &r, "SELECT id FROM information_schema."
+    int n = gt_db_query(probe, &r,
+                        "SELECT id FROM information_schema."
                         "processlist WHERE user = 'greentor' AND id <> "
-                        "CONNECTION_ID()", NULL, 0, GT_NEVER);
+                        "CONNECTION_ID()",
+                        NULL, 0, GT_NEVER);
 
     ck_assert_int_ge(n, 0);
     for (int i = 0; i < n; i++) {
@@ -65,8 +67,8 @@ static int request(void *arg)
         rc = gt_db_query(db, &r, "SELECT 1", NULL, 0, GT_NEVER);
     if (rc != 1)
         return fprintf(stderr, "request: %d %s\n", rc,
-                       rc == GT_EPOOL ? gt_pool_errmsg(arg)
-                                      : gt_db_errmsg(db)), -1;
+                       rc == GT_EPOOL ? gt_pool_errmsg(arg) : gt_db_errmsg(db)),
+               -1;
     gt_rows_free(r);
     return 0;
 }
@@ -120,7 +122,7 @@ void add_pool_stale_tests(Suite *s, const char *which)
 
     tcase_set_timeout(tc, 60);
     tcase_add_checked_fixture(tc, pg ? use_postgres : use_mysql, NULL);
-    tcase_add_test(tc,
-                   requests_after_the_server_dropped_idle_connections_all_succeed);
+    tcase_add_test(
+        tc, requests_after_the_server_dropped_idle_connections_all_succeed);
     suite_add_tcase(s, tc);
 }

@@ -23,8 +23,8 @@ static int slow_request(void *arg)
     (void)arg;
     if (rc < 0)
         return rc;
-    rc = (int)gt_db_exec(db, "SELECT pg_sleep(5)", NULL, 0,
-                         gt_deadline_in(200));
+    rc =
+        (int)gt_db_exec(db, "SELECT pg_sleep(5)", NULL, 0, gt_deadline_in(200));
     if (gt_db_broken(db))
         fprintf(stderr, "timeouts: %s\n", gt_db_errmsg(db));
     return rc;

@@ -17,7 +17,7 @@
 
 typedef struct load {
     gt_pool *pool;
-    int rounds;           /* requests per client */
+    int rounds; /* requests per client */
     atomic_int ok, bad, clients_done;
 } load;
 
@@ -155,7 +155,8 @@ START_TEST(steady_two_worker_load_opens_exactly_max_open)
 }
 END_TEST
 
-/* ---- gt_pool_release() misuse ------------------------------------------------ */
+/* ---- gt_pool_release() misuse
+ * ------------------------------------------------ */
 
 static int t_release_misuse(void *arg)
 {
@@ -182,8 +183,7 @@ START_TEST(release_refuses_what_it_must_not_give_back)
 
     /* Not from a coroutine of the pool's runtime: refused. */
     ck_assert_int_eq(gt_rt_new(&rt, NULL), 0);
-    ck_assert_int_eq(gt_pool_new(&p, rt, "sqlite::memory:", NULL, NULL, 0),
-                     0);
+    ck_assert_int_eq(gt_pool_new(&p, rt, "sqlite::memory:", NULL, NULL, 0), 0);
     ck_assert_int_eq(gt_pool_db(p, &db), -EINVAL);
     ck_assert_int_eq(gt_pool_acquire(p, &db, GT_NEVER), -EINVAL);
     gt_rt_free(rt);
@@ -230,12 +230,12 @@ START_TEST(release_on_another_worker_is_refused)
     int st = run_child(release_foreign_child, NULL, err, sizeof(err));
 
 #ifdef GT_DEBUG /* the owner rule is asserted */
-    ck_assert_msg(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT,
-                  "status %#x: %s", st, err);
+    ck_assert_msg(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT, "status %#x: %s",
+                  st, err);
     ck_assert_ptr_nonnull(strstr(err, "gt__pool_self"));
 #else
-    ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %#x: %s",
-                  st, err);
+    ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %#x: %s", st,
+                  err);
 #endif
 }
 END_TEST
@@ -244,13 +244,16 @@ void add_pool_worker_tests(Suite *s, const char *which)
 {
     bool pg = strcmp(which, "postgres") == 0;
     bool my = strcmp(which, "mysql") == 0;
-    TCase *tc = tcase_create(pg ? "pool_workers_postgres"
+    TCase *tc = tcase_create(pg   ? "pool_workers_postgres"
                              : my ? "pool_workers_mysql"
                                   : "pool_workers_sqlite");
 
     tcase_set_timeout(tc, 120);
-    tcase_add_checked_fixture(tc, pg ? use_postgres
-                                  : my ? use_mysql : use_sqlite, NULL);
+    tcase_add_checked_fixture(tc,
+                              pg   ? use_postgres
+                              : my ? use_mysql
+                                   : use_sqlite,
+                              NULL);
     tcase_add_test(tc, idle_connections_move_to_the_worker_that_needs_them);
     tcase_add_test(tc, steady_two_worker_load_opens_exactly_max_open);
     if (!pg && !my) {

@@ -203,8 +203,7 @@ static int t_join_timeout(void *arg)
 
     (void)arg;
     ck_assert_int_eq(gt_co_spawn(&co, long_sleep, NULL), 0);
-    ck_assert_int_eq(gt_co_join(co, &result, gt_deadline_in(10)),
-                     -ETIMEDOUT);
+    ck_assert_int_eq(gt_co_join(co, &result, gt_deadline_in(10)), -ETIMEDOUT);
     gt_co_cancel(co); /* the handle is still ours */
     ck_assert_int_eq(gt_co_join(co, &result, GT_NEVER), 0);
     ck_assert_int_eq(result, -ECANCELED);
@@ -250,7 +249,8 @@ START_TEST(spawning_recycles_stacks_without_mmap)
 }
 END_TEST
 
-/* ---- stack overflow and stack measurement ---------------------------------- */
+/* ---- stack overflow and stack measurement ----------------------------------
+ */
 
 static int recurse(volatile char *prev, int depth)
 {
@@ -281,8 +281,8 @@ START_TEST(stack_overflow_hits_the_guard_and_names_the_coroutine)
     char err[4096];
     int status = run_child(overflow_child, NULL, err, sizeof(err));
 
-    ck_assert_msg(WIFSIGNALED(status), "child status %d, stderr: %s",
-                  status, err);
+    ck_assert_msg(WIFSIGNALED(status), "child status %d, stderr: %s", status,
+                  err);
     ck_assert_int_eq(WTERMSIG(status), SIGSEGV);
     ck_assert_msg(strstr(err, "stack overflow in coroutine") != NULL,
                   "stderr: %s", err);
@@ -315,8 +315,8 @@ static int t_stack_hwm(void *arg)
 
 START_TEST(stack_check_measures_the_high_water_mark)
 {
-    gt_rt_config cfg = {.workers = 1, .stack_check = 1,
-                        .stack_size = 256 * 1024};
+    gt_rt_config cfg = {
+        .workers = 1, .stack_check = 1, .stack_size = 256 * 1024};
 
     ck_assert_int_eq(run_main_cfg(&cfg, t_stack_hwm, NULL), 0);
 }

@@ -41,7 +41,8 @@ static void setup_keys(void)
     done = 1;
 }
 
-/* ---- isolation ------------------------------------------------------------------- */
+/* ---- isolation
+ * ------------------------------------------------------------------- */
 
 #define MANY 100000
 #define ALIVE 5000
@@ -53,7 +54,7 @@ static int own_value(void *arg)
     /* A recycled stack must not show the previous owner's value. */
     ck_assert_ptr_null(gt_local_get(key_count));
     ck_assert_int_eq(gt_local_set(key_count, (void *)(id + 1)), 0);
-    ck_assert_int_eq(gt_yield(), 0);          /* interleave with others */
+    ck_assert_int_eq(gt_yield(), 0); /* interleave with others */
     ck_assert_int_eq(gt_sleep(id % 3), 0);
     ck_assert_ptr_eq(gt_local_get(key_count), (void *)(id + 1));
     return 0;
@@ -116,8 +117,7 @@ static int per_worker(void *arg)
     gt_local_set(key_count, (void *)(id + 1));
     for (int i = 0; i < 20; i++) {
         gt_sleep(1);
-        if (gt_local_get(key_count) != (void *)(id + 1) ||
-            gt_worker_id() != me)
+        if (gt_local_get(key_count) != (void *)(id + 1) || gt_worker_id() != me)
             return 0; /* never migrates, never sees another's value */
     }
     atomic_fetch_add(&wcheck.ok, 1);
@@ -131,8 +131,8 @@ static int t_workers(void *arg)
 
     (void)arg;
     for (intptr_t i = 0; i < 400; i++)
-        ck_assert_int_eq(gt_rt_post(rt, (int)(i % 4), per_worker,
-                                    (void *)i), 0);
+        ck_assert_int_eq(gt_rt_post(rt, (int)(i % 4), per_worker, (void *)i),
+                         0);
     while (atomic_load(&wcheck.done) < 400)
         ck_assert_int_eq(gt_sleep(5), 0);
     return 0;
@@ -150,7 +150,8 @@ START_TEST(locals_are_isolated_across_worker_threads)
 }
 END_TEST
 
-/* ---- destructors on every exit path ---------------------------------------------- */
+/* ---- destructors on every exit path
+ * ---------------------------------------------- */
 
 static char va = 'a', vb = 'b', vd = 'd', ve = 'e';
 
@@ -202,8 +203,7 @@ static void check_exit(enum how how, int expect_rc, const char *expect)
     setup_keys();
     if (!io_key_made++)
         ck_assert_int_eq(gt_local_key_new(&key_io, sleeping_dtor), 0);
-    ck_assert_int_eq(run_main(t_exit_path, (void *)(intptr_t)how),
-                     expect_rc);
+    ck_assert_int_eq(run_main(t_exit_path, (void *)(intptr_t)how), expect_rc);
     trace[ntrace] = '\0';
     /* Reverse order of first registration. */
     ck_assert_str_eq(trace, expect);

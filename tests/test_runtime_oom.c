@@ -91,8 +91,7 @@ START_TEST(every_runtime_allocation_may_fail_cleanly)
         gt_alloc_fail(n, 0);
         rc = gt_rt_main(&cfg, scenario, NULL);
         made = gt_alloc_fail(0, 0);
-        ck_assert_msg(rc == 0 || rc == -ENOMEM, "allocation %ld: rc %d", n,
-                      rc);
+        ck_assert_msg(rc == 0 || rc == -ENOMEM, "allocation %ld: rc %d", n, rc);
         failed += rc == -ENOMEM;
         if (made < n)
             break; /* the scenario made fewer than n: all were walked */

@@ -43,8 +43,8 @@ START_TEST(post_runs_work_on_the_chosen_worker)
     ck_assert_int_eq(gt_rt_workers(rt), 3);
     /* Posted before the workers start: queued until they do. */
     for (int i = 0; i < 30; i++)
-        ck_assert_int_eq(gt_rt_post(rt, i % 3, note_worker,
-                                    (void *)(intptr_t)(i % 3)), 0);
+        ck_assert_int_eq(
+            gt_rt_post(rt, i % 3, note_worker, (void *)(intptr_t)(i % 3)), 0);
     ck_assert_int_eq(gt_rt_post(rt, 3, note_worker, NULL), -EINVAL);
     ck_assert_int_eq(gt_rt_post(rt, 0, stop_when_done, (void *)30), 0);
     ck_assert_int_eq(gt_rt_run(rt), 0);

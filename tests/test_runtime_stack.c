@@ -14,7 +14,8 @@
 
 #include "util.h"
 
-/* ---- a frame larger than a page lands in the guard ------------------------ */
+/* ---- a frame larger than a page lands in the guard ------------------------
+ */
 
 #define SMALL_STACK (64 * 1024)
 #define BIG_FRAME (SMALL_STACK + 8 * 1024)
@@ -80,10 +81,8 @@ START_TEST(a_frame_larger_than_a_page_faults_in_the_guard)
                   "child status %d, stderr: %s", status, err);
     ck_assert_msg(strstr(err, "stack overflow in coroutine") != NULL,
                   "stderr: %s", err);
-    ck_assert_msg(strstr(err, "'GET /big/:frame'") != NULL, "stderr: %s",
-                  err);
-    ck_assert_msg(strstr(err, "(stack of 64 KiB") != NULL, "stderr: %s",
-                  err);
+    ck_assert_msg(strstr(err, "'GET /big/:frame'") != NULL, "stderr: %s", err);
+    ck_assert_msg(strstr(err, "(stack of 64 KiB") != NULL, "stderr: %s", err);
 }
 END_TEST
 
@@ -198,8 +197,8 @@ static int t_trim(void *arg)
     if (RUNNING_ON_VALGRIND || TSAN_BUILD)
         return 0;
     ck_assert_msg(deep - before >= 900, "deep %ld before %ld", deep, before);
-    ck_assert_msg(after - before <= 256, "after %ld before %ld deep %ld",
-                  after, before, deep);
+    ck_assert_msg(after - before <= 256, "after %ld before %ld deep %ld", after,
+                  before, deep);
     return 0;
 }
 
@@ -267,7 +266,8 @@ START_TEST(a_deadline_armed_during_a_wait_dies_with_its_coroutine)
 }
 END_TEST
 
-/* ---- misuse is reported, not ignored -------------------------------------- */
+/* ---- misuse is reported, not ignored --------------------------------------
+ */
 
 typedef struct watch_pair {
     gt_fdwatch w;

@@ -13,8 +13,8 @@
 #include <unwind.h>
 #include <valgrind/valgrind.h>
 
-#include "util.h"
 #include "runtime/runtime.h"
+#include "util.h"
 
 /* The .S switches address struct gt__ctx by these offsets. */
 _Static_assert(offsetof(gt__ctx, sp) == 0, "switch_<arch>.S: sp at 0");
@@ -58,8 +58,7 @@ static fpctl fp_get(void)
 
 static int fp_eq(fpctl x, fpctl y)
 {
-    return (x.mxcsr & MXCSR_CTL) == (y.mxcsr & MXCSR_CTL) &&
-           x.fpucw == y.fpucw;
+    return (x.mxcsr & MXCSR_CTL) == (y.mxcsr & MXCSR_CTL) && x.fpucw == y.fpucw;
 }
 #elif defined(__aarch64__)
 typedef struct fpctl {
@@ -129,9 +128,9 @@ static double tiny_quarter(void)
 
 typedef struct fpside {
     fpctl want;
-    double third;     /* 1/3 under this side's rounding */
-    double quarter;   /* DBL_MIN/4 under this side's flush-to-zero */
-    int lost;         /* resumes that found another state */
+    double third;   /* 1/3 under this side's rounding */
+    double quarter; /* DBL_MIN/4 under this side's flush-to-zero */
+    int lost;       /* resumes that found another state */
 } fpside;
 
 static int keep_fpctl(void *arg)
@@ -262,8 +261,7 @@ static int walker(void *arg)
         if (w->ip[i] == 0)
             continue;
         last = i;
-        if (_Unwind_FindEnclosingFunction((void *)w->ip[i]) ==
-            (void *)walker)
+        if (_Unwind_FindEnclosingFunction((void *)w->ip[i]) == (void *)walker)
             found_self = 1;
     }
     ck_assert_msg(found_self, "the walk did not pass this coroutine's entry");

@@ -2,10 +2,10 @@
  * offload: readiness, timeouts, cancellation, and proof that the loop keeps
  * running while a coroutine waits. */
 #include <errno.h>
-#include <stdatomic.h>
-#include <stdlib.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <stdatomic.h>
+#include <stdlib.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -45,13 +45,11 @@ static int t_readable(void *arg)
 
     (void)arg;
     open_pair(&p);
-    ck_assert_int_eq(gt_wait_fd(p.fd[0], GT_WRITABLE, GT_NEVER),
-                     GT_WRITABLE);
+    ck_assert_int_eq(gt_wait_fd(p.fd[0], GT_WRITABLE, GT_NEVER), GT_WRITABLE);
     ck_assert_int_eq(gt_wait_fd(p.fd[0], GT_READABLE, gt_deadline_in(10)),
                      -ETIMEDOUT);
     ck_assert_int_eq(gt_co_spawn(NULL, write_later, &p), 0);
-    ck_assert_int_eq(gt_wait_fd(p.fd[0], GT_READABLE, GT_NEVER),
-                     GT_READABLE);
+    ck_assert_int_eq(gt_wait_fd(p.fd[0], GT_READABLE, GT_NEVER), GT_READABLE);
     ck_assert_int_eq(read(p.fd[0], &c, 1), 1);
     ck_assert_int_eq(c, 'x');
     close_pair(&p);
@@ -83,8 +81,7 @@ static int t_fd_cancel(void *arg)
     ck_assert_int_eq(gt_co_join(co, &rc, GT_NEVER), 0);
     ck_assert_int_eq(rc, -ECANCELED);
     /* The fd is free for a new registration. */
-    ck_assert_int_eq(gt_wait_fd(p.fd[0], GT_WRITABLE, GT_NEVER),
-                     GT_WRITABLE);
+    ck_assert_int_eq(gt_wait_fd(p.fd[0], GT_WRITABLE, GT_NEVER), GT_WRITABLE);
     close_pair(&p);
     return 0;
 }
@@ -103,8 +100,7 @@ static int t_hangup(void *arg)
     (void)arg;
     open_pair(&p);
     close(p.fd[1]);
-    ck_assert_int_eq(gt_wait_fd(p.fd[0], GT_READABLE, GT_NEVER) &
-                         GT_READABLE,
+    ck_assert_int_eq(gt_wait_fd(p.fd[0], GT_READABLE, GT_NEVER) & GT_READABLE,
                      GT_READABLE);
     ck_assert_int_eq(read(p.fd[0], &c, 1), 0);
     close(p.fd[0]);
@@ -193,7 +189,8 @@ START_TEST(socket_error_is_reported_as_ready)
 }
 END_TEST
 
-/* ---- blocking offload ---------------------------------------------------------- */
+/* ---- blocking offload
+ * ---------------------------------------------------------- */
 
 static int ticker(void *arg)
 {

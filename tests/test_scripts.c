@@ -19,16 +19,20 @@ static void run_script(const char *path)
     FILE *p;
     int st;
 
-    ck_assert_msg(access(path, R_OK) == 0, "%s not found: run the tests "
-                  "from the repository root", path);
+    ck_assert_msg(access(path, R_OK) == 0,
+                  "%s not found: run the tests "
+                  "from the repository root",
+                  path);
     snprintf(cmd, sizeof(cmd), "bash %s 2>&1 </dev/null", path);
     p = popen(cmd, "r");
     ck_assert_ptr_nonnull(p);
     n = fread(out, 1, sizeof(out) - 1, p);
     out[n] = '\0';
     st = pclose(p);
-    ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s failed "
-                  "(status 0x%x):\n%s", path, st, out);
+    ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+                  "%s failed "
+                  "(status 0x%x):\n%s",
+                  path, st, out);
 }
 
 /* Issue 16: db.sh started the servers with its caller's descriptors, so a

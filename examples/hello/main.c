@@ -30,10 +30,10 @@ static int handle_request(void *arg)
     intptr_t id = (intptr_t)arg;
 
     gt_local_set(request_id, (void *)(id + 1));
-    gt_sleep(rand() % 50);                       /* "a database call" */
+    gt_sleep(rand() % 50); /* "a database call" */
     if (gt_local_get(request_id) != (void *)(id + 1))
         atomic_fetch_add(&mismatches, 1);
-    gt_sleep(rand() % 50);                       /* "another one" */
+    gt_sleep(rand() % 50); /* "another one" */
     atomic_fetch_add(&done, 1);
     return 0;
 }

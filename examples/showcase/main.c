@@ -132,8 +132,7 @@ static long parse_num(const char *s, long lo, long hi)
     return v;
 }
 
-static int set_num(int *dst, const char *what, const char *s, long lo,
-                   long hi)
+static int set_num(int *dst, const char *what, const char *s, long lo, long hi)
 {
     long v = parse_num(s, lo, hi);
 
@@ -172,8 +171,7 @@ static int parse_options(options *o, int argc, char **argv)
         set_num(&o->workers, "WORKERS", env, 1, 1024))
         return -1;
     if ((env = getenv("HANDLER_TIMEOUT_MS")) &&
-        set_num(&o->handler_timeout_ms, "HANDLER_TIMEOUT_MS", env, 1,
-                3600000))
+        set_num(&o->handler_timeout_ms, "HANDLER_TIMEOUT_MS", env, 1, 3600000))
         return -1;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -253,8 +251,8 @@ static int start(void *arg)
     if (rc == 0)
         health_serve(st->srv);
     if (rc < 0) {
-        fprintf(stderr, "showcase: cannot serve on port %d: %s\n",
-                st->o->port, gt_strerror(rc));
+        fprintf(stderr, "showcase: cannot serve on port %d: %s\n", st->o->port,
+                gt_strerror(rc));
         st->exit_code = 1;
         gt_rt_stop(gt_rt_self());
         return rc;
@@ -262,8 +260,7 @@ static int start(void *arg)
     /* Never the password: start-up lines end up in logs. */
     gt_db_url_redact(st->o->database_url, shown, sizeof(shown));
     printf("showcase: listening on port %d with %d workers, database %s\n",
-           gt_http_server_port(st->srv), gt_rt_workers(gt_rt_self()),
-           shown);
+           gt_http_server_port(st->srv), gt_rt_workers(gt_rt_self()), shown);
     fflush(stdout);
     return 0;
 }

@@ -60,8 +60,8 @@ static int insert_fortunes(gt_db *db, char *err, size_t errlen)
         line[strcspn(line, "\r\n")] = '\0';
         p[0] = gt_db_int(atoi(line));
         p[1] = gt_db_text(tab + 1);
-        rc = exec(db, "INSERT INTO Fortune (id, message) VALUES (?, ?)", p,
-                  2, err, errlen);
+        rc = exec(db, "INSERT INTO Fortune (id, message) VALUES (?, ?)", p, 2,
+                  err, errlen);
         count++;
     }
     fclose(f);
@@ -80,8 +80,8 @@ static int insert_worlds(gt_db *db, char *err, size_t errlen)
     for (int id = 1; rc == 0 && id <= 10000; id++) {
         gt_db_value p[2] = {gt_db_int(id), gt_db_int(rand() % 10000 + 1)};
 
-        rc = exec(db, "INSERT INTO World (id, randomNumber) VALUES (?, ?)",
-                  p, 2, err, errlen);
+        rc = exec(db, "INSERT INTO World (id, randomNumber) VALUES (?, ?)", p,
+                  2, err, errlen);
     }
     return rc;
 }
@@ -89,8 +89,8 @@ static int insert_worlds(gt_db *db, char *err, size_t errlen)
 static int is_empty(gt_db *db)
 {
     gt_rows *r = NULL;
-    int n = gt_db_query(db, &r, "SELECT COUNT(*) FROM World", NULL, 0,
-                        GT_NEVER);
+    int n =
+        gt_db_query(db, &r, "SELECT COUNT(*) FROM World", NULL, 0, GT_NEVER);
     int empty = n == 1 && gt_rows_int(r, 0, 0) == 0;
 
     gt_rows_free(r);
@@ -99,14 +99,16 @@ static int is_empty(gt_db *db)
 
 int world_seed_sqlite(gt_db *db, char *err, size_t errlen)
 {
-    int rc = exec(db, "CREATE TABLE IF NOT EXISTS World (id INTEGER "
-                  "PRIMARY KEY, randomNumber INTEGER NOT NULL)", NULL, 0,
-                  err, errlen);
+    int rc = exec(db,
+                  "CREATE TABLE IF NOT EXISTS World (id INTEGER "
+                  "PRIMARY KEY, randomNumber INTEGER NOT NULL)",
+                  NULL, 0, err, errlen);
 
     if (rc == 0)
-        rc = exec(db, "CREATE TABLE IF NOT EXISTS Fortune (id INTEGER "
-                  "PRIMARY KEY, message TEXT NOT NULL)", NULL, 0, err,
-                  errlen);
+        rc = exec(db,
+                  "CREATE TABLE IF NOT EXISTS Fortune (id INTEGER "
+                  "PRIMARY KEY, message TEXT NOT NULL)",
+                  NULL, 0, err, errlen);
     if (rc < 0 || !is_empty(db))
         return rc;
     fprintf(stderr, "showcase: seeding the SQLite database\n");

@@ -36,7 +36,7 @@
 
 typedef struct dialect {
     const char *const *worlds, *const *fortunes; /* candidate names */
-    const char *number;                           /* the column */
+    const char *number;                          /* the column */
     bool pipelined; /* updates as one batch, no explicit transaction */
 } dialect;
 
@@ -61,11 +61,12 @@ static const dialect *dia;
 static bool is_sqlite;
 static int cache[WORLD_ROWS + 1]; /* /cached-queries, filled at start */
 
-/* ---- per-route accounting for /metrics ------------------------------------- */
+/* ---- per-route accounting for /metrics -------------------------------------
+ */
 
 enum route { R_DB, R_QUERIES, R_FORTUNES, R_UPDATES, R_CACHED, NROUTES };
-static const char *const route_names[NROUTES] = {
-    "/db", "/queries", "/fortunes", "/updates", "/cached-queries"};
+static const char *const route_names[NROUTES] = {"/db", "/queries", "/fortunes",
+                                                 "/updates", "/cached-queries"};
 
 typedef struct route_stats {
     atomic_ullong requests, errors, wait_us, held_us;
@@ -85,7 +86,8 @@ static void account(enum route r, int rc)
         atomic_fetch_add(&routes[r].errors, 1);
 }
 
-/* ---- helpers ------------------------------------------------------------------ */
+/* ---- helpers
+ * ------------------------------------------------------------------ */
 
 static int random_id(void)
 {
@@ -178,7 +180,8 @@ static int respond_worlds(gt_http_res *res, int n, const int *ids,
     return arr ? gt_http_res_json(res, arr) : -ENOMEM;
 }
 
-/* ---- the handlers ----------------------------------------------------------------- */
+/* ---- the handlers
+ * ----------------------------------------------------------------- */
 
 static int do_db(gt_http_req *req, gt_http_res *res, void *arg)
 {
@@ -260,8 +263,8 @@ static int write_worlds(gt_db *db, scratch *w, int n)
     }
     rc = gt_db_begin(db, GT_NEVER);
     for (int i = 0; rc == 0 && i < n; i++)
-        if (gt_db_exec(db, w->stmts[i].sql, w->stmts[i].params, 2,
-                       GT_NEVER) < 0)
+        if (gt_db_exec(db, w->stmts[i].sql, w->stmts[i].params, 2, GT_NEVER) <
+            0)
             rc = GT_EDB;
     /* On error the pool rolls the open transaction back. */
     return rc == 0 ? gt_db_commit(db, GT_NEVER) : rc;
@@ -287,7 +290,8 @@ static int do_updates(gt_http_req *req, gt_http_res *res, void *arg)
     return rc;
 }
 
-/* ---- fortunes ----------------------------------------------------------------------- */
+/* ---- fortunes
+ * ----------------------------------------------------------------------- */
 
 typedef struct fortune {
     int id;
@@ -370,12 +374,13 @@ static int fortunes_page(gt_http_res *res, gt_rows *r)
     if (!f)
         return -ENOMEM;
     for (int i = 0; i < n; i++)
-        f[i] = (fortune){(int)gt_rows_int(r, i, 0),
-                         gt_rows_text(r, i, 1, NULL)};
+        f[i] =
+            (fortune){(int)gt_rows_int(r, i, 0), gt_rows_text(r, i, 1, NULL)};
     f[n] = (fortune){0, "Additional fortune added at request time."};
     render_fortunes(&b, f, n + 1);
-    rc = b.oom ? -ENOMEM : gt_http_res_header(res, "Content-Type",
-                                              "text/html; charset=utf-8");
+    rc = b.oom ? -ENOMEM
+               : gt_http_res_header(res, "Content-Type",
+                                    "text/html; charset=utf-8");
     if (rc == 0)
         rc = gt_http_res_body(res, b.p, b.n);
     free(b.p);
@@ -398,13 +403,14 @@ static int do_fortunes(gt_http_req *req, gt_http_res *res, void *arg)
     return rc;
 }
 
-/* ---- /metrics ------------------------------------------------------------------------ */
+/* ---- /metrics
+ * ------------------------------------------------------------------------ */
 
 static void put_route_metrics(sbuf *b)
 {
-    static const char *const what[4] = {
-        "requests_total", "errors_total", "pool_wait_seconds_total",
-        "pool_held_seconds_total"};
+    static const char *const what[4] = {"requests_total", "errors_total",
+                                        "pool_wait_seconds_total",
+                                        "pool_held_seconds_total"};
     char line[256];
 
     for (int k = 0; k < 4; k++) {
@@ -452,7 +458,9 @@ static int do_metrics(gt_http_req *req, gt_http_res *res, void *arg)
     return rc;
 }
 
-/* ---- set-up ------------------------------------------------------------------------------ */
+/* ---- set-up
+ * ------------------------------------------------------------------------------
+ */
 
 int world_setup(gt_rt *rt, gt_http_router *r, const char *url, char *err,
                 size_t errlen)
@@ -461,9 +469,12 @@ int world_setup(gt_rt *rt, gt_http_router *r, const char *url, char *err,
         const char *path;
         gt_http_handler fn;
     } table[] = {
-        {"/db", do_db},           {"/queries", do_queries},
-        {"/fortunes", do_fortunes}, {"/updates", do_updates},
-        {"/cached-queries", do_cached}, {"/metrics", do_metrics},
+        {"/db", do_db},
+        {"/queries", do_queries},
+        {"/fortunes", do_fortunes},
+        {"/updates", do_updates},
+        {"/cached-queries", do_cached},
+        {"/metrics", do_metrics},
     };
     int rc = gt_pool_new(&pool, rt, url, NULL, err, errlen);
 
@@ -510,10 +521,11 @@ static int find_table(gt_db *db, const char *const *names, const char *what,
                      gt_db_errmsg(db));
             return n;
         }
-        snprintf(tried + strlen(tried), sizeof(tried) - strlen(tried),
-                 "%s%s", i ? ", " : "", names[i]);
+        snprintf(tried + strlen(tried), sizeof(tried) - strlen(tried), "%s%s",
+                 i ? ", " : "", names[i]);
     }
-    snprintf(err, errlen, "the database has no %s table (looked for %s): "
+    snprintf(err, errlen,
+             "the database has no %s table (looked for %s): "
              "seed it with scripts/seed_db.sh or TechEmpower's scripts",
              what, tried);
     return -ENOENT;
@@ -535,8 +547,8 @@ static int write_queries(gt_db *db, char *err, size_t errlen)
              "SELECT id, message FROM %s", f);
     snprintf(q.update_world, sizeof(q.update_world),
              "UPDATE %s SET %s = ? WHERE id = ?", w, rn);
-    snprintf(q.all_worlds, sizeof(q.all_worlds), "SELECT id, %s FROM %s",
-             rn, w);
+    snprintf(q.all_worlds, sizeof(q.all_worlds), "SELECT id, %s FROM %s", rn,
+             w);
     return 0;
 }
 

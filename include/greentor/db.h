@@ -169,9 +169,8 @@ GT_API int gt_db_broken(const gt_db *db);
 
 /* Run 'sql' with 'nparams' bound parameters, discarding any rows. Yields.
  * Returns the number of affected rows (>= 0) or a negative error. */
-GT_API int64_t gt_db_exec(gt_db *db, const char *sql,
-                          const gt_db_value *params, int nparams,
-                          int64_t deadline);
+GT_API int64_t gt_db_exec(gt_db *db, const char *sql, const gt_db_value *params,
+                          int nparams, int64_t deadline);
 
 /* Run 'sql' and return all its rows in *out (a new gt_rows, also on zero
  * rows). Yields. Returns the number of rows or a negative error; on error
@@ -188,8 +187,8 @@ GT_API int gt_db_query(gt_db *db, gt_rows **out, const char *sql,
  * one file lock for all of it), so a failure undoes all of it; on MariaDB
  * each statement commits as it runs. Inside a transaction it is part of
  * it. Stops at the first error, which it returns; 0 on success. Yields. */
-GT_API int gt_db_batch(gt_db *db, gt_rows **out, const gt_db_stmt *stmts,
-                       int n, int64_t deadline);
+GT_API int gt_db_batch(gt_db *db, gt_rows **out, const gt_db_stmt *stmts, int n,
+                       int64_t deadline);
 
 /* Rows affected by the last statement, and the id the last INSERT
  * generated (MySQL, SQLite; on PostgreSQL use RETURNING: -ENOTSUP). */
@@ -294,9 +293,9 @@ GT_API int gt_db_disconnect(gt_db *db, const char *why);
 /* Process-wide counts of interrupted statements (a deadline, or the
  * caller cancelled) and of the cancels sent to the server for them. */
 typedef struct gt_db_stats {
-    uint64_t cancels_sent;    /* CancelRequest / KILL QUERY sent */
-    uint64_t cancels_dropped; /* not sent: too many on their way already
-                               * (a wedged server); the statement ran on */
+    uint64_t cancels_sent;          /* CancelRequest / KILL QUERY sent */
+    uint64_t cancels_dropped;       /* not sent: too many on their way already
+                                     * (a wedged server); the statement ran on */
     uint64_t interrupted_kept;      /* connection wound down clean, kept */
     uint64_t interrupted_discarded; /* ... not in time: dropped */
 } gt_db_stats;
@@ -313,7 +312,8 @@ GT_API char *gt_db_metrics_new(void);
 GT_API void gt_db_set_owner(gt_db *db, void *owner);
 GT_API void *gt_db_owner(const gt_db *db);
 
-/* ---- results ---------------------------------------------------------------- */
+/* ---- results ----------------------------------------------------------------
+ */
 
 GT_API int gt_rows_count(const gt_rows *r);
 GT_API int gt_rows_columns(const gt_rows *r);

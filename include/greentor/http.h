@@ -70,76 +70,75 @@ typedef struct gt_http_res gt_http_res;
 
 /* A request handler. Runs in the request's coroutine, may yield, and
  * returns 0 or a negative code (see the overview). */
-typedef int (*gt_http_handler)(gt_http_req *req, gt_http_res *res,
-                               void *arg);
+typedef int (*gt_http_handler)(gt_http_req *req, gt_http_res *res, void *arg);
 
 /* Server configuration. A zero field takes the default in brackets; a
  * timeout of -1 means none. */
 typedef struct gt_http_config {
-    const char *host;          /* numeric address to bind ["::" dual-stack,
-                                * "0.0.0.0" where IPv6 is unavailable] */
-    int port;                  /* TCP port; 0 picks a free one, see
-                                * gt_http_server_port() [0]. Bound with
-                                * SO_REUSEPORT: another such socket of the
-                                * same user on the port shares its traffic */
-    int backlog;               /* listen() backlog per worker [4096] */
-    int header_timeout_ms;     /* a request head (request line + headers)
-                                * must arrive within this time from its first
-                                * byte, else 408 and close; a new connection
-                                * that sends nothing in this time is closed
-                                * [10000] */
-    int body_timeout_ms;       /* longest wait for the next body bytes while
-                                * a handler reads the body; else 408 and
-                                * close [30000] */
-    int keepalive_timeout_ms;  /* an idle keep-alive connection is closed
-                                * after this [15000] */
-    int handler_timeout_ms;    /* the request coroutine's deadline: its waits
-                                * return -ETIMEDOUT after it, and the client
-                                * gets 504 [30000] */
-    int write_timeout_ms;      /* longest wait for the client to accept more
-                                * response bytes; else close [30000] */
-    int drain_timeout_ms;      /* graceful stop: how long in-flight requests
-                                * may finish before they are cancelled
-                                * [10000] */
-    int max_conns;             /* open connections per worker; beyond it new
-                                * ones are accepted and closed at once
-                                * [0: from the soft RLIMIT_NOFILE, less a
-                                * reserve of 64 + 16 per worker (at most
-                                * half the limit) for the loops, listeners,
-                                * pools and files, shared by the workers;
-                                * at most 65536]. Set it when the program's
-                                * pools and files need more than that
-                                * reserve. Out of descriptors anyway
-                                * (EMFILE), a worker pauses accepting until
-                                * one of its connections closes; the
-                                * message is printed at most once a
-                                * second. */
-    size_t max_head;           /* request line + headers, bytes; else 431
-                                * [8192] */
-    size_t max_target;         /* request-target bytes; else 414 [4096] */
-    size_t max_headers;        /* header lines; else 431 [64] */
-    size_t max_body;           /* request body bytes; else 413 [1 MiB] */
-    int access_log;            /* nonzero: one line per request to stderr:
-                                * method target status bytes microseconds */
+    const char *host;            /* numeric address to bind ["::" dual-stack,
+                                  * "0.0.0.0" where IPv6 is unavailable] */
+    int port;                    /* TCP port; 0 picks a free one, see
+                                  * gt_http_server_port() [0]. Bound with
+                                  * SO_REUSEPORT: another such socket of the
+                                  * same user on the port shares its traffic */
+    int backlog;                 /* listen() backlog per worker [4096] */
+    int header_timeout_ms;       /* a request head (request line + headers)
+                                  * must arrive within this time from its first
+                                  * byte, else 408 and close; a new connection
+                                  * that sends nothing in this time is closed
+                                  * [10000] */
+    int body_timeout_ms;         /* longest wait for the next body bytes while
+                                  * a handler reads the body; else 408 and
+                                  * close [30000] */
+    int keepalive_timeout_ms;    /* an idle keep-alive connection is closed
+                                  * after this [15000] */
+    int handler_timeout_ms;      /* the request coroutine's deadline: its waits
+                                  * return -ETIMEDOUT after it, and the client
+                                  * gets 504 [30000] */
+    int write_timeout_ms;        /* longest wait for the client to accept more
+                                  * response bytes; else close [30000] */
+    int drain_timeout_ms;        /* graceful stop: how long in-flight requests
+                                  * may finish before they are cancelled
+                                  * [10000] */
+    int max_conns;               /* open connections per worker; beyond it new
+                                  * ones are accepted and closed at once
+                                  * [0: from the soft RLIMIT_NOFILE, less a
+                                  * reserve of 64 + 16 per worker (at most
+                                  * half the limit) for the loops, listeners,
+                                  * pools and files, shared by the workers;
+                                  * at most 65536]. Set it when the program's
+                                  * pools and files need more than that
+                                  * reserve. Out of descriptors anyway
+                                  * (EMFILE), a worker pauses accepting until
+                                  * one of its connections closes; the
+                                  * message is printed at most once a
+                                  * second. */
+    size_t max_head;             /* request line + headers, bytes; else 431
+                                  * [8192] */
+    size_t max_target;           /* request-target bytes; else 414 [4096] */
+    size_t max_headers;          /* header lines; else 431 [64] */
+    size_t max_body;             /* request body bytes; else 413 [1 MiB] */
+    int access_log;              /* nonzero: one line per request to stderr:
+                                  * method target status bytes microseconds */
     const char *trusted_proxies; /* addresses and CIDR ranges, separated by
-                                * commas or spaces ("10.0.0.0/8, ::1"),
-                                * whose Forwarded and X-Forwarded-For
-                                * headers gt_http_req_client_addr()
-                                * believes; borrowed, so it must outlive
-                                * the server. Entries that do not parse
-                                * match nothing [NULL: trust no proxy] */
-    int request_id;            /* nonzero: every response a handler built
-                                * carries "X-Request-Id: <gt_http_req_id()>"
-                                * [0] */
+                                  * commas or spaces ("10.0.0.0/8, ::1"),
+                                  * whose Forwarded and X-Forwarded-For
+                                  * headers gt_http_req_client_addr()
+                                  * believes; borrowed, so it must outlive
+                                  * the server. Entries that do not parse
+                                  * match nothing [NULL: trust no proxy] */
+    int request_id;              /* nonzero: every response a handler built
+                                  * carries "X-Request-Id: <gt_http_req_id()>"
+                                  * [0] */
 } gt_http_config;
 
 /* Counters summed over the workers; read without locks, so approximate
  * while the server runs. */
 typedef struct gt_http_stats {
-    uint64_t conns;     /* connections open now */
-    uint64_t accepted;  /* connections accepted in total */
-    uint64_t rejected;  /* closed at once: over max_conns or stopping */
-    uint64_t requests;  /* requests dispatched to the handler */
+    uint64_t conns;    /* connections open now */
+    uint64_t accepted; /* connections accepted in total */
+    uint64_t rejected; /* closed at once: over max_conns or stopping */
+    uint64_t requests; /* requests dispatched to the handler */
 } gt_http_stats;
 
 /* ---- the server (any thread) --------------------------------------------- */
@@ -273,8 +272,7 @@ GT_API const char *gt_http_req_query(gt_http_req *req, const char *name);
 /* The value of the first header field named 'name' (compared
  * case-insensitively), NUL-terminated, without surrounding whitespace.
  * Borrowed. Returns NULL when absent. */
-GT_API const char *gt_http_req_header(const gt_http_req *req,
-                                      const char *name);
+GT_API const char *gt_http_req_header(const gt_http_req *req, const char *name);
 
 /* Number of header fields, and the i-th one (0 <= i < count) as sent,
  * in arrival order. Borrowed. gt_http_req_header_at returns 0, or -EINVAL
@@ -306,8 +304,7 @@ GT_API int gt_http_req_version(const gt_http_req *req);
  * Returns 0, -ETIMEDOUT (body timeout: 408; request deadline: 504),
  * -EMSGSIZE (over max_body: 413), GT_EPROTO (bad chunked framing: 400),
  * -ECANCELED (client gone) or -ENOMEM (503). */
-GT_API int gt_http_req_body(gt_http_req *req, const char **data,
-                            size_t *len);
+GT_API int gt_http_req_body(gt_http_req *req, const char **data, size_t *len);
 
 /* ---- rejected input (handler's coroutine only) --------------------------- */
 
@@ -413,17 +410,17 @@ GT_API int gt_http_req_cookie(gt_http_req *req, const char *name,
 /* Limits and checks for gt_http_req_json(); NULL or a zero field takes the
  * default in brackets. */
 typedef struct gt_http_json_opts {
-    size_t max_size;   /* body bytes; over it 413 [max_body of the server,
-                        * which also bounds a larger value] */
-    int max_depth;     /* nesting of arrays and objects (a top-level array
-                        * is 1); deeper: 400 [64; at most 2048, jansson's
-                        * own limit] */
-    int require_type;  /* nonzero: Content-Type must be application/json
-                        * or application/<x>+json (parameters such as
-                        * charset allowed), else 415 [0: not checked] */
-    size_t flags;      /* json_loadb() flags, e.g. JSON_REJECT_DUPLICATES,
-                        * JSON_DECODE_ANY (any value at the top level, not
-                        * only an object or array) [0] */
+    size_t max_size;  /* body bytes; over it 413 [max_body of the server,
+                       * which also bounds a larger value] */
+    int max_depth;    /* nesting of arrays and objects (a top-level array
+                       * is 1); deeper: 400 [64; at most 2048, jansson's
+                       * own limit] */
+    int require_type; /* nonzero: Content-Type must be application/json
+                       * or application/<x>+json (parameters such as
+                       * charset allowed), else 415 [0: not checked] */
+    size_t flags;     /* json_loadb() flags, e.g. JSON_REJECT_DUPLICATES,
+                       * JSON_DECODE_ANY (any value at the top level, not
+                       * only an object or array) [0] */
 } gt_http_json_opts;
 
 /* Read the body (as gt_http_req_body: it yields) and parse it as JSON.
@@ -515,8 +512,7 @@ GT_API int gt_http_res_json(gt_http_res *res, json_t *json);
  * Returns the body length, -EINVAL (bad format) or -ENOMEM. */
 GT_API int gt_http_res_printf(gt_http_res *res, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
-GT_API int gt_http_res_vprintf(gt_http_res *res, const char *fmt,
-                               va_list ap)
+GT_API int gt_http_res_vprintf(gt_http_res *res, const char *fmt, va_list ap)
     __attribute__((format(printf, 2, 0)));
 
 /* Stream data[0..len) as the next part of the body. The first call sends

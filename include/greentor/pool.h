@@ -51,7 +51,7 @@ extern "C" {
 typedef struct gt_pool gt_pool;
 
 enum gt_pool_reset {
-    GT_POOL_RESET_AUTO = 0,   /* reset only sessions a statement changed */
+    GT_POOL_RESET_AUTO = 0, /* reset only sessions a statement changed */
     GT_POOL_RESET_ALWAYS = 1,
     GT_POOL_RESET_NEVER = 2,
 };
@@ -71,7 +71,7 @@ typedef struct gt_pool_config {
      * away by surprise would break it; request-scoped connections
      * (gt_pool_db()) cannot leak in the first place. */
     int64_t leak_reclaim_ms;
-    int reset_on_release;     /* enum gt_pool_reset */
+    int reset_on_release; /* enum gt_pool_reset */
     /* Run on every new connection before its first use, after the URL's
      * init= statements, and again after every reset on release (see
      * gt_db_set_init()). A negative result discards the connection; the
@@ -83,26 +83,26 @@ typedef struct gt_pool_config {
 } gt_pool_config;
 
 typedef struct gt_pool_stats {
-    int64_t open;             /* connections open or being opened */
+    int64_t open; /* connections open or being opened */
     int64_t in_use, idle, waiters;
-    int64_t cleaning;         /* given back, being rolled back, reset or
-                               * wound down (an interrupted query) by a
-                               * coroutine of the pool before reuse */
+    int64_t cleaning; /* given back, being rolled back, reset or
+                       * wound down (an interrupted query) by a
+                       * coroutine of the pool before reuse */
     int64_t max_open_ever;
-    int64_t cap;              /* connections the pool may hold now:
-                               * max_open, or fewer while the database
-                               * refuses more (its connection limit) */
-    uint64_t acquired;        /* successful acquisitions */
-    uint64_t waits;           /* acquisitions that had to wait */
-    uint64_t wait_us;         /* total time spent waiting */
-    uint64_t timeouts;        /* GT_EPOOL returned */
+    int64_t cap;       /* connections the pool may hold now:
+                        * max_open, or fewer while the database
+                        * refuses more (its connection limit) */
+    uint64_t acquired; /* successful acquisitions */
+    uint64_t waits;    /* acquisitions that had to wait */
+    uint64_t wait_us;  /* total time spent waiting */
+    uint64_t timeouts; /* GT_EPOOL returned */
     uint64_t opened, connect_errors;
     uint64_t discarded_broken, discarded_lifetime, discarded_idle;
-    uint64_t discarded_dead;  /* idle ones the server had dropped, found
-                               * before a request could use them */
+    uint64_t discarded_dead; /* idle ones the server had dropped, found
+                              * before a request could use them */
     uint64_t rollbacks, resets, leaks_reported;
-    uint64_t leaks_reclaimed; /* taken back after leak_reclaim_ms */
-    uint64_t moved;           /* handed to another worker, not closed */
+    uint64_t leaks_reclaimed;   /* taken back after leak_reclaim_ms */
+    uint64_t moved;             /* handed to another worker, not closed */
     uint64_t capacity_refusals; /* connects the database refused for
                                  * having too many (not an outage) */
 } gt_pool_stats;
@@ -147,13 +147,13 @@ GT_API void gt_pool_db_release(gt_pool *pool);
 /* Explicit acquisition, not tied to the coroutine's life: the caller must
  * gt_pool_release() it (leak detection watches it). Same returns.
  * gt_pool_release() gives it back on the worker that acquired it (dirty
- * ones are cleaned as for gt_pool_db_release()) and returns 0; -EINVAL when 'db' is not an
- * explicit acquisition of 'pool' still held (released already, or the
- * request-scoped one of gt_pool_db()); -EXDEV on another worker, where
+ * ones are cleaned as for gt_pool_db_release()) and returns 0; -EINVAL when
+ * 'db' is not an explicit acquisition of 'pool' still held (released already,
+ * or the request-scoped one of gt_pool_db()); -EXDEV on another worker, where
  * the connection is left as it was (a debug build aborts). */
 GT_API int gt_pool_acquire_at(gt_pool *pool, gt_db **out, int64_t deadline,
                               const char *file, int line);
-#define gt_pool_acquire(pool, out, deadline)                                 \
+#define gt_pool_acquire(pool, out, deadline)                                   \
     gt_pool_acquire_at(pool, out, deadline, __FILE__, __LINE__)
 GT_API int gt_pool_release(gt_pool *pool, gt_db *db);
 
@@ -170,8 +170,7 @@ GT_API const char *gt_pool_errmsg(gt_pool *pool);
 
 /* Time the calling coroutine spent waiting for 'pool' and holding its
  * connection, in microseconds, so far (for per-route accounting). */
-GT_API void gt_pool_co_times(gt_pool *pool, int64_t *wait_us,
-                             int64_t *held_us);
+GT_API void gt_pool_co_times(gt_pool *pool, int64_t *wait_us, int64_t *held_us);
 
 #ifdef __cplusplus
 }

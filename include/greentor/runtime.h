@@ -50,10 +50,10 @@ extern "C" {
 #define GT_NEVER ((int64_t)-1)
 
 /* Our own error codes, below the range of errno values. */
-#define GT_EDB (-30001)       /* the database rejected it: see gt_db_errmsg */
-#define GT_EPOOL (-30002)     /* no pooled connection within the timeout */
-#define GT_ECLOSED (-30003)   /* the object was closed under the caller */
-#define GT_EPROTO (-30004)    /* the peer broke the protocol */
+#define GT_EDB (-30001)     /* the database rejected it: see gt_db_errmsg */
+#define GT_EPOOL (-30002)   /* no pooled connection within the timeout */
+#define GT_ECLOSED (-30003) /* the object was closed under the caller */
+#define GT_EPROTO (-30004)  /* the peer broke the protocol */
 
 typedef struct gt_rt gt_rt;
 typedef struct gt_co gt_co;
@@ -62,16 +62,16 @@ typedef struct gt_co gt_co;
 typedef int (*gt_co_fn)(void *arg);
 
 typedef struct gt_rt_config {
-    int workers;           /* worker threads; 0 = number of CPUs */
-    size_t stack_size;     /* bytes reserved per coroutine stack, rounded up
-                            * to pages, a 64 KiB guard added below; 0 = 1 MiB
-                            * (4 MiB under ASan). Only touched pages become
-                            * resident, and deep pages of a recycled stack
-                            * are given back within about a second. */
-    size_t stack_cache;    /* stacks kept per worker for reuse; 0 = 1024 */
-    int stack_check;       /* nonzero: pre-fill stacks to measure each
-                            * coroutine's high-water mark (slow; for sizing) */
-    int cleanup_grace_ms;  /* deadline given to destructors; 0 = 2000 */
+    int workers;          /* worker threads; 0 = number of CPUs */
+    size_t stack_size;    /* bytes reserved per coroutine stack, rounded up
+                           * to pages, a 64 KiB guard added below; 0 = 1 MiB
+                           * (4 MiB under ASan). Only touched pages become
+                           * resident, and deep pages of a recycled stack
+                           * are given back within about a second. */
+    size_t stack_cache;   /* stacks kept per worker for reuse; 0 = 1024 */
+    int stack_check;      /* nonzero: pre-fill stacks to measure each
+                           * coroutine's high-water mark (slow; for sizing) */
+    int cleanup_grace_ms; /* deadline given to destructors; 0 = 2000 */
 } gt_rt_config;
 
 /* Runtime statistics of one worker (or summed over all). */
@@ -353,8 +353,8 @@ GT_API int gt_run_thread(int (*fn)(void *), void *arg, void (*done)(void *),
  * (any thread). gt_thread_forget() gives the handle up, once; the call
  * runs on to its end regardless. */
 typedef struct gt_thread_call gt_thread_call;
-GT_API int gt_thread_start(gt_thread_call **out, int (*fn)(void *),
-                           void *arg, void (*done)(void *));
+GT_API int gt_thread_start(gt_thread_call **out, int (*fn)(void *), void *arg,
+                           void (*done)(void *));
 GT_API int gt_thread_wait(gt_thread_call *call, int64_t deadline);
 GT_API int gt_thread_finished(const gt_thread_call *call);
 GT_API void gt_thread_forget(gt_thread_call *call);

@@ -105,8 +105,7 @@ static const gt__db_driver *find_driver(const char *scheme)
 
 /* The deadline of the connect: the caller's, capped by
  * connect_timeout_ms (0 = no cap). -EINVAL for a bad option. */
-static int connect_deadline(const gt__db_url *u, int64_t deadline,
-                            int64_t *out)
+static int connect_deadline(const gt__db_url *u, int64_t deadline, int64_t *out)
 {
     int bad;
     long ms = gt__db_url_opt_long(u, "connect_timeout_ms",
@@ -118,8 +117,8 @@ static int connect_deadline(const gt__db_url *u, int64_t deadline,
     return 0;
 }
 
-static int open_with(gt_db **out, const gt__db_driver *drv,
-                     const gt__db_url *u, int64_t deadline)
+static int open_with(gt_db **out, const gt__db_driver *drv, const gt__db_url *u,
+                     int64_t deadline)
 {
     int rc = drv->open(out, u, deadline);
 
@@ -262,11 +261,12 @@ static int check_params(gt_db *db, const gt_db_value *params, int n)
             return gt__db_error(db, -EINVAL, 0, NULL,
                                 "parameter %d has unknown type %d", i + 1,
                                 v->type);
-        if ((v->type == GT_DB_TEXT || v->type == GT_DB_BLOB) &&
-            !v->u.s.p && v->u.s.n > 0)
+        if ((v->type == GT_DB_TEXT || v->type == GT_DB_BLOB) && !v->u.s.p &&
+            v->u.s.n > 0)
             return gt__db_error(db, -EINVAL, 0, NULL,
                                 "parameter %d: NULL pointer with length "
-                                "%zu", i + 1, v->u.s.n);
+                                "%zu",
+                                i + 1, v->u.s.n);
     }
     return 0;
 }
@@ -290,12 +290,15 @@ static bool starts_with_word(const char *sql, const char *word)
 static bool may_dirty_session(const char *sql)
 {
     static const char *const first[] = {
-        "SET", "CREATE TEMP", "CREATE TEMPORARY", "CREATE GLOBAL TEMP",
-        "DECLARE", "PREPARE", "LISTEN", "USE", "LOCK", "PRAGMA", "ATTACH",
-        "DETACH", "LOAD",
+        "SET",     "CREATE TEMP", "CREATE TEMPORARY", "CREATE GLOBAL TEMP",
+        "DECLARE", "PREPARE",     "LISTEN",           "USE",
+        "LOCK",    "PRAGMA",      "ATTACH",           "DETACH",
+        "LOAD",
     };
     static const char *const anywhere[] = {
-        "set_config", "advisory_lock", "get_lock",
+        "set_config",
+        "advisory_lock",
+        "get_lock",
     };
 
     /* This runs on every statement: skip the scans that cannot match. All
@@ -400,8 +403,8 @@ int gt_db_batch(gt_db *db, gt_rows **out, const gt_db_stmt *stmts, int n,
     for (int i = 0; i < n; i++) {
         out[i] = NULL;
         if (!stmts[i].sql)
-            return gt__db_error(db, -EINVAL, 0, NULL,
-                                "statement %d has no SQL", i + 1);
+            return gt__db_error(db, -EINVAL, 0, NULL, "statement %d has no SQL",
+                                i + 1);
         rc = check_params(db, stmts[i].params, stmts[i].nparams);
         if (rc < 0)
             return rc;
@@ -451,8 +454,7 @@ int gt_db_reset(gt_db *db, int64_t deadline)
 /* ---- transactions -------------------------------------------------------- */
 
 /* Run one transaction-control statement; 'fmt' may take the depth. */
-static int tx_statement(gt_db *db, const char *fmt, int depth,
-                        int64_t deadline)
+static int tx_statement(gt_db *db, const char *fmt, int depth, int64_t deadline)
 {
     char sql[64];
 
@@ -485,8 +487,10 @@ int gt_db_commit(gt_db *db, int64_t deadline)
         return gt__db_error(db, -EINVAL, 0, NULL,
                             "commit without an open transaction (the "
                             "server may have rolled it back)");
-    rc = tx_statement(db, depth == 1 ? "COMMIT" : "RELEASE SAVEPOINT "
-                                                  "gt_sp_%d",
+    rc = tx_statement(db,
+                      depth == 1 ? "COMMIT"
+                                 : "RELEASE SAVEPOINT "
+                                   "gt_sp_%d",
                       depth - 1, deadline);
     if (rc >= 0 && db->tx_depth == depth)
         db->tx_depth = depth - 1;
@@ -546,6 +550,5 @@ gt_db_value gt_db_textn(const char *p, size_t n)
 
 gt_db_value gt_db_blob(const void *p, size_t n)
 {
-    return (gt_db_value){.type = GT_DB_BLOB,
-                         .u.s = {p ? p : "", p ? n : 0}};
+    return (gt_db_value){.type = GT_DB_BLOB, .u.s = {p ? p : "", p ? n : 0}};
 }

@@ -30,18 +30,17 @@ typedef struct gt__db_opt {
 /* A parsed URL. All strings are percent-decoded, NUL-terminated, owned by
  * the struct, and NULL when absent (port 0 when absent). */
 typedef struct gt__db_url {
-    char *scheme;    /* "postgres", "mysql" or "sqlite" (aliases folded) */
+    char *scheme; /* "postgres", "mysql" or "sqlite" (aliases folded) */
     char *user, *password, *host, *dbname;
     int port;
-    char *path;      /* sqlite: file path, or ":memory:" */
+    char *path; /* sqlite: file path, or ":memory:" */
     gt__db_opt *opts;
     int nopts;
 } gt__db_url;
 
 /* Parse 'url'. Returns 0, -EINVAL (malformed; 'err' gets a message),
  * -EPROTONOSUPPORT (unknown scheme) or -ENOMEM. */
-int gt__db_url_parse(gt__db_url *u, const char *url, char *err,
-                     size_t errlen);
+int gt__db_url_parse(gt__db_url *u, const char *url, char *err, size_t errlen);
 void gt__db_url_free(gt__db_url *u);
 /* Refuse an option no part of greentor reads for u's scheme (driver and
  * pool options both ride in the URL), and a value out of its range or not
@@ -61,19 +60,19 @@ typedef struct gt__db_driver gt__db_driver;
 
 struct gt_db {
     const gt__db_driver *drv;
-    bool broken;          /* unusable; the pool discards it */
-    bool failed_open;     /* a handle that only carries an open error */
-    int tx_depth;         /* BEGIN = 1, each SAVEPOINT adds one */
-    int64_t changes;      /* affected rows of the last statement */
-    int64_t last_id;      /* last generated id, or -ENOTSUP */
-    int errcode;          /* native code of the last error */
-    char sqlstate[6];     /* "" if none */
+    bool broken;      /* unusable; the pool discards it */
+    bool failed_open; /* a handle that only carries an open error */
+    int tx_depth;     /* BEGIN = 1, each SAVEPOINT adds one */
+    int64_t changes;  /* affected rows of the last statement */
+    int64_t last_id;  /* last generated id, or -ENOTSUP */
+    int errcode;      /* native code of the last error */
+    char sqlstate[6]; /* "" if none */
     char errmsg[512];
-    bool session_dirty;   /* a statement may have changed session state
-                           * (SET, temporary tables...): set by db.c,
-                           * cleared by gt_db_reset(); read by the pool */
-    void *owner;          /* for the pool's bookkeeping; NULL otherwise */
-    int in_call;          /* a driver call is running (parked) on it */
+    bool session_dirty; /* a statement may have changed session state
+                         * (SET, temporary tables...): set by db.c,
+                         * cleared by gt_db_reset(); read by the pool */
+    void *owner;        /* for the pool's bookkeeping; NULL otherwise */
+    int in_call;        /* a driver call is running (parked) on it */
     /* The connection's set-up, run at open and after every reset that
      * undid the session (db.c): the URL's init= statements, owned, in
      * order, then init_fn (gt_db_set_init()). */
@@ -84,7 +83,7 @@ struct gt_db {
 };
 
 struct gt__db_driver {
-    const char *name;     /* "postgres", "mysql", "sqlite" */
+    const char *name; /* "postgres", "mysql", "sqlite" */
     /* Connect. Sets *out whenever a handle could be allocated, also on
      * failure (then with the error message set and failed_open true). */
     int (*open)(gt_db **out, const gt__db_url *url, int64_t deadline);
@@ -93,8 +92,7 @@ struct gt__db_driver {
      * (and db->last_id where the backend has it). Returns the number of
      * rows (out != NULL) or of affected rows, or a negative error. */
     int64_t (*query)(gt_db *db, gt_rows **out, const char *sql,
-                     const gt_db_value *params, int nparams,
-                     int64_t deadline);
+                     const gt_db_value *params, int nparams, int64_t deadline);
     /* Optional: n statements in one round trip; NULL = run in order. */
     int (*batch)(gt_db *db, gt_rows **out, const gt_db_stmt *stmts, int n,
                  int64_t deadline);
@@ -122,8 +120,7 @@ void gt__db_init_base(gt_db *db, const gt__db_driver *drv);
 
 /* Record an error on 'db' (sqlstate may be NULL) and return 'rc'. */
 int gt__db_error(gt_db *db, int rc, int native, const char *sqlstate,
-                 const char *fmt, ...)
-    __attribute__((format(printf, 5, 6)));
+                 const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 void gt__db_clear_error(gt_db *db);
 
 /* ---- process-wide counters (pooling.c: gt_db_get_stats()) ---------------- */
@@ -135,7 +132,8 @@ typedef struct gt__db_counters {
 
 extern gt__db_counters gt__db_stats;
 
-/* ---- the connection's set-up (init.c) ------------------------------------- */
+/* ---- the connection's set-up (init.c) -------------------------------------
+ */
 
 /* Copy the URL's non-empty init= values, in order, into db->init_sql.
  * 0 or -ENOMEM (what was copied is freed by gt__db_init_free()). */
@@ -167,7 +165,8 @@ int gt__rows_put_float(gt_rows *r, int col, double v);
 int gt__rows_put_text(gt_rows *r, int col, const char *p, size_t n);
 int gt__rows_put_blob(gt_rows *r, int col, const void *p, size_t n);
 
-/* ---- the prepared-statement cache (stmtcache.c) ----------------------------- */
+/* ---- the prepared-statement cache (stmtcache.c) -----------------------------
+ */
 
 /* A bounded LRU map from SQL text to a driver's prepared-statement handle.
  * 'evict' is called for every handle leaving the cache: with server_alive

@@ -67,8 +67,8 @@ static int step_failed(gt_db *db, int rc, const char *prefix)
     char msg[sizeof(db->errmsg)], state[sizeof(db->sqlstate)];
 
     /* Copies: gt__db_error() writes the fields these come from. */
-    snprintf(msg, sizeof(msg), "%s", db->errmsg[0] ? db->errmsg
-                                                   : gt_strerror(rc));
+    snprintf(msg, sizeof(msg), "%s",
+             db->errmsg[0] ? db->errmsg : gt_strerror(rc));
     memcpy(state, db->sqlstate, sizeof(state));
     gt__db_error(db, rc, db->errcode, state, "%s: %s", prefix, msg);
     db->broken = true;
@@ -85,9 +85,8 @@ static int run_statements(gt_db *db, int64_t deadline)
 
         if (rc >= 0)
             continue;
-        snprintf(what, sizeof(what), "init statement %d (%.*s%s) failed",
-                 i + 1, SQL_SHOWN, sql,
-                 strlen(sql) > SQL_SHOWN ? "..." : "");
+        snprintf(what, sizeof(what), "init statement %d (%.*s%s) failed", i + 1,
+                 SQL_SHOWN, sql, strlen(sql) > SQL_SHOWN ? "..." : "");
         return step_failed(db, (int)rc, what);
     }
     return 0;

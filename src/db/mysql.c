@@ -61,59 +61,68 @@
 
 #include "db/driver.h"
 
-#define CANCEL_MS 2000        /* KILL QUERY plus draining, after interrupt */
-#define MAX_SIDE 4            /* KILL QUERY side connections at once, per
-                               * process: the server sees at most
-                               * max_open + MAX_SIDE of ours */
-#define SMALL_CELL 64         /* strings up to this size need no 2nd copy */
-#define BINARY_CHARSET 63     /* charsetnr of binary strings and blobs */
+#define CANCEL_MS 2000 /* KILL QUERY plus draining, after interrupt */
+#define MAX_SIDE                                                               \
+    4                     /* KILL QUERY side connections at once, per          \
+                           * process: the server sees at most                  \
+                           * max_open + MAX_SIDE of ours */
+#define SMALL_CELL 64     /* strings up to this size need no 2nd copy */
+#define BINARY_CHARSET 63 /* charsetnr of binary strings and blobs */
 
 /* A libmariadb handle and the registration of its socket with the loop. */
 typedef struct my_io {
     MYSQL *my;
-    gt_fdwatch watch;         /* poll NULL, or watching mysql_get_socket() */
-    bool lib_timeout;         /* we passed MYSQL_WAIT_TIMEOUT to the call */
+    gt_fdwatch watch; /* poll NULL, or watching mysql_get_socket() */
+    bool lib_timeout; /* we passed MYSQL_WAIT_TIMEOUT to the call */
 } my_io;
 
 /* Where to connect; kept for the side connection that sends KILL QUERY. */
 typedef struct my_target {
     char *host, *user, *password; /* owned; NULL = library default */
     unsigned int port;
-    unsigned int connect_s;   /* library connect timeout, whole seconds */
+    unsigned int connect_s; /* library connect timeout, whole seconds */
 } my_target;
 
 typedef struct my_conn {
-    gt_db base;               /* first: a gt_db * is a my_conn * */
+    gt_db base; /* first: a gt_db * is a my_conn * */
     my_io io;
     my_target target;
-    unsigned long thread_id;  /* server connection id; 0 until connected */
+    unsigned long thread_id; /* server connection id; 0 until connected */
     int64_t connect_ms;
-    gt__stmt_cache cache;     /* SQL text -> MYSQL_STMT * */
+    gt__stmt_cache cache; /* SQL text -> MYSQL_STMT * */
     bool cache_ready;
-    int interrupted;          /* 0, or the -ETIMEDOUT / -ECANCELED being
-                               * cleaned up; then waits use drain_until */
+    int interrupted; /* 0, or the -ETIMEDOUT / -ECANCELED being
+                      * cleaned up; then waits use drain_until */
     int64_t drain_until;
-    int shield_was;           /* shield state to restore after cleanup */
-    bool status_stale;        /* after a reset: the library still shows the
-                               * old SERVER_STATUS_IN_TRANS, but the server
-                               * rolled back; cleared by the next command */
+    int shield_was;    /* shield state to restore after cleanup */
+    bool status_stale; /* after a reset: the library still shows the
+                        * old SERVER_STATUS_IN_TRANS, but the server
+                        * rolled back; cleared by the next command */
 } my_conn;
 
 /* One suspended library call: which one, and where its result goes. */
-enum op_kind { OP_CONNECT, OP_QUERY, OP_PING, OP_RESET, OP_PREPARE,
-               OP_EXECUTE, OP_STORE, OP_NEXT };
+enum op_kind {
+    OP_CONNECT,
+    OP_QUERY,
+    OP_PING,
+    OP_RESET,
+    OP_PREPARE,
+    OP_EXECUTE,
+    OP_STORE,
+    OP_NEXT
+};
 
 typedef struct my_op {
     enum op_kind kind;
     my_io *io;
     MYSQL_STMT *st;
-    int ret;                  /* result of the int-returning calls */
-    MYSQL *mret;              /* result of connect */
+    int ret;     /* result of the int-returning calls */
+    MYSQL *mret; /* result of connect */
 } my_op;
 
 /* A fetched cell, bound as the output buffer of one column. */
 typedef struct my_cell {
-    int type;                 /* GT_DB_* of the column */
+    int type; /* GT_DB_* of the column */
     int64_t i;
     double f;
     unsigned long len;
@@ -280,8 +289,8 @@ static int run(my_conn *c, my_op *op, int status, int64_t deadline)
 static int lib_error(my_conn *c, unsigned int code, const char *state,
                      const char *msg)
 {
-    bool server = code < CR_MIN_ERROR ||
-                  (code > CR_MAX_ERROR && code < CER_MIN_ERROR);
+    bool server =
+        code < CR_MIN_ERROR || (code > CR_MAX_ERROR && code < CER_MIN_ERROR);
     int rc;
 
     if (c->io.lib_timeout)
@@ -312,8 +321,7 @@ static int conn_error(my_conn *c)
 {
     MYSQL *my = c->io.my;
 
-    return lib_error(c, mysql_errno(my), mysql_sqlstate(my),
-                     mysql_error(my));
+    return lib_error(c, mysql_errno(my), mysql_sqlstate(my), mysql_error(my));
 }
 
 static int stmt_error(my_conn *c, MYSQL_STMT *st)
@@ -332,7 +340,8 @@ static int64_t finish(my_conn *c, int64_t rc)
     c->interrupted = 0;
     gt_co_shield(c->shield_was);
     atomic_fetch_add(c->base.broken ? &gt__db_stats.interrupted_discarded
-                                    : &gt__db_stats.interrupted_kept, 1);
+                                    : &gt__db_stats.interrupted_kept,
+                     1);
     return gt__db_error(&c->base, (int)rc, 0, NULL, "%s; %s",
                         rc == -ETIMEDOUT ? "deadline passed" : "cancelled",
                         c->base.broken
@@ -365,8 +374,7 @@ static int io_connect(my_io *io, const my_target *t, const char *dbname,
     unsigned int secs = t->connect_s, no = 0;
 
     io->my = mysql_init(NULL);
-    if (!io->my ||
-        mysql_options(io->my, MYSQL_OPT_NONBLOCK, NULL) ||
+    if (!io->my || mysql_options(io->my, MYSQL_OPT_NONBLOCK, NULL) ||
         mysql_options(io->my, MYSQL_SET_CHARSET_NAME, "utf8mb4") ||
         (secs && mysql_options(io->my, MYSQL_OPT_CONNECT_TIMEOUT, &secs)) ||
         mysql_options(io->my, MYSQL_OPT_LOCAL_INFILE, &no))
@@ -475,7 +483,7 @@ static int conn_setup(my_conn *c, const gt__db_url *url)
     if (bad_t || bad_c || ms < 0 || cap < 0)
         return gt__db_error(&c->base, -EINVAL, 0, NULL,
                             "bad connect_timeout_ms or stmt_cache option");
-    c->connect_ms = ms == 0 ? GT_NEVER : ms; /* 0: no limit */
+    c->connect_ms = ms == 0 ? GT_NEVER : ms;                 /* 0: no limit */
     c->target.connect_s = (unsigned int)((ms + 999) / 1000); /* 0: none */
     c->target.port = url->port > 0 ? (unsigned int)url->port : 0;
     c->target.host = dup_opt(url->host, &rc);
@@ -484,8 +492,7 @@ static int conn_setup(my_conn *c, const gt__db_url *url)
     if (rc == 0)
         rc = gt__stmt_cache_init(&c->cache, (size_t)cap, evict_stmt, c);
     c->cache_ready = rc == 0;
-    return rc < 0 ? gt__db_error(&c->base, rc, 0, NULL, "out of memory")
-                  : 0;
+    return rc < 0 ? gt__db_error(&c->base, rc, 0, NULL, "out of memory") : 0;
 }
 
 static void my_close(gt_db *db)
@@ -533,8 +540,8 @@ static int my_open(gt_db **out, const gt__db_url *url, int64_t deadline)
 
 /* The prepared statement for 'sql': from the cache (*cached = true) or
  * freshly prepared (the caller caches or closes it). */
-static int stmt_get(my_conn *c, const char *sql, MYSQL_STMT **out,
-                    bool *cached, int64_t deadline)
+static int stmt_get(my_conn *c, const char *sql, MYSQL_STMT **out, bool *cached,
+                    int64_t deadline)
 {
     my_op op = {.kind = OP_PREPARE, .io = &c->io};
     int rc;
@@ -546,8 +553,7 @@ static int stmt_get(my_conn *c, const char *sql, MYSQL_STMT **out,
     op.st = mysql_stmt_init(c->io.my);
     if (!op.st)
         return gt__db_error(&c->base, -ENOMEM, 0, NULL, "out of memory");
-    rc = run(c, &op,
-             mysql_stmt_prepare_start(&op.ret, op.st, sql, strlen(sql)),
+    rc = run(c, &op, mysql_stmt_prepare_start(&op.ret, op.st, sql, strlen(sql)),
              deadline);
     if (rc == 1)
         rc = stmt_error(c, op.st);
@@ -596,8 +602,8 @@ static int bind_params(my_conn *c, const gt_db_value *p, int n,
             continue;
         case GT_DB_TEXT:
         case GT_DB_BLOB:
-            b[i].buffer_type = p[i].type == GT_DB_TEXT ? MYSQL_TYPE_STRING
-                                                       : MYSQL_TYPE_BLOB;
+            b[i].buffer_type =
+                p[i].type == GT_DB_TEXT ? MYSQL_TYPE_STRING : MYSQL_TYPE_BLOB;
             b[i].buffer = (void *)p[i].u.s.p;
             b[i].buffer_length = (unsigned long)p[i].u.s.n;
             continue;
@@ -629,8 +635,7 @@ static int execute(my_conn *c, MYSQL_STMT *st, MYSQL_BIND *pb, int n,
 
 /* Execute, preparing again once if the server lost a cached statement. */
 static int execute_fresh(my_conn *c, const char *sql, MYSQL_STMT **st,
-                         bool *cached, MYSQL_BIND *pb, int n,
-                         int64_t deadline)
+                         bool *cached, MYSQL_BIND *pb, int n, int64_t deadline)
 {
     int rc = execute(c, *st, pb, n, deadline);
 
@@ -649,16 +654,27 @@ static int execute_fresh(my_conn *c, const char *sql, MYSQL_STMT **st,
 static int column_type(const MYSQL_FIELD *f)
 {
     switch (f->type) {
-    case MYSQL_TYPE_TINY: case MYSQL_TYPE_SHORT: case MYSQL_TYPE_LONG:
-    case MYSQL_TYPE_INT24: case MYSQL_TYPE_LONGLONG: case MYSQL_TYPE_YEAR:
+    case MYSQL_TYPE_TINY:
+    case MYSQL_TYPE_SHORT:
+    case MYSQL_TYPE_LONG:
+    case MYSQL_TYPE_INT24:
+    case MYSQL_TYPE_LONGLONG:
+    case MYSQL_TYPE_YEAR:
         return GT_DB_INT;
-    case MYSQL_TYPE_FLOAT: case MYSQL_TYPE_DOUBLE: case MYSQL_TYPE_DECIMAL:
+    case MYSQL_TYPE_FLOAT:
+    case MYSQL_TYPE_DOUBLE:
+    case MYSQL_TYPE_DECIMAL:
     case MYSQL_TYPE_NEWDECIMAL:
         return GT_DB_FLOAT;
-    case MYSQL_TYPE_TINY_BLOB: case MYSQL_TYPE_MEDIUM_BLOB:
-    case MYSQL_TYPE_LONG_BLOB: case MYSQL_TYPE_BLOB:
-    case MYSQL_TYPE_VAR_STRING: case MYSQL_TYPE_STRING:
-    case MYSQL_TYPE_VARCHAR: case MYSQL_TYPE_BIT: case MYSQL_TYPE_GEOMETRY:
+    case MYSQL_TYPE_TINY_BLOB:
+    case MYSQL_TYPE_MEDIUM_BLOB:
+    case MYSQL_TYPE_LONG_BLOB:
+    case MYSQL_TYPE_BLOB:
+    case MYSQL_TYPE_VAR_STRING:
+    case MYSQL_TYPE_STRING:
+    case MYSQL_TYPE_VARCHAR:
+    case MYSQL_TYPE_BIT:
+    case MYSQL_TYPE_GEOMETRY:
         return f->charsetnr == BINARY_CHARSET ? GT_DB_BLOB : GT_DB_TEXT;
     default: /* dates and times come as text */
         return GT_DB_TEXT;
@@ -725,8 +741,8 @@ static int put_bytes(MYSQL_STMT *st, gt_rows *r, unsigned int col,
     return rc;
 }
 
-static int put_cell(MYSQL_STMT *st, gt_rows *r, unsigned int col,
-                    my_cell *cell, const MYSQL_BIND *b)
+static int put_cell(MYSQL_STMT *st, gt_rows *r, unsigned int col, my_cell *cell,
+                    const MYSQL_BIND *b)
 {
     char num[24];
 
@@ -818,8 +834,7 @@ static int read_results(my_conn *c, MYSQL_STMT *st, gt_rows **out,
     int rc = take_result(c, st, out, deadline);
 
     while (rc == 0 && mysql_stmt_more_results(st)) {
-        rc = run(c, &op, mysql_stmt_next_result_start(&op.ret, st),
-                 deadline);
+        rc = run(c, &op, mysql_stmt_next_result_start(&op.ret, st), deadline);
         if (rc == 1)
             rc = stmt_error(c, st);
         if (rc == 0)
@@ -909,8 +924,7 @@ static int my_reset(gt_db *db, int64_t deadline)
 
     if (rc < 0)
         return rc;
-    rc = run(c, &op, mysql_reset_connection_start(&op.ret, c->io.my),
-             deadline);
+    rc = run(c, &op, mysql_reset_connection_start(&op.ret, c->io.my), deadline);
     if (rc == 1)
         rc = conn_error(c);
     if (rc == 0) {
@@ -939,8 +953,7 @@ static int my_in_tx(gt_db *db)
     unsigned int status = 0;
 
     if (!c->io.my || c->base.broken || c->status_stale ||
-        mariadb_get_infov(c->io.my, MARIADB_CONNECTION_SERVER_STATUS,
-                          &status))
+        mariadb_get_infov(c->io.my, MARIADB_CONNECTION_SERVER_STATUS, &status))
         return 0;
     return (status & SERVER_STATUS_IN_TRANS) != 0;
 }

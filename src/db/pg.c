@@ -577,7 +577,8 @@ static int pg_wait(pg_conn *c, int events, int64_t deadline)
 {
     int rc;
 
-    if (!c->watch.poll && (rc = gt_fdwatch_open(&c->watch, PQsocket(c->pq))) < 0)
+    if (!c->watch.poll &&
+        (rc = gt_fdwatch_open(&c->watch, PQsocket(c->pq))) < 0)
         return rc;
     return gt_fdwatch_wait(&c->watch, events, deadline);
 }
@@ -670,8 +671,8 @@ static void on_failure(trip *t, const item *it, const PGresult *r)
     if (!msg)
         msg = aborted ? "not run: an earlier statement failed"
                       : PQresultErrorMessage(r);
-    t->rc = gt__db_error(&t->c->base, GT_EDB, 0, state, "%.*s%s",
-                         line_len(msg), msg, pooler_hint(t->c, state));
+    t->rc = gt__db_error(&t->c->base, GT_EDB, 0, state, "%.*s%s", line_len(msg),
+                         msg, pooler_hint(t->c, state));
     t->failed = it->stmt;
 }
 
@@ -968,7 +969,8 @@ static int pg_in_tx(gt_db *db)
 {
     pg_conn *c = (pg_conn *)db;
 
-    return c->pq && (c->unsettled || PQtransactionStatus(c->pq) != PQTRANS_IDLE);
+    return c->pq &&
+           (c->unsettled || PQtransactionStatus(c->pq) != PQTRANS_IDLE);
 }
 
 /* ---- connecting ---------------------------------------------------------- */
@@ -1066,9 +1068,8 @@ static int ci_init(conninfo *ci, pg_conn *c, const gt__db_url *u,
                    int64_t deadline)
 {
     static const char *const pass[] = {
-        "sslmode",    "sslrootcert", "sslcert",
-        "sslkey",     "gssencmode",  "options",
-        "target_session_attrs"};
+        "sslmode", "sslrootcert",         "sslcert", "sslkey", "gssencmode",
+        "options", "target_session_attrs"};
     const char *app = gt__db_url_opt(u, "application_name");
     size_t i;
     int rc;

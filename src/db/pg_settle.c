@@ -85,7 +85,8 @@ static int give_up(pg_conn *c, int rc)
     atomic_fetch_add(&gt__db_stats.interrupted_discarded, 1);
     return gt__db_error(&c->base, -ECONNRESET, 0, NULL,
                         "an interrupted query did not wind down in time "
-                        "(%s); connection dropped", gt_strerror(rc));
+                        "(%s); connection dropped",
+                        gt_strerror(rc));
 }
 
 /* A wait of the settling ended: by the caller's deadline (try again next

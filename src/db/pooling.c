@@ -55,8 +55,7 @@ int gt_db_at_capacity(const gt_db *db)
      * (max_user_connections), ER_USER_LIMIT_REACHED (an account's
      * MAX_USER_CONNECTIONS) */
     return strcmp(db->drv->name, "mysql") == 0 &&
-           (db->errcode == 1040 || db->errcode == 1203 ||
-            db->errcode == 1226);
+           (db->errcode == 1040 || db->errcode == 1203 || db->errcode == 1226);
 }
 
 int gt_db_session_dirty(const gt_db *db)
@@ -101,7 +100,8 @@ void *gt_db_owner(const gt_db *db)
     return db ? db->owner : NULL;
 }
 
-/* ---- process-wide counters --------------------------------------------------- */
+/* ---- process-wide counters
+ * --------------------------------------------------- */
 
 gt__db_counters gt__db_stats;
 

@@ -51,9 +51,9 @@ typedef struct cell {
 } cell;
 
 typedef struct column {
-    size_t name;    /* arena offset of the NUL-terminated name */
+    size_t name; /* arena offset of the NUL-terminated name */
     int type;
-    int named;      /* name is set */
+    int named; /* name is set */
 } column;
 
 /* A block of memoized number-to-text conversions; never moved. */
@@ -70,13 +70,13 @@ typedef struct tracker {
 struct gt_rows {
     int ncols;
     int nrows;
-    cell *cells;         /* nrows * ncols, row-major */
+    cell *cells; /* nrows * ncols, row-major */
     size_t cap_cells;
     char *arena;
     size_t arena_len, arena_cap;
     memo *memos;
-    gt_rows *next;       /* in the owning coroutine's list */
-    gt_rows **pprev;     /* the link that points at us; NULL if untracked */
+    gt_rows *next;   /* in the owning coroutine's list */
+    gt_rows **pprev; /* the link that points at us; NULL if untracked */
     column cols[];
 };
 
@@ -358,8 +358,8 @@ static double text_to_float(const char *s)
     const char *p = s + strspn(s, " \t\n\r\f\v");
 
     p += (*p == '+' || *p == '-');
-    if (!((*p >= '0' && *p <= '9') || (*p == '.' && p[1] >= '0' &&
-                                       p[1] <= '9')))
+    if (!((*p >= '0' && *p <= '9') ||
+          (*p == '.' && p[1] >= '0' && p[1] <= '9')))
         return 0.0;
     if (p[0] == '0' && (p[1] == 'x' || p[1] == 'X'))
         return 0.0; /* strtod would read hex; SQLite reads the 0 */
@@ -467,8 +467,7 @@ static const char *number_text(gt_rows *r, cell *c, size_t *len)
 }
 
 /* Text and blob share this: bytes of the cell, converting numbers. */
-static const char *cell_bytes(const gt_rows *r, int row, int col,
-                              size_t *len)
+static const char *cell_bytes(const gt_rows *r, int row, int col, size_t *len)
 {
     const cell *c = get_cell(r, row, col);
     const char *s = NULL;

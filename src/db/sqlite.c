@@ -64,38 +64,38 @@
 
 typedef struct sq_conn {
     gt_db base;
-    sqlite3 *db;              /* NULL until opened */
-    gt__stmt_cache cache;     /* SQL -> sqlite3_stmt * */
-    bool offload;             /* mode=offload */
-    bool active;              /* a call is running: one at a time */
+    sqlite3 *db;          /* NULL until opened */
+    gt__stmt_cache cache; /* SQL -> sqlite3_stmt * */
+    bool offload;         /* mode=offload */
+    bool active;          /* a call is running: one at a time */
     int busy_timeout_ms;
-    int expr_depth, compound;  /* SQLite's limits, for compiling off-stack */
+    int expr_depth, compound; /* SQLite's limits, for compiling off-stack */
     int yield_fd;             /* eventfd for yield_to_loop(); -1 until made */
     char synchronous[8];      /* PRAGMA synchronous value */
     /* State of the running call. */
-    int64_t deadline;         /* the call's; the coroutine's own deadline
-                               * and cancellation come through the
-                               * runtime's waits, or the watchdog */
-    bool shielded;            /* the caller is shielded (gt_co_shield):
-                               * the watchdog leaves the coroutine's
-                               * cancel and deadline alone */
-    uint64_t slice_start;     /* uv_hrtime() of the last yield (inline) */
-    uint64_t busy_start;      /* uv_hrtime() when the lock wait began */
-    atomic_int why;           /* 0, or -ECANCELED / -ETIMEDOUT: why we
-                               * interrupted; written by the worker, read
-                               * by a pool thread in offload mode */
+    int64_t deadline;     /* the call's; the coroutine's own deadline
+                           * and cancellation come through the
+                           * runtime's waits, or the watchdog */
+    bool shielded;        /* the caller is shielded (gt_co_shield):
+                           * the watchdog leaves the coroutine's
+                           * cancel and deadline alone */
+    uint64_t slice_start; /* uv_hrtime() of the last yield (inline) */
+    uint64_t busy_start;  /* uv_hrtime() when the lock wait began */
+    atomic_int why;       /* 0, or -ECANCELED / -ETIMEDOUT: why we
+                           * interrupted; written by the worker, read
+                           * by a pool thread in offload mode */
 } sq_conn;
 
 /* One statement's worth of work, run inline or on a pool thread. */
 typedef struct call {
     sq_conn *c;
-    const gt__db_url *url;    /* open only */
-    gt_rows **out;            /* NULL: discard rows */
+    const gt__db_url *url; /* open only */
+    gt_rows **out;         /* NULL: discard rows */
     const char *sql;
     const gt_db_value *params;
     int nparams;
-    sqlite3_stmt *st;         /* the prepared statement, once found */
-    int64_t result;           /* rows, or rows changed */
+    sqlite3_stmt *st; /* the prepared statement, once found */
+    int64_t result;   /* rows, or rows changed */
 } call;
 
 static bool passed(int64_t deadline)
@@ -123,9 +123,11 @@ static int sq_fail(sq_conn *c, int rc)
     case SQLITE_BUSY:
     case SQLITE_LOCKED:
         if (why)
-            return gt__db_error(&c->base, why, ext, NULL, "gave up waiting "
-                                "for a lock: %s", why == -ETIMEDOUT
-                                ? "deadline passed" : "cancelled");
+            return gt__db_error(&c->base, why, ext, NULL,
+                                "gave up waiting "
+                                "for a lock: %s",
+                                why == -ETIMEDOUT ? "deadline passed"
+                                                  : "cancelled");
         return gt__db_error(&c->base, GT_EDB, ext, NULL, "%s", msg);
     default:
         return gt__db_error(&c->base, GT_EDB, ext, NULL, "%s", msg);
@@ -179,8 +181,8 @@ static int on_progress(void *arg)
  * by what is left of busy_timeout_ms and of the deadline; 0 = give up. */
 static int64_t busy_delay(sq_conn *c, int count)
 {
-    static const int64_t delays[] = {1, 2, 5, 10, 15, 20, 25, 25, 25, 50,
-                                     50, 100};
+    static const int64_t delays[] = {1,  2,  5,  10, 15, 20,
+                                     25, 25, 25, 50, 50, 100};
     int64_t waited = (int64_t)((uv_hrtime() - c->busy_start) / 1000000);
     int64_t d = delays[count < 12 ? count : 11];
 
@@ -282,16 +284,17 @@ static int begin_call(sq_conn *c, int64_t deadline)
     int rc = self ? gt_sleep(0) : 0;
 
     if (c->active)
-        return gt__db_error(&c->base, -EBUSY, 0, NULL, "connection in use "
+        return gt__db_error(&c->base, -EBUSY, 0, NULL,
+                            "connection in use "
                             "by another coroutine");
     if (rc == 0 && passed(deadline))
         rc = -ETIMEDOUT;
     if (rc < 0)
-        return gt__db_error(&c->base, rc, 0, NULL, "%s", rc == -ECANCELED
-                            ? "cancelled" : "deadline passed");
+        return gt__db_error(&c->base, rc, 0, NULL, "%s",
+                            rc == -ECANCELED ? "cancelled" : "deadline passed");
     /* Let through although cancelled or late: shielded. */
-    c->shielded = self && (gt_co_cancelled(self) ||
-                           passed(gt_co_deadline(self)));
+    c->shielded =
+        self && (gt_co_cancelled(self) || passed(gt_co_deadline(self)));
     c->deadline = deadline;
     atomic_store(&c->why, 0);
     c->slice_start = uv_hrtime();
@@ -322,11 +325,11 @@ static int check_tail(sq_conn *c, const char *tail)
 {
     sqlite3_stmt *next = NULL;
 
-    if (sqlite3_prepare_v2(c->db, tail, -1, &next, NULL) == SQLITE_OK &&
-        !next)
+    if (sqlite3_prepare_v2(c->db, tail, -1, &next, NULL) == SQLITE_OK && !next)
         return 0;
     sqlite3_finalize(next);
-    return gt__db_error(&c->base, -EINVAL, 0, NULL, "more than one "
+    return gt__db_error(&c->base, -EINVAL, 0, NULL,
+                        "more than one "
                         "statement in one call; use gt_db_batch()");
 }
 
@@ -401,7 +404,8 @@ static int bind_all(sq_conn *c, sqlite3_stmt *st, const gt_db_value *params,
     int want = sqlite3_bind_parameter_count(st);
 
     if (want != n)
-        return gt__db_error(&c->base, -EINVAL, 0, NULL, "the statement has "
+        return gt__db_error(&c->base, -EINVAL, 0, NULL,
+                            "the statement has "
                             "%d placeholders but %d parameters were given",
                             want, n);
     for (int i = 0; i < n; i++) {
@@ -421,10 +425,10 @@ static int decl_type(const char *decl)
         const char *word;
         int type;
     } rules[] = {
-        {"INT", GT_DB_INT},    {"BOOL", GT_DB_INT},    {"CHAR", GT_DB_TEXT},
-        {"CLOB", GT_DB_TEXT},  {"TEXT", GT_DB_TEXT},   {"BLOB", GT_DB_BLOB},
+        {"INT", GT_DB_INT},     {"BOOL", GT_DB_INT},   {"CHAR", GT_DB_TEXT},
+        {"CLOB", GT_DB_TEXT},   {"TEXT", GT_DB_TEXT},  {"BLOB", GT_DB_BLOB},
         {"BINARY", GT_DB_BLOB}, {"BYTEA", GT_DB_BLOB}, {"REAL", GT_DB_FLOAT},
-        {"FLOA", GT_DB_FLOAT}, {"DOUB", GT_DB_FLOAT},  {"NUM", GT_DB_FLOAT},
+        {"FLOA", GT_DB_FLOAT},  {"DOUB", GT_DB_FLOAT}, {"NUM", GT_DB_FLOAT},
         {"DEC", GT_DB_FLOAT},
     };
 
@@ -517,8 +521,8 @@ static int step_all(call *k, sqlite3_stmt *st, int64_t *nrows)
     }
     if (rc != SQLITE_DONE) {
         gt_rows_free(r);
-        return rc == SQLITE_NOMEM ? gt__db_error(&k->c->base, -ENOMEM, 0,
-                                                 NULL, "out of memory")
+        return rc == SQLITE_NOMEM ? gt__db_error(&k->c->base, -ENOMEM, 0, NULL,
+                                                 "out of memory")
                                   : sq_fail(k->c, rc);
     }
     if (k->out)
@@ -546,9 +550,8 @@ static int execute_job(void *arg)
         rc = step_all(k, k->st, &nrows);
     sqlite3_reset(k->st);
     sqlite3_clear_bindings(k->st);
-    c->base.changes = sqlite3_total_changes64(c->db) != total
-                          ? sqlite3_changes64(c->db)
-                          : 0;
+    c->base.changes =
+        sqlite3_total_changes64(c->db) != total ? sqlite3_changes64(c->db) : 0;
     c->base.last_id = sqlite3_last_insert_rowid(c->db);
     k->result = k->out ? nrows : c->base.changes;
     /* Maybe a re-compile failed under the low limits: see set_limits. */
@@ -589,8 +592,8 @@ static int64_t sq_query(gt_db *db, gt_rows **out, const char *sql,
                         int64_t deadline)
 {
     sq_conn *c = (sq_conn *)db;
-    call k = {.c = c, .out = out, .sql = sql, .params = params,
-              .nparams = nparams};
+    call k = {
+        .c = c, .out = out, .sql = sql, .params = params, .nparams = nparams};
     int rc = begin_call(c, deadline);
 
     if (rc < 0)
@@ -639,8 +642,9 @@ static int open_file(void *arg)
     call *k = arg;
     sq_conn *c = k->c;
     const char *path = k->url->path ? k->url->path : ":memory:";
-    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-                SQLITE_OPEN_NOMUTEX, rc;
+    int flags =
+            SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+        rc;
     char pragma[64];
 
     rc = sqlite3_open_v2(path, &c->db, flags, NULL);
@@ -658,8 +662,10 @@ static int open_file(void *arg)
     set_limits(c, false);
     sqlite3_busy_handler(c->db, on_busy, c);
     sqlite3_progress_handler(c->db, PROGRESS_STEPS, on_progress, c);
-    snprintf(pragma, sizeof(pragma), "PRAGMA journal_mode=WAL; "
-             "PRAGMA synchronous=%s", c->synchronous);
+    snprintf(pragma, sizeof(pragma),
+             "PRAGMA journal_mode=WAL; "
+             "PRAGMA synchronous=%s",
+             c->synchronous);
     rc = sqlite3_exec(c->db, pragma, NULL, NULL, NULL);
     /* Switching to WAL needs the file to itself, and SQLite does not call
      * the busy handler there (it could deadlock): when connections open
@@ -670,8 +676,10 @@ static int open_file(void *arg)
     if (rc == SQLITE_OK)
         return 0;
     rc = sq_fail(c, rc);
-    return gt__db_error(&c->base, rc, c->base.errcode, NULL, "cannot open "
-                        "'%s': %s", path, sqlite3_errmsg(c->db));
+    return gt__db_error(&c->base, rc, c->base.errcode, NULL,
+                        "cannot open "
+                        "'%s': %s",
+                        path, sqlite3_errmsg(c->db));
 }
 
 static void sq_close(gt_db *db)

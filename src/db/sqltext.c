@@ -128,8 +128,7 @@ static const char *skip_nonsql(const char *s, char prev)
 
 /* Walk 'sql', calling on_text for each run of text that is not a
  * placeholder and on_param for each placeholder. */
-static void scan(const char *sql, void (*on_text)(void *, const char *,
-                                                  size_t),
+static void scan(const char *sql, void (*on_text)(void *, const char *, size_t),
                  void (*on_param)(void *), void *ctx)
 {
     const char *s = sql, *run = sql, *next;
@@ -152,7 +151,7 @@ static void scan(const char *sql, void (*on_text)(void *, const char *,
 }
 
 typedef struct rewrite {
-    char *out;      /* NULL while only counting */
+    char *out; /* NULL while only counting */
     size_t len;
     int nparams;
 } rewrite;

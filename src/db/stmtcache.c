@@ -27,11 +27,11 @@
 #define MAX_CAP (1u << 24)
 
 struct gt__stmt_entry {
-    char *sql;          /* owned copy; NULL on a free slot */
+    char *sql; /* owned copy; NULL on a free slot */
     void *handle;
-    uint64_t hash;      /* of sql; in slot 0: the number of buckets */
+    uint64_t hash;       /* of sql; in slot 0: the number of buckets */
     uint32_t prev, next; /* recency ring through slot 0 */
-    uint32_t chain;     /* next slot in the bucket or in the free list */
+    uint32_t chain;      /* next slot in the bucket or in the free list */
 };
 
 typedef struct gt__stmt_entry entry;

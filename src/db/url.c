@@ -82,8 +82,9 @@ static int decode(parser *p, char **out, const char *s, size_t n,
         if (hi < 0 || lo < 0 || hi * 16 + lo == 0) {
             free(d);
             if (strcmp(what, "password") == 0) /* never quote a secret */
-                return fail(p, -EINVAL, "bad percent-escape in the "
-                                        "password");
+                return fail(p, -EINVAL,
+                            "bad percent-escape in the "
+                            "password");
             return fail(p, -EINVAL, "bad percent-escape in the %s: '%.*s'",
                         what, (int)(n - i < 3 ? n - i : 3), s + i);
         }
@@ -98,9 +99,8 @@ static int decode(parser *p, char **out, const char *s, size_t n,
 static const struct {
     const char *alias, *scheme;
 } schemes[] = {
-    {"postgres", "postgres"}, {"postgresql", "postgres"},
-    {"mysql", "mysql"},       {"mariadb", "mysql"},
-    {"sqlite", "sqlite"},
+    {"postgres", "postgres"}, {"postgresql", "postgres"}, {"mysql", "mysql"},
+    {"mariadb", "mysql"},     {"sqlite", "sqlite"},
 };
 
 /* Match the scheme before ':' and store its canonical name. */
@@ -110,8 +110,9 @@ static int parse_scheme(parser *p, const char *url, const char **rest)
     size_t n = colon ? (size_t)(colon - url) : 0;
 
     if (!colon || n == 0)
-        return fail(p, -EINVAL, "missing scheme: expected postgres://, "
-                                "mysql:// or sqlite:");
+        return fail(p, -EINVAL,
+                    "missing scheme: expected postgres://, "
+                    "mysql:// or sqlite:");
     for (size_t i = 0; i < sizeof(schemes) / sizeof(schemes[0]); i++) {
         if (strlen(schemes[i].alias) == n &&
             strncasecmp(url, schemes[i].alias, n) == 0) {
@@ -122,7 +123,8 @@ static int parse_scheme(parser *p, const char *url, const char **rest)
     }
     return fail(p, -EPROTONOSUPPORT,
                 "unknown scheme '%.*s': expected postgres, postgresql, "
-                "mysql, mariadb or sqlite", (int)(n > 32 ? 32 : n), url);
+                "mysql, mariadb or sqlite",
+                (int)(n > 32 ? 32 : n), url);
 }
 
 /* One "key=value" query option (a missing '=' means an empty value). */
@@ -175,15 +177,17 @@ static int parse_sqlite(parser *p, const char *rest)
         n -= 2;
         if (n > 0 && rest[0] != '/' &&
             !(n == 8 && strncmp(rest, ":memory:", 8) == 0))
-            return fail(p, -EINVAL, "sqlite URL with a host part: write "
-                                    "sqlite:///absolute/path, "
-                                    "sqlite:relative/path or "
-                                    "sqlite::memory:");
+            return fail(p, -EINVAL,
+                        "sqlite URL with a host part: write "
+                        "sqlite:///absolute/path, "
+                        "sqlite:relative/path or "
+                        "sqlite::memory:");
     }
     if (n == 0)
-        return fail(p, -EINVAL, "sqlite URL without a path: write "
-                                "sqlite:///absolute/path, "
-                                "sqlite:relative/path or sqlite::memory:");
+        return fail(p, -EINVAL,
+                    "sqlite URL without a path: write "
+                    "sqlite:///absolute/path, "
+                    "sqlite:relative/path or sqlite::memory:");
     rc = decode(p, &p->u->path, rest, n, "path");
     if (rc == 0 && rest[n] == '?')
         rc = parse_query(p, rest + n + 1);
@@ -221,8 +225,9 @@ static int parse_hostport(parser *p, const char *s, size_t n)
         if (!end)
             return fail(p, -EINVAL, "IPv6 address without its closing ']'");
         if (end + 1 < s + n && end[1] != ':')
-            return fail(p, -EINVAL, "unexpected text after ']': expected "
-                                    "':port'");
+            return fail(p, -EINVAL,
+                        "unexpected text after ']': expected "
+                        "':port'");
         rc = decode(p, &p->u->host, s + 1, (size_t)(end - s - 1), "host");
         if (rc == 0 && end + 1 < s + n)
             rc = parse_port(p, end + 2, (size_t)(s + n - end - 2));
@@ -231,8 +236,7 @@ static int parse_hostport(parser *p, const char *s, size_t n)
     colon = memchr(s, ':', n);
     rc = colon ? parse_port(p, colon + 1, (size_t)(s + n - colon - 1)) : 0;
     if (rc == 0 && (colon ? colon > s : n > 0))
-        rc = decode(p, &p->u->host, s, colon ? (size_t)(colon - s) : n,
-                    "host");
+        rc = decode(p, &p->u->host, s, colon ? (size_t)(colon - s) : n, "host");
     return rc;
 }
 
@@ -281,10 +285,10 @@ static int parse_hostlist(parser *p, const char *s, size_t n)
             rc = fail(p, -EINVAL, "host '%.64s' contains ','", u->host);
         if (rc == 0) {
             hl += (size_t)sprintf(hosts + hl, "%s%s", hl ? "," : "", u->host);
-            pl += (size_t)(u->port ? sprintf(ports + pl, "%s%d",
-                                             e > s ? "," : "", u->port)
-                                   : sprintf(ports + pl, "%s",
-                                             e > s ? "," : ""));
+            pl +=
+                (size_t)(u->port ? sprintf(ports + pl, "%s%d", e > s ? "," : "",
+                                           u->port)
+                                 : sprintf(ports + pl, "%s", e > s ? "," : ""));
             any_port |= u->port > 0;
         }
         free(u->host);
@@ -303,8 +307,9 @@ static int parse_hosts(parser *p, const char *s, size_t n)
     if (!memchr(s, ',', n))
         return parse_hostport(p, s, n);
     if (strcmp(p->u->scheme, "postgres") != 0)
-        return fail(p, -EINVAL, "a list of hosts is only supported for "
-                                "postgres");
+        return fail(p, -EINVAL,
+                    "a list of hosts is only supported for "
+                    "postgres");
     return parse_hostlist(p, s, n);
 }
 
@@ -344,15 +349,17 @@ static int parse_server(parser *p, const char *rest)
      * password, and the host or port message just written quotes part of
      * it. Say what happened instead. */
     if (rc == -EINVAL && !at && strchr(rest + alen, '@'))
-        rc = fail(p, -EINVAL, "'@' after the host part: a password "
-                              "containing '/' or '?' must escape them as "
-                              "%%2F and %%3F");
+        rc = fail(p, -EINVAL,
+                  "'@' after the host part: a password "
+                  "containing '/' or '?' must escape them as "
+                  "%%2F and %%3F");
     rest += alen;
     plen = rest[0] == '/' ? strcspn(rest + 1, "?") : 0;
     if (rc == 0 && memchr(rest + 1, '/', plen))
-        rc = fail(p, -EINVAL, "database name '%.*s' contains '/' (escape "
-                              "it as %%2F)", (int)(plen > 64 ? 64 : plen),
-                  rest + 1);
+        rc = fail(p, -EINVAL,
+                  "database name '%.*s' contains '/' (escape "
+                  "it as %%2F)",
+                  (int)(plen > 64 ? 64 : plen), rest + 1);
     if (rc == 0 && plen > 0)
         rc = decode(p, &p->u->dbname, rest + 1, plen, "database name");
     rest += rest[0] == '/' ? plen + 1 : 0;
@@ -361,8 +368,7 @@ static int parse_server(parser *p, const char *rest)
     return rc;
 }
 
-int gt__db_url_parse(gt__db_url *u, const char *url, char *err,
-                     size_t errlen)
+int gt__db_url_parse(gt__db_url *u, const char *url, char *err, size_t errlen)
 {
     parser p = {u, err, errlen};
     const char *rest = NULL;
@@ -375,8 +381,9 @@ int gt__db_url_parse(gt__db_url *u, const char *url, char *err,
         return fail(&p, -EINVAL, "no URL given");
     for (const char *s = url; *s; s++)
         if ((unsigned char)*s < 0x20 || *s == 0x7f)
-            return fail(&p, -EINVAL, "control character at offset %zu "
-                                     "(escape it with %%XX)",
+            return fail(&p, -EINVAL,
+                        "control character at offset %zu "
+                        "(escape it with %%XX)",
                         (size_t)(s - url));
     rc = parse_scheme(&p, url, &rest);
     if (rc == 0)
@@ -441,7 +448,8 @@ bad:
     return dflt;
 }
 
-/* ---- the options a URL may carry ------------------------------------------ */
+/* ---- the options a URL may carry ------------------------------------------
+ */
 
 /* Every option any part of greentor reads from a URL, for the scheme(s) it
  * applies to: the drivers' (db.c, pg.c, mysql.c, sqlite.c, init.c) and the
@@ -460,17 +468,26 @@ enum { TEXT, NUMBER, CHOICE };
 
 typedef struct known_opt {
     const char *name;
-    unsigned char schemes;    /* PG | MY | SQ */
-    unsigned char kind;       /* TEXT, NUMBER or CHOICE */
-    bool pool;                /* read by the pool, not the driver */
-    bool icase;               /* CHOICE: compared ignoring case */
-    long min, max;            /* NUMBER: the accepted range */
-    const char *choices;      /* CHOICE: "a|b|c" */
+    unsigned char schemes; /* PG | MY | SQ */
+    unsigned char kind;    /* TEXT, NUMBER or CHOICE */
+    bool pool;             /* read by the pool, not the driver */
+    bool icase;            /* CHOICE: compared ignoring case */
+    long min, max;         /* NUMBER: the accepted range */
+    const char *choices;   /* CHOICE: "a|b|c" */
 } known_opt;
 
-#define NUM(n, sc, lo, hi) {n, sc, NUMBER, false, false, lo, hi, NULL}
-#define POOLNUM(n, lo, hi) {n, ALL, NUMBER, true, false, lo, hi, NULL}
-#define TXT(n, sc) {n, sc, TEXT, false, false, 0, 0, NULL}
+#define NUM(n, sc, lo, hi)                                                     \
+    {                                                                          \
+        n, sc, NUMBER, false, false, lo, hi, NULL                              \
+    }
+#define POOLNUM(n, lo, hi)                                                     \
+    {                                                                          \
+        n, ALL, NUMBER, true, false, lo, hi, NULL                              \
+    }
+#define TXT(n, sc)                                                             \
+    {                                                                          \
+        n, sc, TEXT, false, false, 0, 0, NULL                                  \
+    }
 
 static const known_opt known_opts[] = {
     TXT("init", ALL),
@@ -498,8 +515,7 @@ static const known_opt known_opts[] = {
     POOLNUM("leak_threshold_ms", 0, MS_MAX),
     POOLNUM("leak_reclaim_ms", 0, MS_MAX),
     POOLNUM("backoff_max_ms", 0, MS_MAX),
-    {"reset_on_release", ALL, CHOICE, true, false, 0, 0,
-     "auto|always|never"},
+    {"reset_on_release", ALL, CHOICE, true, false, 0, 0, "auto|always|never"},
 };
 
 #define NKNOWN (sizeof(known_opts) / sizeof(known_opts[0]))
@@ -563,11 +579,12 @@ static int unknown(parser *p, const char *key, unsigned bit)
         }
     }
     if (near)
-        return fail(p, -EINVAL, "unknown option '%.40s' (did you mean "
-                                "%s?); a %s URL accepts:%s", key, near,
-                    p->u->scheme, list);
-    return fail(p, -EINVAL, "unknown option '%.40s'; a %s URL accepts:%s",
-                key, p->u->scheme, list);
+        return fail(p, -EINVAL,
+                    "unknown option '%.40s' (did you mean "
+                    "%s?); a %s URL accepts:%s",
+                    key, near, p->u->scheme, list);
+    return fail(p, -EINVAL, "unknown option '%.40s'; a %s URL accepts:%s", key,
+                p->u->scheme, list);
 }
 
 static bool choice_ok(const known_opt *o, const char *v)
@@ -577,8 +594,8 @@ static bool choice_ok(const known_opt *o, const char *v)
     for (const char *c = o->choices; *c;) {
         size_t len = strcspn(c, "|");
 
-        if (len == n && (o->icase ? strncasecmp(c, v, n) : strncmp(c, v, n))
-                            == 0)
+        if (len == n &&
+            (o->icase ? strncasecmp(c, v, n) : strncmp(c, v, n)) == 0)
             return true;
         c += len + (c[len] == '|');
     }
@@ -591,15 +608,18 @@ static int check_value(parser *p, const known_opt *o, const char *v)
     long n;
 
     if (o->kind == CHOICE && !choice_ok(o, v))
-        return fail(p, -EINVAL, "option %s must be one of %s, not "
-                                "'%.40s'", o->name, o->choices, v);
+        return fail(p, -EINVAL,
+                    "option %s must be one of %s, not "
+                    "'%.40s'",
+                    o->name, o->choices, v);
     if (o->kind != NUMBER)
         return 0;
     n = gt__db_url_opt_long(p->u, o->name, 0, &bad);
     if (bad || n < o->min || n > o->max)
-        return fail(p, -EINVAL, "option %s must be a whole number from %ld "
-                                "to %ld, not '%.40s'", o->name, o->min,
-                    o->max, v);
+        return fail(p, -EINVAL,
+                    "option %s must be a whole number from %ld "
+                    "to %ld, not '%.40s'",
+                    o->name, o->min, o->max, v);
     return 0;
 }
 
@@ -639,7 +659,8 @@ int gt_db_check_url(const char *url, char *err, size_t errlen)
     return rc;
 }
 
-/* ---- redaction ------------------------------------------------------------- */
+/* ---- redaction -------------------------------------------------------------
+ */
 
 /* Append s[0..n) to out[*len..cap), keeping it a string; *len counts what
  * would have been written, as snprintf does. */

@@ -103,9 +103,10 @@ static void log_pause(gt__http_worker *w, int err)
         return;
     }
     missed = atomic_exchange(&srv->pauses_unlogged, 0);
-    fprintf(stderr, "greentor http: worker %d cannot accept (%s, %zu "
-                    "connections open); accepting paused until a descriptor "
-                    "frees (%u more pauses since the last message)\n",
+    fprintf(stderr,
+            "greentor http: worker %d cannot accept (%s, %zu "
+            "connections open); accepting paused until a descriptor "
+            "frees (%u more pauses since the last message)\n",
             w->index, gt_strerror(err), w->nconns, missed);
 }
 

@@ -34,7 +34,7 @@ typedef struct ip {
     unsigned char b[16];
 } ip;
 
-static const unsigned char mapped[12] = {0, 0, 0, 0, 0, 0,
+static const unsigned char mapped[12] = {0, 0, 0, 0, 0,    0,
                                          0, 0, 0, 0, 0xff, 0xff};
 
 /* ---- addresses ----------------------------------------------------------- */
@@ -255,8 +255,8 @@ static bool walk_fields(walk *w, const gt__http_head *h, const char *name,
 
 int gt_http_req_client_addr(gt_http_req *req, const char **out)
 {
-    const char *list = req->conn ? req->conn->w->srv->cfg.trusted_proxies
-                                 : NULL;
+    const char *list =
+        req->conn ? req->conn->w->srv->cfg.trusted_proxies : NULL;
     walk w = {list, {{0}}, false};
     char *text;
     int rc;

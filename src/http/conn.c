@@ -54,8 +54,8 @@ static void advance(gt__http_conn *c);
 
 /* ---- life cycle ---------------------------------------------------------- */
 
-int gt__http_conn_new(gt__http_worker *w, const gt__http_io *io,
-                      void *io_data, gt__http_conn **out)
+int gt__http_conn_new(gt__http_worker *w, const gt__http_io *io, void *io_data,
+                      gt__http_conn **out)
 {
     gt__http_conn *c = gt_calloc(1, sizeof(*c));
 
@@ -466,8 +466,8 @@ static int dispatch(gt__http_conn *c, gt_http_req *req, size_t head_len)
 static bool worth_parsing(const gt__http_conn *c)
 {
     const gt__http_limits *lim = &c->w->srv->lim;
-    size_t limit = lim->max_target < lim->max_head ? lim->max_target
-                                                   : lim->max_head;
+    size_t limit =
+        lim->max_target < lim->max_head ? lim->max_target : lim->max_head;
 
     if (c->scanned <= c->in_off || c->in_len - c->in_off >= limit)
         return true;

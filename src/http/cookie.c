@@ -19,8 +19,8 @@ static bool is_ows(char c)
 }
 
 /* Find 'name' in one Cookie field value; its value span in *v, *n. */
-static bool find_in(const char *s, const char *name, size_t nl,
-                    const char **v, size_t *n)
+static bool find_in(const char *s, const char *name, size_t nl, const char **v,
+                    size_t *n)
 {
     while (*s) {
         const char *p = s, *e = s + strcspn(s, ";"), *eq;

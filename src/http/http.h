@@ -24,8 +24,10 @@
 typedef struct gt__http_worker gt__http_worker;
 typedef struct gt__http_conn gt__http_conn;
 
-#define GT__HTTP_ARENA 2048     /* per-request scratch before gt_co_alloc */
-#define GT__HTTP_HDRS_INLINE 512 /* response header bytes before gt_co_alloc */
+#define GT__HTTP_ARENA 2048 /* per-request scratch before gt_co_alloc */
+#define GT__HTTP_HDRS_INLINE                                                   \
+    512                         /* response header bytes before gt_co_alloc    \
+                                 */
 #define GT__HTTP_LINGER_MS 2000 /* read-and-drop time after a closing reply */
 
 /* ---- transports (server.c has the TCP one) ------------------------------- */
@@ -53,26 +55,26 @@ typedef struct gt__http_io {
 /* ---- the server and its workers (server.c) ------------------------------- */
 
 struct gt_http_server {
-    gt_http_config cfg;       /* defaults applied; read-only once open */
-    gt__http_limits lim;      /* the parser's view of cfg */
-    size_t buf_size;          /* bytes of every pooled I/O buffer: holds a
-                                 whole head (max_head) with room to spare */
+    gt_http_config cfg;  /* defaults applied; read-only once open */
+    gt__http_limits lim; /* the parser's view of cfg */
+    size_t buf_size;     /* bytes of every pooled I/O buffer: holds a
+                            whole head (max_head) with room to spare */
     gt_http_handler handler;
     void *arg;
     gt_rt *rt;
     int nworkers;
     gt__http_worker *workers; /* one per runtime worker */
     int port;
-    atomic_int refs;          /* the caller's, each posted task's */
-    atomic_int running;       /* worker coroutines not yet ended */
-    atomic_bool stop;         /* gt_http_server_stop() was called */
-    atomic_bool sig_on;       /* stop_on_signals() was called */
-    uv_signal_t sig[2];       /* SIGINT, SIGTERM (stop_on_signals) */
-    int sig_open;             /* of those, not yet closed; worker 0 only */
-    int signalled;            /* signals received; worker 0 only */
-    gt_waitq sig_wq;          /* the signal coroutine waits here */
-    atomic_llong pause_logged; /* gt_now() of the last "cannot accept"
-                                  message, any worker's; 0: none yet */
+    atomic_int refs;             /* the caller's, each posted task's */
+    atomic_int running;          /* worker coroutines not yet ended */
+    atomic_bool stop;            /* gt_http_server_stop() was called */
+    atomic_bool sig_on;          /* stop_on_signals() was called */
+    uv_signal_t sig[2];          /* SIGINT, SIGTERM (stop_on_signals) */
+    int sig_open;                /* of those, not yet closed; worker 0 only */
+    int signalled;               /* signals received; worker 0 only */
+    gt_waitq sig_wq;             /* the signal coroutine waits here */
+    atomic_llong pause_logged;   /* gt_now() of the last "cannot accept"
+                                    message, any worker's; 0: none yet */
     atomic_uint pauses_unlogged; /* pauses since then, not logged */
 };
 
@@ -82,33 +84,33 @@ struct gt_http_server {
 struct gt__http_worker {
     gt_http_server *srv;
     int index;
-    int fd;                   /* listening socket until uv_tcp_open() took
-                                 it; then -1 */
+    int fd; /* listening socket until uv_tcp_open() took
+               it; then -1 */
     uv_tcp_t listener;
-    bool listening;           /* 'listener' is initialised and open */
-    int listen_dup;           /* a duplicate of the listening socket, so
-                                 that pausing (closing 'listener') keeps
-                                 the backlog; -1 if none (accept.c) */
-    bool paused;              /* out of descriptors: not accepting */
-    bool pause_closing;       /* 'listener' closing for a pause */
-    bool resume_timer_on;     /* 'resume_timer' is initialised */
-    uv_timer_t resume_timer;  /* retries resuming while paused */
-    bool stopping;            /* draining: accept nothing, close when idle */
-    int handles;              /* worker handles whose close is pending */
-    gt_waitq wq;              /* the worker coroutine waits here */
-    gt_waitq join_wq;         /* gt_http_server_join() callers of this
-                                 worker wait here */
-    gt__http_conn *conns;     /* every open connection, a list */
+    bool listening;          /* 'listener' is initialised and open */
+    int listen_dup;          /* a duplicate of the listening socket, so
+                                that pausing (closing 'listener') keeps
+                                the backlog; -1 if none (accept.c) */
+    bool paused;             /* out of descriptors: not accepting */
+    bool pause_closing;      /* 'listener' closing for a pause */
+    bool resume_timer_on;    /* 'resume_timer' is initialised */
+    uv_timer_t resume_timer; /* retries resuming while paused */
+    bool stopping;           /* draining: accept nothing, close when idle */
+    int handles;             /* worker handles whose close is pending */
+    gt_waitq wq;             /* the worker coroutine waits here */
+    gt_waitq join_wq;        /* gt_http_server_join() callers of this
+                                worker wait here */
+    gt__http_conn *conns;    /* every open connection, a list */
     size_t nconns;
-    char *bufs;               /* free I/O buffers, linked through their
-                                 first bytes; nbufs of them */
+    char *bufs; /* free I/O buffers, linked through their
+                   first bytes; nbufs of them */
     size_t nbufs;
-    gt_http_req *reqs;        /* free request objects; nreqs of them */
+    gt_http_req *reqs; /* free request objects; nreqs of them */
     size_t nreqs;
-    gt_http_req *scratch;     /* the request object the next head is
-                                 parsed into (NULL: take one) */
-    char date[40];            /* "Date: <IMF-fixdate>\r\n", GT__DATE_LEN */
-    int64_t date_next;        /* gt_now() at which 'date' goes stale */
+    gt_http_req *scratch; /* the request object the next head is
+                             parsed into (NULL: take one) */
+    char date[40];        /* "Date: <IMF-fixdate>\r\n", GT__DATE_LEN */
+    int64_t date_next;    /* gt_now() at which 'date' goes stale */
     atomic_uint_fast64_t n_conns, n_accepted, n_rejected, n_requests;
 };
 
@@ -157,52 +159,56 @@ void gt__http_buf_put(gt__http_worker *w, char *buf, size_t cap);
 /* ---- connections (conn.c) ------------------------------------------------ */
 
 enum gt__conn_state {
-    GT__CONN_OPEN,    /* reading requests, writing responses */
-    GT__CONN_LINGER,  /* final response out, FIN sent: dropping input */
-    GT__CONN_CLOSING  /* transport and timer closing; no more I/O */
+    GT__CONN_OPEN,   /* reading requests, writing responses */
+    GT__CONN_LINGER, /* final response out, FIN sent: dropping input */
+    GT__CONN_CLOSING /* transport and timer closing; no more I/O */
 };
 
 enum gt__conn_timer {
-    GT__T_NONE, GT__T_HEADER, GT__T_IDLE, GT__T_WRITE, GT__T_LINGER
+    GT__T_NONE,
+    GT__T_HEADER,
+    GT__T_IDLE,
+    GT__T_WRITE,
+    GT__T_LINGER
 };
 
 struct gt__http_conn {
-    uv_tcp_t tcp;             /* the TCP transport's socket */
-    uv_timer_t timer;         /* the one timeout armed now: 'timer_kind' */
-    uv_write_t wreq;          /* the TCP transport's background write */
+    uv_tcp_t tcp;     /* the TCP transport's socket */
+    uv_timer_t timer; /* the one timeout armed now: 'timer_kind' */
+    uv_write_t wreq;  /* the TCP transport's background write */
     uv_shutdown_t sreq;
     const gt__http_io *io;
-    void *io_data;            /* the transport's own, if it needs any */
+    void *io_data; /* the transport's own, if it needs any */
     gt__http_worker *w;
     gt__http_conn *prev, *next; /* in w->conns */
 
-    char *in;                 /* input: a pooled buffer of buf_size bytes,
-                                 NULL when idle with nothing buffered */
-    size_t in_off;            /* unprocessed input is in[in_off, in_len) */
+    char *in;      /* input: a pooled buffer of buf_size bytes,
+                      NULL when idle with nothing buffered */
+    size_t in_off; /* unprocessed input is in[in_off, in_len) */
     size_t in_len;
-    size_t scanned;           /* a partial head was parsed up to here */
-    char *out;                /* output not yet written, NULL when none */
+    size_t scanned; /* a partial head was parsed up to here */
+    char *out;      /* output not yet written, NULL when none */
     size_t out_len, out_cap;
 
-    gt_co *co;                /* the request coroutine, or NULL; valid
-                                 until that request's last cleanup */
-    gt_http_req *req;         /* its request */
-    gt_waitq wq;              /* 'co' waits here for input or a write */
+    gt_co *co;        /* the request coroutine, or NULL; valid
+                         until that request's last cleanup */
+    gt_http_req *req; /* its request */
+    gt_waitq wq;      /* 'co' waits here for input or a write */
 
-    uint8_t state;            /* enum gt__conn_state */
-    uint8_t timer_kind;       /* enum gt__conn_timer */
-    uint8_t closed_cbs;       /* close callbacks seen: freed at 2, no co */
-    bool reading;             /* read_start() is in effect */
-    bool writing;             /* a background write is pending: nothing
-                                 may be appended to 'out' until it ends */
-    bool close_after;         /* close once the output is flushed */
+    uint8_t state;      /* enum gt__conn_state */
+    uint8_t timer_kind; /* enum gt__conn_timer */
+    uint8_t closed_cbs; /* close callbacks seen: freed at 2, no co */
+    bool reading;       /* read_start() is in effect */
+    bool writing;       /* a background write is pending: nothing
+                           may be appended to 'out' until it ends */
+    bool close_after;   /* close once the output is flushed */
 };
 
 /* Make a connection on worker 'w' using transport 'io' and link it; the
  * transport must be ready before gt__http_conn_start(). Returns 0 or
  * -ENOMEM. */
-int gt__http_conn_new(gt__http_worker *w, const gt__http_io *io,
-                      void *io_data, gt__http_conn **out);
+int gt__http_conn_new(gt__http_worker *w, const gt__http_io *io, void *io_data,
+                      gt__http_conn **out);
 /* Start reading requests. */
 void gt__http_conn_start(gt__http_conn *c);
 
@@ -248,62 +254,62 @@ typedef struct gt__http_param {
 
 struct gt_http_res {
     gt_http_req *req;
-    int status;               /* 100..999 */
-    char *hdrs;               /* "Name: value\r\n"..., handler-added */
+    int status; /* 100..999 */
+    char *hdrs; /* "Name: value\r\n"..., handler-added */
     size_t hdrs_len, hdrs_cap;
-    const char *body;         /* borrowed, or in the request's memory */
+    const char *body; /* borrowed, or in the request's memory */
     size_t body_len;
-    uint64_t bytes;           /* body bytes sent, for the access log */
-    int sent_status;          /* status actually sent (0: none) */
-    bool has_ctype;           /* the handler added a Content-Type */
-    bool close;               /* gt_http_res_close() */
-    bool started;             /* streaming: the head is out */
-    bool chunked;             /* streaming with chunked framing */
-    bool no_body;             /* HEAD, or a status without a body */
-    bool finished;            /* gt__http_res_finish() ran */
+    uint64_t bytes;  /* body bytes sent, for the access log */
+    int sent_status; /* status actually sent (0: none) */
+    bool has_ctype;  /* the handler added a Content-Type */
+    bool close;      /* gt_http_res_close() */
+    bool started;    /* streaming: the head is out */
+    bool chunked;    /* streaming with chunked framing */
+    bool no_body;    /* HEAD, or a status without a body */
+    bool finished;   /* gt__http_res_finish() ran */
 };
 
 struct gt_http_req {
-    gt__http_conn *conn;      /* set while the request runs */
-    gt__http_head head;       /* spans into conn->in */
-    uint64_t t0;              /* uv_hrtime() at dispatch */
-    size_t body_off;          /* body starts at conn->in[body_off] */
-    size_t end;               /* the next request starts at conn->in[end]
-                                 once the body is done or skipped */
-    uint8_t body_state;       /* enum gt__body_state */
-    bool spill_active;        /* reads go to 'spill' (a handler waits) */
+    gt__http_conn *conn; /* set while the request runs */
+    gt__http_head head;  /* spans into conn->in */
+    uint64_t t0;         /* uv_hrtime() at dispatch */
+    size_t body_off;     /* body starts at conn->in[body_off] */
+    size_t end;          /* the next request starts at conn->in[end]
+                            once the body is done or skipped */
+    uint8_t body_state;  /* enum gt__body_state */
+    bool spill_active;   /* reads go to 'spill' (a handler waits) */
     bool continue_sent;
-    int body_rc;              /* the error once GT__BODY_FAILED */
-    int body_status;          /* the status that error answers, 0: none */
+    int body_rc;     /* the error once GT__BODY_FAILED */
+    int body_status; /* the status that error answers, 0: none */
     const char *body;
     size_t body_len;
-    size_t dec_end;           /* chunked in place: decoded up to here */
+    size_t dec_end; /* chunked in place: decoded up to here */
     gt__http_chunked ck;
-    char *spill;              /* the body when it did not arrive with the
-                                 head: malloc'd, freed at request end */
-    size_t spill_len;         /* body bytes in 'spill' */
-    size_t spill_raw;         /* chunked: raw bytes up to here, not yet
-                                 decoded, after spill_len */
+    char *spill;      /* the body when it did not arrive with the
+                         head: malloc'd, freed at request end */
+    size_t spill_len; /* body bytes in 'spill' */
+    size_t spill_raw; /* chunked: raw bytes up to here, not yet
+                         decoded, after spill_len */
     size_t spill_cap;
-    size_t tail_len;          /* bytes after a spilled chunked body (next
-                                 requests), at spill + spill_len */
-    const char *route;        /* the router's matched pattern */
+    size_t tail_len;   /* bytes after a spilled chunked body (next
+                          requests), at spill + spill_len */
+    const char *route; /* the router's matched pattern */
     gt__http_param params[GT_HTTP_MAX_PARAMS];
     size_t nparams;
-    const char *rest;         /* what the route's "*" matched, in the raw
-                                 path (not NUL-terminated); NULL when the
-                                 route has no "*" */
+    const char *rest; /* what the route's "*" matched, in the raw
+                         path (not NUL-terminated); NULL when the
+                         route has no "*" */
     size_t rest_len;
-    const char *client;       /* gt_http_req_client_addr(), once computed */
-    const char *id;           /* gt_http_req_id(), once computed */
-    int reject_rc;            /* the code a request accessor returned when
-                                 it rejected the client's input... */
-    int reject_status;        /* ...the status that answers it (0: none)... */
-    const char *reject_msg;   /* ...and why, NUL-terminated (or NULL) */
-    const char *path_dec;     /* gt_http_req_path(), once decoded */
+    const char *client;     /* gt_http_req_client_addr(), once computed */
+    const char *id;         /* gt_http_req_id(), once computed */
+    int reject_rc;          /* the code a request accessor returned when
+                               it rejected the client's input... */
+    int reject_status;      /* ...the status that answers it (0: none)... */
+    const char *reject_msg; /* ...and why, NUL-terminated (or NULL) */
+    const char *path_dec;   /* gt_http_req_path(), once decoded */
     size_t arena_used;
     gt_http_res res;
-    gt_http_req *next_free;   /* in w->reqs */
+    gt_http_req *next_free; /* in w->reqs */
     char hdrs_inline[GT__HTTP_HDRS_INLINE];
     _Alignas(16) char arena[GT__HTTP_ARENA];
     gt__http_header headers[]; /* srv->lim.max_headers of them */
@@ -338,8 +344,8 @@ void *gt__http_alloc(gt_http_req *req, size_t n);
  * then returns), to be answered with 'status' and the formatted message
  * if the handler returns rc unchanged (gt_http_req_rejected()). Returns
  * rc. */
-int gt__http_reject(gt_http_req *req, int rc, int status, const char *fmt,
-                    ...) __attribute__((format(printf, 4, 5)));
+int gt__http_reject(gt_http_req *req, int rc, int status, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 /* ---- responses (response.c) ---------------------------------------------- */
 

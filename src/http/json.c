@@ -123,8 +123,8 @@ static int too_large(gt_http_req *req, size_t max)
                            "the JSON body is larger than %zu bytes", max);
 }
 
-static int parse(gt_http_req *req, const char *data, size_t len,
-                 size_t flags, json_t **out)
+static int parse(gt_http_req *req, const char *data, size_t len, size_t flags,
+                 json_t **out)
 {
     json_error_t err;
     json_t *j;
@@ -140,8 +140,8 @@ static int parse(gt_http_req *req, const char *data, size_t len,
     if (json_error_code(&err) == json_error_out_of_memory || !err.text[0])
         return -ENOMEM;
     return gt__http_reject(req, -EBADMSG, 400,
-                           "invalid JSON at line %d, column %d: %s",
-                           err.line, err.column, err.text);
+                           "invalid JSON at line %d, column %d: %s", err.line,
+                           err.column, err.text);
 }
 
 int gt_http_req_json(gt_http_req *req, json_t **out,

@@ -82,8 +82,8 @@ static int parse_bool(const char *s, bool *out)
 
 static int bad_query(gt_http_req *req, const char *name, const char *what)
 {
-    return gt__http_reject(req, -EINVAL, 400, "query parameter '%s' %s",
-                           name, what);
+    return gt__http_reject(req, -EINVAL, 400, "query parameter '%s' %s", name,
+                           what);
 }
 
 /* The first value of 'name', decoded. */
@@ -95,9 +95,9 @@ static int query_first(gt_http_req *req, const char *name, const char **out)
 
     if (!name)
         return -ENOENT;
-    if (!req->head.query || !gt__http_query_find(req->head.query,
-                                                 req->head.query_len, &pos,
-                                                 name, &v, &vlen))
+    if (!req->head.query ||
+        !gt__http_query_find(req->head.query, req->head.query_len, &pos, name,
+                             &v, &vlen))
         return -ENOENT;
     rc = decode(req, v, vlen, 1, out);
     if (rc == -EINVAL)
@@ -105,14 +105,12 @@ static int query_first(gt_http_req *req, const char *name, const char **out)
     return rc;
 }
 
-int gt_http_req_query_str(gt_http_req *req, const char *name,
-                          const char **out)
+int gt_http_req_query_str(gt_http_req *req, const char *name, const char **out)
 {
     return query_first(req, name, out);
 }
 
-int gt_http_req_query_int64(gt_http_req *req, const char *name,
-                            int64_t *out)
+int gt_http_req_query_int64(gt_http_req *req, const char *name, int64_t *out)
 {
     const char *s;
     int rc = query_first(req, name, &s);
@@ -138,8 +136,8 @@ static size_t query_count(const gt_http_req *req, const char *name)
     size_t pos = 0, vlen, n = 0;
     const char *v;
 
-    while (gt__http_query_find(req->head.query, req->head.query_len, &pos,
-                               name, &v, &vlen))
+    while (gt__http_query_find(req->head.query, req->head.query_len, &pos, name,
+                               &v, &vlen))
         n++;
     return n;
 }
@@ -188,8 +186,7 @@ static const gt__http_param *find_param(const gt_http_req *req,
     return NULL;
 }
 
-int gt_http_req_param_str(gt_http_req *req, const char *name,
-                          const char **out)
+int gt_http_req_param_str(gt_http_req *req, const char *name, const char **out)
 {
     const gt__http_param *p = find_param(req, name);
     int rc;
@@ -203,8 +200,7 @@ int gt_http_req_param_str(gt_http_req *req, const char *name,
     return rc;
 }
 
-int gt_http_req_param_int64(gt_http_req *req, const char *name,
-                            int64_t *out)
+int gt_http_req_param_int64(gt_http_req *req, const char *name, int64_t *out)
 {
     const char *s;
     int rc = gt_http_req_param_str(req, name, &s);

@@ -216,8 +216,8 @@ ssize_t gt__http_query_get(const char *q, size_t n, const char *name, char *dst,
  * it) in q[*pos..n), starting at *pos = 0. Stores its raw (still encoded)
  * value span in *v and *vlen and moves *pos past it, so calling again
  * finds the next one. Returns 1 when found, 0 when there is no more. */
-int gt__http_query_find(const char *q, size_t n, size_t *pos,
-                        const char *name, const char **v, size_t *vlen);
+int gt__http_query_find(const char *q, size_t n, size_t *pos, const char *name,
+                        const char **v, size_t *vlen);
 
 /* ---- HTML escaping (escape.c) -------------------------------------------- */
 

@@ -76,8 +76,8 @@ static ssize_t copy_value(const char *v, size_t n, char *dst, size_t cap)
     return r;
 }
 
-int gt__http_query_find(const char *q, size_t n, size_t *pos,
-                        const char *name, const char **v, size_t *vlen)
+int gt__http_query_find(const char *q, size_t n, size_t *pos, const char *name,
+                        const char **v, size_t *vlen)
 {
     const char *p, *end;
 

@@ -16,8 +16,7 @@
 
 #include "http.h"
 
-int gt__http_reject(gt_http_req *req, int rc, int status, const char *fmt,
-                    ...)
+int gt__http_reject(gt_http_req *req, int rc, int status, const char *fmt, ...)
 {
     char tmp[256], *msg;
     va_list ap;

@@ -236,8 +236,8 @@ size_t gt_http_req_header_count(const gt_http_req *req)
     return req->head.nheaders;
 }
 
-int gt_http_req_header_at(const gt_http_req *req, size_t i,
-                          const char **name, const char **value)
+int gt_http_req_header_at(const gt_http_req *req, size_t i, const char **name,
+                          const char **value)
 {
     if (i >= req->head.nheaders)
         return -EINVAL;
@@ -368,8 +368,7 @@ static int decode_spill(gt_http_req *req)
 
     if (n == 0)
         return 0;
-    r = gt__http_chunked_decode(&req->ck, req->spill + req->spill_len, &n,
-                                max);
+    r = gt__http_chunked_decode(&req->ck, req->spill + req->spill_len, &n, max);
     if (r < 0 && r != GT__HTTP_AGAIN)
         return (int)r;
     req->spill_len += n;

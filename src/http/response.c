@@ -34,22 +34,44 @@ static const struct {
     short status;
     const char *reason;
 } reasons[] = {
-    {100, "Continue"}, {101, "Switching Protocols"}, {200, "OK"},
-    {201, "Created"}, {202, "Accepted"}, {204, "No Content"},
-    {206, "Partial Content"}, {301, "Moved Permanently"}, {302, "Found"},
-    {303, "See Other"}, {304, "Not Modified"}, {307, "Temporary Redirect"},
-    {308, "Permanent Redirect"}, {400, "Bad Request"},
-    {401, "Unauthorized"}, {403, "Forbidden"}, {404, "Not Found"},
-    {405, "Method Not Allowed"}, {406, "Not Acceptable"},
-    {408, "Request Timeout"}, {409, "Conflict"}, {410, "Gone"},
-    {411, "Length Required"}, {412, "Precondition Failed"},
-    {413, "Content Too Large"}, {414, "URI Too Long"},
-    {415, "Unsupported Media Type"}, {416, "Range Not Satisfiable"},
-    {417, "Expectation Failed"}, {422, "Unprocessable Content"},
-    {429, "Too Many Requests"}, {431, "Request Header Fields Too Large"},
-    {500, "Internal Server Error"}, {501, "Not Implemented"},
-    {502, "Bad Gateway"}, {503, "Service Unavailable"},
-    {504, "Gateway Timeout"}, {505, "HTTP Version Not Supported"},
+    {100, "Continue"},
+    {101, "Switching Protocols"},
+    {200, "OK"},
+    {201, "Created"},
+    {202, "Accepted"},
+    {204, "No Content"},
+    {206, "Partial Content"},
+    {301, "Moved Permanently"},
+    {302, "Found"},
+    {303, "See Other"},
+    {304, "Not Modified"},
+    {307, "Temporary Redirect"},
+    {308, "Permanent Redirect"},
+    {400, "Bad Request"},
+    {401, "Unauthorized"},
+    {403, "Forbidden"},
+    {404, "Not Found"},
+    {405, "Method Not Allowed"},
+    {406, "Not Acceptable"},
+    {408, "Request Timeout"},
+    {409, "Conflict"},
+    {410, "Gone"},
+    {411, "Length Required"},
+    {412, "Precondition Failed"},
+    {413, "Content Too Large"},
+    {414, "URI Too Long"},
+    {415, "Unsupported Media Type"},
+    {416, "Range Not Satisfiable"},
+    {417, "Expectation Failed"},
+    {422, "Unprocessable Content"},
+    {429, "Too Many Requests"},
+    {431, "Request Header Fields Too Large"},
+    {500, "Internal Server Error"},
+    {501, "Not Implemented"},
+    {502, "Bad Gateway"},
+    {503, "Service Unavailable"},
+    {504, "Gateway Timeout"},
+    {505, "HTTP Version Not Supported"},
 };
 
 const char *gt_http_reason(int status)
@@ -184,9 +206,8 @@ static int hdr_append(gt_http_res *res, const char *name, size_t nl,
     char *p;
 
     if (res->hdrs_cap - res->hdrs_len < need) {
-        cap = res->hdrs_cap * 2 > res->hdrs_len + need
-                  ? res->hdrs_cap * 2
-                  : res->hdrs_len + need;
+        cap = res->hdrs_cap * 2 > res->hdrs_len + need ? res->hdrs_cap * 2
+                                                       : res->hdrs_len + need;
         p = gt__http_alloc(res->req, cap);
         if (!p)
             return -ENOMEM;

@@ -20,21 +20,21 @@
 #include "http.h"
 
 typedef struct seg {
-    const char *s;   /* into the route's pattern copy; for a parameter,
-                        its name without the ':' */
+    const char *s; /* into the route's pattern copy; for a parameter,
+                      its name without the ':' */
     size_t n;
     bool param;
 } seg;
 
 typedef struct route {
-    char *method;    /* NULL: any method */
+    char *method; /* NULL: any method */
     size_t method_len;
-    char *pattern;   /* a copy, NUL-terminated; segs point into it */
+    char *pattern; /* a copy, NUL-terminated; segs point into it */
     seg *segs;
     size_t nsegs;
     size_t nliteral; /* literal segments, for specificity */
     size_t nparams;
-    bool prefix;     /* the pattern ended in "*" */
+    bool prefix; /* the pattern ended in "*" */
     gt_http_handler fn;
     void *arg;
 } route;
@@ -203,8 +203,7 @@ static int method_fit(const route *rt, const gt_http_req *req)
 {
     if (!rt->method || method_is(req, rt->method, rt->method_len))
         return 2;
-    if (req->head.method_id == GT__HTTP_HEAD &&
-        strcmp(rt->method, "GET") == 0)
+    if (req->head.method_id == GT__HTTP_HEAD && strcmp(rt->method, "GET") == 0)
         return 1;
     return 0;
 }
@@ -225,8 +224,7 @@ static int not_found(gt_http_res *res)
 
     gt_http_res_status(res, 404);
     gt_http_res_body_static(res, body, sizeof(body) - 1);
-    return gt_http_res_header(res, "Content-Type",
-                              "text/plain; charset=utf-8");
+    return gt_http_res_header(res, "Content-Type", "text/plain; charset=utf-8");
 }
 
 /* Append 'm' to the comma-separated list in buf unless it is there. */

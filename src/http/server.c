@@ -81,17 +81,16 @@ static int derive_max_conns(int nworkers)
 
 static void apply_defaults(gt_http_config *c, int nworkers)
 {
-    int *timeouts[] = {&c->header_timeout_ms, &c->body_timeout_ms,
+    int *timeouts[] = {&c->header_timeout_ms,    &c->body_timeout_ms,
                        &c->keepalive_timeout_ms, &c->handler_timeout_ms,
-                       &c->write_timeout_ms, &c->drain_timeout_ms};
+                       &c->write_timeout_ms,     &c->drain_timeout_ms};
     static const int defaults[] = {10000, 30000, 15000, 30000, 30000, 10000};
 
     for (size_t i = 0; i < sizeof(defaults) / sizeof(defaults[0]); i++)
         if (*timeouts[i] == 0)
             *timeouts[i] = defaults[i];
     c->backlog = c->backlog > 0 ? c->backlog : 4096;
-    c->max_conns = c->max_conns > 0 ? c->max_conns
-                                    : derive_max_conns(nworkers);
+    c->max_conns = c->max_conns > 0 ? c->max_conns : derive_max_conns(nworkers);
     c->max_head = c->max_head ? c->max_head : 8192;
     c->max_target = c->max_target ? c->max_target : 4096;
     c->max_headers = c->max_headers ? c->max_headers : 64;
@@ -107,9 +106,9 @@ static int check_config(const gt_http_config *c)
     for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
         if (t[i] < -1)
             return -EINVAL;
-    if (c->port < 0 || c->port > 65535 || c->backlog < 0 ||
-        c->max_conns < 0 || c->max_head > (1u << 20) ||
-        c->max_headers > 4096 || c->max_body > ((uint64_t)1 << 40))
+    if (c->port < 0 || c->port > 65535 || c->backlog < 0 || c->max_conns < 0 ||
+        c->max_head > (1u << 20) || c->max_headers > 4096 ||
+        c->max_body > ((uint64_t)1 << 40))
         return -EINVAL;
     return 0;
 }
@@ -142,8 +141,8 @@ int gt__http_server_new(gt_http_server **out, gt_rt *rt,
     srv->rt = rt;
     srv->nworkers = nworkers;
     for (int i = 0; i < nworkers; i++) {
-        srv->workers[i] = (gt__http_worker){.srv = srv, .index = i, .fd = -1,
-                                            .listen_dup = -1};
+        srv->workers[i] = (gt__http_worker){
+            .srv = srv, .index = i, .fd = -1, .listen_dup = -1};
         gt_waitq_init(&srv->workers[i].join_wq);
     }
     atomic_init(&srv->refs, 1);
@@ -165,13 +164,12 @@ void gt__http_server_unref(gt_http_server *srv)
 
 /* ---- listening sockets (caller's thread) --------------------------------- */
 
-static int open_socket(const struct sockaddr_storage *ss, int backlog,
-                       int *out)
+static int open_socket(const struct sockaddr_storage *ss, int backlog, int *out)
 {
     socklen_t len = ss->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
                                               : sizeof(struct sockaddr_in);
-    int fd = socket(ss->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-                    0);
+    int fd =
+        socket(ss->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     int one = 1, zero = 0, rc = 0;
 
     if (fd < 0)
@@ -208,9 +206,8 @@ static int learn_port(gt_http_server *srv, int fd, struct sockaddr_storage *ss)
 
     if (getsockname(fd, (struct sockaddr *)&got, &len) < 0)
         return -errno;
-    port = got.ss_family == AF_INET6
-               ? ((struct sockaddr_in6 *)&got)->sin6_port
-               : ((struct sockaddr_in *)&got)->sin_port;
+    port = got.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&got)->sin6_port
+                                     : ((struct sockaddr_in *)&got)->sin_port;
     if (ss->ss_family == AF_INET6)
         ((struct sockaddr_in6 *)ss)->sin6_port = port;
     else

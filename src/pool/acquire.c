@@ -57,7 +57,8 @@ static void set_err(gt__wpool *w, const char *msg, const char *detail)
              detail && *detail ? ": " : "", detail ? detail : "");
 }
 
-/* ---- slots ----------------------------------------------------------------- */
+/* ---- slots -----------------------------------------------------------------
+ */
 
 /* How many slots may be claimed now: the cap, and one more once a probe
  * is due while the database holds the cap below max_open. */
@@ -79,8 +80,7 @@ static bool claim_slot(gt_pool *p)
             int max = atomic_load(&p->max_ever);
 
             while (open + 1 > max &&
-                   !atomic_compare_exchange_weak(&p->max_ever, &max,
-                                                 open + 1))
+                   !atomic_compare_exchange_weak(&p->max_ever, &max, open + 1))
                 ;
             return true;
         }
@@ -169,7 +169,8 @@ void gt__pool_discard(gt__pconn *c, uint64_t *reason)
     slot_freed(w->pool, w);
 }
 
-/* ---- connecting -------------------------------------------------------------- */
+/* ---- connecting
+ * -------------------------------------------------------------- */
 
 static void note_failure(gt_pool *p)
 {
@@ -287,7 +288,8 @@ static int try_open(gt__wpool *w, gt__pconn **out, int64_t deadline)
     return rc == 0 ? 1 : rc;
 }
 
-/* ---- idle connections ---------------------------------------------------------- */
+/* ---- idle connections
+ * ---------------------------------------------------------- */
 
 /* The most recently used idle connection that is still good, or NULL. */
 static gt__pconn *take_idle(gt__wpool *w)
@@ -390,7 +392,8 @@ static void ask_shed(gt__wpool *here)
     }
 }
 
-/* ---- waiting -------------------------------------------------------------------- */
+/* ---- waiting
+ * -------------------------------------------------------------------- */
 
 static void publish_oldest(gt__wpool *w)
 {
@@ -452,10 +455,10 @@ static int wait_turn(gt__wpool *w, gt__pconn **out, int64_t deadline)
     return rc;
 }
 
-/* ---- the two entry points ----------------------------------------------------------- */
+/* ---- the two entry points
+ * ----------------------------------------------------------- */
 
-static void mark_busy(gt__wpool *w, gt__pconn *c, const char *file,
-                      int line)
+static void mark_busy(gt__wpool *w, gt__pconn *c, const char *file, int line)
 {
     c->acquired_ms = gt_now();
     c->file = file;

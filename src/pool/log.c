@@ -26,8 +26,8 @@ static void one_line(char *out, size_t cap, const char *msg)
 
     snprintf(out, cap, "%s", msg);
     n = strlen(out);
-    while (n > 0 && (out[n - 1] == '\n' || out[n - 1] == '\r' ||
-                     out[n - 1] == ' '))
+    while (n > 0 &&
+           (out[n - 1] == '\n' || out[n - 1] == '\r' || out[n - 1] == ' '))
         out[--n] = '\0';
     for (char *s = out; *s; s++)
         if (*s == '\n' || *s == '\r')
@@ -45,9 +45,10 @@ void gt__pool_log_connect(gt_pool *p, int rc, const gt_db *db)
         if (!atomic_exchange(&p->log_down, false))
             return;
         gt_db_url_redact(p->url, url, sizeof(url));
-        fprintf(stderr, "greentor: pool: connected to %s again, after %d "
-                        "failed attempts in %lld ms\n", url,
-                atomic_exchange(&p->log_failures, 0),
+        fprintf(stderr,
+                "greentor: pool: connected to %s again, after %d "
+                "failed attempts in %lld ms\n",
+                url, atomic_exchange(&p->log_failures, 0),
                 (long long)(now - atomic_load(&p->log_down_since)));
         return;
     }
@@ -55,10 +56,11 @@ void gt__pool_log_connect(gt_pool *p, int rc, const gt_db *db)
     if (atomic_exchange(&p->log_down, true))
         return;
     atomic_store(&p->log_down_since, now);
-    one_line(msg, sizeof(msg), db && gt_db_errmsg(db)[0] ? gt_db_errmsg(db)
-                                                          : gt_strerror(rc));
+    one_line(msg, sizeof(msg),
+             db && gt_db_errmsg(db)[0] ? gt_db_errmsg(db) : gt_strerror(rc));
     gt_db_url_redact(p->url, url, sizeof(url));
-    fprintf(stderr, "greentor: pool: cannot connect to %s: %s (retrying "
-                    "with back-off; logged again once connected)\n", url,
-            msg);
+    fprintf(stderr,
+            "greentor: pool: cannot connect to %s: %s (retrying "
+            "with back-off; logged again once connected)\n",
+            url, msg);
 }

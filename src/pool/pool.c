@@ -29,7 +29,8 @@ gt__wpool *gt__pool_self(gt_pool *p)
     return &p->w[i];
 }
 
-/* ---- options ------------------------------------------------------------------ */
+/* ---- options
+ * ------------------------------------------------------------------ */
 
 typedef struct opt {
     const char *name;
@@ -40,8 +41,10 @@ typedef struct opt {
 
 #define OPT_INT_MAX 1000000L /* counts: as gt__db_url_check() allows */
 
-#define OPT(field, is_int, dflt)                                              \
-    {#field, offsetof(gt_pool_config, field), is_int, dflt}
+#define OPT(field, is_int, dflt)                                               \
+    {                                                                          \
+#field, offsetof(gt_pool_config, field), is_int, dflt                  \
+    }
 
 static const opt opts[] = {
     OPT(max_open, true, 10),
@@ -87,8 +90,10 @@ static int read_reset(gt_pool_config *c, const gt__db_url *u, char *err,
     else if (strcmp(v, "never") == 0)
         c->reset_on_release = GT_POOL_RESET_NEVER;
     else {
-        snprintf(err, errlen, "reset_on_release must be auto, always or "
-                              "never, not '%s'", v);
+        snprintf(err, errlen,
+                 "reset_on_release must be auto, always or "
+                 "never, not '%s'",
+                 v);
         return -EINVAL;
     }
     return 0;
@@ -132,9 +137,10 @@ static int read_opts(gt_pool_config *c, const gt__db_url *u, char *err,
         long v = gt__db_url_opt_long(u, o->name, (long)get_opt(c, o), &bad);
 
         if (bad || v < 0 || (o->is_int && v > OPT_INT_MAX)) {
-            snprintf(err, errlen, "pool option %s must be a whole number "
-                     "from 0 to %ld", o->name,
-                     o->is_int ? OPT_INT_MAX : (long)INT64_MAX);
+            snprintf(err, errlen,
+                     "pool option %s must be a whole number "
+                     "from 0 to %ld",
+                     o->name, o->is_int ? OPT_INT_MAX : (long)INT64_MAX);
             return -EINVAL;
         }
         put_opt(c, o, get_opt(c, o) ? get_opt(c, o) : o->dflt);
@@ -150,7 +156,8 @@ static int read_opts(gt_pool_config *c, const gt__db_url *u, char *err,
     return read_reset(c, u, err, errlen);
 }
 
-/* ---- maintenance --------------------------------------------------------------- */
+/* ---- maintenance
+ * --------------------------------------------------------------- */
 
 static void report_leaks(gt__wpool *w, int64_t now)
 {
@@ -188,7 +195,8 @@ static void reclaim_leaks(gt__wpool *w, int64_t now)
         next = c->next;
         if (!c->explicit_acq || now - c->acquired_ms < limit)
             continue;
-        snprintf(why, sizeof(why), "taken back by the pool: held longer "
+        snprintf(why, sizeof(why),
+                 "taken back by the pool: held longer "
                  "than leak_reclaim_ms (%lld ms), acquired at %s:%d",
                  (long long)limit, c->file ? c->file : "?", c->line);
         if (gt_db_disconnect(c->db, why) < 0)
@@ -290,7 +298,8 @@ static void on_rt_stop(void *arg, int worker)
     atomic_store(&w->nidle, 0);
 }
 
-/* ---- creation ---------------------------------------------------------------------- */
+/* ---- creation
+ * ---------------------------------------------------------------------- */
 
 static int check_url(gt_pool_config *c, const char *url, char *err,
                      size_t errlen)
@@ -357,7 +366,8 @@ void gt_pool_free(gt_pool *p)
     free(p);
 }
 
-/* ---- background refill ------------------------------------------------------------- */
+/* ---- background refill
+ * ------------------------------------------------------------- */
 
 static int refill_co(void *arg)
 {

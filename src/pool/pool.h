@@ -32,24 +32,24 @@ typedef struct gt__wpool gt__wpool;
 typedef struct gt__pconn {
     gt_db *db;
     gt__wpool *home;
-    int64_t expires_ms;      /* created + lifetime - jitter */
+    int64_t expires_ms; /* created + lifetime - jitter */
     int64_t idle_since_ms;
     int64_t acquired_ms;
-    const char *file;        /* where it was acquired, for leak reports */
+    const char *file; /* where it was acquired, for leak reports */
     int line;
     bool leak_reported;
-    bool explicit_acq;       /* gt_pool_acquire()d: gt_pool_release() may
-                              * give it back */
-    bool reclaimed;          /* taken back from its holder (leak_reclaim_ms):
-                              * on the reclaimed list, its slot free */
+    bool explicit_acq; /* gt_pool_acquire()d: gt_pool_release() may
+                        * give it back */
+    bool reclaimed;    /* taken back from its holder (leak_reclaim_ms):
+                        * on the reclaimed list, its slot free */
     struct gt__pconn *prev, *next;
 } gt__pconn;
 
 /* A coroutine waiting for a connection, on its own stack. */
 typedef struct gt__waiter {
-    gt_waitq q;              /* only this coroutine parks here */
-    gt__pconn *got;          /* set by the hand-over before the wake */
-    int64_t since_ms;        /* when it started waiting */
+    gt_waitq q;       /* only this coroutine parks here */
+    gt__pconn *got;   /* set by the hand-over before the wake */
+    int64_t since_ms; /* when it started waiting */
     struct gt__waiter *prev, *next;
     bool linked;
 } gt__waiter;
@@ -64,21 +64,21 @@ typedef struct gt__plist {
 struct gt__wpool {
     _Alignas(64) gt_pool *pool;
     int index;
-    gt__plist idle;          /* head = most recently used */
+    gt__plist idle; /* head = most recently used */
     gt__plist busy;
-    int cleaning;            /* given back, being cleaned by a coroutine
-                              * of the worker (acquire.c cleaner()) */
-    gt__plist reclaimed;     /* disconnected, waiting for their holders'
-                              * gt_pool_release() */
+    int cleaning;        /* given back, being cleaned by a coroutine
+                          * of the worker (acquire.c cleaner()) */
+    gt__plist reclaimed; /* disconnected, waiting for their holders'
+                          * gt_pool_release() */
     gt__waiter *wait_head, *wait_tail;
-    atomic_int nwaiting;     /* read by other workers */
-    atomic_llong oldest_ms;  /* when the head waiter started; 0: none */
-    atomic_int nidle;        /* read by other workers */
-    atomic_bool shed_asked;  /* a shed task is on its way here */
-    bool refilling;          /* a min_idle refill coroutine runs */
+    atomic_int nwaiting;    /* read by other workers */
+    atomic_llong oldest_ms; /* when the head waiter started; 0: none */
+    atomic_int nidle;       /* read by other workers */
+    atomic_bool shed_asked; /* a shed task is on its way here */
+    bool refilling;         /* a min_idle refill coroutine runs */
     bool stopped;
     uv_timer_t *maint;
-    gt_pool_stats st;        /* this worker's counters */
+    gt_pool_stats st; /* this worker's counters */
     char errmsg[256];
 };
 
@@ -86,10 +86,10 @@ struct gt_pool {
     gt_rt *rt;
     char *url;
     gt_pool_config cfg;
-    atomic_int open;         /* claimed slots: open or being opened */
-    atomic_int cap;          /* slots that may be claimed: max_open, or
-                              * fewer while the database refuses more
-                              * (at its own connection limit) */
+    atomic_int open;           /* claimed slots: open or being opened */
+    atomic_int cap;            /* slots that may be claimed: max_open, or
+                                * fewer while the database refuses more
+                                * (at its own connection limit) */
     atomic_llong cap_probe_at; /* when one slot above 'cap' may be tried */
     atomic_int max_ever;
     atomic_llong down_until; /* back-off: no new connects before this */
@@ -109,8 +109,7 @@ struct gt_pool {
 /* Counters and list lengths are written by their worker only and read by
  * any thread (stats.c): relaxed atomic stores and loads make those reads
  * race-free without a read-modify-write on the hot path. */
-#define ST_BUMP(ptr, n) \
-    __atomic_store_n((ptr), *(ptr) + (n), __ATOMIC_RELAXED)
+#define ST_BUMP(ptr, n) __atomic_store_n((ptr), *(ptr) + (n), __ATOMIC_RELAXED)
 #define ST_ADD(w, field, n) ST_BUMP(&(w)->st.field, (n))
 #define ST_INC(w, field) ST_ADD(w, field, 1)
 #define ST_GET(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)

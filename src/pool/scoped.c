@@ -19,10 +19,10 @@
 
 typedef struct held {
     gt_pool *pool;
-    gt__pconn *c;           /* NULL after an early release */
-    int64_t wait_us;        /* total waited for this pool */
-    int64_t held_us;        /* total held, closed periods */
-    uint64_t since;         /* uv_hrtime() at acquisition */
+    gt__pconn *c;    /* NULL after an early release */
+    int64_t wait_us; /* total waited for this pool */
+    int64_t held_us; /* total held, closed periods */
+    uint64_t since;  /* uv_hrtime() at acquisition */
     struct held *next;
 } held;
 
@@ -113,7 +113,8 @@ void gt_pool_co_times(gt_pool *p, int64_t *wait_us, int64_t *held_us)
         *held_us += (int64_t)((uv_hrtime() - h->since) / 1000);
 }
 
-/* ---- explicit acquisition ------------------------------------------------------ */
+/* ---- explicit acquisition
+ * ------------------------------------------------------ */
 
 int gt_pool_acquire_at(gt_pool *p, gt_db **out, int64_t deadline,
                        const char *file, int line)

@@ -75,8 +75,7 @@ char *gt_pool_metrics_new(gt_pool *p, const char *name)
         {"idle", "gauge", "Idle connections", s.idle},
         {"cleaning", "gauge",
          "Given back, being rolled back or reset before reuse", s.cleaning},
-        {"waiters", "gauge", "Coroutines waiting for a connection",
-         s.waiters},
+        {"waiters", "gauge", "Coroutines waiting for a connection", s.waiters},
         {"max_open", "gauge", "Configured cap", p->cfg.max_open},
         {"max_open_ever", "gauge", "Most connections ever open at once",
          s.max_open_ever},
@@ -102,9 +101,10 @@ char *gt_pool_metrics_new(gt_pool *p, const char *name)
          s.capacity_refusals},
         {"cap", "gauge",
          "Connections the pool may hold now (below max_open while the "
-         "database is full)", (double)s.cap},
-        {"moved_total", "counter",
-         "Handed to another worker without closing", s.moved},
+         "database is full)",
+         (double)s.cap},
+        {"moved_total", "counter", "Handed to another worker without closing",
+         s.moved},
         {"rollbacks_total", "counter", "Transactions rolled back on release",
          s.rollbacks},
         {"resets_total", "counter", "Sessions reset on release", s.resets},
@@ -119,8 +119,8 @@ char *gt_pool_metrics_new(gt_pool *p, const char *name)
                          "# HELP greentor_pool_%s %s\n"
                          "# TYPE greentor_pool_%s %s\n"
                          "greentor_pool_%s{pool=\"%s\"} %.17g\n",
-                         m[i].name, m[i].help, m[i].name, m[i].type,
-                         m[i].name, name ? name : "default", m[i].value);
+                         m[i].name, m[i].help, m[i].name, m[i].type, m[i].name,
+                         name ? name : "default", m[i].value);
         if (k < 0 || (size_t)k >= cap - n) {
             free(out);
             return NULL; /* a pool name too long for the buffer */

@@ -14,8 +14,8 @@
 
 static atomic_bool armed;
 static atomic_bool sticky_fail;
-static atomic_long fail_at;  /* the count at which to fail */
-static atomic_long count;    /* allocations since the last gt_alloc_fail() */
+static atomic_long fail_at; /* the count at which to fail */
+static atomic_long count;   /* allocations since the last gt_alloc_fail() */
 
 static bool should_fail(void)
 {

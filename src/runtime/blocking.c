@@ -14,7 +14,7 @@ typedef struct job {
     int (*fn)(void *);
     void *arg;
     int result;
-    int status;     /* after_work's status: 0 or UV_ECANCELED */
+    int status; /* after_work's status: 0 or UV_ECANCELED */
     bool done;
     gt_co *co;
 } job;

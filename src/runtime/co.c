@@ -22,8 +22,8 @@
  * goes back. Children that outlast the grace move to the root scope (the
  * worker's stop cancels them again) with a warning: nothing is left
  * pointing at a freed parent. */
-#include <stdio.h>
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "runtime.h"
@@ -209,11 +209,12 @@ static void end_scope(gt_co *co)
             continue;
         }
         k->detached = true;
-        fprintf(stderr, "greentor: coroutine #%llu '%s' outlived its parent "
-                        "#%llu '%s' by the cleanup grace; it now belongs to "
-                        "the worker\n", (unsigned long long)k->id,
-                k->name[0] ? k->name : "?", (unsigned long long)co->id,
-                co->name[0] ? co->name : "?");
+        fprintf(stderr,
+                "greentor: coroutine #%llu '%s' outlived its parent "
+                "#%llu '%s' by the cleanup grace; it now belongs to "
+                "the worker\n",
+                (unsigned long long)k->id, k->name[0] ? k->name : "?",
+                (unsigned long long)co->id, co->name[0] ? co->name : "?");
     }
     co->kids = NULL;
     co->nlive_kids = 0;

@@ -173,7 +173,8 @@ void gt__rt_run_stop_hooks(gt_sched *s)
     pthread_mutex_unlock(&rt->hooks_lock);
 }
 
-/* ---- the inbox ------------------------------------------------------------ */
+/* ---- the inbox ------------------------------------------------------------
+ */
 
 int gt_rt_post(gt_rt *rt, int worker, gt_co_fn fn, void *arg)
 {
@@ -249,7 +250,8 @@ void gt__rt_take_inbox(gt_sched *s)
         spawn_held(s);
 }
 
-/* ---- gt_rt_main ------------------------------------------------------------ */
+/* ---- gt_rt_main ------------------------------------------------------------
+ */
 
 typedef struct main_call {
     gt_co_fn fn;
@@ -283,7 +285,8 @@ int gt_rt_main(const gt_rt_config *cfg, gt_co_fn fn, void *arg)
     return rc < 0 ? rc : m.result;
 }
 
-/* ---- queries ---------------------------------------------------------------- */
+/* ---- queries ----------------------------------------------------------------
+ */
 
 int gt_rt_workers(const gt_rt *rt)
 {

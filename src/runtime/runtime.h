@@ -1,19 +1,19 @@
 /* runtime/runtime.h -- the runtime module's internal interface.
  *
- * The pieces: a context switch (switch_<arch>.S or switch_ucontext.c, one picked by the
- * Makefile), stacks with guard pages (stack.c), coroutines and their parking
- * (co.c), the per-thread scheduler driving them from libuv callbacks
- * (sched.c), the multi-threaded runtime (rt.c), and the waits built on
- * parking (wait.c, sync.c, blocking.c, local.c).
+ * The pieces: a context switch (switch_<arch>.S or switch_ucontext.c, one
+ * picked by the Makefile), stacks with guard pages (stack.c), coroutines and
+ * their parking (co.c), the per-thread scheduler driving them from libuv
+ * callbacks (sched.c), the multi-threaded runtime (rt.c), and the waits built
+ * on parking (wait.c, sync.c, blocking.c, local.c).
  *
  * Everything here is owned by one worker thread; only rt.c's inbox and stop
  * flag are touched from other threads. */
 #ifndef GT_RUNTIME_INTERNAL_H
 #define GT_RUNTIME_INTERNAL_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
-#include <pthread.h>
 
 #include "greentor/runtime.h"
 
@@ -64,7 +64,7 @@ void gt__ctx_deinit(gt__ctx *c);
 enum gt__co_state { GT__READY, GT__RUNNING, GT__PARKED, GT__DONE, GT__FREE };
 
 typedef struct gt__cleanup {
-    void (*fn)(void *);  /* NULL for a local: then 'key' names it */
+    void (*fn)(void *); /* NULL for a local: then 'key' names it */
     void *arg;
     int key;
 } gt__cleanup;
@@ -77,37 +77,37 @@ typedef struct gt_sched gt_sched;
  * overflow cannot corrupt it (or a neighbour's). */
 struct gt_co {
     gt__ctx ctx;
-    gt_sched *sched;        /* owner; never changes */
-    void *map;              /* mmap base; [map, stack_lo) is the guard */
+    gt_sched *sched; /* owner; never changes */
+    void *map;       /* mmap base; [map, stack_lo) is the guard */
     size_t map_len;
-    char *stack_lo;         /* usable stack: [stack_lo, stack_hi) */
+    char *stack_lo; /* usable stack: [stack_lo, stack_hi) */
     char *stack_hi;
-    unsigned vg_stack_id;   /* valgrind's id for the stack */
-    bool touched;           /* ran since the last trim of the free list */
-    uint64_t id;            /* unique per worker, for messages */
+    unsigned vg_stack_id; /* valgrind's id for the stack */
+    bool touched;         /* ran since the last trim of the free list */
+    uint64_t id;          /* unique per worker, for messages */
 
     gt_co_fn fn;
     void *arg;
     int result;
     enum gt__co_state state;
     bool cancelled;
-    bool detached;          /* frees itself at the end; no handle exists */
-    bool cleaning;          /* running its cleanups */
-    int wake_rc;            /* what gt__park() returns */
-    int64_t deadline;       /* the coroutine's own deadline, or GT_NEVER */
-    int64_t park_until;     /* the wait's own deadline while parked */
-    uint64_t park_seq;      /* counts parks; a timer fires only into the
-                             * park it was armed for */
-    uint64_t timer_seq;     /* park_seq when the timer was last armed */
+    bool detached;      /* frees itself at the end; no handle exists */
+    bool cleaning;      /* running its cleanups */
+    int wake_rc;        /* what gt__park() returns */
+    int64_t deadline;   /* the coroutine's own deadline, or GT_NEVER */
+    int64_t park_until; /* the wait's own deadline while parked */
+    uint64_t park_seq;  /* counts parks; a timer fires only into the
+                         * park it was armed for */
+    uint64_t timer_seq; /* park_seq when the timer was last armed */
 
-    uv_timer_t timer;       /* initialised once per mapping; ends a park */
-    gt_co *next;            /* run queue or free list link */
-    gt_co *wq_next, *wq_prev; /* gt_waitq links, valid while waitq set */
-    void *waitq;            /* the gt_waitq it is queued in, if any */
-    bool hard;              /* parked deaf to cancel and deadlines */
-    bool shielded;          /* waits ignore cancel and own deadline */
+    uv_timer_t timer;           /* initialised once per mapping; ends a park */
+    gt_co *next;                /* run queue or free list link */
+    gt_co *wq_next, *wq_prev;   /* gt_waitq links, valid while waitq set */
+    void *waitq;                /* the gt_waitq it is queued in, if any */
+    bool hard;                  /* parked deaf to cancel and deadlines */
+    bool shielded;              /* waits ignore cancel and own deadline */
     gt_co *all_prev, *all_next; /* the scheduler's list of live ones */
-    gt_co *joiner;          /* coroutine parked in gt_co_join() */
+    gt_co *joiner;              /* coroutine parked in gt_co_join() */
 
     /* Scope: the coroutine that spawned this one (NULL: the worker's root
      * scope). A child stays on its parent's 'kids' list until its control
@@ -119,15 +119,15 @@ struct gt_co {
     unsigned nlive_kids;
     bool awaiting_kids;
 
-    gt__cleanup *cleanups;  /* LIFO; points at cleanup_inline or heap */
+    gt__cleanup *cleanups; /* LIFO; points at cleanup_inline or heap */
     size_t ncleanups, cap_cleanups;
     gt__cleanup cleanup_inline[GT__CLEANUP_INLINE];
-    uint64_t local_mask;    /* bit k: locals[k] set, cleanup queued */
+    uint64_t local_mask;         /* bit k: locals[k] set, cleanup queued */
     void *locals[GT__LOCAL_MAX]; /* valid only where local_mask says so */
 
-    void *asan_fake_stack;  /* ASan's per-fiber bookkeeping */
-    void *tsan_fiber;       /* TSan's fiber for this coroutine (TSan builds;
-                             * NULL otherwise) */
+    void *asan_fake_stack; /* ASan's per-fiber bookkeeping */
+    void *tsan_fiber;      /* TSan's fiber for this coroutine (TSan builds;
+                            * NULL otherwise) */
     char name[GT__NAME_MAX];
 };
 
@@ -155,7 +155,7 @@ void gt__stack_drain(gt_sched *s);
 void gt__stack_trim_start(gt_sched *s);
 size_t gt__stack_used(const gt_co *co);
 void gt__stack_prefill(gt_co *co);
-int gt__guard_install(void);   /* process-wide SIGSEGV handler, once */
+int gt__guard_install(void); /* process-wide SIGSEGV handler, once */
 int gt__guard_thread_init(void **altstack);
 void gt__guard_thread_deinit(void *altstack);
 
@@ -171,31 +171,31 @@ struct gt_sched {
     gt_rt *rt;
     int index;
 
-    gt_co *current;          /* running coroutine, NULL on the loop's stack */
-    gt__ctx main_ctx;        /* the loop's context */
+    gt_co *current;   /* running coroutine, NULL on the loop's stack */
+    gt__ctx main_ctx; /* the loop's context */
     const void *main_stack_bottom; /* for ASan's fiber switches */
     size_t main_stack_size;
-    void *tsan_main;         /* TSan's fiber of the loop's stack */
+    void *tsan_main; /* TSan's fiber of the loop's stack */
 
-    gt_co *ready_head, *ready_tail;  /* run queue, FIFO */
-    gt_co *all;                      /* live coroutines */
-    gt_co *free_list;                /* recycled mappings */
+    gt_co *ready_head, *ready_tail; /* run queue, FIFO */
+    gt_co *all;                     /* live coroutines */
+    gt_co *free_list;               /* recycled mappings */
     size_t nfree;
     uint64_t next_id;
 
-    uv_prepare_t prepare;    /* run the ready queue before polling */
-    uv_check_t check;        /* ... and right after I/O callbacks */
-    uv_idle_t idle;          /* keeps the poll non-blocking while ready */
-    uv_async_t async;        /* inbox and stop requests */
-    uv_timer_t trim;         /* gives back deep pages of cached stacks */
+    uv_prepare_t prepare; /* run the ready queue before polling */
+    uv_check_t check;     /* ... and right after I/O callbacks */
+    uv_idle_t idle;       /* keeps the poll non-blocking while ready */
+    uv_async_t async;     /* inbox and stop requests */
+    uv_timer_t trim;      /* gives back deep pages of cached stacks */
 
     pthread_mutex_t inbox_lock;
-    gt__task *inbox;         /* tasks posted by other threads */
+    gt__task *inbox; /* tasks posted by other threads */
     size_t ninbox, cap_inbox;
-    gt__task *held;          /* taken from the inbox, not yet spawned for
-                              * want of memory: held[held_off..nheld) */
+    gt__task *held; /* taken from the inbox, not yet spawned for
+                     * want of memory: held[held_off..nheld) */
     size_t nheld, held_off;
-    uv_timer_t retry;        /* retries 'held' while memory is short */
+    uv_timer_t retry; /* retries 'held' while memory is short */
 
     bool stopping;
     gt_rt_stats stats;
@@ -210,16 +210,16 @@ typedef struct gt__stop_hook {
 
 struct gt_rt {
     gt_rt_config cfg;
-    size_t page;             /* system page size */
-    size_t guard_len;        /* PROT_NONE bytes below each stack */
-    size_t map_len;          /* bytes per coroutine mapping: guard+stack */
+    size_t page;      /* system page size */
+    size_t guard_len; /* PROT_NONE bytes below each stack */
+    size_t map_len;   /* bytes per coroutine mapping: guard+stack */
     int nworkers;
     gt_sched *workers;
-    atomic_uint rr;          /* round-robin cursor for gt_rt_post(-1) */
+    atomic_uint rr; /* round-robin cursor for gt_rt_post(-1) */
     atomic_bool stop;
-    bool ran;                /* gt_rt_run() was called */
+    bool ran; /* gt_rt_run() was called */
     pthread_mutex_t hooks_lock;
-    gt__stop_hook *hooks;    /* gt_rt_on_stop() */
+    gt__stop_hook *hooks; /* gt_rt_on_stop() */
     size_t nhooks;
 };
 

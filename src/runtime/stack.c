@@ -155,8 +155,7 @@ void gt__stack_drain(gt_sched *s)
 void gt__stack_prefill(gt_co *co)
 {
     /* Leave the top 256 bytes alone: the initial frame is built there. */
-    memset(co->stack_lo, PREFILL,
-           (size_t)(co->stack_hi - co->stack_lo) - 256);
+    memset(co->stack_lo, PREFILL, (size_t)(co->stack_hi - co->stack_lo) - 256);
 }
 
 size_t gt__stack_used(const gt_co *co)
@@ -207,10 +206,11 @@ static void report_overflow(const gt_co *co)
     put_str(msg, &n, cap, co->name[0] ? co->name : "?");
     put_str(msg, &n, cap, "' (stack of ");
     put_uint(msg, &n, cap, (uint64_t)(co->stack_hi - co->stack_lo) / 1024);
-    put_str(msg, &n, cap, " KiB; the deepest stack at a wait on this worker "
-                          "was ");
-    put_uint(msg, &n, cap, (uint64_t)(co->sched->stats.stack_wait_hwm + 1023)
-                               / 1024);
+    put_str(msg, &n, cap,
+            " KiB; the deepest stack at a wait on this worker "
+            "was ");
+    put_uint(msg, &n, cap,
+             (uint64_t)(co->sched->stats.stack_wait_hwm + 1023) / 1024);
     put_str(msg, &n, cap, " KiB; raise gt_rt_config.stack_size)\n");
     (void)!write(STDERR_FILENO, msg, n);
 }

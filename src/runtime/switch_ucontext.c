@@ -37,9 +37,8 @@ void gt__ctx_init(gt__ctx *c, void *lo, size_t size, void (*entry)(void *),
     uc->uc_stack.ss_sp = lo;
     uc->uc_stack.ss_size = at - (uintptr_t)lo;
     uc->uc_link = NULL;
-    makecontext(uc, (void (*)(void))trampoline, 4,
-                (unsigned)(fn >> 16 >> 16), (unsigned)fn,
-                (unsigned)(a >> 16 >> 16), (unsigned)a);
+    makecontext(uc, (void (*)(void))trampoline, 4, (unsigned)(fn >> 16 >> 16),
+                (unsigned)fn, (unsigned)(a >> 16 >> 16), (unsigned)a);
     c->uc = uc;
     c->sp = NULL;
 }
@@ -49,7 +48,7 @@ void gt__ctx_switch(gt__ctx *from, gt__ctx *to)
     if (!from->uc) {
         from->uc = malloc(sizeof(ucontext_t));
         if (!from->uc)
-            abort(); /* once per thread, at start: nothing to unwind */
+            abort();         /* once per thread, at start: nothing to unwind */
         from->sp = from->uc; /* marks it as ours to free */
     }
     swapcontext(from->uc, to->uc);

@@ -45,7 +45,7 @@ void gt__ctx_trampoline(void); /* hidden, but this is one link */
  * callee-saved register; returns how many lost theirs meanwhile. */
 long regs_kept(gt__ctx *from, gt__ctx *to, uint64_t seed);
 
-#define NCO 3          /* coroutines; participant 0 is main */
+#define NCO 3 /* coroutines; participant 0 is main */
 #define ROUNDS 2000
 #define STACK (64 * 1024)
 
@@ -142,8 +142,7 @@ static fpctl fp_get(void)
 
 static int fp_eq(fpctl a, fpctl b)
 {
-    return (a.mxcsr & MXCSR_CTL) == (b.mxcsr & MXCSR_CTL) &&
-           a.fpucw == b.fpucw;
+    return (a.mxcsr & MXCSR_CTL) == (b.mxcsr & MXCSR_CTL) && a.fpucw == b.fpucw;
 }
 
 #elif defined(__aarch64__)
@@ -307,7 +306,7 @@ static int fp_eq(fpctl a, fpctl b)
 #endif
 
 static gt__ctx ctx[NCO + 1];
-static int turn;               /* who should run now */
+static int turn; /* who should run now */
 static long bad_regs, bad_fp, bad_order, bad_start, bad_unwind, switches;
 
 static uint64_t seed_of(int who, int round)
@@ -364,8 +363,8 @@ static int unwinds_to_trampoline(void)
     walk w = {0, 0};
     uintptr_t t = (uintptr_t)gt__ctx_trampoline;
 
-    return _Unwind_Backtrace(record, &w) == _URC_END_OF_STACK &&
-           w.last > t && w.last < t + 32;
+    return _Unwind_Backtrace(record, &w) == _URC_END_OF_STACK && w.last > t &&
+           w.last < t + 32;
 }
 
 static void entry(void *arg)
@@ -375,8 +374,7 @@ static void entry(void *arg)
 
     /* The frame was built for this argument, with the ABI's alignment
      * and the default control state, whatever its creator had. */
-    if (turn != who || opaque(probe) % 16 != 0 ||
-        !fp_eq(fp_get(), fp_default))
+    if (turn != who || opaque(probe) % 16 != 0 || !fp_eq(fp_get(), fp_default))
         bad_start++;
     fp_set(fp_own[who]);
     if (!unwinds_to_trampoline())
