@@ -74,13 +74,6 @@ void gt__db_clear_error(gt_db *db)
 
 /* ---- opening and closing ------------------------------------------------ */
 
-static int64_t earlier(int64_t a, int64_t b)
-{
-    if (a == GT_NEVER)
-        return b;
-    return b == GT_NEVER || a < b ? a : b;
-}
-
 /* A handle carrying only an error message, for failures before a driver
  * could make one. NULL on OOM. */
 static gt_db *bare_failed(const char *msg)
@@ -113,7 +106,7 @@ static int connect_deadline(const gt__db_url *u, int64_t deadline, int64_t *out)
 
     if (bad || ms < 0)
         return -EINVAL;
-    *out = ms == 0 ? deadline : earlier(deadline, gt_deadline_in(ms));
+    *out = ms == 0 ? deadline : gt__db_earlier(deadline, gt_deadline_in(ms));
     return 0;
 }
 

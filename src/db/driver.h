@@ -115,6 +115,14 @@ extern const gt__db_driver gt__db_pg_driver;
 extern const gt__db_driver gt__db_mysql_driver;
 extern const gt__db_driver gt__db_sqlite_driver;
 
+/* The earlier of two deadlines (GT_NEVER is later than any). */
+static inline int64_t gt__db_earlier(int64_t a, int64_t b)
+{
+    if (a == GT_NEVER)
+        return b;
+    return b == GT_NEVER || a < b ? a : b;
+}
+
 /* Initialise the base part of a driver's new connection. */
 void gt__db_init_base(gt_db *db, const gt__db_driver *drv);
 

@@ -130,13 +130,6 @@ typedef struct my_cell {
     char small[SMALL_CELL];
 } my_cell;
 
-static int64_t earlier(int64_t a, int64_t b)
-{
-    if (a == GT_NEVER)
-        return b;
-    return b == GT_NEVER || a < b ? a : b;
-}
-
 /* ---- waiting ------------------------------------------------------------- */
 
 /* Forget the watch if the library closed or replaced its socket. Called
@@ -179,7 +172,7 @@ static int io_wait(my_io *io, int status, int64_t deadline)
         events |= GT_READABLE;
     if (status & MYSQL_WAIT_WRITE)
         events |= GT_WRITABLE;
-    rc = wait_socket(io, events, earlier(deadline, lib_until));
+    rc = wait_socket(io, events, gt__db_earlier(deadline, lib_until));
     if (rc == -EBADF && events) /* libuv's report of EPOLLERR (a refused */
         rc = events;            /* connect, a reset): the library's next */
                                 /* read or write will find the error */
@@ -523,8 +516,9 @@ static int my_open(gt_db **out, const gt__db_url *url, int64_t deadline)
     *out = &c->base;
     rc = conn_setup(c, url);
     if (rc == 0)
-        rc = io_connect(&c->io, &c->target, url->dbname, c,
-                        earlier(deadline, gt_deadline_in(c->connect_ms)));
+        rc =
+            io_connect(&c->io, &c->target, url->dbname, c,
+                       gt__db_earlier(deadline, gt_deadline_in(c->connect_ms)));
     if (rc == 1)
         rc = conn_error(c);
     else if (rc < 0 && !c->base.errmsg[0])

@@ -69,13 +69,6 @@ void gt__pg_defer(pg_conn *c, int syncs)
     c->settle_by = gt_deadline_in(DRAIN_MS);
 }
 
-static int64_t earlier(int64_t a, int64_t b)
-{
-    if (a == GT_NEVER)
-        return b;
-    return b == GT_NEVER || a < b ? a : b;
-}
-
 /* The connection cannot be settled any more. */
 static int give_up(pg_conn *c, int rc)
 {
@@ -102,7 +95,7 @@ static int wait_failed(pg_conn *c, int rc)
 
 int gt__pg_settle(pg_conn *c, int64_t deadline)
 {
-    int64_t until = earlier(deadline, c->settle_by);
+    int64_t until = gt__db_earlier(deadline, c->settle_by);
     PGresult *r;
     int rc;
 
