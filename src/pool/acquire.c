@@ -318,20 +318,29 @@ static gt__pconn *take_idle(gt__wpool *w)
 }
 
 /* Runs on the worker that asked: the connection is its own from now on. */
-static int arrive_task(void *arg)
+/* 'c' is clean and stays on its worker: to the oldest waiter there, else
+ * idle, else (the idle list is full) closed. */
+static void keep_here(gt__pconn *c)
 {
-    gt__pconn *c = arg;
     gt__wpool *w = c->home;
 
-    if (w->stopped)
-        return (gt__pool_discard(c, &w->st.discarded_lifetime), 0);
     if (wake_one(w, c))
-        return 0;
+        return;
     if (w->idle.n >= w->pool->cfg.max_idle)
-        return (gt__pool_discard(c, &w->st.discarded_idle), 0);
+        return gt__pool_discard(c, &w->st.discarded_idle);
     c->idle_since_ms = gt_now();
     gt__plist_push(&w->idle, c);
     atomic_store(&w->nidle, w->idle.n);
+}
+
+static int arrive_task(void *arg)
+{
+    gt__pconn *c = arg;
+
+    if (c->home->stopped)
+        gt__pool_discard(c, &c->home->st.discarded_lifetime);
+    else
+        keep_here(c);
     return 0;
 }
 
@@ -611,13 +620,7 @@ static void put_back(gt__pconn *c)
         return gt__pool_discard(c, &w->st.discarded_lifetime);
     if ((starved = starved_elsewhere(w)) != NULL)
         return move_conn(c, starved);
-    if (wake_one(w, c))
-        return;
-    if (w->idle.n >= w->pool->cfg.max_idle)
-        return gt__pool_discard(c, &w->st.discarded_idle);
-    c->idle_since_ms = gt_now();
-    gt__plist_push(&w->idle, c);
-    atomic_store(&w->nidle, w->idle.n);
+    keep_here(c);
 }
 
 static int cleaner(void *arg)
