@@ -265,7 +265,9 @@ static int connect_slot(gt__wpool *w, gt__pconn **out, int64_t deadline)
 }
 
 /* 1 and *out when a new connection was opened, 0 when no slot is free,
- * or an error (fail fast while the database is down). */
+ * -EAGAIN when the database refused one for being full (the connect
+ * yielded: look at the idle list again before waiting), or an error (fail
+ * fast while the database is down). */
 static int try_open(gt__wpool *w, gt__pconn **out, int64_t deadline)
 {
     gt_pool *p = w->pool;
@@ -283,8 +285,6 @@ static int try_open(gt__wpool *w, gt__pconn **out, int64_t deadline)
         return GT_EPOOL;
     }
     rc = connect_slot(w, out, deadline);
-    if (rc == -EAGAIN)
-        return 0; /* full: wait like any other waiter */
     return rc == 0 ? 1 : rc;
 }
 
@@ -498,6 +498,10 @@ static int find_or_wait(gt__wpool *w, gt__pconn **c, int64_t deadline,
         if ((*c = take_idle(w)) != NULL)
             return 0;
         rc = try_open(w, c, deadline);
+        /* Refused for being full: connections given back while the
+         * connect ran went idle, with nobody waiting to be woken. */
+        if (rc == -EAGAIN)
+            continue;
         if (rc != 0)
             return rc < 0 ? rc : 0;
         ask_shed(w);
