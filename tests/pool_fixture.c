@@ -1,4 +1,5 @@
 /* tests/pool_fixture.c -- see pool_fixture.h. */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -115,4 +116,36 @@ void use_postgres(void)
 void use_mysql(void)
 {
     backend = "mysql";
+}
+
+void use_backend_of(TCase *tc, const char *which)
+{
+    bool pg = strcmp(which, "postgres") == 0;
+    bool my = strcmp(which, "mysql") == 0;
+
+    tcase_add_checked_fixture(tc,
+                              pg   ? use_postgres
+                              : my ? use_mysql
+                                   : use_sqlite,
+                              NULL);
+}
+
+int64_t wait_server_sessions(gt_db *probe, int64_t want)
+{
+    int64_t n = server_sessions(probe);
+
+    for (int i = 0; i < 500 && n != want; i++) {
+        ck_assert_int_eq(gt_sleep(10), 0);
+        n = server_sessions(probe);
+    }
+    return n;
+}
+
+void wait_cleaned(gt_pool *p, gt_pool_stats *st)
+{
+    gt_pool_get_stats(p, st);
+    for (int i = 0; i < 5000 && st->cleaning > 0; i++) {
+        ck_assert_int_eq(gt_sleep(1), 0);
+        gt_pool_get_stats(p, st);
+    }
 }

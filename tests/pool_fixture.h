@@ -6,6 +6,8 @@
 
 #include <stdint.h>
 
+#include <check.h>
+
 #include "greentor/pool.h"
 
 extern const char *backend; /* "sqlite", "postgres" or "mysql" */
@@ -14,6 +16,16 @@ extern const char *backend; /* "sqlite", "postgres" or "mysql" */
 void use_sqlite(void);
 void use_postgres(void);
 void use_mysql(void);
+/* Add the one of them for 'which' ("sqlite", "postgres", "mysql") to tc. */
+void use_backend_of(TCase *tc, const char *which);
+
+/* Poll the server's count of our tagged sessions over 'probe' until it is
+ * 'want' (a session ends a moment after its socket), for at most 5 s;
+ * returns the last count. */
+int64_t wait_server_sessions(gt_db *probe, int64_t want);
+/* Poll until no connection given back to 'p' is still being cleaned (a
+ * pool coroutine's rollback or reset), for at most 5 s; the stats then. */
+void wait_cleaned(gt_pool *p, gt_pool_stats *st);
 
 /* The test database's URL for 'backend' (environment of scripts/db.sh;
  * a per-process file for SQLite). */

@@ -278,21 +278,6 @@ static void seed(const char *url)
                   log_tail());
 }
 
-/* A port nobody listens on now: the kernel's pick for port 0. */
-static int free_port(void)
-{
-    struct sockaddr_in sa = {.sin_family = AF_INET};
-    socklen_t len = sizeof(sa);
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ck_assert_msg(fd >= 0 && bind(fd, (struct sockaddr *)&sa, len) == 0 &&
-                      getsockname(fd, (struct sockaddr *)&sa, &len) == 0,
-                  "cannot pick a port: %s", strerror(errno));
-    close(fd);
-    return ntohs(sa.sin_port);
-}
-
 static int port_accepts(int port)
 {
     struct sockaddr_in sa = {.sin_family = AF_INET,
@@ -349,7 +334,7 @@ static void start_showcase(const backend *b, const char *opts)
     const char *cwd = NULL, *u = b->env ? backend_url(b) : NULL;
 
     showcase_path(bin);
-    sc.port = free_port();
+    sc.port = test_free_port();
     snprintf(port, sizeof(port), "PORT=%d", sc.port);
     open_log(b);
     if (u) {
@@ -1320,7 +1305,7 @@ static char *expect_exit_2(const char *url_setting)
     int status;
 
     showcase_path(bin);
-    snprintf(port, sizeof(port), "PORT=%d", free_port());
+    snprintf(port, sizeof(port), "PORT=%d", test_free_port());
     sc.pid = spawn(argv, env, "/tmp", sc.log);
     ck_assert_msg(sc.pid > 0, "fork: %s", strerror(errno));
     if (!wait_exit(sc.pid, START_TIMEOUT_MS, &status)) {
@@ -1350,7 +1335,7 @@ START_TEST(e2e_unreachable_database)
         snprintf(url, sizeof(url),
                  "DATABASE_URL=%s://greentor:greentor@"
                  "127.0.0.1:%d/greentor_test",
-                 b->name, free_port());
+                 b->name, test_free_port());
     else
         snprintf(url, sizeof(url),
                  "DATABASE_URL=sqlite:///nonexistent-"
@@ -1415,7 +1400,7 @@ static int run_showcase(const char *arg, const char *setting)
     int status;
 
     showcase_path(bin);
-    snprintf(port, sizeof(port), "PORT=%d", free_port());
+    snprintf(port, sizeof(port), "PORT=%d", test_free_port());
     sc.pid = spawn(argv, env, "/tmp", sc.log);
     ck_assert_msg(sc.pid > 0, "fork: %s", strerror(errno));
     if (!wait_exit(sc.pid, START_TIMEOUT_MS, &status)) {

@@ -23,20 +23,6 @@
 
 #define EXIT_WAIT_MS 10000
 
-static int free_port(void)
-{
-    struct sockaddr_in sa = {.sin_family = AF_INET};
-    socklen_t len = sizeof(sa);
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ck_assert_msg(fd >= 0 && bind(fd, (struct sockaddr *)&sa, len) == 0 &&
-                      getsockname(fd, (struct sockaddr *)&sa, &len) == 0,
-                  "cannot pick a port: %s", strerror(errno));
-    close(fd);
-    return ntohs(sa.sin_port);
-}
-
 /* The child: the showcase with argv[1..] = args, stderr on 'err_fd'. */
 static void exec_showcase(const char *bin, const char *const *args, int nargs,
                           int err_fd, int port)
@@ -80,7 +66,7 @@ static int run_showcase(const char *const *args, int nargs, char *out,
     ck_assert_int_ge(pid, 0);
     if (pid == 0) {
         close(fds[0]);
-        exec_showcase(bin, args, nargs, fds[1], free_port());
+        exec_showcase(bin, args, nargs, fds[1], test_free_port());
     }
     close(fds[1]);
     while (waitpid(pid, &status, WNOHANG) == 0) {

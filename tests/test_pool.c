@@ -56,11 +56,7 @@ static void expect_at_rest(gt_pool *p)
 {
     gt_pool_stats st;
 
-    gt_pool_get_stats(p, &st);
-    for (int i = 0; i < 5000 && st.cleaning > 0; i++) {
-        ck_assert_int_eq(gt_sleep(1), 0);
-        gt_pool_get_stats(p, &st);
-    }
+    wait_cleaned(p, &st);
     ck_assert_int_eq(st.cleaning, 0);
     ck_assert_int_eq(st.in_use, 0);
     ck_assert_int_eq(st.waiters, 0);
@@ -661,11 +657,7 @@ void add_pool_tests(Suite *s, const char *which)
                                   : "pool_sqlite");
 
     tcase_set_timeout(tc, 120);
-    tcase_add_checked_fixture(tc,
-                              pg   ? use_postgres
-                              : my ? use_mysql
-                                   : use_sqlite,
-                              NULL);
+    use_backend_of(tc, which);
     tcase_add_test(tc, isolation_1000_coroutines_each_see_their_own_value);
     tcase_add_test(tc, session_state_never_leaks_to_the_next_request);
     tcase_add_test(tc, every_exit_path_returns_the_connection);

@@ -100,11 +100,13 @@ static int t_capacity(void *arg)
     ck_assert_ptr_nonnull(strstr(m, "greentor_pool_cap{pool=\"capped\"} 2"));
     ck_assert_ptr_nonnull(strstr(m, "greentor_pool_capacity_refusals_total"));
     free(m);
-    /* It leaves; after the probe interval (1 s) the pool takes its place. */
+    /* It leaves; once the probe interval (1 s) has passed, the load makes
+     * the pool try one more connect and take its place. */
     gt_db_close(outsider);
-    ck_assert_int_eq(gt_sleep(1100), 0);
-    run_clients();
-    gt_pool_get_stats(pool, &st);
+    for (int i = 0; i < 100 && st.cap < DB_LIMIT; i++) {
+        run_clients();
+        gt_pool_get_stats(pool, &st);
+    }
     ck_assert_int_eq(st.cap, DB_LIMIT);
     ck_assert_uint_eq(st.timeouts, 0);
     return 0;
@@ -123,7 +125,7 @@ void add_pool_capacity_tests(Suite *s, const char *which)
         tcase_create(pg ? "pool_capacity_postgres" : "pool_capacity_mysql");
 
     tcase_set_timeout(tc, 60);
-    tcase_add_checked_fixture(tc, pg ? use_postgres : use_mysql, NULL);
+    use_backend_of(tc, which);
     tcase_add_test(
         tc, a_database_connection_limit_below_max_open_serves_every_request);
     suite_add_tcase(s, tc);

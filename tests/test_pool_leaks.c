@@ -21,11 +21,10 @@ static bool has_server(void)
 static int64_t sessions_settled(int64_t want)
 {
     gt_db *probe;
-    int64_t n = -1;
+    int64_t n;
 
     ck_assert_int_eq(gt_db_open(&probe, base_url(), GT_NEVER), 0);
-    for (int i = 0; i < 500 && (n = server_sessions(probe)) != want; i++)
-        ck_assert_int_eq(gt_sleep(10), 0);
+    n = wait_server_sessions(probe, want);
     gt_db_close(probe);
     return n;
 }
@@ -137,11 +136,7 @@ void add_pool_leak_tests(Suite *s, const char *which)
                                   : "pool_leaks_sqlite");
 
     tcase_set_timeout(tc, 60);
-    tcase_add_checked_fixture(tc,
-                              pg   ? use_postgres
-                              : my ? use_mysql
-                                   : use_sqlite,
-                              NULL);
+    use_backend_of(tc, which);
     tcase_add_test(tc, leaked_acquisitions_are_taken_back_and_capacity_returns);
     tcase_add_test(tc, a_connection_still_held_at_stop_is_closed_properly);
     suite_add_tcase(s, tc);

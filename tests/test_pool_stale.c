@@ -51,9 +51,7 @@ static void kill_pool_sessions(void)
         exec_ok(probe, kill_sql());
     else
         kill_mysql_sessions(probe);
-    for (int i = 0; i < 500 && server_sessions(probe) > 0; i++)
-        ck_assert_int_eq(gt_sleep(10), 0);
-    ck_assert_int_eq(server_sessions(probe), 0);
+    ck_assert_int_eq(wait_server_sessions(probe, 0), 0);
     gt_db_close(probe);
 }
 
@@ -121,7 +119,7 @@ void add_pool_stale_tests(Suite *s, const char *which)
     TCase *tc = tcase_create(pg ? "pool_stale_postgres" : "pool_stale_mysql");
 
     tcase_set_timeout(tc, 60);
-    tcase_add_checked_fixture(tc, pg ? use_postgres : use_mysql, NULL);
+    use_backend_of(tc, which);
     tcase_add_test(
         tc, requests_after_the_server_dropped_idle_connections_all_succeed);
     suite_add_tcase(s, tc);

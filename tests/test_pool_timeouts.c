@@ -44,11 +44,7 @@ static int t_burst(void *arg)
         ck_assert_int_eq(gt_co_join(co[i], &rc, GT_NEVER), 0);
         ck_assert_int_eq(rc, -ETIMEDOUT);
     }
-    gt_pool_get_stats(pool, &st);
-    for (int i = 0; i < 5000 && st.cleaning > 0; i++) {
-        ck_assert_int_eq(gt_sleep(1), 0);
-        gt_pool_get_stats(pool, &st);
-    }
+    wait_cleaned(pool, &st);
     ck_assert_uint_eq(st.opened, MAX_OPEN); /* none was reopened */
     ck_assert_uint_eq(st.discarded_broken, 0);
     ck_assert_int_eq(st.idle, MAX_OPEN);

@@ -249,11 +249,7 @@ void add_pool_worker_tests(Suite *s, const char *which)
                                   : "pool_workers_sqlite");
 
     tcase_set_timeout(tc, 120);
-    tcase_add_checked_fixture(tc,
-                              pg   ? use_postgres
-                              : my ? use_mysql
-                                   : use_sqlite,
-                              NULL);
+    use_backend_of(tc, which);
     tcase_add_test(tc, idle_connections_move_to_the_worker_that_needs_them);
     tcase_add_test(tc, steady_two_worker_load_opens_exactly_max_open);
     if (!pg && !my) {

@@ -1,8 +1,12 @@
 /* tests/util.c -- helpers shared by the test suites. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -71,4 +75,18 @@ pid_t resume_later(pid_t pid, int secs)
         _exit(0);
     }
     return w;
+}
+
+int test_free_port(void)
+{
+    struct sockaddr_in sa = {.sin_family = AF_INET};
+    socklen_t len = sizeof(sa);
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ck_assert_msg(fd >= 0 && bind(fd, (struct sockaddr *)&sa, len) == 0 &&
+                      getsockname(fd, (struct sockaddr *)&sa, &len) == 0,
+                  "cannot pick a port: %s", strerror(errno));
+    close(fd);
+    return ntohs(sa.sin_port);
 }

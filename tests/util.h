@@ -18,6 +18,10 @@ int run_main_cfg(const gt_rt_config *cfg, gt_co_fn fn, void *arg);
  * wait status and copies up to cap-1 bytes of its stderr into err. */
 int run_child(void (*fn)(void *), void *arg, char *err, size_t cap);
 
+/* A loopback TCP port nobody listens on now: the kernel's pick for port
+ * 0 (free until someone else takes it). */
+int test_free_port(void);
+
 /* The pid of scripts/db.sh's PostgreSQL postmaster (GT_DB_DIR). */
 pid_t pg_postmaster_pid(void);
 
