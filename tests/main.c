@@ -76,6 +76,8 @@ static Suite *pool_suite(void)
     add_pool_worker_tests(s, "mysql");
     add_pool_stale_tests(s, "postgres");
     add_pool_stale_tests(s, "mysql");
+    add_db_redial_tests(s, "postgres");
+    add_db_redial_tests(s, "mysql");
     add_pool_capacity_tests(s, "postgres");
     add_pool_capacity_tests(s, "mysql");
     add_pool_bouncer_tests(s);

@@ -61,6 +61,7 @@ void add_db_init_tests(Suite *s, const char *backend);
 void add_pool_tests(Suite *s, const char *backend);
 void add_pool_worker_tests(Suite *s, const char *backend);
 void add_pool_stale_tests(Suite *s, const char *backend);
+void add_db_redial_tests(Suite *s, const char *backend);
 void add_pool_capacity_tests(Suite *s, const char *backend);
 void add_pool_bouncer_tests(Suite *s);
 void add_pool_leak_tests(Suite *s, const char *backend);

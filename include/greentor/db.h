@@ -60,6 +60,22 @@
  * -EINVAL (bad URL or arguments), -EPROTONOSUPPORT (unknown scheme),
  * -ENOMEM.
  *
+ * Connections the server closed. A server ends sessions on its own (a
+ * restart, a failover, pg_terminate_backend, KILL, a proxy's idle cut).
+ * Before a statement (gt_db_exec(), gt_db_query(), gt_db_batch()) is sent
+ * on a connection that has been quiet since the loop's last tick, one
+ * non-blocking peek looks for the server's goodbye; found, the connection
+ * is reconnected in place -- same handle, same URL, set-up run again --
+ * and the statement goes to the new session, once. Only when nothing is
+ * lost: with a transaction open or session state set since the last
+ * reset (SET, temporary tables: what makes the pool reset it), the
+ * statement fails with -ECONNRESET instead, and so does a connection that
+ * dies after the statement was sent (it may have run). A reconnect that
+ * fails leaves the connection broken with a message that says so. The
+ * reconnect is within the statement's deadline and connect_timeout_ms;
+ * gt_db_get_stats() counts both outcomes. PostgreSQL and MariaDB; SQLite
+ * has no server to lose.
+ *
  * Results. A gt_rows holds the whole result, random access, typed. It
  * belongs to the caller: free it with gt_rows_free(); one forgotten is
  * freed when the coroutine that made it ends. Values returned by the
@@ -291,13 +307,17 @@ GT_API void gt_db_detach(gt_db *db);
 GT_API int gt_db_disconnect(gt_db *db, const char *why);
 
 /* Process-wide counts of interrupted statements (a deadline, or the
- * caller cancelled) and of the cancels sent to the server for them. */
+ * caller cancelled), of the cancels sent to the server for them, and of
+ * reconnects in place (see "Connections the server closed" above). */
 typedef struct gt_db_stats {
     uint64_t cancels_sent;          /* CancelRequest / KILL QUERY sent */
     uint64_t cancels_dropped;       /* not sent: too many on their way already
                                      * (a wedged server); the statement ran on */
     uint64_t interrupted_kept;      /* connection wound down clean, kept */
     uint64_t interrupted_discarded; /* ... not in time: dropped */
+    uint64_t redials;               /* found closed by the server before a
+                                     * statement was sent: reconnected in place */
+    uint64_t redials_failed;        /* ... and the reconnect failed */
 } gt_db_stats;
 
 /* Any thread. */

@@ -530,6 +530,31 @@ static int my_open(gt_db **out, const gt__db_url *url, int64_t deadline)
     return rc;
 }
 
+/* The old session is gone: its statements went with it (mysql_close()
+ * invalidates them, so closing them costs no I/O); connect again. */
+static int my_redial(gt_db *db, const gt__db_url *url, int64_t deadline)
+{
+    my_conn *c = (my_conn *)db;
+    int rc;
+
+    io_close(&c->io, true);
+    if (c->cache_ready)
+        gt__stmt_cache_clear(&c->cache, false);
+    c->status_stale = false;
+    c->thread_id = 0;
+    rc = io_connect(&c->io, &c->target, url->dbname, c,
+                    gt__db_earlier(deadline, gt_deadline_in(c->connect_ms)));
+    if (rc == 1)
+        rc = conn_error(c);
+    else if (rc < 0 && !c->base.errmsg[0])
+        gt__db_error(&c->base, rc, 0, NULL, "connect: %s", gt_strerror(rc));
+    if (rc < 0)
+        io_close(&c->io, true);
+    else
+        c->thread_id = mysql_thread_id(c->io.my);
+    return rc;
+}
+
 /* ---- statements ---------------------------------------------------------- */
 
 /* The prepared statement for 'sql': from the cache (*cached = true) or
@@ -963,4 +988,5 @@ const gt__db_driver gt__db_mysql_driver = {
     .in_tx = my_in_tx,
     .detach = my_detach,
     .socket = my_sockfd,
+    .redial = my_redial,
 };

@@ -1221,6 +1221,34 @@ static int pg_open(gt_db **out, const gt__db_url *u, int64_t deadline)
     return rc;
 }
 
+/* The old session is gone: close it without I/O worth waiting for
+ * (PQfinish's Terminate goes to a closed socket), forget its statements
+ * -- the server forgot them -- and connect again. */
+static int pg_redial(gt_db *db, const gt__db_url *u, int64_t deadline)
+{
+    pg_conn *c = (pg_conn *)db;
+    int rc;
+
+    gt__pg_settle_free(c);
+    gt_fdwatch_close(&c->watch);
+    PQfinish(c->pq);
+    c->pq = NULL;
+    gt__stmt_cache_clear(&c->cache, false);
+    c->ndrop = 0;
+    rc = pg_connect(c, u, deadline);
+    if (rc < 0) {
+        gt_fdwatch_close(&c->watch);
+        PQfinish(c->pq);
+        c->pq = NULL;
+    }
+    return rc;
+}
+
+static int pg_awaiting(gt_db *db)
+{
+    return ((pg_conn *)db)->unsettled;
+}
+
 static int pg_socket(gt_db *db)
 {
     pg_conn *c = (pg_conn *)db;
@@ -1262,4 +1290,6 @@ const gt__db_driver gt__db_pg_driver = {
     .in_tx = pg_in_tx,
     .detach = pg_detach,
     .socket = pg_socket,
+    .redial = pg_redial,
+    .awaiting = pg_awaiting,
 };
