@@ -49,20 +49,31 @@ int run_child(void (*fn)(void *), void *arg, char *err, size_t cap)
     return status;
 }
 
-pid_t pg_postmaster_pid(void)
+/* The first number in the pid file 'rel' under scripts/db.sh's state
+ * directory. */
+static pid_t db_pid(const char *rel)
 {
     const char *dir = getenv("GT_DB_DIR");
     char path[512];
     long pid = 0;
     FILE *f;
 
-    snprintf(path, sizeof(path), "%s/pg/postmaster.pid",
-             dir ? dir : "/tmp/greentor-db");
+    snprintf(path, sizeof(path), "%s/%s", dir ? dir : "/tmp/greentor-db", rel);
     f = fopen(path, "r");
     ck_assert_msg(f != NULL, "no %s: is scripts/db.sh running?", path);
     ck_assert_int_eq(fscanf(f, "%ld", &pid), 1);
     fclose(f);
     return (pid_t)pid;
+}
+
+pid_t pg_postmaster_pid(void)
+{
+    return db_pid("pg/postmaster.pid");
+}
+
+pid_t mysql_server_pid(void)
+{
+    return db_pid("mysql-run/mysql.pid");
 }
 
 pid_t resume_later(pid_t pid, int secs)

@@ -24,6 +24,8 @@ int test_free_port(void);
 
 /* The pid of scripts/db.sh's PostgreSQL postmaster (GT_DB_DIR). */
 pid_t pg_postmaster_pid(void);
+/* The MariaDB server of scripts/db.sh. */
+pid_t mysql_server_pid(void);
 
 /* A watchdog child that sends SIGCONT to 'pid' after 'secs' seconds, so a
  * test that SIGSTOPs a server cannot leave it stopped; kill and reap it
@@ -54,6 +56,7 @@ void add_db_shared_tests(Suite *s, const char *backend);
 void add_db_pg_tests(Suite *s);
 void add_db_mysql_tests(Suite *s);
 void add_db_mysql_side_tests(Suite *s);
+void add_db_mysql_wedged_tests(Suite *s);
 void add_db_batch_tests(Suite *s, const char *backend);
 void add_db_pg_params_tests(Suite *s);
 void add_db_pg_wedged_tests(Suite *s);

@@ -38,9 +38,12 @@
  * time. Every call that talks to a server yields until
  * the answer is there or 'deadline' (absolute, gt_now() ms; GT_NEVER) or the
  * coroutine's own deadline passes, or the coroutine is cancelled. A query
- * interrupted that way is cancelled on the server (PostgreSQL CancelRequest,
- * MariaDB KILL QUERY, sqlite3_interrupt) and the connection is then either
- * clean again or marked broken (gt_db_broken()); it is never reused dirty.
+ * interrupted that way returns at once and is cancelled on the server
+ * (PostgreSQL CancelRequest, MariaDB KILL QUERY, sqlite3_interrupt),
+ * never waiting for the cancel: what the server still owes is read before
+ * the connection's next use (or by the pool when it takes it back), and
+ * the connection is then clean again or, when that did not happen within
+ * 2 s, marked broken (gt_db_broken()); it is never reused dirty.
  *
  * SQL. Parameters are bound, never formatted into SQL: write '?' for each
  * one, in every backend (PostgreSQL's $n are generated for you; '?' inside

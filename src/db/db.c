@@ -331,6 +331,8 @@ static void after_statement(gt_db *db)
     db->alive_at = gt_now();
     if (!db->drv->in_tx || db->broken)
         return;
+    if (db->drv->awaiting && db->drv->awaiting(db))
+        return; /* interrupted: the server's word on it is still to come */
     if (!db->drv->in_tx(db))
         db->tx_depth = 0;
     else if (db->tx_depth == 0)
