@@ -8,12 +8,16 @@
  * dropped and counted; an SQLite offload connection on the same worker
  * keeps answering (the cancels do not hold libuv's thread pool). After
  * SIGCONT each connection is kept clean or dropped, and the server ends
- * up with no session of ours. */
+ * up with no session of ours. The same holds with the whole server
+ * stopped (its backends too, so not even the statements answer). */
+#include <dirent.h>
 #include <errno.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "util.h"
 
@@ -68,14 +72,56 @@ static void run_while_stopped(gt_db **db, gt_db *lite)
     gt_rows_free(r);
 }
 
+/* Send 'sig' to every child of 'parent' (the postmaster's backends and
+ * helpers), read from /proc. */
+static void signal_children(pid_t parent, int sig)
+{
+    DIR *d = opendir("/proc");
+    struct dirent *e;
+    char path[64];
+    long pid, ppid;
+    FILE *f;
+
+    ck_assert_ptr_nonnull(d);
+    while ((e = readdir(d)) != NULL) {
+        if ((pid = strtol(e->d_name, NULL, 10)) <= 0)
+            continue;
+        snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+        if (!(f = fopen(path, "r")))
+            continue;
+        /* pid (comm) state ppid: comm has no ')' in PostgreSQL's names */
+        if (fscanf(f, "%*d (%*[^)]) %*c %ld", &ppid) == 1 && ppid == parent)
+            kill((pid_t)pid, sig);
+        fclose(f);
+    }
+    closedir(d);
+}
+
+/* A watchdog child that resumes the postmaster and its children after
+ * 'secs', so that a failing test cannot leave the server stopped. */
+static pid_t resume_all_later(pid_t pm, int secs)
+{
+    pid_t w = fork();
+
+    if (w == 0) {
+        sleep((unsigned)secs);
+        signal_children(pm, SIGCONT);
+        kill(pm, SIGCONT);
+        _exit(0);
+    }
+    return w;
+}
+
+/* whole: the backends are stopped too, so not even the running
+ * statements can answer. */
 static int t_wedged(void *arg)
 {
+    bool whole = arg != NULL;
     gt_db *db[QUERIES], *probe, *lite;
     gt_db_stats before, after;
     pid_t pm, dog;
     int kept = 0;
 
-    (void)arg;
     for (int i = 0; i < QUERIES; i++)
         ck_assert_int_eq(gt_db_open(&db[i], tagged_url(), GT_NEVER), 0);
     ck_assert_int_eq(gt_db_open(&probe, getenv("GT_TEST_PG_URL"), GT_NEVER), 0);
@@ -83,9 +129,13 @@ static int t_wedged(void *arg)
         gt_db_open(&lite, "sqlite::memory:?mode=offload", GT_NEVER), 0);
     gt_db_get_stats(&before);
     pm = pg_postmaster_pid();
-    dog = resume_later(pm, 30);
+    dog = whole ? resume_all_later(pm, 30) : resume_later(pm, 30);
     ck_assert_int_eq(kill(pm, SIGSTOP), 0);
+    if (whole)
+        signal_children(pm, SIGSTOP);
     run_while_stopped(db, lite);
+    if (whole)
+        signal_children(pm, SIGCONT);
     kill(pm, SIGCONT);
     kill(dog, SIGKILL);
     waitpid(dog, NULL, 0);
@@ -117,6 +167,12 @@ START_TEST(queries_end_at_their_deadline_while_the_postmaster_is_stopped)
 }
 END_TEST
 
+START_TEST(queries_end_at_their_deadline_while_the_whole_server_is_stopped)
+{
+    ck_assert_int_eq(run_main(t_wedged, (void *)1), 0);
+}
+END_TEST
+
 void add_db_pg_wedged_tests(Suite *s)
 {
     TCase *tc = tcase_create("pg_wedged");
@@ -124,5 +180,7 @@ void add_db_pg_wedged_tests(Suite *s)
     tcase_set_timeout(tc, 60);
     tcase_add_test(
         tc, queries_end_at_their_deadline_while_the_postmaster_is_stopped);
+    tcase_add_test(
+        tc, queries_end_at_their_deadline_while_the_whole_server_is_stopped);
     suite_add_tcase(s, tc);
 }
