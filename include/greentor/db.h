@@ -157,6 +157,15 @@ GT_API int gt_db_open(gt_db **out, const char *url, int64_t deadline);
  * -ENOMEM. */
 GT_API int gt_db_check_url(const char *url, char *err, size_t errlen);
 
+/* The value of option 'key' in 'url' (percent-decoded; the last one when
+ * repeated, the one that counts) copied into out[0..cap), NUL-terminated.
+ * For code that rides its own options in a database URL, as the pool
+ * does. Does not yield. Returns the value's length, -ENOENT when 'url'
+ * has no such option, -ENOSPC when it does not fit (out holds ""), -EINVAL
+ * (malformed URL or arguments), -EPROTONOSUPPORT or -ENOMEM. */
+GT_API int gt_db_url_option(const char *url, const char *key, char *out,
+                            size_t cap);
+
 /* Copy 'url' into out[0..cap) with its password shown as "***"
  * (postgres://user:***@host/db), and the value of a password= or
  * sslpassword= option too: what logs, error messages and metric labels

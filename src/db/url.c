@@ -659,6 +659,32 @@ int gt_db_check_url(const char *url, char *err, size_t errlen)
     return rc;
 }
 
+int gt_db_url_option(const char *url, const char *key, char *out, size_t cap)
+{
+    gt__db_url u;
+    const char *v;
+    size_t n;
+    int rc;
+
+    if (!url || !key || !out || cap == 0)
+        return -EINVAL;
+    out[0] = '\0';
+    if ((rc = gt__db_url_parse(&u, url, NULL, 0)) < 0)
+        return rc;
+    v = gt__db_url_opt(&u, key);
+    n = v ? strlen(v) : 0;
+    if (!v)
+        rc = -ENOENT;
+    else if (n >= cap || n > INT32_MAX)
+        rc = -ENOSPC;
+    else
+        rc = (int)n;
+    if (rc >= 0)
+        memcpy(out, v, n + 1);
+    gt__db_url_free(&u);
+    return rc;
+}
+
 /* ---- redaction -------------------------------------------------------------
  */
 
