@@ -47,6 +47,10 @@ void gt__db_url_free(gt__db_url *u);
  * a number: -EINVAL, with a message in 'err' that names the option and,
  * for an unknown one, lists those accepted. 0 when all are good. */
 int gt__db_url_check(const gt__db_url *u, char *err, size_t errlen);
+/* Format a message into err[0..errlen) (err may be NULL) and return rc:
+ * the URL parser's and checker's error reports. */
+int gt__db_url_fail(char *err, size_t errlen, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 /* The value of query option 'key', NULL if absent. */
 const char *gt__db_url_opt(const gt__db_url *u, const char *key);
 /* The option as an integer; 'dflt' if absent; -EINVAL via *bad if not a
