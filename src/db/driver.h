@@ -21,7 +21,8 @@
 
 #include "greentor/db.h"
 
-/* ---- URLs (url.c) ------------------------------------------------------ */
+/* ---- URLs (url.c, url_opts.c, url_redact.c)
+ * ------------------------------------------------- */
 
 typedef struct gt__db_opt {
     char *key, *value;

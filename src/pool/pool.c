@@ -102,7 +102,7 @@ static int read_reset(gt_pool_config *c, const char *url, char *err,
     return 0;
 }
 
-/* Every option here must be one gt_db_check_url() knows (db/url.c keeps
+/* Every option here must be one gt_db_check_url() knows (db/url_opts.c keeps
  * the one list of what a URL may say), or the URL refuses it. Checked by
  * an assert at gt_pool_new(). */
 static bool opts_known(void)
