@@ -21,8 +21,7 @@
 
 #include "greentor/db.h"
 
-/* ---- URLs (url.c, url_opts.c, url_redact.c)
- * ------------------------------------------------- */
+/* ---- URLs (url.c, url_opts.c, url_redact.c) --------------------------- */
 
 typedef struct gt__db_opt {
     char *key, *value;
