@@ -15,30 +15,6 @@
 
 enum { CONNS = 20, MAX_SIDE = 4 /* mysql.c */ };
 
-static const char *url(void)
-{
-    const char *u = getenv("GT_TEST_MYSQL_URL");
-
-    ck_assert_msg(u != NULL, "no GT_TEST_MYSQL_URL: run scripts/db.sh first");
-    return u;
-}
-
-static int64_t our_sessions(gt_db *probe)
-{
-    gt_rows *r;
-    int64_t n;
-
-    ck_assert_int_eq(gt_db_query(probe, &r,
-                                 "SELECT COUNT(*) FROM "
-                                 "information_schema.processlist WHERE user "
-                                 "= 'greentor' AND id <> CONNECTION_ID()",
-                                 NULL, 0, GT_NEVER),
-                     1);
-    n = gt_rows_int(r, 0, 0);
-    gt_rows_free(r);
-    return n;
-}
-
 static int doomed(void *arg)
 {
     return (int)gt_db_exec(arg, "SELECT SLEEP(5)", NULL, 0,
@@ -65,9 +41,11 @@ static int t_storm(void *arg)
 
     (void)arg;
     for (int i = 0; i < CONNS; i++)
-        ck_assert_int_eq(gt_db_open(&db[i], url(), GT_NEVER), 0);
-    ck_assert_int_eq(gt_db_open(&probe, url(), GT_NEVER), 0);
-    for (int i = 0; i < 1000 && our_sessions(probe) > CONNS; i++)
+        ck_assert_int_eq(
+            gt_db_open(&db[i], test_db_url("GT_TEST_MYSQL_URL"), GT_NEVER), 0);
+    ck_assert_int_eq(
+        gt_db_open(&probe, test_db_url("GT_TEST_MYSQL_URL"), GT_NEVER), 0);
+    for (int i = 0; i < 1000 && mysql_our_sessions(probe) > CONNS; i++)
         ck_assert_int_eq(gt_sleep(10), 0); /* others' leftovers gone */
     gt_db_get_stats(&before);
     for (int i = 0; i < CONNS; i++)
@@ -79,7 +57,7 @@ static int t_storm(void *arg)
     /* The calls returned at their deadline; the KILLs go on in the
      * background, each within its budget. */
     for (int i = 0; i < 2000 && kills_since(&before) < CONNS; i++) {
-        n = our_sessions(probe);
+        n = mysql_our_sessions(probe);
         peak = n > peak ? n : peak;
     }
     for (int i = 0; i < CONNS; i++) {

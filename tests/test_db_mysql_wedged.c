@@ -19,30 +19,6 @@
 
 enum { QUERIES = 6 };
 
-static const char *url(void)
-{
-    const char *u = getenv("GT_TEST_MYSQL_URL");
-
-    ck_assert_msg(u != NULL, "no GT_TEST_MYSQL_URL: run scripts/db.sh first");
-    return u;
-}
-
-static int64_t our_sessions(gt_db *probe)
-{
-    gt_rows *r;
-    int64_t n;
-
-    ck_assert_int_eq(gt_db_query(probe, &r,
-                                 "SELECT COUNT(*) FROM "
-                                 "information_schema.processlist WHERE user "
-                                 "= 'greentor' AND id <> CONNECTION_ID()",
-                                 NULL, 0, GT_NEVER),
-                     1);
-    n = gt_rows_int(r, 0, 0);
-    gt_rows_free(r);
-    return n;
-}
-
 static int slow_query(void *arg)
 {
     return (int)gt_db_exec(arg, "SELECT SLEEP(3)", NULL, 0,
@@ -82,11 +58,13 @@ static int t_wedged(void *arg)
 
     (void)arg;
     for (int i = 0; i < QUERIES; i++)
-        ck_assert_int_eq(gt_db_open(&db[i], url(), GT_NEVER), 0);
-    ck_assert_int_eq(gt_db_open(&probe, url(), GT_NEVER), 0);
+        ck_assert_int_eq(
+            gt_db_open(&db[i], test_db_url("GT_TEST_MYSQL_URL"), GT_NEVER), 0);
+    ck_assert_int_eq(
+        gt_db_open(&probe, test_db_url("GT_TEST_MYSQL_URL"), GT_NEVER), 0);
     ck_assert_int_eq(
         gt_db_open(&lite, "sqlite::memory:?mode=offload", GT_NEVER), 0);
-    for (int i = 0; i < 1000 && our_sessions(probe) > QUERIES; i++)
+    for (int i = 0; i < 1000 && mysql_our_sessions(probe) > QUERIES; i++)
         ck_assert_int_eq(gt_sleep(10), 0); /* others' leftovers gone */
     server = mysql_server_pid();
     dog = resume_later(server, 30);
@@ -105,9 +83,9 @@ static int t_wedged(void *arg)
     }
     fprintf(stderr, "mysql wedged: %d of %d connections kept after SIGCONT\n",
             kept, QUERIES);
-    for (int i = 0; i < 1000 && our_sessions(probe) > 0; i++)
+    for (int i = 0; i < 1000 && mysql_our_sessions(probe) > 0; i++)
         ck_assert_int_eq(gt_sleep(10), 0);
-    ck_assert_int_eq(our_sessions(probe), 0);
+    ck_assert_int_eq(mysql_our_sessions(probe), 0);
     gt_db_close(probe);
     gt_db_close(lite);
     return 0;

@@ -26,27 +26,17 @@ enum { QUERIES = 12, MAX_CANCELS = 8 /* pg_settle.c */ };
 static const char *tagged_url(void)
 {
     static char buf[512];
-    const char *u = getenv("GT_TEST_PG_URL");
+    const char *u = test_db_url("GT_TEST_PG_URL");
 
-    ck_assert_msg(u != NULL, "no GT_TEST_PG_URL: run scripts/db.sh first");
     snprintf(buf, sizeof(buf), "%s?application_name=gt_wedged", u);
     return buf;
 }
 
 static int64_t our_sessions(gt_db *probe)
 {
-    gt_rows *r;
-    int64_t n;
-
-    ck_assert_int_eq(gt_db_query(probe, &r,
-                                 "SELECT count(*) FROM "
-                                 "pg_stat_activity WHERE application_name = "
-                                 "'gt_wedged'",
-                                 NULL, 0, GT_NEVER),
-                     1);
-    n = gt_rows_int(r, 0, 0);
-    gt_rows_free(r);
-    return n;
+    return query_int(probe, "SELECT count(*) FROM "
+                            "pg_stat_activity WHERE application_name = "
+                            "'gt_wedged'");
 }
 
 static int slow_query(void *arg)
@@ -124,7 +114,8 @@ static int t_wedged(void *arg)
 
     for (int i = 0; i < QUERIES; i++)
         ck_assert_int_eq(gt_db_open(&db[i], tagged_url(), GT_NEVER), 0);
-    ck_assert_int_eq(gt_db_open(&probe, getenv("GT_TEST_PG_URL"), GT_NEVER), 0);
+    ck_assert_int_eq(
+        gt_db_open(&probe, test_db_url("GT_TEST_PG_URL"), GT_NEVER), 0);
     ck_assert_int_eq(
         gt_db_open(&lite, "sqlite::memory:?mode=offload", GT_NEVER), 0);
     gt_db_get_stats(&before);

@@ -17,18 +17,6 @@ static bool is_pg(void)
     return strcmp(backend, "postgres") == 0;
 }
 
-static int64_t query_int(gt_db *db, const char *sql)
-{
-    gt_rows *r;
-    int64_t v;
-
-    ck_assert_msg(gt_db_query(db, &r, sql, NULL, 0, GT_NEVER) == 1, "%s: %s",
-                  sql, gt_db_errmsg(db));
-    v = gt_rows_int(r, 0, 0);
-    gt_rows_free(r);
-    return v;
-}
-
 static int64_t session_id(gt_db *db)
 {
     return query_int(db, is_pg() ? "SELECT pg_backend_pid()"
@@ -165,26 +153,13 @@ START_TEST(a_connection_closed_with_session_state_fails_the_statement)
 }
 END_TEST
 
-/* base_url() with the capped user (3 connections at most) of
- * scripts/db.sh instead of greentor. */
-static const char *capped_url(void)
-{
-    static char buf[512];
-    const char *b = base_url(), *at = strchr(b, '@'), *host = strstr(b, "://");
-
-    ck_assert_ptr_nonnull(at);
-    ck_assert_ptr_nonnull(host);
-    snprintf(buf, sizeof(buf), "%.*s://gt_capped:gt_capped%s", (int)(host - b),
-             b, at);
-    return buf;
-}
-
 /* The database is full when the victim reconnects: the statement fails,
  * the connection is broken, and the error still says "full". */
 static int t_redial_fails(void *arg)
 {
-    gt_db *victim = open_ok(capped_url()), *killer = open_ok(capped_url());
-    gt_db *second = open_ok(capped_url()), *third = NULL;
+    gt_db *victim = open_ok(capped_url(NULL)),
+          *killer = open_ok(capped_url(NULL));
+    gt_db *second = open_ok(capped_url(NULL)), *third = NULL;
     gt_db_stats before, after;
     int64_t rc;
 
@@ -193,7 +168,7 @@ static int t_redial_fails(void *arg)
     kill_session(killer, session_id(victim), victim);
     /* Take the freed place; the server frees it a moment after the
      * socket closes. */
-    for (int i = 0; i < 200 && gt_db_open(&third, capped_url(), GT_NEVER);
+    for (int i = 0; i < 200 && gt_db_open(&third, capped_url(NULL), GT_NEVER);
          i++) {
         gt_db_close(third);
         third = NULL;

@@ -49,6 +49,34 @@ int run_child(void (*fn)(void *), void *arg, char *err, size_t cap)
     return status;
 }
 
+const char *test_db_url(const char *env)
+{
+    const char *u = getenv(env);
+
+    ck_assert_msg(u && *u, "no %s: run `eval \"$(bash scripts/db.sh env)\"`",
+                  env);
+    return u;
+}
+
+int64_t query_int(gt_db *db, const char *sql)
+{
+    gt_rows *r;
+    int64_t v;
+    int n = gt_db_query(db, &r, sql, NULL, 0, GT_NEVER);
+
+    ck_assert_msg(n == 1, "%s: %d %s", sql, n, gt_db_errmsg(db));
+    v = gt_rows_int(r, 0, 0);
+    gt_rows_free(r);
+    return v;
+}
+
+int64_t mysql_our_sessions(gt_db *probe)
+{
+    return query_int(probe, "SELECT COUNT(*) FROM information_schema."
+                            "processlist WHERE user = 'greentor' AND id <> "
+                            "CONNECTION_ID()");
+}
+
 /* The first number in the pid file 'rel' under scripts/db.sh's state
  * directory. */
 static pid_t db_pid(const char *rel)

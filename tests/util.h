@@ -22,6 +22,16 @@ int run_child(void (*fn)(void *), void *arg, char *err, size_t cap);
  * 0 (free until someone else takes it). */
 int test_free_port(void);
 
+/* The database URL in environment variable 'env' (set by scripts/db.sh
+ * env); fails the test when it is not set. */
+const char *test_db_url(const char *env);
+/* The one integer that 'sql' answers on 'db' (a count, say); fails the
+ * test otherwise. */
+int64_t query_int(gt_db *db, const char *sql);
+
+/* MariaDB's count of the greentor user's sessions other than probe's. */
+int64_t mysql_our_sessions(gt_db *probe);
+
 /* The pid of scripts/db.sh's PostgreSQL postmaster (GT_DB_DIR). */
 pid_t pg_postmaster_pid(void);
 /* The MariaDB server of scripts/db.sh. */

@@ -355,6 +355,26 @@ static void my_close(gt_db *db)
     free(c);
 }
 
+/* Connect c's own session (the URL's database, connect_timeout_ms);
+ * then its thread id names it in KILL QUERY. 0 or an error, with the
+ * message set. */
+static int connect_main(my_conn *c, const gt__db_url *url, int64_t deadline)
+{
+    int rc;
+
+    c->thread_id = 0;
+    rc = gt__my_io_connect(
+        &c->io, &c->target, url->dbname, c,
+        gt__db_earlier(deadline, gt_deadline_in(c->connect_ms)));
+    if (rc == 1)
+        rc = conn_error(c);
+    else if (rc < 0 && !c->base.errmsg[0])
+        gt__db_error(&c->base, rc, 0, NULL, "connect: %s", gt_strerror(rc));
+    if (rc == 0)
+        c->thread_id = mysql_thread_id(c->io.my);
+    return rc;
+}
+
 static int my_open(gt_db **out, const gt__db_url *url, int64_t deadline)
 {
     my_conn *c = calloc(1, sizeof(*c));
@@ -368,17 +388,9 @@ static int my_open(gt_db **out, const gt__db_url *url, int64_t deadline)
     *out = &c->base;
     rc = conn_setup(c, url);
     if (rc == 0)
-        rc = gt__my_io_connect(
-            &c->io, &c->target, url->dbname, c,
-            gt__db_earlier(deadline, gt_deadline_in(c->connect_ms)));
-    if (rc == 1)
-        rc = conn_error(c);
-    else if (rc < 0 && !c->base.errmsg[0])
-        gt__db_error(&c->base, rc, 0, NULL, "connect: %s", gt_strerror(rc));
+        rc = connect_main(c, url, deadline);
     if (rc < 0)
         c->base.failed_open = true;
-    else
-        c->thread_id = mysql_thread_id(c->io.my);
     return rc;
 }
 
@@ -393,18 +405,9 @@ static int my_redial(gt_db *db, const gt__db_url *url, int64_t deadline)
     if (c->cache_ready)
         gt__stmt_cache_clear(&c->cache, false);
     c->status_stale = false;
-    c->thread_id = 0;
-    rc = gt__my_io_connect(
-        &c->io, &c->target, url->dbname, c,
-        gt__db_earlier(deadline, gt_deadline_in(c->connect_ms)));
-    if (rc == 1)
-        rc = conn_error(c);
-    else if (rc < 0 && !c->base.errmsg[0])
-        gt__db_error(&c->base, rc, 0, NULL, "connect: %s", gt_strerror(rc));
+    rc = connect_main(c, url, deadline);
     if (rc < 0)
         gt__my_io_close(&c->io, true);
-    else
-        c->thread_id = mysql_thread_id(c->io.my);
     return rc;
 }
 
