@@ -110,7 +110,7 @@ static int t_wedged(void *arg)
     gt_db *db[QUERIES], *probe, *lite;
     gt_db_stats before, after;
     pid_t pm, dog;
-    int kept = 0;
+    int kept;
 
     for (int i = 0; i < QUERIES; i++)
         ck_assert_int_eq(gt_db_open(&db[i], tagged_url(), GT_NEVER), 0);
@@ -134,19 +134,10 @@ static int t_wedged(void *arg)
     ck_assert_uint_ge(after.cancels_dropped - before.cancels_dropped,
                       QUERIES - MAX_CANCELS);
     ck_assert_uint_le(after.cancels_sent - before.cancels_sent, MAX_CANCELS);
-    for (int i = 0; i < QUERIES; i++) {
-        int64_t rc = gt_db_exec(db[i], "SELECT 1", NULL, 0, GT_NEVER);
-
-        ck_assert_msg(rc >= 0 || rc == -ECONNRESET, "%lld %s", (long long)rc,
-                      gt_db_errmsg(db[i]));
-        kept += rc >= 0;
-        gt_db_close(db[i]);
-    }
+    kept = close_kept(db, QUERIES);
     fprintf(stderr, "wedged: %d of %d connections kept after SIGCONT\n", kept,
             QUERIES);
-    for (int i = 0; i < 1000 && our_sessions(probe) > 0; i++)
-        ck_assert_int_eq(gt_sleep(10), 0);
-    ck_assert_int_eq(our_sessions(probe), 0);
+    wait_none_left(probe, our_sessions);
     gt_db_close(probe);
     gt_db_close(lite);
     return 0;

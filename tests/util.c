@@ -70,6 +70,28 @@ int64_t query_int(gt_db *db, const char *sql)
     return v;
 }
 
+int close_kept(gt_db **db, int n)
+{
+    int kept = 0;
+
+    for (int i = 0; i < n; i++) {
+        int64_t rc = gt_db_exec(db[i], "SELECT 1", NULL, 0, GT_NEVER);
+
+        ck_assert_msg(rc >= 0 || rc == -ECONNRESET, "%lld %s", (long long)rc,
+                      gt_db_errmsg(db[i]));
+        kept += rc >= 0;
+        gt_db_close(db[i]);
+    }
+    return kept;
+}
+
+void wait_none_left(gt_db *probe, int64_t (*count)(gt_db *))
+{
+    for (int i = 0; i < 1000 && count(probe) > 0; i++)
+        ck_assert_int_eq(gt_sleep(10), 0);
+    ck_assert_int_eq(count(probe), 0);
+}
+
 int64_t mysql_our_sessions(gt_db *probe)
 {
     return query_int(probe, "SELECT COUNT(*) FROM information_schema."

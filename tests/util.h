@@ -29,6 +29,13 @@ const char *test_db_url(const char *env);
  * test otherwise. */
 int64_t query_int(gt_db *db, const char *sql);
 
+/* After a fault: each of the n connections' next statement must succeed
+ * or find the connection dropped (-ECONNRESET); all are closed. Returns
+ * how many were kept. */
+int close_kept(gt_db **db, int n);
+/* Poll count(probe) until it is 0, for at most 10 s; fails otherwise. */
+void wait_none_left(gt_db *probe, int64_t (*count)(gt_db *));
+
 /* MariaDB's count of the greentor user's sessions other than probe's. */
 int64_t mysql_our_sessions(gt_db *probe);
 
