@@ -302,6 +302,15 @@ static void close_all(gt_pool *p, gt__plist *l)
  * what is still busy is an explicit acquisition never given back. Every
  * connection is closed on the thread that owns it -- leaked ones too, so
  * the server sees each client say goodbye (no "Aborted connection"). */
+static void unref(gt_pool *p)
+{
+    if (atomic_fetch_sub(&p->refs, 1) != 1)
+        return;
+    free(p->url);
+    free(p->w);
+    free(p);
+}
+
 static void on_rt_stop(void *arg, int worker)
 {
     gt_pool *p = arg;
@@ -316,6 +325,7 @@ static void on_rt_stop(void *arg, int worker)
     close_all(p, &w->busy);
     close_all(p, &w->reclaimed);
     atomic_store(&w->nidle, 0);
+    unref(p);
 }
 
 /* ---- creation
@@ -355,6 +365,7 @@ int gt_pool_new(gt_pool **out, gt_rt *rt, const char *url,
     p->w = aligned_alloc(64, (size_t)p->nw * sizeof(*p->w));
     if (p->w)
         memset(p->w, 0, (size_t)p->nw * sizeof(*p->w));
+    atomic_init(&p->refs, p->nw + 1);
     if (!p->url || !p->w || gt_rt_on_stop(rt, on_rt_stop, p) < 0)
         goto fail;
     for (int i = 0; i < p->nw; i++) {
@@ -374,11 +385,8 @@ fail:
 
 void gt_pool_free(gt_pool *p)
 {
-    if (!p)
-        return;
-    free(p->url);
-    free(p->w);
-    free(p);
+    if (p)
+        unref(p);
 }
 
 /* ---- background refill

@@ -99,6 +99,11 @@ struct gt_pool {
                               * looking at the other workers' lines */
     int nw;
     gt__wpool *w;
+    /* One per worker until its stop hook has run, one for gt_pool_free():
+     * the last to let go frees the pool, so that freeing it before a
+     * runtime that never ran is freed (its posted tasks and stop hooks
+     * still run then) is safe. */
+    atomic_int refs;
     /* What the log last said about connecting (log.c): down or not, since
      * when, and the failures since then. */
     atomic_bool log_down;
