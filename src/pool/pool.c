@@ -185,7 +185,8 @@ static void report_leaks(gt__wpool *w, int64_t now)
 
     if (limit <= 0)
         return;
-    for (gt__pconn *c = w->busy.head; c; c = c->next) {
+    for (gt__pconn *c = gt__pconn_of(w->busy.head); c;
+         c = gt__pconn_of(c->link.next)) {
         if (c->leak_reported || now - c->acquired_ms < limit)
             continue;
         c->leak_reported = true;
@@ -211,8 +212,8 @@ static void reclaim_leaks(gt__wpool *w, int64_t now)
 
     if (limit <= 0)
         return;
-    for (c = w->busy.head; c; c = next) {
-        next = c->next;
+    for (c = gt__pconn_of(w->busy.head); c; c = next) {
+        next = gt__pconn_of(c->link.next);
         if (!c->explicit_acq || now - c->acquired_ms < limit)
             continue;
         snprintf(why, sizeof(why),
@@ -235,11 +236,11 @@ static int min_idle_share(const gt__wpool *w)
 
 static void expire_idle(gt__wpool *w, int64_t now)
 {
-    gt__pconn *c = w->idle.tail, *prev;
+    gt__pconn *c = gt__pconn_of(w->idle.tail), *prev;
     int keep = min_idle_share(w);
 
     for (; c; c = prev) {
-        prev = c->prev;
+        prev = gt__pconn_of(c->link.prev);
         if (now >= c->expires_ms) {
             gt__plist_remove(&w->idle, c);
             gt__pool_discard(c, &w->st.discarded_lifetime);
@@ -285,11 +286,11 @@ static void on_timer_closed(uv_handle_t *h)
     free(h);
 }
 
-static void close_all(gt_pool *p, gt__plist *l)
+static void close_all(gt_pool *p, gt__list *l)
 {
     gt__pconn *c;
 
-    while ((c = l->head) != NULL) {
+    while ((c = gt__pconn_of(l->head)) != NULL) {
         gt__plist_remove(l, c);
         gt_db_close(c->db);
         if (!c->reclaimed)
