@@ -9,7 +9,7 @@
 
 #include <mysql.h>
 
-#include "db/driver.h"
+#include "driver.h"
 
 /* A libmariadb handle and the registration of its socket with the loop. */
 typedef struct my_io {

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "db/driver.h"
+#include "driver.h"
 
 #define METRICS_MAX 2048
 

@@ -23,7 +23,7 @@
 #define POOL_ASSERT(cond) ((void)0)
 #endif
 
-#include "base/list.h"
+#include "list.h"
 #include "greentor/pool.h"
 
 typedef struct gt__wpool gt__wpool;
