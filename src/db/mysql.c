@@ -1,23 +1,8 @@
 /* db/mysql.c -- the MySQL / MariaDB backend, on MariaDB Connector/C's
  * non-blocking API.
  *
- * Every call that may touch the network is a libmariadb *_start() followed
- * by *_cont() calls. The library runs the ordinary blocking call on a
- * private stack and suspends it whenever its socket would block, returning
- * what it waits for: MYSQL_WAIT_READ / _WRITE / _EXCEPT and, when a library
- * timeout runs (connect), MYSQL_WAIT_TIMEOUT. gt__my_run() turns that into a
- * gt_fdwatch wait on mysql_get_socket(), so the coroutine parks and the
- * loop goes on. The socket exists only once connect has begun, and the
- * library closes it itself when the server goes away, so the watch follows
- * the socket: opened at the first wait, closed as soon as the socket
- * changes. Name resolution is the exception: getaddrinfo() inside connect
- * blocks, so URLs should name an IP address (or localhost, a Unix socket).
- *
- * That private stack: MYSQL_OPT_NONBLOCK with size 0 takes the library's
- * default, malloc'd per connection without a guard page -- 256 KiB in
- * Connector/C 3.3 (measured; older releases used 60 KiB). We keep it: TLS
- * and auth plugins run there, and glibc maps a block that size lazily, so
- * the untouched part costs no memory.
+ * The calls' waits on the loop are mysql_io.c's, building results from
+ * stored rows mysql_rows.c's.
  *
  * Statements are server-side prepared statements ('?' is MySQL's own
  * placeholder), cached per connection by SQL text. Results are read whole
@@ -50,145 +35,6 @@
 #include <mysqld_error.h>
 
 #include "mysql.h"
-
-#define SMALL_CELL 64     /* strings up to this size need no 2nd copy */
-#define BINARY_CHARSET 63 /* charsetnr of binary strings and blobs */
-
-/* A fetched cell, bound as the output buffer of one column. */
-typedef struct my_cell {
-    int type; /* GT_DB_* of the column */
-    int64_t i;
-    double f;
-    unsigned long len;
-    my_bool null, err;
-    char small[SMALL_CELL];
-} my_cell;
-
-/* ---- waiting ------------------------------------------------------------- */
-
-/* Forget the watch if the library closed or replaced its socket. Called
- * right after every library call, before anything else can reuse the fd
- * number on this loop. */
-void gt__my_sync_watch(my_io *io)
-{
-    if (io->watch.poll && mysql_get_socket(io->my) != io->watch.fd)
-        gt_fdwatch_close(&io->watch);
-}
-
-static int wait_socket(my_io *io, int events, int64_t until)
-{
-    int fd = (int)mysql_get_socket(io->my), rc;
-
-    if (!events) { /* a pure timeout: sleep, then report it as one */
-        if (until == GT_NEVER)
-            return GT_EPROTO;
-        rc = gt_sleep(until - gt_now());
-        return rc < 0 ? rc : -ETIMEDOUT;
-    }
-    if (fd < 0)
-        return GT_EPROTO;
-    if (!io->watch.poll && (rc = gt_fdwatch_open(&io->watch, fd)) < 0)
-        return rc;
-    return gt_fdwatch_wait(&io->watch, events, until);
-}
-
-/* Wait for what the library asked for ('status'). Returns the MYSQL_WAIT_*
- * events to pass to its _cont(), or -ETIMEDOUT / -ECANCELED / another
- * negative error when 'deadline' or the coroutine ended the wait. */
-int gt__my_io_wait(my_io *io, int status, int64_t deadline)
-{
-    int64_t lib_until = GT_NEVER;
-    int events = 0, rc;
-
-    if (status & MYSQL_WAIT_TIMEOUT)
-        lib_until = gt_deadline_in(mysql_get_timeout_value_ms(io->my));
-    if (status & (MYSQL_WAIT_READ | MYSQL_WAIT_EXCEPT))
-        events |= GT_READABLE;
-    if (status & MYSQL_WAIT_WRITE)
-        events |= GT_WRITABLE;
-    rc = wait_socket(io, events, gt__db_earlier(deadline, lib_until));
-    if (rc == -EBADF && events) /* libuv's report of EPOLLERR (a refused */
-        rc = events;            /* connect, a reset): the library's next */
-                                /* read or write will find the error */
-    if (rc == -ETIMEDOUT && lib_until != GT_NEVER && gt_now() >= lib_until) {
-        io->lib_timeout = true;
-        return MYSQL_WAIT_TIMEOUT;
-    }
-    if (rc < 0)
-        return rc;
-    return (rc & GT_READABLE ? status & (MYSQL_WAIT_READ | MYSQL_WAIT_EXCEPT)
-                             : 0) |
-           (rc & GT_WRITABLE ? MYSQL_WAIT_WRITE : 0);
-}
-
-int gt__my_op_cont(my_op *op, int events)
-{
-    MYSQL *my = op->io->my;
-
-    switch (op->kind) {
-    case OP_CONNECT:
-        return mysql_real_connect_cont(&op->mret, my, events);
-    case OP_QUERY:
-        return mysql_real_query_cont(&op->ret, my, events);
-    case OP_PING:
-        return mysql_ping_cont(&op->ret, my, events);
-    case OP_RESET:
-        return mysql_reset_connection_cont(&op->ret, my, events);
-    case OP_PREPARE:
-        return mysql_stmt_prepare_cont(&op->ret, op->st, events);
-    case OP_EXECUTE:
-        return mysql_stmt_execute_cont(&op->ret, op->st, events);
-    case OP_STORE:
-        return mysql_stmt_store_result_cont(&op->ret, op->st, events);
-    case OP_NEXT:
-        return mysql_stmt_next_result_cont(&op->ret, op->st, events);
-    }
-    return 0;
-}
-
-static bool op_failed(const my_op *op)
-{
-    if (op->kind == OP_CONNECT)
-        return op->mret == NULL;
-    if (op->kind == OP_NEXT)
-        return op->ret > 0; /* -1 is "no more results" */
-    return op->ret != 0;
-}
-
-/* Mark the connection unusable and shut its socket down, so that nothing,
- * not even mysql_close() or mysql_stmt_close(), can block on it. */
-int gt__my_set_broken(my_conn *c, int rc)
-{
-    int fd = c->io.my ? (int)mysql_get_socket(c->io.my) : -1;
-
-    c->base.broken = true;
-    if (fd >= 0)
-        shutdown(fd, SHUT_RDWR);
-    return rc;
-}
-
-/* Drive a started call ('status' from its _start()) to its end. 'c' is
- * the connection whose call an interruption defers and that is marked
- * broken when the call cannot be finished, NULL for the side connection's
- * calls. Returns 0 (succeeded), 1 (failed: the library holds the error) or
- * a negative error. */
-int gt__my_run(my_conn *c, my_op *op, int status, int64_t deadline)
-{
-    int ev;
-
-    op->io->lib_timeout = false;
-    gt__my_sync_watch(op->io);
-    while (status != 0) {
-        ev = gt__my_io_wait(op->io, status, deadline);
-        if ((ev == -ETIMEDOUT || ev == -ECANCELED) && c && c->thread_id)
-            return gt__my_defer(c, op, status, ev);
-        if (ev < 0)
-            return c ? gt__my_set_broken(c, ev) : ev;
-        status = gt__my_op_cont(op, ev);
-        gt__my_sync_watch(op->io);
-    }
-    return op_failed(op) ? 1 : 0;
-}
 
 /* ---- errors -------------------------------------------------------------- */
 
@@ -233,7 +79,7 @@ static int conn_error(my_conn *c)
     return lib_error(c, mysql_errno(my), mysql_sqlstate(my), mysql_error(my));
 }
 
-static int stmt_error(my_conn *c, MYSQL_STMT *st)
+int gt__my_stmt_error(my_conn *c, MYSQL_STMT *st)
 {
     return lib_error(c, mysql_stmt_errno(st), mysql_stmt_sqlstate(st),
                      mysql_stmt_error(st));
@@ -259,41 +105,6 @@ static int usable(my_conn *c, int64_t deadline)
 }
 
 /* ---- connections --------------------------------------------------------- */
-
-/* Make io->my and connect it. Returns gt__my_run()'s result, or -ENOMEM. */
-int gt__my_io_connect(my_io *io, const my_target *t, const char *dbname,
-                      my_conn *c, int64_t deadline)
-{
-    my_op op = {.kind = OP_CONNECT, .io = io};
-    unsigned int secs = t->connect_s, no = 0;
-
-    io->my = mysql_init(NULL);
-    if (!io->my || mysql_options(io->my, MYSQL_OPT_NONBLOCK, NULL) ||
-        mysql_options(io->my, MYSQL_SET_CHARSET_NAME, "utf8mb4") ||
-        (secs && mysql_options(io->my, MYSQL_OPT_CONNECT_TIMEOUT, &secs)) ||
-        mysql_options(io->my, MYSQL_OPT_LOCAL_INFILE, &no))
-        return -ENOMEM;
-    return gt__my_run(c, &op,
-                      mysql_real_connect_start(
-                          &op.mret, io->my, t->host, t->user, t->password,
-                          dbname, t->port, NULL, CLIENT_FOUND_ROWS),
-                      deadline);
-}
-
-/* Close the handle; 'dirty': mid-protocol, so shut the socket down first. */
-void gt__my_io_close(my_io *io, bool dirty)
-{
-    int fd;
-
-    gt_fdwatch_close(&io->watch);
-    if (!io->my)
-        return;
-    fd = (int)mysql_get_socket(io->my);
-    if (dirty && fd >= 0)
-        shutdown(fd, SHUT_RDWR);
-    mysql_close(io->my);
-    io->my = NULL;
-}
 
 /* The cache calls this for each statement leaving it. With server_alive
  * false the library has already invalidated the statement (after
@@ -432,7 +243,7 @@ static int stmt_get(my_conn *c, const char *sql, MYSQL_STMT **out, bool *cached,
                     mysql_stmt_prepare_start(&op.ret, op.st, sql, strlen(sql)),
                     deadline);
     if (rc == 1)
-        rc = stmt_error(c, op.st);
+        rc = gt__my_stmt_error(c, op.st);
     if (rc < 0 && c->unsettled)
         gt__my_defer_owns(c, op.st); /* mid-prepare: closed after it */
     else if (rc < 0)
@@ -508,9 +319,9 @@ static int execute(my_conn *c, MYSQL_STMT *st, MYSQL_BIND *pb, int n,
                             "statement takes %lu parameters, got %d",
                             mysql_stmt_param_count(st), n);
     if (n > 0 && mysql_stmt_bind_param(st, pb))
-        return stmt_error(c, st);
+        return gt__my_stmt_error(c, st);
     rc = gt__my_run(c, &op, mysql_stmt_execute_start(&op.ret, st), deadline);
-    return rc == 1 ? stmt_error(c, st) : rc;
+    return rc == 1 ? gt__my_stmt_error(c, st) : rc;
 }
 
 /* Execute, preparing again once if the server lost a cached statement. */
@@ -529,164 +340,6 @@ static int execute_fresh(my_conn *c, const char *sql, MYSQL_STMT **st,
     return rc < 0 ? rc : execute(c, *st, pb, n, deadline);
 }
 
-/* ---- results ------------------------------------------------------------- */
-
-static int column_type(const MYSQL_FIELD *f)
-{
-    switch (f->type) {
-    case MYSQL_TYPE_TINY:
-    case MYSQL_TYPE_SHORT:
-    case MYSQL_TYPE_LONG:
-    case MYSQL_TYPE_INT24:
-    case MYSQL_TYPE_LONGLONG:
-    case MYSQL_TYPE_YEAR:
-        return GT_DB_INT;
-    case MYSQL_TYPE_FLOAT:
-    case MYSQL_TYPE_DOUBLE:
-    case MYSQL_TYPE_DECIMAL:
-    case MYSQL_TYPE_NEWDECIMAL:
-        return GT_DB_FLOAT;
-    case MYSQL_TYPE_TINY_BLOB:
-    case MYSQL_TYPE_MEDIUM_BLOB:
-    case MYSQL_TYPE_LONG_BLOB:
-    case MYSQL_TYPE_BLOB:
-    case MYSQL_TYPE_VAR_STRING:
-    case MYSQL_TYPE_STRING:
-    case MYSQL_TYPE_VARCHAR:
-    case MYSQL_TYPE_BIT:
-    case MYSQL_TYPE_GEOMETRY:
-        return f->charsetnr == BINARY_CHARSET ? GT_DB_BLOB : GT_DB_TEXT;
-    default: /* dates and times come as text */
-        return GT_DB_TEXT;
-    }
-}
-
-/* Name the result's columns and bind each to its cell. Numbers are
- * converted by the library; strings go to the cell's small buffer and are
- * fetched again with mysql_stmt_fetch_column() when longer. */
-static int bind_columns(gt_rows *r, const MYSQL_FIELD *f, unsigned int n,
-                        my_cell *cells, MYSQL_BIND *b)
-{
-    unsigned int i;
-
-    for (i = 0; i < n; i++) {
-        cells[i].type = column_type(&f[i]);
-        if (gt__rows_set_column(r, (int)i, f[i].name, cells[i].type) < 0)
-            return -ENOMEM;
-        b[i].is_null = &cells[i].null;
-        b[i].error = &cells[i].err;
-        b[i].length = &cells[i].len;
-        if (cells[i].type == GT_DB_INT) {
-            b[i].buffer_type = MYSQL_TYPE_LONGLONG;
-            b[i].buffer = &cells[i].i;
-            b[i].is_unsigned = (f[i].flags & UNSIGNED_FLAG) != 0;
-        } else if (cells[i].type == GT_DB_FLOAT) {
-            b[i].buffer_type = MYSQL_TYPE_DOUBLE;
-            b[i].buffer = &cells[i].f;
-        } else {
-            b[i].buffer_type = MYSQL_TYPE_STRING;
-            b[i].buffer = cells[i].small;
-            b[i].buffer_length = sizeof(cells[i].small);
-        }
-    }
-    return 0;
-}
-
-/* Copy a string or blob cell, fetching it whole if it did not fit. */
-static int put_bytes(MYSQL_STMT *st, gt_rows *r, unsigned int col,
-                     my_cell *cell)
-{
-    MYSQL_BIND b = {.buffer_type = MYSQL_TYPE_STRING};
-    unsigned long got = 0;
-    char *p = cell->small;
-    int rc;
-
-    if (cell->len > sizeof(cell->small)) {
-        if (!(p = malloc(cell->len)))
-            return -ENOMEM;
-        b.buffer = p;
-        b.buffer_length = cell->len;
-        b.length = &got;
-        if (mysql_stmt_fetch_column(st, &b, col, 0)) {
-            free(p);
-            return 1;
-        }
-    }
-    if (cell->type == GT_DB_BLOB)
-        rc = gt__rows_put_blob(r, (int)col, p, cell->len);
-    else
-        rc = gt__rows_put_text(r, (int)col, p, cell->len);
-    if (p != cell->small)
-        free(p);
-    return rc;
-}
-
-static int put_cell(MYSQL_STMT *st, gt_rows *r, unsigned int col, my_cell *cell,
-                    const MYSQL_BIND *b)
-{
-    char num[24];
-
-    if (cell->null)
-        return gt__rows_put_null(r, (int)col);
-    if (cell->type == GT_DB_FLOAT)
-        return gt__rows_put_float(r, (int)col, cell->f);
-    if (cell->type != GT_DB_INT)
-        return put_bytes(st, r, col, cell);
-    if (b->is_unsigned && cell->i < 0) { /* above INT64_MAX: keep exact */
-        snprintf(num, sizeof(num), "%llu", (unsigned long long)cell->i);
-        return gt__rows_put_text(r, (int)col, num, strlen(num));
-    }
-    return gt__rows_put_int(r, (int)col, cell->i);
-}
-
-/* Fetch the stored rows into r. Returns 0, -ENOMEM or 1 (library error). */
-static int fetch_rows(MYSQL_STMT *st, gt_rows *r, unsigned int n,
-                      my_cell *cells, MYSQL_BIND *b)
-{
-    unsigned int i;
-    int rc = 0, got;
-
-    if (mysql_stmt_bind_result(st, b))
-        return 1;
-    while (rc == 0 && (got = mysql_stmt_fetch(st)) != MYSQL_NO_DATA) {
-        if (got == 1)
-            return 1;
-        /* 0 or MYSQL_DATA_TRUNCATED: long strings are fetched again */
-        rc = gt__rows_add_row(r);
-        for (i = 0; rc == 0 && i < n; i++)
-            rc = put_cell(st, r, i, &cells[i], &b[i]);
-    }
-    return rc;
-}
-
-/* Build *out from the stored result of 'st'. */
-static int make_rows(my_conn *c, MYSQL_STMT *st, gt_rows **out)
-{
-    MYSQL_RES *meta = mysql_stmt_result_metadata(st);
-    unsigned int n = mysql_stmt_field_count(st);
-    my_cell *cells = calloc(n, sizeof(*cells));
-    MYSQL_BIND *b = calloc(n, sizeof(*b));
-    gt_rows *r = gt__rows_new((int)n);
-    int rc = -ENOMEM;
-
-    if (meta && cells && b && r &&
-        (rc = bind_columns(r, mysql_fetch_fields(meta), n, cells, b)) == 0)
-        rc = fetch_rows(st, r, n, cells, b);
-    if (rc == 1 || (!meta && mysql_stmt_errno(st)))
-        rc = stmt_error(c, st);
-    else if (rc < 0)
-        rc = gt__db_error(&c->base, rc, 0, NULL, "out of memory");
-    if (rc < 0)
-        gt_rows_free(r);
-    else
-        *out = r;
-    if (meta)
-        mysql_free_result(meta);
-    free(cells);
-    free(b);
-    return rc;
-}
-
 /* Store the current result set of 'st' and turn it into rows (if 'out'
  * and not cleaning up after an interrupt), then release it. */
 static int take_result(my_conn *c, MYSQL_STMT *st, gt_rows **out,
@@ -700,9 +353,9 @@ static int take_result(my_conn *c, MYSQL_STMT *st, gt_rows **out,
     rc = gt__my_run(c, &op, mysql_stmt_store_result_start(&op.ret, st),
                     deadline);
     if (rc != 0)
-        return rc == 1 ? stmt_error(c, st) : rc;
+        return rc == 1 ? gt__my_stmt_error(c, st) : rc;
     if (out)
-        rc = make_rows(c, st, out);
+        rc = gt__my_make_rows(c, st, out);
     mysql_stmt_free_result(st); /* stored: frees memory, no I/O */
     return rc;
 }
@@ -718,7 +371,7 @@ static int read_results(my_conn *c, MYSQL_STMT *st, gt_rows **out,
         rc = gt__my_run(c, &op, mysql_stmt_next_result_start(&op.ret, st),
                         deadline);
         if (rc == 1)
-            rc = stmt_error(c, st);
+            rc = gt__my_stmt_error(c, st);
         if (rc == 0)
             rc = take_result(c, st, NULL, deadline);
     }

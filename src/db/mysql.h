@@ -70,7 +70,7 @@ typedef struct my_conn {
     int64_t settle_by;
 } my_conn;
 
-/* mysql.c */
+/* mysql_io.c */
 /* Drive a started call ('status' from its _start()) to its end; on c
  * (NULL for the side connection's calls) an interruption defers the rest
  * (gt__my_defer()). 0 (succeeded), 1 (failed: the library holds the
@@ -90,8 +90,16 @@ int gt__my_io_connect(my_io *io, const my_target *t, const char *dbname,
 void gt__my_io_close(my_io *io, bool dirty);
 /* Mark 'c' unusable and shut its socket down; returns rc. */
 int gt__my_set_broken(my_conn *c, int rc);
+
+/* mysql.c */
 /* Close a statement handle (the cache's evict callback). */
 void gt__my_evict_stmt(void *ctx, void *handle, bool server_alive);
+/* Record st's failed call's error on c (mapped to our code). */
+int gt__my_stmt_error(my_conn *c, MYSQL_STMT *st);
+
+/* mysql_rows.c */
+/* Build *out from the stored result of 'st': 0 or an error (message set). */
+int gt__my_make_rows(my_conn *c, MYSQL_STMT *st, gt_rows **out);
 
 /* mysql_settle.c */
 /* The call 'op' on 'c' (suspended, waiting for 'status') was interrupted

@@ -23,8 +23,8 @@
 #define POOL_ASSERT(cond) ((void)0)
 #endif
 
-#include "list.h"
 #include "greentor/pool.h"
+#include "list.h"
 
 typedef struct gt__wpool gt__wpool;
 
