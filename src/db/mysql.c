@@ -119,19 +119,10 @@ void gt__my_evict_stmt(void *ctx, void *handle, bool server_alive)
         gt__my_sync_watch(&c->io);
 }
 
-static char *dup_opt(const char *s, int *rc)
-{
-    char *d = s ? strdup(s) : NULL;
-
-    if (s && !d)
-        *rc = -ENOMEM;
-    return d;
-}
-
 /* Read the URL's options and copy what the side connection needs. */
 static int conn_setup(my_conn *c, const gt__db_url *url)
 {
-    int bad_t = 0, bad_c = 0, rc = 0;
+    int bad_t = 0, bad_c = 0, rc;
     long ms = gt__db_url_opt_long(url, "connect_timeout_ms", 5000, &bad_t);
     long cap = gt__db_url_opt_long(url, "stmt_cache", 64, &bad_c);
 
@@ -141,9 +132,7 @@ static int conn_setup(my_conn *c, const gt__db_url *url)
     c->connect_ms = ms == 0 ? GT_NEVER : ms;                 /* 0: no limit */
     c->target.connect_s = (unsigned int)((ms + 999) / 1000); /* 0: none */
     c->target.port = url->port > 0 ? (unsigned int)url->port : 0;
-    c->target.host = dup_opt(url->host, &rc);
-    c->target.user = dup_opt(url->user, &rc);
-    c->target.password = dup_opt(url->password, &rc);
+    rc = gt__my_target_copy(&c->target, url->host, url->user, url->password);
     if (rc == 0)
         rc = gt__stmt_cache_init(&c->cache, (size_t)cap, gt__my_evict_stmt, c);
     c->cache_ready = rc == 0;
@@ -160,9 +149,7 @@ static void my_close(gt_db *db)
     gt__my_settle_free(c);
     if (c->cache_ready)
         gt__stmt_cache_deinit(&c->cache);
-    free(c->target.host);
-    free(c->target.user);
-    free(c->target.password);
+    gt__my_target_free(&c->target);
     free(c);
 }
 

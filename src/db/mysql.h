@@ -86,6 +86,16 @@ void gt__my_sync_watch(my_io *io);
 /* Make io->my and connect it to 't'. gt__my_run()'s result, or -ENOMEM. */
 int gt__my_io_connect(my_io *io, const my_target *t, const char *dbname,
                       my_conn *c, int64_t deadline);
+/* Continue the started call 'op' until it ends (*status 0): 0, or the
+ * wait's error with the call still suspended and *status saying for what,
+ * so that it can be continued later. */
+int gt__my_drive(my_op *op, int *status, int64_t deadline);
+/* Copy the strings of a target into t (port and timeout are the
+ * caller's): 0 or -ENOMEM (what was copied is freed by
+ * gt__my_target_free()). */
+int gt__my_target_copy(my_target *t, const char *host, const char *user,
+                       const char *password);
+void gt__my_target_free(my_target *t);
 /* Close the handle; 'dirty': mid-protocol, so shut the socket down first. */
 void gt__my_io_close(my_io *io, bool dirty);
 /* Mark 'c' unusable and shut its socket down; returns rc. */

@@ -19,6 +19,8 @@
  * and auth plugins run there, and glibc maps a block that size lazily, so
  * the untouched part costs no memory. */
 #include <errno.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
 
 #include "mysql.h"
@@ -129,22 +131,32 @@ int gt__my_set_broken(my_conn *c, int rc)
  * broken when the call cannot be finished, NULL for the side connection's
  * calls. Returns 0 (succeeded), 1 (failed: the library holds the error) or
  * a negative error. */
-int gt__my_run(my_conn *c, my_op *op, int status, int64_t deadline)
+int gt__my_drive(my_op *op, int *status, int64_t deadline)
 {
     int ev;
 
-    op->io->lib_timeout = false;
-    gt__my_sync_watch(op->io);
-    while (status != 0) {
-        ev = gt__my_io_wait(op->io, status, deadline);
-        if ((ev == -ETIMEDOUT || ev == -ECANCELED) && c && c->thread_id)
-            return gt__my_defer(c, op, status, ev);
+    while (*status != 0) {
+        ev = gt__my_io_wait(op->io, *status, deadline);
         if (ev < 0)
-            return c ? gt__my_set_broken(c, ev) : ev;
-        status = gt__my_op_cont(op, ev);
+            return ev;
+        *status = gt__my_op_cont(op, ev);
         gt__my_sync_watch(op->io);
     }
-    return op_failed(op) ? 1 : 0;
+    return 0;
+}
+
+int gt__my_run(my_conn *c, my_op *op, int status, int64_t deadline)
+{
+    int rc;
+
+    op->io->lib_timeout = false;
+    gt__my_sync_watch(op->io);
+    rc = gt__my_drive(op, &status, deadline);
+    if (rc == 0)
+        return op_failed(op) ? 1 : 0;
+    if ((rc == -ETIMEDOUT || rc == -ECANCELED) && c && c->thread_id)
+        return gt__my_defer(c, op, status, rc);
+    return c ? gt__my_set_broken(c, rc) : rc;
 }
 
 /* Make io->my and connect it. Returns gt__my_run()'s result, or -ENOMEM. */
@@ -180,4 +192,32 @@ void gt__my_io_close(my_io *io, bool dirty)
         shutdown(fd, SHUT_RDWR);
     mysql_close(io->my);
     io->my = NULL;
+}
+
+static char *copy(const char *s, int *rc)
+{
+    char *d = s ? strdup(s) : NULL;
+
+    if (s && !d)
+        *rc = -ENOMEM;
+    return d;
+}
+
+int gt__my_target_copy(my_target *t, const char *host, const char *user,
+                       const char *password)
+{
+    int rc = 0;
+
+    t->host = copy(host, &rc);
+    t->user = copy(user, &rc);
+    t->password = copy(password, &rc);
+    return rc;
+}
+
+void gt__my_target_free(my_target *t)
+{
+    free(t->host);
+    free(t->user);
+    free(t->password);
+    t->host = t->user = t->password = NULL;
 }

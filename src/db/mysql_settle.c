@@ -95,9 +95,7 @@ static int kill_query(my_kill *k)
 
 static void kill_free(my_kill *k)
 {
-    free(k->target.host);
-    free(k->target.user);
-    free(k->target.password);
+    gt__my_target_free(&k->target);
     free(k);
 }
 
@@ -114,14 +112,6 @@ static int kill_run(void *arg)
     return 0;
 }
 
-static char *copy(const char *s, bool *oom)
-{
-    char *d = s ? strdup(s) : NULL;
-
-    *oom |= s && !d;
-    return d;
-}
-
 /* Start the KILL for c's statement; NULL when it could not be (memory):
  * dropped and counted, the statement runs on. */
 static my_kill *kill_start(my_conn *c)
@@ -130,10 +120,10 @@ static my_kill *kill_start(my_conn *c)
     bool oom = !k;
 
     if (k) {
-        k->target = c->target;
-        k->target.host = copy(c->target.host, &oom);
-        k->target.user = copy(c->target.user, &oom);
-        k->target.password = copy(c->target.password, &oom);
+        k->target.port = c->target.port;
+        k->target.connect_s = c->target.connect_s;
+        oom = gt__my_target_copy(&k->target, c->target.host, c->target.user,
+                                 c->target.password) < 0;
         k->thread_id = c->thread_id;
         k->until = c->settle_by;
         gt_waitq_init(&k->done_q);
@@ -171,22 +161,6 @@ void gt__my_defer_owns(my_conn *c, MYSQL_STMT *st)
 }
 
 /* ---- settling ------------------------------------------------------------ */
-
-/* Continue the suspended call to its end. 0, or a wait's error (then it
- * is still suspended, and pend_status still says for what). */
-static int drive(my_conn *c, int64_t until)
-{
-    int ev;
-
-    while (c->pend_status != 0) {
-        ev = gt__my_io_wait(&c->io, c->pend_status, until);
-        if (ev < 0)
-            return ev;
-        c->pend_status = gt__my_op_cont(&c->pend, ev);
-        gt__my_sync_watch(&c->io);
-    }
-    return 0;
-}
 
 /* Start 'kind' on the pending statement: the next step of reading what
  * is left of its results. */
@@ -233,7 +207,7 @@ static int drain(my_conn *c, int64_t until)
     int rc;
 
     do {
-        if ((rc = drive(c, until)) < 0)
+        if ((rc = gt__my_drive(&c->pend, &c->pend_status, until)) < 0)
             return rc;
     } while (next_step(c));
     return 0;

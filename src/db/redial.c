@@ -32,15 +32,12 @@
 
 #include "driver.h"
 
-/* Nothing the new session would lack: no transaction, no session state,
- * no answer still owed by the server. */
+/* Nothing the new session would lack: no transaction, no session state.
+ * (A connection the server still owes an answer is alive to
+ * gt_db_alive(): what waits on its socket is that answer.) */
 static bool nothing_to_lose(gt_db *db)
 {
-    if (db->session_dirty || db->tx_depth > 0)
-        return false;
-    if (db->drv->in_tx && db->drv->in_tx(db))
-        return false;
-    return !(db->drv->awaiting && db->drv->awaiting(db));
+    return !db->session_dirty && !gt_db_in_tx(db);
 }
 
 /* The connect failed: the handle is broken, its message says what was
