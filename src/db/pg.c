@@ -952,6 +952,16 @@ static int pg_in_tx(gt_db *db)
            (c->unsettled || PQtransactionStatus(c->pq) != PQTRANS_IDLE);
 }
 
+/* Forget the libpq connection, if any. The watch goes first: the fd must
+ * not be closed under a registered poll. PQfinish() sends Terminate
+ * without waiting for anything. */
+static void drop_pq(pg_conn *c)
+{
+    gt_fdwatch_close(&c->watch);
+    PQfinish(c->pq);
+    c->pq = NULL;
+}
+
 static int pg_open(gt_db **out, const gt__db_url *u, int64_t deadline)
 {
     pg_conn *c;
@@ -978,9 +988,7 @@ static int pg_open(gt_db **out, const gt__db_url *u, int64_t deadline)
         return rc;
     }
     if (rc < 0) {
-        gt_fdwatch_close(&c->watch);
-        PQfinish(c->pq);
-        c->pq = NULL;
+        drop_pq(c);
         c->base.failed_open = true;
     }
     *out = &c->base;
@@ -996,17 +1004,12 @@ static int pg_redial(gt_db *db, const gt__db_url *u, int64_t deadline)
     int rc;
 
     gt__pg_settle_free(c);
-    gt_fdwatch_close(&c->watch);
-    PQfinish(c->pq);
-    c->pq = NULL;
+    drop_pq(c);
     gt__stmt_cache_clear(&c->cache, false);
     c->ndrop = 0;
     rc = gt__pg_connect(c, u, deadline);
-    if (rc < 0) {
-        gt_fdwatch_close(&c->watch);
-        PQfinish(c->pq);
-        c->pq = NULL;
-    }
+    if (rc < 0)
+        drop_pq(c);
     return rc;
 }
 
@@ -1027,16 +1030,12 @@ static void pg_detach(gt_db *db)
     gt_fdwatch_close(&((pg_conn *)db)->watch);
 }
 
-/* PQfinish() sends Terminate without waiting for anything. The watch goes
- * first: the fd must not be closed under a registered poll. */
 static void pg_close(gt_db *db)
 {
     pg_conn *c = (pg_conn *)db;
 
     gt__pg_settle_free(c);
-    gt_fdwatch_close(&c->watch);
-    if (c->pq)
-        PQfinish(c->pq);
+    drop_pq(c);
     gt__stmt_cache_clear(&c->cache, false);
     gt__stmt_cache_deinit(&c->cache);
     free(c->drop);
