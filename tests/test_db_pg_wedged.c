@@ -45,23 +45,6 @@ static int slow_query(void *arg)
                            gt_deadline_in(300));
 }
 
-static void run_while_stopped(gt_db **db, gt_db *lite)
-{
-    gt_co *co[QUERIES];
-    gt_rows *r;
-    int rc;
-
-    for (int i = 0; i < QUERIES; i++)
-        ck_assert_int_eq(gt_co_spawn(&co[i], slow_query, db[i]), 0);
-    for (int i = 0; i < QUERIES; i++) {
-        ck_assert_int_eq(gt_co_join(co[i], &rc, GT_NEVER), 0);
-        ck_assert_int_eq(rc, -ETIMEDOUT);
-    }
-    ck_assert_int_eq(
-        gt_db_query(lite, &r, "SELECT 1", NULL, 0, gt_deadline_in(5000)), 1);
-    gt_rows_free(r);
-}
-
 /* Send 'sig' to every child of 'parent' (the postmaster's backends and
  * helpers), read from /proc. */
 static void signal_children(pid_t parent, int sig)
@@ -124,7 +107,7 @@ static int t_wedged(void *arg)
     ck_assert_int_eq(kill(pm, SIGSTOP), 0);
     if (whole)
         signal_children(pm, SIGSTOP);
-    run_while_stopped(db, lite);
+    expect_timeouts(db, QUERIES, slow_query, lite);
     if (whole)
         signal_children(pm, SIGCONT);
     kill(pm, SIGCONT);

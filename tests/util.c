@@ -70,6 +70,24 @@ int64_t query_int(gt_db *db, const char *sql)
     return v;
 }
 
+void expect_timeouts(gt_db **db, int n, gt_co_fn fn, gt_db *lite)
+{
+    gt_co *co[64];
+    gt_rows *r;
+    int rc;
+
+    ck_assert_int_le(n, 64);
+    for (int i = 0; i < n; i++)
+        ck_assert_int_eq(gt_co_spawn(&co[i], fn, db[i]), 0);
+    for (int i = 0; i < n; i++) {
+        ck_assert_int_eq(gt_co_join(co[i], &rc, GT_NEVER), 0);
+        ck_assert_int_eq(rc, -ETIMEDOUT);
+    }
+    ck_assert_int_eq(
+        gt_db_query(lite, &r, "SELECT 1", NULL, 0, gt_deadline_in(5000)), 1);
+    gt_rows_free(r);
+}
+
 int close_kept(gt_db **db, int n)
 {
     int kept = 0;

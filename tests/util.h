@@ -29,6 +29,10 @@ const char *test_db_url(const char *env);
  * test otherwise. */
 int64_t query_int(gt_db *db, const char *sql);
 
+/* Run fn(db[i]) for each of the n connections at once, each a statement
+ * expected to end at its deadline (-ETIMEDOUT) while the server is stuck;
+ * then an SQLite offload connection, 'lite', must still answer. */
+void expect_timeouts(gt_db **db, int n, gt_co_fn fn, gt_db *lite);
 /* After a fault: each of the n connections' next statement must succeed
  * or find the connection dropped (-ECONNRESET); all are closed. Returns
  * how many were kept. */
