@@ -245,11 +245,14 @@ END_TEST
 /* Start the showcase with 'url_setting' ("DATABASE_URL=...") and expect
  * it to exit by itself with code 2 and a message; returns its log (the
  * caller frees it). */
-static char *expect_exit_2(const char *url_setting)
+/* Run the showcase with 'arg' (or none) and 'setting' and 'more' (or
+ * none) in its environment until it exits by itself; returns its wait
+ * status. */
+static int run_showcase(const char *arg, const char *setting, const char *more)
 {
-    char bin[PATH_MAX], port[32], *log;
-    char *argv[] = {bin, NULL};
-    char *env[] = {port, "WORKERS=2", (char *)url_setting, NULL};
+    char bin[PATH_MAX], port[32];
+    char *argv[] = {bin, (char *)arg, NULL};
+    char *env[] = {port, (char *)setting, (char *)more, NULL};
     int status;
 
     showcase_path(bin);
@@ -260,11 +263,19 @@ static char *expect_exit_2(const char *url_setting)
         kill(e2e_sc.pid, SIGKILL);
         waitpid(e2e_sc.pid, &status, 0);
         e2e_sc.pid = 0;
-        ck_abort_msg("the showcase still runs %d ms after start with %s:\n"
-                     "%s",
-                     START_TIMEOUT_MS, url_setting, log_tail());
+        ck_abort_msg("showcase %s (%s %s) still runs %d ms after start:\n%s",
+                     arg ? arg : "", setting, more ? more : "",
+                     START_TIMEOUT_MS, log_tail());
     }
     e2e_sc.pid = 0;
+    return status;
+}
+
+static char *expect_exit_2(const char *url_setting)
+{
+    int status = run_showcase(NULL, "WORKERS=2", url_setting);
+    char *log;
+
     ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 2,
                   "expected exit code 2 with %s, got status 0x%x:\n%s",
                   url_setting, status, log_tail());
@@ -338,30 +349,6 @@ END_TEST
 
 /* ---- --help and bad configuration ---------------------------------------- */
 
-/* Run the showcase with 'arg' (or none) and 'setting' in its environment
- * until it exits by itself; returns its wait status. */
-static int run_showcase(const char *arg, const char *setting)
-{
-    char bin[PATH_MAX], port[32];
-    char *argv[] = {bin, (char *)arg, NULL};
-    char *env[] = {port, (char *)setting, NULL};
-    int status;
-
-    showcase_path(bin);
-    snprintf(port, sizeof(port), "PORT=%d", test_free_port());
-    e2e_sc.pid = e2e_spawn(argv, env, "/tmp", e2e_sc.log);
-    ck_assert_msg(e2e_sc.pid > 0, "fork: %s", strerror(errno));
-    if (!e2e_wait_exit(e2e_sc.pid, START_TIMEOUT_MS, &status)) {
-        kill(e2e_sc.pid, SIGKILL);
-        waitpid(e2e_sc.pid, &status, 0);
-        e2e_sc.pid = 0;
-        ck_abort_msg("showcase %s (%s) did not exit:\n%s", arg ? arg : "",
-                     setting, log_tail());
-    }
-    e2e_sc.pid = 0;
-    return status;
-}
-
 START_TEST(e2e_help_and_bad_config)
 {
     static const char *const bad[] = {"PORT=http", "PORT=70000", "WORKERS=0",
@@ -383,7 +370,7 @@ START_TEST(e2e_help_and_bad_config)
     char *log;
 
     e2e_open_log(&e2e_backends[_i]);
-    st = run_showcase("--help", "DATABASE_URL");
+    st = run_showcase("--help", "DATABASE_URL", NULL);
     ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0,
                   "--help: status "
                   "0x%x",
@@ -396,7 +383,7 @@ START_TEST(e2e_help_and_bad_config)
                       names[i], log);
     free(log);
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        st = run_showcase(NULL, bad[i]);
+        st = run_showcase(NULL, bad[i], NULL);
         ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 2,
                       "%s: expected exit code 2, got status 0x%x\n%s", bad[i],
                       st, log_tail());
@@ -404,7 +391,7 @@ START_TEST(e2e_help_and_bad_config)
     /* Issue 16: options are strict, and the message names the culprit
      * (never the password). */
     for (size_t i = 0; i < sizeof(bad_opts) / sizeof(bad_opts[0]); i++) {
-        st = run_showcase(NULL, bad_opts[i].setting);
+        st = run_showcase(NULL, bad_opts[i].setting, NULL);
         log = log_read();
         ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 2 &&
                           strstr(log, bad_opts[i].says) &&
