@@ -1133,6 +1133,32 @@ START_TEST(body_and_idle_timeouts)
 }
 END_TEST
 
+/* The connection's timer is re-armed lazily: here it is still due at the
+ * header timeout of the connection's start when the longer idle timeout
+ * replaces it, fires early, and must wait on for the idle timeout instead
+ * of closing. The margins are wide: a wrong close comes after ~200 ms. */
+START_TEST(idle_timeout_outlasts_an_earlier_timer)
+{
+    gt_http_config cfg = {.header_timeout_ms = 200,
+                          .keepalive_timeout_ms = 3000};
+    int64_t t0;
+    server s;
+    client *c;
+
+    server_start(&s, &cfg, 2);
+    c = cli_open(&s);
+    roundtrip(c, GET_("/plaintext"), 200, hello);
+    usleep(1000 * 1000); /* past the header timeout armed at the start */
+    roundtrip(c, GET_("/plaintext"), 200, hello);
+    t0 = gt_now();
+    ck_assert(cli_eof(c)); /* the idle timeout, from the last response */
+    ck_assert_int_ge(gt_now() - t0, 1500);
+    ck_assert_int_lt(gt_now() - t0, 10000);
+    cli_close(c);
+    server_stop(&s);
+}
+END_TEST
+
 START_TEST(slow_reader_write_timeout)
 {
     gt_http_config cfg = {.write_timeout_ms = 300};
@@ -1628,6 +1654,7 @@ void add_http_server_tests(Suite *s)
     tcase_add_test(tc, parser_rejections);
     tcase_add_test(tc, slowloris_cut_off);
     tcase_add_test(tc, body_and_idle_timeouts);
+    tcase_add_test(tc, idle_timeout_outlasts_an_earlier_timer);
     tcase_add_test(tc, slow_reader_write_timeout);
     tcase_add_test(tc, many_idle_connections);
     tcase_add_test(tc, local_destructor_before_next_request);

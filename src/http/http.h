@@ -190,7 +190,8 @@ enum gt__conn_timer {
 
 struct gt__http_conn {
     uv_tcp_t tcp;     /* the TCP transport's socket */
-    uv_timer_t timer; /* the one timeout armed now: 'timer_kind' */
+    uv_timer_t timer; /* runs while a timeout may apply; due at
+                         'timer_due' (ms, gt_now()), -1: stopped */
     uv_write_t wreq;  /* the TCP transport's background write */
     uv_shutdown_t sreq;
     const gt__http_io *io;
@@ -206,13 +207,17 @@ struct gt__http_conn {
     char *out;      /* output not yet written, NULL when none */
     size_t out_len, out_cap;
 
-    gt_co *co;        /* the request coroutine, or NULL; valid
-                         until that request's last cleanup */
-    gt_http_req *req; /* its request */
-    gt_waitq wq;      /* 'co' waits here for input or a write */
+    gt_co *co;         /* the request coroutine, or NULL; valid
+                          until that request's last cleanup */
+    gt_http_req *req;  /* its request */
+    gt_waitq wq;       /* 'co' waits here for input or a write */
+    int64_t timer_at;  /* the deadline of 'timer_kind' (gt_now() ms);
+                          timer_due <= timer_at unless it is NONE */
+    int64_t timer_due; /* when 'timer' fires, -1 when stopped */
 
     uint8_t state;      /* enum gt__conn_state */
-    uint8_t timer_kind; /* enum gt__conn_timer */
+    uint8_t timer_kind; /* enum gt__conn_timer: the timeout that
+                           applies now, at timer_at */
     uint8_t closed_cbs; /* close callbacks seen: freed at 2, no co */
     bool reading;       /* read_start() is in effect */
     bool writing;       /* a background write is pending: nothing
