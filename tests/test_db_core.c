@@ -860,6 +860,56 @@ START_TEST(session_change_guess_matches_the_word_lists)
 }
 END_TEST
 
+/* SQLite's column types are worked out once per prepared statement; a
+ * schema change under a cached statement must still show the new ones. */
+START_TEST(sqlite_column_types_follow_a_schema_change)
+{
+    gt_db *db;
+    gt_rows *r;
+
+    ck_assert_int_eq(gt_db_open(&db, "sqlite::memory:", GT_NEVER), 0);
+    ck_assert_int_ge(
+        gt_db_exec(db, "CREATE TABLE t(a INTEGER)", NULL, 0, GT_NEVER), 0);
+    ck_assert_int_ge(
+        gt_db_exec(db, "INSERT INTO t VALUES (NULL)", NULL, 0, GT_NEVER), 0);
+    for (int i = 0; i < 2; i++) { /* the second from the cache */
+        ck_assert_int_eq(
+            gt_db_query(db, &r, "SELECT a FROM t", NULL, 0, GT_NEVER), 1);
+        ck_assert_int_eq(gt_rows_type(r, 0), GT_DB_INT);
+        gt_rows_free(r);
+    }
+    ck_assert_int_ge(gt_db_exec(db, "DROP TABLE t", NULL, 0, GT_NEVER), 0);
+    ck_assert_int_ge(
+        gt_db_exec(db, "CREATE TABLE t(a REAL, b BLOB)", NULL, 0, GT_NEVER), 0);
+    ck_assert_int_ge(
+        gt_db_exec(db, "INSERT INTO t VALUES (NULL, NULL)", NULL, 0, GT_NEVER),
+        0);
+    for (int i = 0; i < 2; i++) {
+        ck_assert_int_eq(
+            gt_db_query(db, &r, "SELECT a FROM t", NULL, 0, GT_NEVER), 1);
+        ck_assert_int_eq(gt_rows_type(r, 0), GT_DB_FLOAT);
+        gt_rows_free(r);
+    }
+    /* A column more than when it was prepared. */
+    ck_assert_int_eq(gt_db_query(db, &r, "SELECT * FROM t", NULL, 0, GT_NEVER),
+                     1);
+    gt_rows_free(r);
+    ck_assert_int_ge(
+        gt_db_exec(db, "ALTER TABLE t ADD COLUMN c TEXT", NULL, 0, GT_NEVER),
+        0);
+    for (int i = 0; i < 2; i++) {
+        ck_assert_int_eq(
+            gt_db_query(db, &r, "SELECT * FROM t", NULL, 0, GT_NEVER), 1);
+        ck_assert_int_eq(gt_rows_columns(r), 3);
+        ck_assert_int_eq(gt_rows_type(r, 0), GT_DB_FLOAT);
+        ck_assert_int_eq(gt_rows_type(r, 1), GT_DB_BLOB);
+        ck_assert_int_eq(gt_rows_type(r, 2), GT_DB_TEXT);
+        gt_rows_free(r);
+    }
+    gt_db_close(db);
+}
+END_TEST
+
 START_TEST(value_constructors)
 {
     gt_db_value v;
@@ -900,6 +950,7 @@ void add_db_core_tests(Suite *s)
     tcase_add_test(tc, open_reports_bad_urls_and_unknown_schemes);
     tcase_add_test(tc, calls_on_a_failed_handle_fail_cleanly);
     tcase_add_test(tc, session_change_guess_matches_the_word_lists);
+    tcase_add_test(tc, sqlite_column_types_follow_a_schema_change);
     tcase_add_test(tc, value_constructors);
     suite_add_tcase(s, tc);
 }
