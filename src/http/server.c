@@ -353,13 +353,14 @@ static int accept_conn(gt__http_worker *w, uv_stream_t *listener)
  * because it was in use: a list never holds more than the worker's peak
  * use, which its connections bound (each holds at most an input buffer,
  * an output buffer and a request). What the peak left behind does not
- * stay: once a second, blocks the list never went below in that second
- * (its low-water mark) were not needed even at that second's peak, and
- * are freed down to FREELIST_KEEP. After a burst the memory is back within
- * two seconds; in a steady load the low-water mark is near 0 and nothing
- * is freed. The timer runs only while a list is longer than FREELIST_KEEP,
- * what a worker keeps at rest (64 buffers of 12 KiB with the default
- * max_head, and 64 request objects). */
+ * stay: once a second, the blocks the list never went below in that
+ * second (its low-water mark) were not needed even at that second's peak,
+ * and all of them but FREELIST_KEEP are freed. After a burst the memory is
+ * back within two seconds to FREELIST_KEEP spare blocks beyond what the
+ * last second used; in a steady load the low-water mark is near 0 and
+ * nothing is freed. The timer runs only while a list is longer than
+ * FREELIST_KEEP, what a worker keeps at rest (64 buffers of 12 KiB with
+ * the default max_head, and 64 request objects). */
 #define FREELIST_KEEP 64
 #define FREELIST_TRIM_MS 1000
 
@@ -391,8 +392,9 @@ void gt__http_freelist_push(gt__http_worker *w, gt__http_freelist *f, void *p)
     }
 }
 
-/* Free the blocks 'f' did not need since the last trim (never below
- * FREELIST_KEEP). Returns true when it is short enough to stop trimming. */
+/* Free the blocks 'f' did not need since the last trim, but for
+ * FREELIST_KEEP of them. Returns true when it is short enough to stop
+ * trimming. */
 static bool freelist_trim(gt__http_freelist *f)
 {
     size_t unneeded = f->low > FREELIST_KEEP ? f->low - FREELIST_KEEP : 0;
