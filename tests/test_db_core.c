@@ -2,12 +2,14 @@
  * URL parsing (good URLs and the message each bad one gets), placeholder
  * scanning, the statement cache against a dumb reference model, result
  * conversions, and the bookkeeping that frees forgotten results. */
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "db/driver.h"
 #include "greentor/db.h"
@@ -774,6 +776,140 @@ START_TEST(calls_on_a_failed_handle_fail_cleanly)
 }
 END_TEST
 
+/* The session-change guess against the dumb model it replaced: every word
+ * compared with every statement. A statement marks the session dirty
+ * before it runs, so failing ones count too. */
+static bool dirty_model(const char *sql)
+{
+    static const char *const first[] = {
+        "SET",     "CREATE TEMP", "CREATE TEMPORARY", "CREATE GLOBAL TEMP",
+        "DECLARE", "PREPARE",     "LISTEN",           "USE",
+        "LOCK",    "PRAGMA",      "ATTACH",           "DETACH",
+        "LOAD",
+    };
+    static const char *const anywhere[] = {"set_config", "advisory_lock",
+                                           "get_lock"};
+
+    sql += strspn(sql, " \t\r\n(");
+    for (size_t i = 0; i < sizeof(first) / sizeof(first[0]); i++) {
+        size_t n = strlen(first[i]);
+
+        if (strncasecmp(sql, first[i], n) == 0 &&
+            !(isalpha((unsigned char)sql[n]) || sql[n] == '_'))
+            return true;
+    }
+    for (size_t i = 0; i < sizeof(anywhere) / sizeof(anywhere[0]); i++)
+        if (strcasestr(sql, anywhere[i]))
+            return true;
+    return false;
+}
+
+START_TEST(session_change_guess_matches_the_word_lists)
+{
+    static const char *const sql[] = {
+        "SELECT 1",
+        "select 1",
+        "  (SELECT 1)",
+        "SET x = 1",
+        "set x=1",
+        "SETTINGS",
+        "SET_x",
+        "\tpragma cache_size=5",
+        "PRAGMA",
+        "CREATE TEMP TABLE t(a)",
+        "create temporary table t(a)",
+        "CREATE TEMPORARYX",
+        "CREATE TABLE t(a)",
+        "CREATE GLOBAL TEMP x",
+        "DECLARE c CURSOR",
+        "prepare p",
+        "LISTEN ch",
+        "use db",
+        "User",
+        "LOCK TABLE t",
+        "Locked",
+        "ATTACH 'x' AS y",
+        "DETACH y",
+        "LOAD x",
+        "Loader",
+        "SELECT set_config('a', 'b', false)",
+        "SELECT PG_ADVISORY_LOCK(1)",
+        "SELECT GET_LOCK('x', 1)",
+        "SELECT my_col FROM t",
+        "UPDATE t SET a = 1",
+        "DELETE FROM t",
+        "INSERT INTO t VALUES (1)",
+        "",
+        " ",
+        "(",
+        "_",
+        "1",
+        "ä",
+    };
+
+    for (size_t i = 0; i < sizeof(sql) / sizeof(sql[0]); i++) {
+        gt_db *db;
+
+        ck_assert_int_eq(gt_db_open(&db, "sqlite::memory:", GT_NEVER), 0);
+        gt_db_exec(db, sql[i], NULL, 0, GT_NEVER); /* may fail: no matter */
+        ck_assert_msg(!gt_db_session_dirty(db) == !dirty_model(sql[i]),
+                      "'%s': dirty %d, model %d", sql[i],
+                      gt_db_session_dirty(db), dirty_model(sql[i]));
+        gt_db_close(db);
+    }
+}
+END_TEST
+
+/* SQLite's column types are worked out once per prepared statement; a
+ * schema change under a cached statement must still show the new ones. */
+START_TEST(sqlite_column_types_follow_a_schema_change)
+{
+    gt_db *db;
+    gt_rows *r;
+
+    ck_assert_int_eq(gt_db_open(&db, "sqlite::memory:", GT_NEVER), 0);
+    ck_assert_int_ge(
+        gt_db_exec(db, "CREATE TABLE t(a INTEGER)", NULL, 0, GT_NEVER), 0);
+    ck_assert_int_ge(
+        gt_db_exec(db, "INSERT INTO t VALUES (NULL)", NULL, 0, GT_NEVER), 0);
+    for (int i = 0; i < 2; i++) { /* the second from the cache */
+        ck_assert_int_eq(
+            gt_db_query(db, &r, "SELECT a FROM t", NULL, 0, GT_NEVER), 1);
+        ck_assert_int_eq(gt_rows_type(r, 0), GT_DB_INT);
+        gt_rows_free(r);
+    }
+    ck_assert_int_ge(gt_db_exec(db, "DROP TABLE t", NULL, 0, GT_NEVER), 0);
+    ck_assert_int_ge(
+        gt_db_exec(db, "CREATE TABLE t(a REAL, b BLOB)", NULL, 0, GT_NEVER), 0);
+    ck_assert_int_ge(
+        gt_db_exec(db, "INSERT INTO t VALUES (NULL, NULL)", NULL, 0, GT_NEVER),
+        0);
+    for (int i = 0; i < 2; i++) {
+        ck_assert_int_eq(
+            gt_db_query(db, &r, "SELECT a FROM t", NULL, 0, GT_NEVER), 1);
+        ck_assert_int_eq(gt_rows_type(r, 0), GT_DB_FLOAT);
+        gt_rows_free(r);
+    }
+    /* A column more than when it was prepared. */
+    ck_assert_int_eq(gt_db_query(db, &r, "SELECT * FROM t", NULL, 0, GT_NEVER),
+                     1);
+    gt_rows_free(r);
+    ck_assert_int_ge(
+        gt_db_exec(db, "ALTER TABLE t ADD COLUMN c TEXT", NULL, 0, GT_NEVER),
+        0);
+    for (int i = 0; i < 2; i++) {
+        ck_assert_int_eq(
+            gt_db_query(db, &r, "SELECT * FROM t", NULL, 0, GT_NEVER), 1);
+        ck_assert_int_eq(gt_rows_columns(r), 3);
+        ck_assert_int_eq(gt_rows_type(r, 0), GT_DB_FLOAT);
+        ck_assert_int_eq(gt_rows_type(r, 1), GT_DB_BLOB);
+        ck_assert_int_eq(gt_rows_type(r, 2), GT_DB_TEXT);
+        gt_rows_free(r);
+    }
+    gt_db_close(db);
+}
+END_TEST
+
 START_TEST(value_constructors)
 {
     gt_db_value v;
@@ -813,6 +949,8 @@ void add_db_core_tests(Suite *s)
     tcase_add_test(tc, forgotten_results_are_freed_when_the_coroutine_ends);
     tcase_add_test(tc, open_reports_bad_urls_and_unknown_schemes);
     tcase_add_test(tc, calls_on_a_failed_handle_fail_cleanly);
+    tcase_add_test(tc, session_change_guess_matches_the_word_lists);
+    tcase_add_test(tc, sqlite_column_types_follow_a_schema_change);
     tcase_add_test(tc, value_constructors);
     suite_add_tcase(s, tc);
 }

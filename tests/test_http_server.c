@@ -27,6 +27,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "http/http.h" /* the worker's free lists, for one test */
 #include "util.h"
 
 /* ---- handlers ------------------------------------------------------------ */
@@ -202,6 +203,28 @@ static int h_slow(gt_http_req *req, gt_http_res *res, void *arg)
     return gt_http_res_printf(res, "done");
 }
 
+/* /hold answers once 'hold_want' requests are in it at once (or after
+ * 10 s); /freelists shows the length of its worker's free lists. */
+static atomic_int hold_in, hold_want;
+
+static int h_hold(gt_http_req *req, gt_http_res *res, void *arg)
+{
+    (void)req, (void)arg;
+    atomic_fetch_add(&hold_in, 1);
+    for (int i = 0; i < 2000 && atomic_load(&hold_in) < atomic_load(&hold_want);
+         i++)
+        gt_sleep(5);
+    return gt_http_res_printf(res, "held");
+}
+
+static int h_freelists(gt_http_req *req, gt_http_res *res, void *arg)
+{
+    const gt__http_worker *w = req->conn->w;
+
+    (void)arg;
+    return gt_http_res_printf(res, "%zu %zu", w->bufs.n, w->reqs.n);
+}
+
 static int h_stream(gt_http_req *req, gt_http_res *res, void *arg)
 {
     static const char *parts[] = {"part1", "part2", "part3"};
@@ -300,6 +323,8 @@ static gt_http_router *make_router(void)
         {"GET", "/slow", h_slow},
         {"GET", "/stream", h_stream},
         {"GET", "/big", h_big},
+        {"GET", "/hold", h_hold},
+        {"GET", "/freelists", h_freelists},
         {"DELETE", "/plaintext", h_plaintext},
     };
     gt_http_router *r;
@@ -1133,6 +1158,88 @@ START_TEST(body_and_idle_timeouts)
 }
 END_TEST
 
+/* The connection's timer is re-armed lazily: here it is still due at the
+ * header timeout of the connection's start when the longer idle timeout
+ * replaces it, fires early, and must wait on for the idle timeout instead
+ * of closing. The margins are wide: a wrong close comes after ~200 ms. */
+START_TEST(idle_timeout_outlasts_an_earlier_timer)
+{
+    gt_http_config cfg = {.header_timeout_ms = 200,
+                          .keepalive_timeout_ms = 3000};
+    int64_t t0;
+    server s;
+    client *c;
+
+    server_start(&s, &cfg, 2);
+    c = cli_open(&s);
+    roundtrip(c, GET_("/plaintext"), 200, hello);
+    usleep(1000 * 1000); /* past the header timeout armed at the start */
+    roundtrip(c, GET_("/plaintext"), 200, hello);
+    t0 = gt_now();
+    ck_assert(cli_eof(c)); /* the idle timeout, from the last response */
+    ck_assert_int_ge(gt_now() - t0, 1500);
+    ck_assert_int_lt(gt_now() - t0, 10000);
+    cli_close(c);
+    server_stop(&s);
+}
+END_TEST
+
+/* A burst of 100 requests at once leaves 100 request objects and input
+ * buffers on the free lists (no cap of 64 sending them back to malloc),
+ * and the once-a-second trim gives back what stays unused but 64. The
+ * polling itself uses a request object and two buffers (input, output),
+ * which the trim counts as needed, and its counts are read while its own
+ * request holds one of each: so it settles at 64 and 65. */
+START_TEST(free_lists_keep_a_burst_then_trim)
+{
+    enum { N = 100 };
+    client *c[N];
+    size_t bufs = 0, reqs = 0;
+    resp r;
+    server s;
+    int i;
+
+    atomic_store(&hold_in, 0);
+    atomic_store(&hold_want, N);
+    server_start(&s, NULL, 1);
+    for (i = 0; i < N; i++) {
+        c[i] = cli_open(&s);
+        cli_send(c[i], GET_("/hold"));
+    }
+    for (i = 0; i < N; i++) {
+        ck_assert(cli_read(c[i], &r, false));
+        ck_assert_int_eq(r.status, 200);
+        resp_free(&r);
+    }
+    ck_assert_int_ge(atomic_load(&hold_in), N);
+    /* The N connections stay open, idle: they hold no buffer. */
+    {
+        client *q = cli_open(&s);
+
+        cli_send(q, GET_("/freelists"));
+        ck_assert(cli_read(q, &r, false));
+        ck_assert_int_eq(sscanf(r.body, "%zu %zu", &bufs, &reqs), 2);
+        resp_free(&r);
+        /* Two trims (2 s) would be needed to get below 90. */
+        ck_assert_msg(reqs >= 90 && bufs >= 90, "bufs %zu reqs %zu", bufs,
+                      reqs);
+        for (i = 0; i < 100 && (bufs > 65 || reqs > 64); i++) {
+            usleep(100 * 1000);
+            cli_send(q, GET_("/freelists"));
+            ck_assert(cli_read(q, &r, false));
+            ck_assert_int_eq(sscanf(r.body, "%zu %zu", &bufs, &reqs), 2);
+            resp_free(&r);
+        }
+        ck_assert_msg(bufs <= 65 && reqs <= 64, "bufs %zu reqs %zu", bufs,
+                      reqs);
+        cli_close(q);
+    }
+    for (i = 0; i < N; i++)
+        cli_close(c[i]);
+    server_stop(&s);
+}
+END_TEST
+
 START_TEST(slow_reader_write_timeout)
 {
     gt_http_config cfg = {.write_timeout_ms = 300};
@@ -1628,6 +1735,8 @@ void add_http_server_tests(Suite *s)
     tcase_add_test(tc, parser_rejections);
     tcase_add_test(tc, slowloris_cut_off);
     tcase_add_test(tc, body_and_idle_timeouts);
+    tcase_add_test(tc, idle_timeout_outlasts_an_earlier_timer);
+    tcase_add_test(tc, free_lists_keep_a_burst_then_trim);
     tcase_add_test(tc, slow_reader_write_timeout);
     tcase_add_test(tc, many_idle_connections);
     tcase_add_test(tc, local_destructor_before_next_request);

@@ -1,12 +1,17 @@
 /* db/rows.c -- query results: one typed, random-access representation
  * that every driver builds, and the public accessors on it.
  *
- * A result is three allocations however many rows it has: the struct with
- * its column array, one array of fixed-size cells (row-major, grown by
- * doubling), and one byte arena (grown by doubling) holding column names
- * and every text and blob value, each followed by a NUL so text can be
- * handed out as a C string. Cells refer to the arena by offset, not by
- * pointer, so growing it while building costs no fix-ups.
+ * A result is at most three allocations however many rows it has: the
+ * struct with its column array, one array of fixed-size cells (row-major,
+ * grown by doubling), and one byte arena (grown by doubling) holding
+ * column names and every text and blob value, each followed by a NUL so
+ * text can be handed out as a C string. Cells refer to the arena by
+ * offset, not by pointer, so growing it while building costs no fix-ups.
+ * The struct's allocation has room for one row of cells and ARENA_INLINE
+ * bytes of arena, so a one-row result with short names and values -- a
+ * select by primary key, the common case -- is one allocation, not three:
+ * /queries?queries=20 made 60 for its results (bench/README.md, issue
+ * 15). Either array moves to the heap when it outgrows that room.
  *
  * Reading follows sqlite3_column_*: numbers convert to text and back (text
  * to number takes the longest numeric prefix, "12abc" -> 12), NULL reads
@@ -63,6 +68,9 @@ typedef struct memo {
     char buf[1024 - 2 * sizeof(void *)];
 } memo;
 
+/* Arena bytes inside the result's own allocation. */
+#define ARENA_INLINE 128
+
 typedef struct tracker {
     gt_rows *head;
 } tracker;
@@ -70,9 +78,11 @@ typedef struct tracker {
 struct gt_rows {
     int ncols;
     int nrows;
-    cell *cells; /* nrows * ncols, row-major */
+    cell *cells; /* nrows * ncols, row-major; in this allocation
+                    (after 'cols') until it outgrows one row */
     size_t cap_cells;
-    char *arena;
+    char *arena; /* in this allocation (after the inline cells)
+                    until it outgrows ARENA_INLINE bytes */
     size_t arena_len, arena_cap;
     memo *memos;
     gt_rows *next;   /* in the owning coroutine's list */
@@ -129,16 +139,37 @@ int gt__rows_track(gt_rows *r)
     return r ? track(r) : -EINVAL;
 }
 
+/* The one row of cells and the arena bytes inside r's own allocation. */
+static cell *inline_cells(const gt_rows *r)
+{
+    return (cell *)(void *)((char *)(uintptr_t)r + sizeof(*r) +
+                            (size_t)r->ncols * sizeof(column));
+}
+
+static char *inline_arena(const gt_rows *r)
+{
+    return (char *)(inline_cells(r) + r->ncols);
+}
+
 gt_rows *gt__rows_new(int ncols)
 {
     gt_rows *r;
 
-    if (ncols < 0 || (size_t)ncols > (SIZE_MAX - sizeof(*r)) / sizeof(column))
+    /* Columns and one row of cells; cells are 8-byte aligned after the
+     * columns, which are multiples of 8 bytes. */
+    if (ncols < 0 ||
+        (size_t)ncols > (SIZE_MAX / 2 - sizeof(*r) - ARENA_INLINE) /
+                            (sizeof(column) + sizeof(cell)))
         return NULL;
-    r = calloc(1, sizeof(*r) + (size_t)ncols * sizeof(column));
+    r = calloc(1, sizeof(*r) + (size_t)ncols * (sizeof(column) + sizeof(cell)) +
+                      ARENA_INLINE);
     if (!r)
         return NULL;
     r->ncols = ncols;
+    r->cells = inline_cells(r);
+    r->cap_cells = (size_t)ncols;
+    r->arena = inline_arena(r);
+    r->arena_cap = ARENA_INLINE;
     if (track(r) < 0) {
         free(r);
         return NULL;
@@ -161,8 +192,10 @@ void gt_rows_free(gt_rows *r)
         r->memos = m->next;
         free(m);
     }
-    free(r->cells);
-    free(r->arena);
+    if (r->cells != inline_cells(r))
+        free(r->cells);
+    if (r->arena != inline_arena(r))
+        free(r->arena);
     free(r);
 }
 
@@ -181,7 +214,13 @@ static int arena_put(gt_rows *r, const void *p, size_t n, size_t *off)
 
         while (cap < need)
             cap *= 2;
-        a = realloc(r->arena, cap);
+        if (r->arena == inline_arena(r)) {
+            a = malloc(cap);
+            if (a)
+                memcpy(a, r->arena, r->arena_len);
+        } else {
+            a = realloc(r->arena, cap);
+        }
         if (!a)
             return -ENOMEM;
         r->arena = a;
@@ -218,12 +257,19 @@ int gt__rows_add_row(gt_rows *r)
     if (r->nrows == INT_MAX)
         return -ENOMEM;
     if (need > r->cap_cells) {
-        size_t cap = r->cap_cells ? 2 * r->cap_cells : 16 * (size_t)r->ncols;
+        bool in = r->cells == inline_cells(r);
+        size_t cap = in ? 16 * (size_t)r->ncols : 2 * r->cap_cells;
         cell *c;
 
         if (cap > SIZE_MAX / sizeof(cell))
             return -ENOMEM;
-        c = realloc(r->cells, cap * sizeof(cell));
+        if (in) { /* out of the inline row: to the heap */
+            c = malloc(cap * sizeof(cell));
+            if (c)
+                memcpy(c, r->cells, r->cap_cells * sizeof(cell));
+        } else {
+            c = realloc(r->cells, cap * sizeof(cell));
+        }
         if (!c)
             return -ENOMEM;
         r->cells = c;

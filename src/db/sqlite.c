@@ -65,7 +65,7 @@
 typedef struct sq_conn {
     gt_db base;
     sqlite3 *db;          /* NULL until opened */
-    gt__stmt_cache cache; /* SQL -> sqlite3_stmt * */
+    gt__stmt_cache cache; /* SQL -> sq_stmt * */
     bool offload;         /* mode=offload */
     bool active;          /* a call is running: one at a time */
     int busy_timeout_ms;
@@ -86,6 +86,21 @@ typedef struct sq_conn {
                            * by a pool thread in offload mode */
 } sq_conn;
 
+/* A prepared statement as the cache keeps it: SQLite's, with the types of
+ * its result columns worked out from their declared types once rather than
+ * on every call (decl_type() is up to 13 substring searches a column:
+ * ~600 instructions a statement of the showcase's, bench/README.md, issue
+ * 15). A schema change makes SQLite re-compile the statement inside
+ * sqlite3_step() and may change its columns, so the types are made again
+ * when SQLite's count of such re-compiles has moved. */
+typedef struct sq_stmt {
+    sqlite3_stmt *st;
+    int reprepares; /* SQLITE_STMTSTATUS_REPREPARE when 'types' was
+                       made; -1 until then */
+    int ncols;      /* result columns at prepare: 'types' has these */
+    int types[];    /* our type of each column, by its declared type */
+} sq_stmt;
+
 /* One statement's worth of work, run inline or on a pool thread. */
 typedef struct call {
     sq_conn *c;
@@ -94,8 +109,8 @@ typedef struct call {
     const char *sql;
     const gt_db_value *params;
     int nparams;
-    sqlite3_stmt *st; /* the prepared statement, once found */
-    int64_t result;   /* rows, or rows changed */
+    sq_stmt *st;    /* the prepared statement, once found */
+    int64_t result; /* rows, or rows changed */
 } call;
 
 static bool passed(int64_t deadline)
@@ -314,9 +329,12 @@ static int dispatch(int (*fn)(void *), call *k)
 
 static void evict_stmt(void *ctx, void *handle, bool server_alive)
 {
+    sq_stmt *s = handle;
+
     (void)ctx;
     (void)server_alive;
-    sqlite3_finalize(handle);
+    sqlite3_finalize(s->st);
+    free(s);
 }
 
 /* Fail if 'tail' holds another statement: running only the first one
@@ -353,31 +371,40 @@ static void set_limits(sq_conn *c, bool full)
 }
 
 /* The prepared statement for 'sql', from the cache or made now. */
-static int prepare(sq_conn *c, const char *sql, sqlite3_stmt **out)
+static int prepare(sq_conn *c, const char *sql, sq_stmt **out)
 {
     const char *tail = NULL;
-    int rc;
+    sqlite3_stmt *st = NULL;
+    sq_stmt *s;
+    int rc, n;
 
     *out = gt__stmt_cache_get(&c->cache, sql);
     if (*out)
         return 0;
     set_limits(c, true);
-    rc = sqlite3_prepare_v3(c->db, sql, -1, SQLITE_PREPARE_PERSISTENT, out,
+    rc = sqlite3_prepare_v3(c->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st,
                             &tail);
-    if (rc == SQLITE_OK && *out)
+    if (rc == SQLITE_OK && st)
         rc = check_tail(c, tail);
     set_limits(c, false);
     if (rc < 0) {
-        sqlite3_finalize(*out);
-        *out = NULL;
+        sqlite3_finalize(st);
         return rc;
     }
     if (rc != SQLITE_OK)
         return sq_fail(c, rc);
-    if (!*out)
+    if (!st)
         return gt__db_error(&c->base, -EINVAL, 0, NULL, "empty statement");
-    if (gt__stmt_cache_put(&c->cache, sql, *out) < 0)
+    n = sqlite3_column_count(st);
+    s = malloc(sizeof(*s) + (size_t)n * sizeof(s->types[0]));
+    if (!s) {
+        sqlite3_finalize(st);
         return gt__db_error(&c->base, -ENOMEM, 0, NULL, "out of memory");
+    }
+    *s = (sq_stmt){.st = st, .reprepares = -1, .ncols = n};
+    if (gt__stmt_cache_put(&c->cache, sql, s) < 0) /* evicts s */
+        return gt__db_error(&c->base, -ENOMEM, 0, NULL, "out of memory");
+    *out = s;
     return 0;
 }
 
@@ -440,17 +467,26 @@ static int decl_type(const char *decl)
     return GT_DB_TEXT; /* dates, JSON, UUID, ... */
 }
 
-/* The result for 'st', once its first step fixed the columns. */
-static gt_rows *new_result(sqlite3_stmt *st)
+/* The result for 's', once its first step fixed the columns. */
+static gt_rows *new_result(sq_stmt *s)
 {
+    sqlite3_stmt *st = s->st;
     int n = sqlite3_column_count(st);
+    int again = sqlite3_stmt_status(st, SQLITE_STMTSTATUS_REPREPARE, 0);
+    bool cached = n == s->ncols; /* else made afresh each time */
     gt_rows *r = gt__rows_new(n);
 
+    if (cached && s->reprepares != again) {
+        for (int i = 0; i < n; i++)
+            s->types[i] = decl_type(sqlite3_column_decltype(st, i));
+        s->reprepares = again;
+    }
     for (int i = 0; r && i < n; i++) {
         const char *name = sqlite3_column_name(st, i);
+        int t =
+            cached ? s->types[i] : decl_type(sqlite3_column_decltype(st, i));
 
-        if (gt__rows_set_column(r, i, name ? name : "",
-                                decl_type(sqlite3_column_decltype(st, i)))) {
+        if (gt__rows_set_column(r, i, name ? name : "", t)) {
             gt_rows_free(r);
             r = NULL;
         }
@@ -503,8 +539,9 @@ static int copy_row(gt_rows *r, sqlite3_stmt *st)
 }
 
 /* Step 'st' to the end; rows go to *k->out when asked for. */
-static int step_all(call *k, sqlite3_stmt *st, int64_t *nrows)
+static int step_all(call *k, sq_stmt *s, int64_t *nrows)
 {
+    sqlite3_stmt *st = s->st;
     gt_rows *r = NULL;
     int rc;
 
@@ -512,7 +549,7 @@ static int step_all(call *k, sqlite3_stmt *st, int64_t *nrows)
         rc = sqlite3_step(st);
         if (rc != SQLITE_ROW && rc != SQLITE_DONE)
             break;
-        if (k->out && !r && !(r = new_result(st)))
+        if (k->out && !r && !(r = new_result(s)))
             rc = SQLITE_NOMEM;
         else if (rc == SQLITE_ROW && r && copy_row(r, st) < 0)
             rc = SQLITE_NOMEM;
@@ -544,12 +581,12 @@ static int execute_job(void *arg)
     sq_conn *c = k->c;
     sqlite3_int64 total = sqlite3_total_changes64(c->db);
     int64_t nrows = 0;
-    int rc = bind_all(c, k->st, k->params, k->nparams);
+    int rc = bind_all(c, k->st->st, k->params, k->nparams);
 
     if (rc == 0)
         rc = step_all(k, k->st, &nrows);
-    sqlite3_reset(k->st);
-    sqlite3_clear_bindings(k->st);
+    sqlite3_reset(k->st->st);
+    sqlite3_clear_bindings(k->st->st);
     c->base.changes =
         sqlite3_total_changes64(c->db) != total ? sqlite3_changes64(c->db) : 0;
     c->base.last_id = sqlite3_last_insert_rowid(c->db);

@@ -78,6 +78,17 @@ struct gt_http_server {
     atomic_uint pauses_unlogged; /* pauses since then, not logged */
 };
 
+/* A worker's free list of equal-sized blocks (I/O buffers, request
+ * objects), linked through their first bytes. It has no fixed cap: a
+ * block is on it only because it was in use, so the list never holds more
+ * than the worker's peak use, and a once-a-second trim frees what the last
+ * second did not need (server.c says why). */
+typedef struct gt__http_freelist {
+    void *head;
+    size_t n;   /* blocks on the list */
+    size_t low; /* fewest blocks on it since the last trim */
+} gt__http_freelist;
+
 /* Everything a worker thread keeps for the server. Only its own thread
  * touches it, except the atomic counters (read by get_stats) and 'fd'
  * (handed over through gt_rt_post). */
@@ -102,15 +113,15 @@ struct gt__http_worker {
                                 worker wait here */
     gt__http_conn *conns;    /* every open connection, a list */
     size_t nconns;
-    char *bufs; /* free I/O buffers, linked through their
-                   first bytes; nbufs of them */
-    size_t nbufs;
-    gt_http_req *reqs; /* free request objects; nreqs of them */
-    size_t nreqs;
-    gt_http_req *scratch; /* the request object the next head is
-                             parsed into (NULL: take one) */
-    char date[40];        /* "Date: <IMF-fixdate>\r\n", GT__DATE_LEN */
-    int64_t date_next;    /* gt_now() at which 'date' goes stale */
+    gt__http_freelist bufs; /* free I/O buffers of srv->buf_size */
+    gt__http_freelist reqs; /* free request objects */
+    uv_timer_t trim;        /* trims both lists while they are long */
+    bool trim_open;         /* 'trim' is initialised and not closing */
+    bool trim_on;           /* 'trim' is started */
+    gt_http_req *scratch;   /* the request object the next head is
+                               parsed into (NULL: take one) */
+    char date[40];          /* "Date: <IMF-fixdate>\r\n", GT__DATE_LEN */
+    int64_t date_next;      /* gt_now() at which 'date' goes stale */
     atomic_uint_fast64_t n_conns, n_accepted, n_rejected, n_requests;
 };
 
@@ -143,6 +154,11 @@ void gt__http_accept_fd_freed(gt__http_worker *w);
 /* The worker stops: drop what pausing holds. */
 void gt__http_accept_end(gt__http_worker *w);
 
+/* A block off a worker's free list, or NULL when it is empty. */
+void *gt__http_freelist_pop(gt__http_freelist *f);
+/* Put a block on one of w's free lists (w->bufs or w->reqs). */
+void gt__http_freelist_push(gt__http_worker *w, gt__http_freelist *f, void *p);
+
 /* A pooled I/O buffer of srv->buf_size bytes, or NULL. */
 char *gt__http_buf_get(gt__http_worker *w);
 /* Give back a buffer of 'cap' bytes; only pool-sized ones are kept. */
@@ -174,7 +190,8 @@ enum gt__conn_timer {
 
 struct gt__http_conn {
     uv_tcp_t tcp;     /* the TCP transport's socket */
-    uv_timer_t timer; /* the one timeout armed now: 'timer_kind' */
+    uv_timer_t timer; /* runs while a timeout may apply; due at
+                         'timer_due' (ms, gt_now()), -1: stopped */
     uv_write_t wreq;  /* the TCP transport's background write */
     uv_shutdown_t sreq;
     const gt__http_io *io;
@@ -190,13 +207,17 @@ struct gt__http_conn {
     char *out;      /* output not yet written, NULL when none */
     size_t out_len, out_cap;
 
-    gt_co *co;        /* the request coroutine, or NULL; valid
-                         until that request's last cleanup */
-    gt_http_req *req; /* its request */
-    gt_waitq wq;      /* 'co' waits here for input or a write */
+    gt_co *co;         /* the request coroutine, or NULL; valid
+                          until that request's last cleanup */
+    gt_http_req *req;  /* its request */
+    gt_waitq wq;       /* 'co' waits here for input or a write */
+    int64_t timer_at;  /* the deadline of 'timer_kind' (gt_now() ms);
+                          timer_due <= timer_at unless it is NONE */
+    int64_t timer_due; /* when 'timer' fires, -1 when stopped */
 
     uint8_t state;      /* enum gt__conn_state */
-    uint8_t timer_kind; /* enum gt__conn_timer */
+    uint8_t timer_kind; /* enum gt__conn_timer: the timeout that
+                           applies now, at timer_at */
     uint8_t closed_cbs; /* close callbacks seen: freed at 2, no co */
     bool reading;       /* read_start() is in effect */
     bool writing;       /* a background write is pending: nothing
@@ -309,7 +330,6 @@ struct gt_http_req {
     const char *path_dec;   /* gt_http_req_path(), once decoded */
     size_t arena_used;
     gt_http_res res;
-    gt_http_req *next_free; /* in w->reqs */
     char hdrs_inline[GT__HTTP_HDRS_INLINE];
     _Alignas(16) char arena[GT__HTTP_ARENA];
     gt__http_header headers[]; /* srv->lim.max_headers of them */

@@ -24,19 +24,17 @@
 
 #include "http.h"
 
-#define REQ_POOL_MAX 64
 #define SPILL_MIN_ROOM 4096
 
 /* ---- the pool and the arena ---------------------------------------------- */
 
 gt_http_req *gt__http_req_get(gt__http_worker *w)
 {
-    gt_http_req *r = w->reqs;
+    gt_http_req *r = gt__http_freelist_pop(&w->reqs);
     size_t size;
 
     if (r) {
-        w->reqs = r->next_free;
-        w->nreqs--;
+        r->conn = NULL; /* the list's link was there */
         return r;
     }
     size = sizeof(*r) + w->srv->lim.max_headers * sizeof(gt__http_header);
@@ -51,13 +49,7 @@ void gt__http_req_put(gt__http_worker *w, gt_http_req *req)
     free(req->spill);
     req->spill = NULL;
     req->conn = NULL;
-    if (w->nreqs >= REQ_POOL_MAX) {
-        free(req);
-        return;
-    }
-    req->next_free = w->reqs;
-    w->reqs = req;
-    w->nreqs++;
+    gt__http_freelist_push(w, &w->reqs, req);
 }
 
 void *gt__http_alloc(gt_http_req *req, size_t n)

@@ -154,10 +154,25 @@ int gt_http_router_add(gt_http_router *r, const char *method,
 
 /* ---- matching ------------------------------------------------------------ */
 
-/* Does the raw path (starting with '/') match? Fills params (if not NULL,
- * GT_HTTP_MAX_PARAMS entries) and, for a "*" route, the request's rest
- * (if req is not NULL). */
-static bool match(const route *rt, const char *path, size_t n,
+/* The length of the raw path's first segment (after its '/'). */
+static size_t first_segment(const char *path, size_t n)
+{
+    const char *q = memchr(path + 1, '/', n - 1);
+
+    return q ? (size_t)(q - (path + 1)) : n - 1;
+}
+
+/* Does the raw path (starting with '/', its first segment 'first' bytes
+ * long) match? Fills params (if not NULL, GT_HTTP_MAX_PARAMS entries)
+ * and, for a "*" route, the request's rest (if req is not NULL).
+ *
+ * Every route is tried on every request, and most differ from the path in
+ * its first segment, so that segment is found once per request, not once
+ * per route, and dispatch rejects a route whose first literal segment
+ * differs in length or first byte without calling us: 11 routes cost
+ * ~1,000 instructions a request with a memchr() per route
+ * (bench/README.md, issue 15). */
+static bool match(const route *rt, const char *path, size_t n, size_t first,
                   gt__http_param *params, gt_http_req *req)
 {
     size_t i = 1, np = 0; /* i: start of the next path segment */
@@ -169,8 +184,12 @@ static bool match(const route *rt, const char *path, size_t n,
 
         if (i > n)
             return false; /* the path has no more segments */
-        q = memchr(path + i, '/', n - i);
-        len = q ? (size_t)(q - (path + i)) : n - i;
+        if (k == 0) {
+            len = first;
+        } else {
+            q = memchr(path + i, '/', n - i);
+            len = q ? (size_t)(q - (path + i)) : n - i;
+        }
         if (s->param) {
             if (len == 0)
                 return false;
@@ -263,7 +282,8 @@ static int not_allowed(gt_http_req *req, gt_http_res *res,
         const route *rt = &r->routes[i];
         size_t n = req->head.path_len;
 
-        if (!rt->method || !match(rt, req->head.path, n, NULL, NULL))
+        if (!rt->method || !match(rt, req->head.path, n,
+                                  first_segment(req->head.path, n), NULL, NULL))
             continue;
         len = allow_add(allow, len, rt->method, rt->method_len);
         if (strcmp(rt->method, "GET") == 0)
@@ -286,16 +306,23 @@ int gt_http_router_dispatch(gt_http_req *req, gt_http_res *res, void *router)
     unsigned long best_score = 0;
     bool path_matched = false;
     const char *path = req->head.path;
-    size_t n = req->head.path_len;
+    size_t n = req->head.path_len, first;
 
     if (n == 0 || path[0] != '/')
         return not_found(res); /* "*" (OPTIONS), authority-form */
+    first = first_segment(path, n);
     for (size_t i = 0; i < r->n; i++) {
         const route *rt = &r->routes[i];
         unsigned long score;
         int fit;
 
-        if (!match(rt, path, n, NULL, NULL))
+        const seg *s0 = rt->nsegs ? &rt->segs[0] : NULL;
+
+        /* What match() would find first, without the call. */
+        if (s0 && !s0->param &&
+            (s0->n != first || (first > 0 && s0->s[0] != path[1])))
+            continue;
+        if (!match(rt, path, n, first, NULL, NULL))
             continue;
         path_matched = true;
         fit = method_fit(rt, req);
@@ -307,7 +334,7 @@ int gt_http_router_dispatch(gt_http_req *req, gt_http_res *res, void *router)
     }
     if (!best)
         return path_matched ? not_allowed(req, res, r) : not_found(res);
-    match(best, path, n, req->params, req);
+    match(best, path, n, first, req->params, req);
     req->nparams = best->nparams;
     req->route = best->pattern;
     gt__http_req_name(req, best->pattern, strlen(best->pattern));
