@@ -413,8 +413,6 @@ static void request_done(void *arg)
 static int request_main(void *arg)
 {
     gt_http_req *req = arg;
-    gt_http_server *srv = req->conn->w->srv;
-    int rc;
 
     /* First, so that it runs last. It cannot fail in a fresh coroutine
      * (the first cleanups live inside the coroutine), but if it did, it
@@ -423,8 +421,7 @@ static int request_main(void *arg)
         return -ENOMEM;
     /* By path until a router names it by its route pattern. */
     gt__http_req_name(req, req->head.path, req->head.path_len);
-    rc = srv->handler(req, &req->res, srv->arg);
-    gt__http_res_finish(&req->res, rc);
+    gt__http_serve(req);
     return 0;
 }
 
@@ -436,13 +433,16 @@ static int dispatch(gt__http_conn *c, gt_http_req *req, size_t head_len)
     const gt_http_config *cfg = &w->srv->cfg;
     gt_co *co;
 
+    gt__http_req_start(req, c, head_len);
     if (req->head.content_length > 0 &&
         (uint64_t)req->head.content_length > cfg->max_body) {
-        gt__http_req_put(w, req);
-        gt__http_send_error(c, 413);
-        return 0;
+        /* Refused unread, but with a request, so that the app's error
+         * handler, CORS and after hook see it (hooks.c). */
+        req->body_state = GT__BODY_FAILED;
+        req->body_rc = -EMSGSIZE;
+        req->body_status = 413;
+        c->close_after = true;
     }
-    gt__http_req_start(req, c, head_len);
     /* The worker's scope: the previous request's coroutine may be the one
      * dispatching this pipelined request, from its last cleanup. */
     if (gt_co_spawn_worker(&co, request_main, req) < 0) {

@@ -259,7 +259,9 @@ struct gt_http_res {
     size_t hdrs_len, hdrs_cap;
     const char *body; /* borrowed, or in the request's memory */
     size_t body_len;
-    uint64_t bytes;  /* body bytes sent, for the access log */
+    size_t hdrs_base; /* hdrs[0..hdrs_base) are the before hook's lines,
+                         which an error response keeps */
+    uint64_t bytes;   /* body bytes sent, for the access log */
     int sent_status; /* status actually sent (0: none) */
     bool has_ctype;  /* the handler added a Content-Type */
     bool close;      /* gt_http_res_close() */
@@ -267,6 +269,7 @@ struct gt_http_res {
     bool chunked;    /* streaming with chunked framing */
     bool no_body;    /* HEAD, or a status without a body */
     bool finished;   /* gt__http_res_finish() ran */
+    bool cors_done;  /* the CORS fields are in (or need not be) */
 };
 
 struct gt_http_req {
@@ -307,6 +310,8 @@ struct gt_http_req {
     int reject_status;      /* ...the status that answers it (0: none)... */
     const char *reject_msg; /* ...and why, NUL-terminated (or NULL) */
     const char *path_dec;   /* gt_http_req_path(), once decoded */
+    const char *allow;      /* the router's Allow list for a 405, or NULL */
+    void *data;             /* gt_http_req_set_data(); NULL at start */
     size_t arena_used;
     gt_http_res res;
     gt_http_req *next_free; /* in w->reqs */
@@ -346,6 +351,39 @@ void *gt__http_alloc(gt_http_req *req, size_t n);
  * rc. */
 int gt__http_reject(gt_http_req *req, int rc, int status, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+
+/* ---- response header fields (headers.c) ---------------------------------- */
+
+/* Does s[0..n) equal 'lit', ASCII case-insensitively? */
+bool gt__http_ieq(const char *s, size_t n, const char *lit);
+/* Append "name: value" unchecked. Returns 0 or -ENOMEM. */
+int gt__http_hdr_append(gt_http_res *res, const char *name, size_t nl,
+                        const char *value, size_t vl);
+/* The first field named 'name' (case-insensitive): its value, not
+ * NUL-terminated, in *v and *vl. */
+bool gt__http_hdr_find(const gt_http_res *res, const char *name,
+                       const char **v, size_t *vl);
+/* Content-Type 'type' unless the response has one. 0 or -ENOMEM. */
+int gt__http_default_type(gt_http_res *res, const char *type);
+/* Keep only the first 'len' bytes of fields. */
+void gt__http_hdr_truncate(gt_http_res *res, size_t len);
+
+/* ---- errors, hooks, CORS (errors.c, hooks.c, cors.c) --------------------- */
+
+/* What the handler's result 'rc' means for the client: 0 to send the
+ * response as built, else the status of an error response. */
+int gt__http_outcome(gt_http_req *req, int rc);
+/* Replace the response with an error response of 'status' for result
+ * 'rc', rendered by the app's error handler if it has one. */
+void gt__http_render_error(gt_http_res *res, int status, int rc);
+/* Run the request: preflight, hooks, handler, response. Request
+ * coroutine. */
+void gt__http_serve(gt_http_req *req);
+/* Add the CORS fields to a response about to go out (cfg.cors set). */
+void gt__http_cors_headers(gt_http_res *res);
+/* Answer a preflight (cfg.cors set): 1 when answered, 0 when the request
+ * is not one, or a rejection's code (403). */
+int gt__http_cors_preflight(gt_http_req *req, gt_http_res *res);
 
 /* ---- responses (response.c) ---------------------------------------------- */
 
