@@ -372,6 +372,22 @@ int httpc_do(httpc *c, const char *method, const char *target, httpc_res *res,
     return rc;
 }
 
+int httpc_header_count(const httpc_res *res, const char *name)
+{
+    size_t nl = strlen(name);
+    const char *p = res->head ? strstr(res->head, "\r\n") : NULL;
+    int n = 0;
+
+    while (p && p[2]) {
+        const char *line = p + 2;
+
+        if (strncasecmp(line, name, nl) == 0 && line[nl] == ':')
+            n++;
+        p = strstr(line, "\r\n");
+    }
+    return n;
+}
+
 int httpc_header(const httpc_res *res, const char *name, char *out, size_t cap)
 {
     size_t nl = strlen(name);

@@ -71,6 +71,9 @@ int httpc_do(httpc *c, const char *method, const char *target, httpc_res *res,
  * 'out', trimmed. Returns 1 if found, else 0 and out is "". */
 int httpc_header(const httpc_res *res, const char *name, char *out, size_t cap);
 
+/* How many header fields named 'name' (case-insensitive) it has. */
+int httpc_header_count(const httpc_res *res, const char *name);
+
 /* Free what a response holds and zero it. NULL-safe. */
 void httpc_res_free(httpc_res *res);
 

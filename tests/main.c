@@ -39,6 +39,8 @@ static Suite *http_suite(void)
     add_http_params_tests(s);
     add_http_client_tests(s);
     add_http_fd_tests(s);
+    add_http_response_tests(s);
+    add_http_hooks_tests(s);
     return s;
 }
 

@@ -612,8 +612,8 @@ GT_API uint64_t gt_http_res_get_bytes(const gt_http_res *res);
  * truncated to 511 bytes; bytes that are not UTF-8 become '?'. fmt NULL
  * means the reason phrase. Returns 0, -EINVAL (status outside 100..999,
  * or a bad format) or -ENOMEM. */
-GT_API int gt_http_res_error(gt_http_res *res, int status, const char *fmt,
-                             ...) __attribute__((format(printf, 3, 4)));
+GT_API int gt_http_res_error(gt_http_res *res, int status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 GT_API int gt_http_res_verror(gt_http_res *res, int status, const char *fmt,
                               va_list ap) __attribute__((format(printf, 3, 0)));
 

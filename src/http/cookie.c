@@ -135,8 +135,7 @@ int gt_http_res_set_cookie(gt_http_res *res, const char *name,
     char buf[SET_COOKIE_MAX];
     size_t n;
 
-    if (!name || !value || !token(name) || !cookie_value(value) ||
-        !attrs_ok(a))
+    if (!name || !value || !token(name) || !cookie_value(value) || !attrs_ok(a))
         return -EINVAL;
     n = (size_t)snprintf(buf, sizeof(buf), "%s=%s", name, value);
     if (a->path && n < sizeof(buf))
@@ -156,8 +155,7 @@ int gt_http_res_set_cookie(gt_http_res *res, const char *name,
         n += (size_t)snprintf(buf + n, sizeof(buf) - n, "; HttpOnly");
     if (a->same_site && n < sizeof(buf))
         n += (size_t)snprintf(buf + n, sizeof(buf) - n, "; SameSite=%c%s",
-                              a->same_site[0] & ~0x20,
-                              a->same_site + 1);
+                              a->same_site[0] & ~0x20, a->same_site + 1);
     if (n >= sizeof(buf))
         return -EINVAL; /* longer than any browser keeps */
     return gt__http_hdr_append(res, "Set-Cookie", 10, buf, n);

@@ -101,8 +101,8 @@ void gt__http_cors_headers(gt_http_res *res)
         gt_http_res_header(res, "Vary", "Origin");
     origin = allowed_origin(req, cors);
     /* A handler that answered for CORS itself is left alone. */
-    if (!origin || gt__http_hdr_find(res, "access-control-allow-origin", &v,
-                                     &vl))
+    if (!origin ||
+        gt__http_hdr_find(res, "access-control-allow-origin", &v, &vl))
         return;
     if (allow_fields(res, cors, origin) == 0 && cors->expose)
         gt_http_res_set_header(res, "Access-Control-Expose-Headers",

@@ -46,8 +46,7 @@ static bool all_of(const char *s, size_t n, int cls)
 /* A name a handler may set: a token, not one of the server's own. */
 static bool name_ok(const char *name, size_t nl)
 {
-    return nl > 0 && all_of(name, nl, GT__HTTP_C_TOKEN) &&
-           !reserved(name, nl);
+    return nl > 0 && all_of(name, nl, GT__HTTP_C_TOKEN) && !reserved(name, nl);
 }
 
 int gt__http_hdr_append(gt_http_res *res, const char *name, size_t nl,
@@ -152,8 +151,7 @@ int gt_http_res_set_header(gt_http_res *res, const char *name,
     int rc = check(name, value);
 
     if (rc == 0) /* appended first: on failure nothing changed */
-        rc = gt__http_hdr_append(res, name, strlen(name), value,
-                                 strlen(value));
+        rc = gt__http_hdr_append(res, name, strlen(name), value, strlen(value));
     if (rc == 0)
         remove_named(res, name, true);
     return rc;
@@ -171,8 +169,8 @@ int gt_http_res_remove_header(gt_http_res *res, const char *name)
     return n;
 }
 
-bool gt__http_hdr_find(const gt_http_res *res, const char *name,
-                       const char **v, size_t *vl)
+bool gt__http_hdr_find(const gt_http_res *res, const char *name, const char **v,
+                       size_t *vl)
 {
     size_t nl;
 
@@ -186,8 +184,7 @@ bool gt__http_hdr_find(const gt_http_res *res, const char *name,
     return false;
 }
 
-int gt_http_res_get_header(gt_http_res *res, const char *name,
-                           const char **out)
+int gt_http_res_get_header(gt_http_res *res, const char *name, const char **out)
 {
     const char *v;
     size_t vl;
@@ -224,9 +221,7 @@ void gt__http_hdr_truncate(gt_http_res *res, size_t len)
 
 int gt_http_res_get_status(const gt_http_res *res)
 {
-    if (res->finished)
-        return res->sent_status;
-    return res->status;
+    return res->sent_status ? res->sent_status : res->status;
 }
 
 uint64_t gt_http_res_get_bytes(const gt_http_res *res)

@@ -262,14 +262,14 @@ struct gt_http_res {
     size_t hdrs_base; /* hdrs[0..hdrs_base) are the before hook's lines,
                          which an error response keeps */
     uint64_t bytes;   /* body bytes sent, for the access log */
-    int sent_status; /* status actually sent (0: none) */
-    bool has_ctype;  /* the handler added a Content-Type */
-    bool close;      /* gt_http_res_close() */
-    bool started;    /* streaming: the head is out */
-    bool chunked;    /* streaming with chunked framing */
-    bool no_body;    /* HEAD, or a status without a body */
-    bool finished;   /* gt__http_res_finish() ran */
-    bool cors_done;  /* the CORS fields are in (or need not be) */
+    int sent_status;  /* status actually sent (0: none) */
+    bool has_ctype;   /* the handler added a Content-Type */
+    bool close;       /* gt_http_res_close() */
+    bool started;     /* streaming: the head is out */
+    bool chunked;     /* streaming with chunked framing */
+    bool no_body;     /* HEAD, or a status without a body */
+    bool finished;    /* gt__http_res_finish() ran */
+    bool cors_done;   /* the CORS fields are in (or need not be) */
 };
 
 struct gt_http_req {
@@ -361,8 +361,8 @@ int gt__http_hdr_append(gt_http_res *res, const char *name, size_t nl,
                         const char *value, size_t vl);
 /* The first field named 'name' (case-insensitive): its value, not
  * NUL-terminated, in *v and *vl. */
-bool gt__http_hdr_find(const gt_http_res *res, const char *name,
-                       const char **v, size_t *vl);
+bool gt__http_hdr_find(const gt_http_res *res, const char *name, const char **v,
+                       size_t *vl);
 /* Content-Type 'type' unless the response has one. 0 or -ENOMEM. */
 int gt__http_default_type(gt_http_res *res, const char *type);
 /* Keep only the first 'len' bytes of fields. */

@@ -294,7 +294,8 @@ int gt_http_res_vprintf(gt_http_res *res, const char *fmt, va_list ap)
         return n == -ENOMEM ? n : -EINVAL;
     res->body = buf;
     res->body_len = (size_t)n;
-    n = gt__http_default_type(res, "text/plain; charset=utf-8") < 0 ? -ENOMEM : n;
+    n = gt__http_default_type(res, "text/plain; charset=utf-8") < 0 ? -ENOMEM
+                                                                    : n;
     return n;
 }
 
