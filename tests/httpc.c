@@ -348,6 +348,23 @@ int httpc_read(httpc *c, httpc_res *res, int64_t deadline)
     return rc;
 }
 
+int httpc_read_head(httpc *c, httpc_res *res, int64_t deadline)
+{
+    framing f;
+    int rc;
+
+    memset(res, 0, sizeof(*res));
+    do {
+        httpc_res_free(res);
+        rc = read_head(c, res, &f, deadline);
+    } while (rc == 0 && res->status < 200);
+    if (rc == 0 && !(res->body = calloc(1, 1)))
+        rc = -ENOMEM;
+    if (rc < 0)
+        httpc_res_free(res);
+    return rc;
+}
+
 int httpc_do(httpc *c, const char *method, const char *target, httpc_res *res,
              int64_t deadline)
 {

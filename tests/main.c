@@ -41,6 +41,7 @@ static Suite *http_suite(void)
     add_http_fd_tests(s);
     add_http_response_tests(s);
     add_http_hooks_tests(s);
+    add_http_static_tests(s);
     return s;
 }
 

@@ -687,6 +687,43 @@ GT_API int gt_http_res_vprintf(gt_http_res *res, const char *fmt, va_list ap)
  * Returns 0, -ECANCELED (client gone), -ETIMEDOUT, -EPIPE or -ENOMEM. */
 GT_API int gt_http_res_write(gt_http_res *res, const void *data, size_t len);
 
+/* ---- static files (handler's coroutine only) ----------------------------- */
+
+/* A directory to serve (gt_http_static_serve's arg). Borrowed: it and its
+ * strings must outlive the server. */
+typedef struct gt_http_static {
+    const char *root;  /* the directory, without a final '/' */
+    const char *index; /* the file a URL ending in '/' names ["index.html";
+                        * "": such URLs are 404] */
+    int max_age;       /* Cache-Control: > 0 "public, max-age=<max_age>";
+                        * 0 "no-cache" (the client revalidates with the
+                        * ETag every time); < 0 none */
+} gt_http_static;
+
+/* A gt_http_handler that serves the file named by what the route's "*"
+ * matched (the whole path without its '/' for a route without "*"),
+ * percent-decoded, under st->root: add it as
+ * gt_http_router_add(r, "GET", "/static/" "*", gt_http_static_serve, &st).
+ * A URL naming something other than a regular file below the root -- a
+ * segment "." or "..", a hidden name (leading '.'), a missing file, a
+ * device -- is 404; an unreadable one 403; a directory named without its
+ * final '/' is redirected there (301), with it its index file is served.
+ * GET and HEAD only (405 with "Allow: GET, HEAD" otherwise). The answer
+ * has Content-Type by the file's extension (application/octet-stream when
+ * unknown), ETag, Last-Modified, Accept-Ranges and Cache-Control; a
+ * matching If-None-Match (or, without one, an If-Modified-Since not older
+ * than the file) gets 304; a single "Range: bytes=" range gets 206 with
+ * Content-Range, one beyond the end 416 (multiple ranges, or an If-Range
+ * that does not match, get the whole file). Yields: open() and reads the
+ * page cache does not hold run on the thread pool (static.c says how it
+ * stays out of the database drivers' way), bounded by the request's
+ * deadline. Its errors are recorded like rejected input, so it returns
+ * -ENOENT (404), -EACCES (403), -EOPNOTSUPP (405) or -EINVAL (400), or
+ * else -ENOMEM, -EIO (the file shrank while it was sent: the connection
+ * closes), -ETIMEDOUT, -ECANCELED, or another -errno of open() or a read
+ * (500). */
+GT_API int gt_http_static_serve(gt_http_req *req, gt_http_res *res, void *st);
+
 /* ---- helpers ------------------------------------------------------------- */
 
 /* Escape src[0..n) for HTML text and attribute values: & < > " ' become

@@ -17,6 +17,7 @@
 
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <time.h>
 
 #include "greentor/http.h"
 #include "parse.h"
@@ -270,6 +271,9 @@ struct gt_http_res {
     bool no_body;     /* HEAD, or a status without a body */
     bool finished;    /* gt__http_res_finish() ran */
     bool cors_done;   /* the CORS fields are in (or need not be) */
+    bool sized;       /* streaming with a Content-Length of 'size'
+                         (gt__http_res_stream_sized) */
+    uint64_t size;
 };
 
 struct gt_http_req {
@@ -385,6 +389,24 @@ void gt__http_cors_headers(gt_http_res *res);
  * is not one, or a rejection's code (403). */
 int gt__http_cors_preflight(gt_http_req *req, gt_http_res *res);
 
+/* ---- static files (fileinfo.c) ------------------------------------------- */
+
+struct stat;
+/* The Content-Type for a file name, by its extension. */
+const char *gt__http_file_type(const char *name);
+/* The file's ETag ("<size>-<mtime ns>" in hex, quoted). */
+void gt__http_file_etag(const struct stat *st, char out[48]);
+/* 't' as an IMF-fixdate. */
+void gt__http_file_date(time_t t, char out[32]);
+/* Is the client's copy still good (If-None-Match, If-Modified-Since)? */
+bool gt__http_file_fresh(const gt_http_req *req, const struct stat *st,
+                         const char *etag);
+/* The Range of the request: 1 with the bytes in *from and *len, 0 when
+ * the whole file is to be sent (no Range, one not understood, several, or
+ * an If-Range that does not match), -1 when unsatisfiable (416). */
+int gt__http_file_range(const gt_http_req *req, const struct stat *st,
+                        const char *etag, uint64_t *from, uint64_t *len);
+
 /* ---- responses (response.c) ---------------------------------------------- */
 
 /* Reset the response of a starting request. */
@@ -395,6 +417,10 @@ void gt__http_res_finish(gt_http_res *res, int rc);
 /* Append a complete error response with "Connection: close" for a request
  * that never reached a handler, and mark the connection to close. */
 void gt__http_send_error(gt__http_conn *c, int status);
+/* Make the stream gt_http_res_write() starts one of exactly 'size' body
+ * bytes with a Content-Length instead of chunked; fewer bytes by the end
+ * close the connection (static.c). Before the first write. */
+void gt__http_res_stream_sized(gt_http_res *res, uint64_t size);
 /* Append "HTTP/1.1 100 Continue". Returns 0 or -ENOMEM. */
 int gt__http_send_continue(gt__http_conn *c);
 /* The worker's cached "Date: ...\r\n" line, GT__DATE_LEN bytes. */

@@ -346,6 +346,8 @@ static int start_stream(gt_http_res *res)
 
     if (!status_has_body(res->status))
         res->no_body = true;
+    else if (res->sized)
+        framing = FRAME_LENGTH;
     else if (req->head.minor == 1)
         framing = FRAME_CHUNKED;
     else
@@ -359,10 +361,16 @@ static int start_stream(gt_http_res *res)
     start = gt__http_out_reserve(c, HEAD_FIXED + res->hdrs_len);
     if (!start)
         return -ENOMEM;
-    p = put_head(res, start, framing, 0);
+    p = put_head(res, start, framing, res->size);
     gt__http_out_commit(c, (size_t)(p - start));
     res->started = true;
     return 0;
+}
+
+void gt__http_res_stream_sized(gt_http_res *res, uint64_t size)
+{
+    res->sized = true;
+    res->size = size;
 }
 
 static int put_part(gt_http_res *res, const void *data, size_t len)
@@ -431,9 +439,9 @@ static void end_stream(gt_http_res *res, bool ok)
     gt__http_conn *c = res->req->conn;
     char *p;
 
-    if (!ok) { /* truncated: the client must not take it as complete */
-        c->close_after = true;
-        return;
+    if (!ok || (res->sized && !res->no_body && res->bytes != res->size)) {
+        c->close_after = true; /* truncated: the client must not take it */
+        return;                /* as complete */
     }
     if (!res->chunked || res->no_body || wait_quiet(c) < 0)
         return;
@@ -484,6 +492,10 @@ void gt__http_res_finish(gt_http_res *res, int rc)
     }
     if (status != 0)
         gt__http_render_error(res, status, rc);
+    if (res->started) { /* the error hook streamed its answer */
+        end_stream(res, c->state == GT__CONN_OPEN);
+        return;
+    }
     if (wait_quiet(c) < 0)
         return;
     decide_close(res);
