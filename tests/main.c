@@ -42,6 +42,7 @@ static Suite *http_suite(void)
     add_http_response_tests(s);
     add_http_hooks_tests(s);
     add_http_static_tests(s);
+    add_http_log_tests(s);
     return s;
 }
 

@@ -51,6 +51,7 @@ void add_http_fd_tests(Suite *s);
 void add_http_response_tests(Suite *s);
 void add_http_hooks_tests(Suite *s);
 void add_http_static_tests(Suite *s);
+void add_http_log_tests(Suite *s);
 void add_db_core_tests(Suite *s);
 void add_db_opts_tests(Suite *s);
 void add_db_shared_tests(Suite *s, const char *backend);

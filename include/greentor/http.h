@@ -186,8 +186,19 @@ typedef struct gt_http_config {
     size_t max_target;           /* request-target bytes; else 414 [4096] */
     size_t max_headers;          /* header lines; else 431 [64] */
     size_t max_body;             /* request body bytes; else 413 [1 MiB] */
-    int access_log;              /* nonzero: one line per request to stderr:
-                                  * method target status bytes microseconds */
+    int access_log;              /* nonzero: one logfmt line to stderr per
+                                  * request ("ts=<UTC, ms> peer=<client
+                                  * address> id=<request id> method=GET
+                                  * target=\"/x\" status=200 bytes=<body>
+                                  * us=<since the head>"; status=- when the
+                                  * client left unanswered) and per answer
+                                  * without a request (parser rejections,
+                                  * 408 header timeouts, 503 out of memory:
+                                  * method=- target=- refused=parse|timeout|
+                                  * memory). Written by a thread of its own,
+                                  * never blocking a loop: past 1 MiB queued
+                                  * lines are dropped and counted; a stopping
+                                  * server waits for its lines [0] */
     const char *trusted_proxies; /* addresses and CIDR ranges, separated by
                                   * commas or spaces ("10.0.0.0/8, ::1"),
                                   * whose Forwarded and X-Forwarded-For
@@ -202,6 +213,18 @@ typedef struct gt_http_config {
                                   * outlive the server [NULL: none] */
     const gt_http_cors *cors;    /* CORS policy; borrowed, must outlive the
                                   * server [NULL: no CORS fields] */
+    int half_close;              /* a client's FIN (it closed its side) while
+                                  * its request runs: 0 cancels the request
+                                  * -- its waits fail with -ECANCELED -- but
+                                  * still sends the answer the handler then
+                                  * builds (503 for -ECANCELED), as for a
+                                  * client that left; nonzero lets the request
+                                  * run on and answer, for clients that
+                                  * half-close after sending (`nc -N`), at
+                                  * the price of finishing the work of
+                                  * clients that left. Complete requests
+                                  * waiting in the input are answered either
+                                  * way, then the connection closes [0] */
 } gt_http_config;
 
 /* Counters summed over the workers; read without locks, so approximate

@@ -59,10 +59,17 @@ void gt__http_serve(gt_http_req *req)
     gt_http_res *res = &req->res;
     int rc;
 
+    const char *peer;
+    bool log = c->w->srv->cfg.access_log;
+
+    if (log) /* now, while the peer is there to ask */
+        gt_http_req_client_addr(req, &peer);
     /* Refused before the app (a Content-Length over max_body): only the
      * error handler and the after hook run. */
     rc = req->body_status ? req->body_rc : run_app(req, res);
     gt__http_res_finish(res, rc);
+    if (log)
+        gt__http_log_access(req);
     if (!h || !h->after)
         return;
     gt__http_conn_flush(c);

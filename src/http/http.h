@@ -203,6 +203,8 @@ struct gt__http_conn {
     bool writing;       /* a background write is pending: nothing
                            may be appended to 'out' until it ends */
     bool close_after;   /* close once the output is flushed */
+    bool peer_eof;      /* the client closed its side: answer what is
+                           complete, then close (conn.c, peer_eof()) */
 };
 
 /* Make a connection on worker 'w' using transport 'io' and link it; the
@@ -415,8 +417,9 @@ void gt__http_res_init(gt_http_res *res, gt_http_req *req);
  * errors and deadlines to statuses) and append it to the output. */
 void gt__http_res_finish(gt_http_res *res, int rc);
 /* Append a complete error response with "Connection: close" for a request
- * that never reached a handler, and mark the connection to close. */
-void gt__http_send_error(gt__http_conn *c, int status);
+ * that never reached a handler, and mark the connection to close; logged
+ * as refused for 'why' when the access log is on. */
+void gt__http_send_error(gt__http_conn *c, int status, const char *why);
 /* Make the stream gt_http_res_write() starts one of exactly 'size' body
  * bytes with a Content-Length instead of chunked; fewer bytes by the end
  * close the connection (static.c). Before the first write. */
@@ -425,7 +428,17 @@ void gt__http_res_stream_sized(gt_http_res *res, uint64_t size);
 int gt__http_send_continue(gt__http_conn *c);
 /* The worker's cached "Date: ...\r\n" line, GT__DATE_LEN bytes. */
 const char *gt__http_date(gt__http_worker *w);
-/* One access-log line for a finished request. */
-void gt__http_log_access(const gt_http_req *req);
+/* ---- the access log (accesslog.c) -----------------------------------------
+ */
+
+/* One access-log line for a request whose response was put out (or whose
+ * client left). Request coroutine. */
+void gt__http_log_access(gt_http_req *req);
+/* One for an answer without a request: 'why' says which ("parse",
+ * "timeout", "memory"). */
+void gt__http_log_refused(gt__http_conn *c, int status, size_t bytes,
+                          const char *why);
+/* Wait (yielding, bounded) until the lines logged so far are written. */
+void gt__http_log_drain(void);
 
 #endif

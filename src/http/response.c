@@ -506,7 +506,7 @@ void gt__http_res_finish(gt_http_res *res, int rc)
 
 /* ---- responses without a handler ----------------------------------------- */
 
-void gt__http_send_error(gt__http_conn *c, int status)
+void gt__http_send_error(gt__http_conn *c, int status, const char *why)
 {
     const char *reason = gt_http_reason(status);
     size_t rlen = strlen(reason);
@@ -526,6 +526,8 @@ void gt__http_send_error(gt__http_conn *c, int status)
     p = PUT_LIT(p, "\r\n\r\n");
     p = put(p, reason, rlen);
     gt__http_out_commit(c, (size_t)(p - start));
+    if (c->w->srv->cfg.access_log)
+        gt__http_log_refused(c, status, rlen, why);
 }
 
 int gt__http_send_continue(gt__http_conn *c)
@@ -538,13 +540,4 @@ int gt__http_send_continue(gt__http_conn *c)
     memcpy(p, line, sizeof(line) - 1);
     gt__http_out_commit(c, sizeof(line) - 1);
     return 0;
-}
-
-void gt__http_log_access(const gt_http_req *req)
-{
-    uint64_t us = (uv_hrtime() - req->t0) / 1000;
-
-    fprintf(stderr, "%s %.1024s %d %llu %llu\n", req->head.method,
-            req->head.target, req->res.sent_status,
-            (unsigned long long)req->res.bytes, (unsigned long long)us);
 }
