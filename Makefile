@@ -129,7 +129,7 @@ $(BS)/libgreentor.a: $(SAN_OBJ)
 	$(AR) rcs $@ $^
 
 # ---- examples ----------------------------------------------------------------
-EXAMPLES := hello showcase
+EXAMPLES := hello showcase bookmarks
 examples: $(EXAMPLES:%=$(B)/examples/%)
 
 $(B)/examples/%: examples/%/*.c $(B)/libgreentor.a
