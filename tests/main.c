@@ -102,6 +102,8 @@ static Suite *e2e_suite(void)
     add_e2e_tests(s, "mysql");
     add_e2e_stop_tests(s);
     add_e2e_args_tests(s);
+    add_e2e_bookmarks_tests(s, "sqlite");
+    add_e2e_bookmarks_tests(s, "postgres");
     add_scripts_tests(s);
     return s;
 }
