@@ -67,6 +67,10 @@ static int on_error(gt_http_req *req, gt_http_res *res, int status,
     ck_assert_int_eq(gt_http_res_get_status(res), status);
     if (strcmp(gt_http_req_path(req), "/fallback") == 0)
         return -EIO; /* the default text body instead */
+    if (strcmp(gt_http_req_path(req), "/streamed") == 0) {
+        gt_http_res_header(res, "Content-Type", "text/plain");
+        return gt_http_res_write(res, msg, strlen(msg));
+    }
     return gt_http_error_json(req, res, status, msg, NULL);
 }
 
@@ -135,12 +139,12 @@ static int h_own_cors(gt_http_req *req, gt_http_res *res, void *arg)
 }
 
 static const fx_route routes[] = {
-    {"GET", "/ok", h_ok},         {"GET", "/answered", h_ok},
-    {"GET", "/refused", h_ok},    {"GET", "/fail", h_fail},
-    {"GET", "/fallback", h_fail}, {"GET", "/int", h_int},
-    {"POST", "/body", h_body},    {"GET", "/timeout", h_timeout},
-    {"GET", "/seen", h_seen},     {"GET", "/own", h_own_cors},
-    {"DELETE", "/ok", h_ok},
+    {"GET", "/ok", h_ok},           {"GET", "/answered", h_ok},
+    {"GET", "/refused", h_ok},      {"GET", "/fail", h_fail},
+    {"GET", "/fallback", h_fail},   {"GET", "/int", h_int},
+    {"GET", "/streamed", h_fail},   {"POST", "/body", h_body},
+    {"GET", "/timeout", h_timeout}, {"GET", "/seen", h_seen},
+    {"GET", "/own", h_own_cors},    {"DELETE", "/ok", h_ok},
 };
 
 static gt_http_router *router(void)
@@ -216,6 +220,12 @@ static void c_hooks(httpc *c, void *arg)
     ck_assert_str_eq(field(&r, "Content-Type"), "text/plain; charset=utf-8");
     fx_expect(&r, 500, "Internal Server Error");
     expect_seen(c, "5 500 21 t1 from-before 1");
+
+    /* An error hook that streams its body. */
+    fx_get(c, "/streamed", &r);
+    ck_assert_str_eq(field(&r, "Transfer-Encoding"), "chunked");
+    fx_expect(&r, 500, "Internal Server Error");
+    expect_seen(c, "6 500 21 t1 from-before 1");
 }
 
 START_TEST(before_and_after_hooks)
