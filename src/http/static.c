@@ -345,7 +345,7 @@ int gt_http_static_serve(gt_http_req *req, gt_http_res *res, void *arg)
 {
     const gt_http_static *st = arg;
     open_job j = {.fd = -1};
-    bool dir;
+    bool dir = false;
     int *fdp, rc;
 
     if (req->head.method_id != GT__HTTP_GET &&
