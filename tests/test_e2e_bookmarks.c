@@ -7,7 +7,8 @@
  * scripts/db.sh) has the example's tables dropped first. The client is the
  * coroutine client of httpc.c; the test also opens the database itself to
  * count audit rows and to drop the audit table, which must make an update
- * fail and roll back. SIGTERM must end the example with exit code 0. No
+ * fail and roll back; on PostgreSQL it stops the postmaster to see
+ * /healthz answer 503. SIGTERM must end the example with exit code 0. No
  * timing thresholds: waits are bounded only to turn a hang into a
  * failure. */
 #include <errno.h>
@@ -36,7 +37,10 @@ static struct {
     char dir[64];  /* working directory */
     char log[160]; /* stdout and stderr */
     char db[PATH_MAX + 16];
+    bool pg;
 } bm;
+
+#define APP_NAME "gt_bookmarks_e2e" /* the example's sessions on PostgreSQL */
 
 static httpc conn;
 
@@ -83,7 +87,7 @@ static bool port_accepts(int port)
 
 static void start(const char *backend)
 {
-    char bin[PATH_MAX], stat_dir[PATH_MAX];
+    char bin[PATH_MAX], stat_dir[PATH_MAX], url_opts[PATH_MAX + 64];
     const char *b = getenv("GT_BOOKMARKS"), *url = NULL;
     int status;
 
@@ -100,6 +104,13 @@ static void start(const char *backend)
                                    "\"$(bash scripts/db.sh start)\"` first");
         snprintf(bm.db, sizeof(bm.db), "%s", url);
         ck_assert_int_eq(run_main(drop_tables, NULL), 0);
+        /* Named, to find its sessions; a short acquire timeout for
+         * /healthz's 503. */
+        snprintf(url_opts, sizeof(url_opts),
+                 "%s%sapplication_name=" APP_NAME "&acquire_timeout_ms=500",
+                 url, strchr(url, '?') ? "&" : "?");
+        url = url_opts;
+        bm.pg = true;
     } else {
         snprintf(bm.db, sizeof(bm.db), "sqlite:%s/bookmarks.db", bm.dir);
     }
@@ -427,6 +438,40 @@ static void check_rest(void)
     httpc_res_free(&r);
 }
 
+/* PostgreSQL: /healthz is 503 while the database does not answer (its
+ * postmaster stopped, the example's sessions ended), and 200 again once it
+ * does. */
+static void check_health_down(void)
+{
+    pid_t pm = pg_postmaster_pid(), guard;
+    httpc_res r;
+    int status = 0;
+
+    db_count("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+             "WHERE application_name = '" APP_NAME "'");
+    guard = resume_later(pm, 30); /* never leave it stopped */
+    ck_assert_int_eq(kill(pm, SIGSTOP), 0);
+    call("GET", "/healthz", "Origin: " ORIGIN "\r\n", NULL, &r);
+    status = r.status;
+    httpc_res_free(&r);
+    kill(pm, SIGCONT);
+    kill(guard, SIGKILL);
+    waitpid(guard, NULL, 0);
+    ck_assert_msg(status == 503, "/healthz with the database stopped: %d",
+                  status);
+    /* Back: 200 once the pool's back-off lets it try again. */
+    for (int waited = 0;; waited += 100) {
+        call("GET", "/healthz", NULL, NULL, &r);
+        status = r.status;
+        httpc_res_free(&r);
+        if (status == 200)
+            break;
+        ck_assert_msg(waited < WAIT_MS, "/healthz stays %d:\n%s", status,
+                      log_tail());
+        gt_sleep(100);
+    }
+}
+
 static int client(void *arg)
 {
     (void)arg;
@@ -437,6 +482,8 @@ static int client(void *arg)
     check_update();
     check_delete();
     check_rest();
+    if (bm.pg)
+        check_health_down();
     httpc_close(&conn, 0);
     return 0;
 }
