@@ -429,6 +429,30 @@ static void drive(mem *m, gt__http_worker *w, const uint8_t *p,
     CHECK(w->nconns == 0); /* freed soon after the client left */
 }
 
+/* With bit 2 of the first byte: CORS and hooks (the error hook renders
+ * JSON, the before hook adds a field, the after hook reads back). */
+static int fz_before(gt_http_req *req, gt_http_res *res, void *arg)
+{
+    (void)arg;
+    gt_http_req_set_data(req, res);
+    return gt_http_res_header(res, "X-Before", "1");
+}
+
+static void fz_after(gt_http_req *req, gt_http_res *res, void *arg)
+{
+    const char *v;
+
+    (void)arg;
+    CHECK(gt_http_req_get_data(req) == res);
+    gt_http_res_get_header(res, "X-Before", &v);
+    CHECK(gt_http_res_get_status(res) >= 100);
+}
+
+static const gt_http_hooks fz_hooks = {fz_before, fz_after,
+                                       gt_http_error_json, NULL};
+static const gt_http_cors fz_cors = {.origins = "http://a, https://b",
+                                     .credentials = 1};
+
 static int fuzz_main(void *arg)
 {
     const input *in = arg;
@@ -443,6 +467,10 @@ static int fuzz_main(void *arg)
                                .max_target = 64,
                                .max_headers = 8,
                                .max_body = 512};
+    if (in->data[0] & 4) {
+        cfg.hooks = &fz_hooks;
+        cfg.cors = &fz_cors;
+    }
     m.budget = in->data[1] * 3u;
     CHECK(gt__http_server_new(&srv, gt_rt_self(), &cfg, 1,
                               gt_http_router_dispatch, router) == 0);
