@@ -21,11 +21,16 @@ static int h_ok(gt_http_req *req, gt_http_res *res, void *arg)
     return gt_http_res_printf(res, "ok");
 }
 
+static int sleepers; /* h_sleep calls so far */
+
 /* Waits long; returns what the wait returned (-ECANCELED when
  * cancelled). */
 static int h_sleep(gt_http_req *req, gt_http_res *res, void *arg)
 {
-    int rc = gt_sleep(20000);
+    int rc;
+
+    sleepers++;
+    rc = gt_sleep(20000);
 
     (void)req, (void)arg;
     if (rc < 0)
@@ -59,6 +64,7 @@ static gt_http_router *router(void)
 static void c_logged(httpc *c, void *arg)
 {
     static const char partial[] = "GET /ok HTTP/1.1\r\nHost: t\r\n";
+    static const char sleep_req[] = "GET /sleep HTTP/1.1\r\nHost: t\r\n\r\n";
     static const char nope[] = "GET /nope HTTP/1.1\r\nHost: t\r\n"
                                "X-Request-Id: abc-1\r\n\r\n";
     httpc_res r;
@@ -77,6 +83,13 @@ static void c_logged(httpc *c, void *arg)
     ck_assert_int_eq(httpc_read(c, &r, dl), 0);
     fx_expect(&r, 408, "Request Timeout");
     httpc_close(c, 0);
+    /* A client that resets while its handler runs: logged, status -. */
+    ck_assert_int_eq(httpc_connect(c, dl), 0);
+    ck_assert_int_eq(httpc_send(c, sleep_req, sizeof(sleep_req) - 1, dl), 0);
+    for (int i = 0; i < 1000 && sleepers == 0; i++)
+        gt_sleep(5);
+    ck_assert_int_eq(sleepers, 1);
+    httpc_close(c, 1);
 }
 
 /* Does 'log' have a line matching the extended regex 're'? */
@@ -126,6 +139,10 @@ START_TEST(access_log_lines)
     ck_assert_msg(has_line(log, "^" TS " peer=127\\.0\\.0\\.1 id=- method=- "
                                 "target=- status=408 bytes=15 us=- "
                                 "refused=timeout$"),
+                  "log:\n%s", log);
+    ck_assert_msg(has_line(log, "^" TS " peer=127\\.0\\.0\\.1 id=[0-9a-f]{16} "
+                                "method=GET target=\"/sleep\" status=- "
+                                "bytes=0 us=[0-9]+$"),
                   "log:\n%s", log);
 }
 END_TEST

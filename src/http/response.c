@@ -1,5 +1,7 @@
-/* http/response.c -- building responses: status, headers, body, JSON,
- * formatted text, chunked streaming, error mapping, the cached Date.
+/* http/response.c -- building responses: status, body, JSON, formatted
+ * text, streaming (chunked, or with a known length), putting a response
+ * out, the cached Date. Header fields are headers.c's, what an error
+ * becomes errors.c's.
  *
  * A response is assembled in two places and written once. While the
  * handler runs, its headers accumulate as ready-made "Name: value\r\n"
