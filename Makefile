@@ -53,8 +53,15 @@ CFLAGS  ?= -g -O2
 # sanitizer builds always have them.
 DEBUG   ?=
 DBG      = $(if $(filter-out 0,$(DEBUG)),-DGT_DEBUG)
+# Include fencing: a library file (src/<module>/) sees the public headers,
+# its own module's internals (a quoted include finds them next to it) and
+# src/base; never another module's internals; an example, only the public
+# headers, as a user would. Tests, fuzzers and benches are white-box and
+# see all of src/.
+FENCE   = $(if $(filter src/% examples/%,$<),,-Isrc) \
+          $(if $(filter examples/%,$<),,-Isrc/base)
 ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(ERR) $(DBG) $(CFLAGS) -fPIC \
-           -fvisibility=hidden -fstack-clash-protection -Iinclude -Isrc \
+           -fvisibility=hidden -fstack-clash-protection -Iinclude $(FENCE) \
            $(PKG_CFLAGS) -MMD -MP
 # The sanitizer build is also the debug build: GT_DEBUG turns on the
 # runtime's checks of the ownership rules the headers state.
@@ -197,7 +204,8 @@ $(BS)/fuzz/replay_%: fuzz/replay.c fuzz/fuzz_%.c $(BS)/libgreentor.a
 $(B)/fuzz/fuzz_%: fuzz/fuzz_%.c $(LIB_SRC)
 	@mkdir -p $(dir $@)
 	clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
-	    -Iinclude -Isrc -Isrc/http $(PKG_CFLAGS) $< $(LIB_SRC) -o $@ $(LIBS)
+	    -Iinclude -Isrc -Isrc/base -Isrc/http $(PKG_CFLAGS) $< $(LIB_SRC) \
+	    -o $@ $(LIBS)
 
 fuzz: $(FUZZ_TARGETS:%=$(B)/fuzz/fuzz_%)
 

@@ -55,7 +55,13 @@ if ! CK_RUN_SUITE=runtime ./build-san-ucontext/test_greentor >"$uclog" 2>&1; the
 fi
 echo "runtime suite with SWITCH=ucontext: $(tail -1 "$uclog")" >&2
 
-eval "$(bash scripts/db.sh start all)"
+# A server that does not start fails the check here, not later with a
+# confusing "no database URLs".
+db_env="$(bash scripts/db.sh start all)" || {
+    echo "check: the database servers did not start (scripts/db.sh)" >&2
+    exit 1
+}
+eval "$db_env"
 
 for replay in build-san/fuzz/replay_*; do
     [ -x "$replay" ] || continue

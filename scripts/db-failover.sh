@@ -3,8 +3,8 @@
 # sources it (it is not run on its own).
 #
 #   failover-start         a FRESH primary on 127.0.0.1:GT_FO_PRIMARY_PORT
-#                          [55434] and a streaming standby cloned from it by
-#                          pg_basebackup -R on GT_FO_STANDBY_PORT [55435];
+#                          [25434] and a streaming standby cloned from it by
+#                          pg_basebackup -R on GT_FO_STANDBY_PORT [25435];
 #                          prints GT_TEST_FO_URL, a libpq multi-host URL with
 #                          target_session_attrs=read-write
 #   failover-kill-primary  pg_ctl stop -m immediate of the primary (a crash)
@@ -24,8 +24,8 @@
 # that a test's sockets or pipes (popen of this very script) are not held
 # open by a postmaster.
 
-FO_PRIMARY_PORT="${GT_FO_PRIMARY_PORT:-55434}"
-FO_STANDBY_PORT="${GT_FO_STANDBY_PORT:-55435}"
+FO_PRIMARY_PORT="${GT_FO_PRIMARY_PORT:-25434}"
+FO_STANDBY_PORT="${GT_FO_STANDBY_PORT:-25435}"
 FO_PRIMARY="$DIR/fo-primary"
 FO_STANDBY="$DIR/fo-standby"
 FO_RUN="$DIR/fo-run"

@@ -7,10 +7,10 @@
 # a transaction -- greentor's `prepare=unnamed` URL option is made for it.
 # Clients log in as greentor/greentor with SCRAM; PgBouncer logs in to
 # PostgreSQL with the same password. Listens on 127.0.0.1:GT_BOUNCER_PORT
-# [56432]; state under $DIR/pgbouncer/ and $DIR/pgbouncer.log. PgBouncer
+# [26432]; state under $DIR/pgbouncer/ and $DIR/pgbouncer.log. PgBouncer
 # refuses to run as root, so it runs as PostgreSQL's user.
 
-PGB_PORT="${GT_BOUNCER_PORT:-56432}"
+PGB_PORT="${GT_BOUNCER_PORT:-26432}"
 PGB_POOL="${GT_BOUNCER_POOL:-8}"
 PGB_DIR="$DIR/pgbouncer"
 PGB_INI="$PGB_DIR/pgbouncer.ini"

@@ -12,13 +12,15 @@
 # Environment (defaults in brackets):
 #   GT_DB_DIR [/tmp/greentor-db]  state: pg/ and mysql/ data, *-run/ sockets
 #                                 and pid files, pg.log, mysql.log
-#   GT_PG_PORT [55432]  GT_MYSQL_PORT [53306]   TCP ports on 127.0.0.1
+#   GT_PG_PORT [25432]  GT_MYSQL_PORT [23306]   TCP ports on 127.0.0.1
 #   GT_PG_MAX_CONN [100]  GT_MYSQL_MAX_CONN [151]   max_connections
 #   GT_DB_TIMEOUT [30]  seconds to wait for a start or a stop
-#   GT_BOUNCER_PORT [56432]  GT_BOUNCER_POOL [8]   PgBouncer in front of pg
+#   GT_BOUNCER_PORT [26432]  GT_BOUNCER_POOL [8]   PgBouncer in front of pg
 #                                 (transaction pooling, db-pgbouncer.sh)
-#   GT_FO_PRIMARY_PORT [55434]  GT_FO_STANDBY_PORT [55435]   the failover
+#   GT_FO_PRIMARY_PORT [25434]  GT_FO_STANDBY_PORT [25435]   the failover
 #                                 test's own primary and standby (db-failover.sh)
+#   (The defaults lie below 32768, outside Linux's ephemeral port range, so
+#   that no outgoing connection of a busy machine can hold one of them.)
 # Ports and max_connections are applied at each start, so changing them takes
 # a restart; `env` prints the URLs from the environment as it is now.
 #
@@ -41,8 +43,8 @@ set -euo pipefail
 
 # Absolute, because the servers run from / and chdir into their data dirs.
 DIR="$(realpath -m "${GT_DB_DIR:-/tmp/greentor-db}")"
-PG_PORT="${GT_PG_PORT:-55432}"
-MY_PORT="${GT_MYSQL_PORT:-53306}"
+PG_PORT="${GT_PG_PORT:-25432}"
+MY_PORT="${GT_MYSQL_PORT:-23306}"
 PG_MAX_CONN="${GT_PG_MAX_CONN:-100}"
 MY_MAX_CONN="${GT_MYSQL_MAX_CONN:-151}"
 TIMEOUT="${GT_DB_TIMEOUT:-30}"

@@ -60,6 +60,7 @@ static Suite *db_suite(void)
     add_db_pg_wedged_tests(s);
     add_db_mysql_tests(s);
     add_db_mysql_side_tests(s);
+    add_db_mysql_wedged_tests(s);
     add_db_batch_tests(s, "sqlite");
     add_db_batch_tests(s, "postgres");
     add_db_init_tests(s, "sqlite");
@@ -80,6 +81,8 @@ static Suite *pool_suite(void)
     add_pool_worker_tests(s, "mysql");
     add_pool_stale_tests(s, "postgres");
     add_pool_stale_tests(s, "mysql");
+    add_db_redial_tests(s, "postgres");
+    add_db_redial_tests(s, "mysql");
     add_pool_capacity_tests(s, "postgres");
     add_pool_capacity_tests(s, "mysql");
     add_pool_bouncer_tests(s);

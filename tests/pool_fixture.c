@@ -46,6 +46,22 @@ char *url_with(const char *opts)
     return buf;
 }
 
+const char *capped_url(const char *opts)
+{
+    static char buf[512];
+    const char *b = base_url(), *at = strchr(b, '@'), *host = strstr(b, "://");
+
+    ck_assert_ptr_nonnull(at);
+    ck_assert_ptr_nonnull(host);
+    snprintf(buf, sizeof(buf), "%.*s://gt_capped:gt_capped%s%s%s",
+             (int)(host - b), b, at,
+             !opts             ? ""
+             : strchr(at, '?') ? "&"
+                               : "?",
+             opts ? opts : "");
+    return buf;
+}
+
 /* Server-side count of our user's other sessions. */
 int64_t server_sessions(gt_db *probe)
 {

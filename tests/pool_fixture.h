@@ -33,6 +33,10 @@ const char *base_url(void);
 /* base_url() with 'opts' appended and a tag the server shows for each of
  * our sessions (application_name on PostgreSQL). Static buffer. */
 char *url_with(const char *opts);
+/* base_url() as the user gt_capped of scripts/db.sh, whom the database
+ * allows 3 connections, with 'opts' appended (NULL: none). Static
+ * buffer. */
+const char *capped_url(const char *opts);
 /* The server's count of our tagged sessions, asked over 'probe'. */
 int64_t server_sessions(gt_db *probe);
 

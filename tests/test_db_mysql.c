@@ -398,13 +398,16 @@ static void kill_connection(gt_db *by, int64_t id)
     exec_ok(by, sql);
 }
 
-static int t_killed_idle(void *arg)
+static int t_killed_in_tx(void *arg)
 {
     gt_db *db = open_db(NULL), *other = open_db(NULL);
     gt_rows *r = NULL;
 
     (void)arg;
+    /* In a transaction, so the next call must fail rather than reconnect
+     * (outside one it would: tests/test_db_redial.c). */
     ck_assert_int_eq(scalar(db, "SELECT 1"), 1);
+    ck_assert_int_eq(gt_db_begin(db, GT_NEVER), 0);
     kill_connection(other, scalar(db, "SELECT CONNECTION_ID()"));
     ck_assert_int_eq(
         gt_db_query(db, &r, "SELECT 1", NULL, 0, gt_deadline_in(OPEN_MS)),
@@ -420,9 +423,9 @@ static int t_killed_idle(void *arg)
     return 0;
 }
 
-START_TEST(killed_idle_connection_is_broken)
+START_TEST(killed_connection_in_a_transaction_is_broken)
 {
-    ck_assert_int_eq(run_main(t_killed_idle, NULL), 0);
+    ck_assert_int_eq(run_main(t_killed_in_tx, NULL), 0);
 }
 END_TEST
 
@@ -695,7 +698,7 @@ void add_db_mysql_tests(Suite *s)
     tcase_add_test(tc, deadline_kills_the_query_and_leaves_it_clean);
     tcase_add_test(tc, coroutine_deadline_kills_the_query_too);
     tcase_add_test(tc, cancelled_before_the_call_never_leaves_it_dirty);
-    tcase_add_test(tc, killed_idle_connection_is_broken);
+    tcase_add_test(tc, killed_connection_in_a_transaction_is_broken);
     tcase_add_test(tc, connection_killed_mid_query_is_broken);
     tcase_add_test(tc, statement_cache_evicts_and_closes_on_the_server);
     tcase_add_test(tc, reset_drops_temp_tables_variables_and_statements);

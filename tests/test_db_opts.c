@@ -246,6 +246,32 @@ START_TEST(url_errors_never_quote_the_password)
 }
 END_TEST
 
+/* What the pool reads its options with: the value that counts (the
+ * last), decoded, and every way of not having one. */
+START_TEST(url_option_reads_one_option)
+{
+    const char *url = "postgres://u:p@h/db?max_open=4&reset_on_release=a%20b"
+                      "&max_open=16";
+    char v[8];
+
+    ck_assert_int_eq(gt_db_url_option(url, "max_open", v, sizeof(v)), 2);
+    ck_assert_str_eq(v, "16");
+    ck_assert_int_eq(gt_db_url_option(url, "reset_on_release", v, sizeof(v)),
+                     3);
+    ck_assert_str_eq(v, "a b");
+    ck_assert_int_eq(gt_db_url_option(url, "min_idle", v, sizeof(v)), -ENOENT);
+    ck_assert_int_eq(gt_db_url_option(url, "reset_on_release", v, 3), -ENOSPC);
+    ck_assert_str_eq(v, "");
+    ck_assert_int_eq(
+        gt_db_url_option("postgres://h:99999/db?a=1", "a", v, sizeof(v)),
+        -EINVAL);
+    ck_assert_int_eq(gt_db_url_option("nosuch://h/db?a=1", "a", v, sizeof(v)),
+                     -EPROTONOSUPPORT);
+    ck_assert_int_eq(gt_db_url_option(url, NULL, v, sizeof(v)), -EINVAL);
+    ck_assert_int_eq(gt_db_url_option(url, "max_open", v, 0), -EINVAL);
+}
+END_TEST
+
 void add_db_opts_tests(Suite *s)
 {
     TCase *tc = tcase_create("options");
@@ -257,5 +283,6 @@ void add_db_opts_tests(Suite *s)
     tcase_add_test(tc, db_open_refuses_unknown_options);
     tcase_add_test(tc, redact_hides_passwords);
     tcase_add_test(tc, url_errors_never_quote_the_password);
+    tcase_add_test(tc, url_option_reads_one_option);
     suite_add_tcase(s, tc);
 }

@@ -806,7 +806,9 @@ static int t_killed(void *arg)
     int rc;
 
     (void)arg;
-    /* Idle: the next call finds out. */
+    /* Idle in a transaction: the next call finds out (outside one, it
+     * would reconnect: tests/test_db_redial.c). */
+    ck_assert_int_eq(gt_db_begin(db, GT_NEVER), 0);
     ck_assert_int_eq(one_int(admin,
                              "SELECT pg_terminate_backend(?, 5000)"
                              "::int",

@@ -647,6 +647,27 @@ START_TEST(bad_pool_options_are_clear_errors)
 }
 END_TEST
 
+/* A program that gives up before running its runtime (a listen failed,
+ * say) frees what it made in either order: the runtime's posted tasks and
+ * stop hooks still run at gt_rt_free(), and must not find the pool gone
+ * (ASan reports the use after free that this used to be). */
+START_TEST(a_pool_freed_before_its_runtime_ever_ran_is_safe)
+{
+    gt_rt_config cfg = {.workers = 2};
+    gt_rt *rt;
+    gt_pool *p;
+
+    ck_assert_int_eq(gt_rt_new(&rt, &cfg), 0);
+    ck_assert_int_eq(gt_pool_new(&p, rt, base_url(), NULL, NULL, 0), 0);
+    gt_pool_free(p); /* pool first */
+    gt_rt_free(rt);
+    ck_assert_int_eq(gt_rt_new(&rt, &cfg), 0);
+    ck_assert_int_eq(gt_pool_new(&p, rt, base_url(), NULL, NULL, 0), 0);
+    gt_rt_free(rt); /* runtime first */
+    gt_pool_free(p);
+}
+END_TEST
+
 void add_pool_tests(Suite *s, const char *which)
 {
     bool pg = strcmp(which, "postgres") == 0;
@@ -668,6 +689,7 @@ void add_pool_tests(Suite *s, const char *which)
     tcase_add_test(tc, leak_is_reported_once_with_file_and_line);
     if (strcmp(which, "sqlite") == 0) {
         tcase_add_test(tc, bad_pool_options_are_clear_errors);
+        tcase_add_test(tc, a_pool_freed_before_its_runtime_ever_ran_is_safe);
     } else {
         tcase_add_test(tc, failed_connect_gives_its_slot_back_and_backs_off);
         tcase_add_test(tc, database_restart_mid_load_recovers);

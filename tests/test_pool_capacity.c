@@ -17,20 +17,6 @@
 
 enum { DB_LIMIT = 3, CLIENTS = 16, ROUNDS = 10 };
 
-/* base_url() with the capped user instead of greentor. */
-static const char *capped_url(void)
-{
-    static char buf[512];
-    const char *b = base_url(), *at = strchr(b, '@'), *host = strstr(b, "://");
-
-    ck_assert_ptr_nonnull(at);
-    ck_assert_ptr_nonnull(host);
-    snprintf(buf, sizeof(buf), "%.*s://gt_capped:gt_capped%s%s%s",
-             (int)(host - b), b, at, strchr(at, '?') ? "&" : "?",
-             "max_open=8&acquire_timeout_ms=20000");
-    return buf;
-}
-
 static gt_pool *pool;
 static atomic_int ok, bad;
 
@@ -84,11 +70,16 @@ static int t_capacity(void *arg)
 
     (void)arg;
     ck_assert_int_eq(
-        gt_pool_new(&pool, gt_rt_self(), capped_url(), NULL, err, sizeof(err)),
+        gt_pool_new(&pool, gt_rt_self(),
+                    capped_url("max_open=8&acquire_timeout_ms=20000"), NULL,
+                    err, sizeof(err)),
         0);
     keep_pool(pool);
     /* Another client of the same user holds one of the three. */
-    ck_assert_int_eq(gt_db_open(&outsider, capped_url(), GT_NEVER), 0);
+    ck_assert_int_eq(
+        gt_db_open(&outsider, capped_url("max_open=8&acquire_timeout_ms=20000"),
+                   GT_NEVER),
+        0);
     run_clients();
     gt_pool_get_stats(pool, &st);
     ck_assert_uint_ge(st.capacity_refusals, 1);

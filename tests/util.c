@@ -49,20 +49,81 @@ int run_child(void (*fn)(void *), void *arg, char *err, size_t cap)
     return status;
 }
 
-pid_t pg_postmaster_pid(void)
+const char *test_db_url(const char *env)
+{
+    const char *u = getenv(env);
+
+    ck_assert_msg(u && *u, "no %s: run `eval \"$(bash scripts/db.sh env)\"`",
+                  env);
+    return u;
+}
+
+int64_t query_int(gt_db *db, const char *sql)
+{
+    gt_rows *r;
+    int64_t v;
+    int n = gt_db_query(db, &r, sql, NULL, 0, GT_NEVER);
+
+    ck_assert_msg(n == 1, "%s: %d %s", sql, n, gt_db_errmsg(db));
+    v = gt_rows_int(r, 0, 0);
+    gt_rows_free(r);
+    return v;
+}
+
+int close_kept(gt_db **db, int n)
+{
+    int kept = 0;
+
+    for (int i = 0; i < n; i++) {
+        int64_t rc = gt_db_exec(db[i], "SELECT 1", NULL, 0, GT_NEVER);
+
+        ck_assert_msg(rc >= 0 || rc == -ECONNRESET, "%lld %s", (long long)rc,
+                      gt_db_errmsg(db[i]));
+        kept += rc >= 0;
+        gt_db_close(db[i]);
+    }
+    return kept;
+}
+
+void wait_none_left(gt_db *probe, int64_t (*count)(gt_db *))
+{
+    for (int i = 0; i < 1000 && count(probe) > 0; i++)
+        ck_assert_int_eq(gt_sleep(10), 0);
+    ck_assert_int_eq(count(probe), 0);
+}
+
+int64_t mysql_our_sessions(gt_db *probe)
+{
+    return query_int(probe, "SELECT COUNT(*) FROM information_schema."
+                            "processlist WHERE user = 'greentor' AND id <> "
+                            "CONNECTION_ID()");
+}
+
+/* The first number in the pid file 'rel' under scripts/db.sh's state
+ * directory. */
+static pid_t db_pid(const char *rel)
 {
     const char *dir = getenv("GT_DB_DIR");
     char path[512];
     long pid = 0;
     FILE *f;
 
-    snprintf(path, sizeof(path), "%s/pg/postmaster.pid",
-             dir ? dir : "/tmp/greentor-db");
+    snprintf(path, sizeof(path), "%s/%s", dir ? dir : "/tmp/greentor-db", rel);
     f = fopen(path, "r");
     ck_assert_msg(f != NULL, "no %s: is scripts/db.sh running?", path);
     ck_assert_int_eq(fscanf(f, "%ld", &pid), 1);
     fclose(f);
     return (pid_t)pid;
+}
+
+pid_t pg_postmaster_pid(void)
+{
+    return db_pid("pg/postmaster.pid");
+}
+
+pid_t mysql_server_pid(void)
+{
+    return db_pid("mysql-run/mysql.pid");
 }
 
 pid_t resume_later(pid_t pid, int secs)

@@ -22,8 +22,27 @@ int run_child(void (*fn)(void *), void *arg, char *err, size_t cap);
  * 0 (free until someone else takes it). */
 int test_free_port(void);
 
+/* The database URL in environment variable 'env' (set by scripts/db.sh
+ * env); fails the test when it is not set. */
+const char *test_db_url(const char *env);
+/* The one integer that 'sql' answers on 'db' (a count, say); fails the
+ * test otherwise. */
+int64_t query_int(gt_db *db, const char *sql);
+
+/* After a fault: each of the n connections' next statement must succeed
+ * or find the connection dropped (-ECONNRESET); all are closed. Returns
+ * how many were kept. */
+int close_kept(gt_db **db, int n);
+/* Poll count(probe) until it is 0, for at most 10 s; fails otherwise. */
+void wait_none_left(gt_db *probe, int64_t (*count)(gt_db *));
+
+/* MariaDB's count of the greentor user's sessions other than probe's. */
+int64_t mysql_our_sessions(gt_db *probe);
+
 /* The pid of scripts/db.sh's PostgreSQL postmaster (GT_DB_DIR). */
 pid_t pg_postmaster_pid(void);
+/* The MariaDB server of scripts/db.sh. */
+pid_t mysql_server_pid(void);
 
 /* A watchdog child that sends SIGCONT to 'pid' after 'secs' seconds, so a
  * test that SIGSTOPs a server cannot leave it stopped; kill and reap it
@@ -58,6 +77,7 @@ void add_db_shared_tests(Suite *s, const char *backend);
 void add_db_pg_tests(Suite *s);
 void add_db_mysql_tests(Suite *s);
 void add_db_mysql_side_tests(Suite *s);
+void add_db_mysql_wedged_tests(Suite *s);
 void add_db_batch_tests(Suite *s, const char *backend);
 void add_db_pg_params_tests(Suite *s);
 void add_db_pg_wedged_tests(Suite *s);
@@ -65,6 +85,7 @@ void add_db_init_tests(Suite *s, const char *backend);
 void add_pool_tests(Suite *s, const char *backend);
 void add_pool_worker_tests(Suite *s, const char *backend);
 void add_pool_stale_tests(Suite *s, const char *backend);
+void add_db_redial_tests(Suite *s, const char *backend);
 void add_pool_capacity_tests(Suite *s, const char *backend);
 void add_pool_bouncer_tests(Suite *s);
 void add_pool_leak_tests(Suite *s, const char *backend);

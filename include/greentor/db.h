@@ -38,9 +38,12 @@
  * time. Every call that talks to a server yields until
  * the answer is there or 'deadline' (absolute, gt_now() ms; GT_NEVER) or the
  * coroutine's own deadline passes, or the coroutine is cancelled. A query
- * interrupted that way is cancelled on the server (PostgreSQL CancelRequest,
- * MariaDB KILL QUERY, sqlite3_interrupt) and the connection is then either
- * clean again or marked broken (gt_db_broken()); it is never reused dirty.
+ * interrupted that way returns at once and is cancelled on the server
+ * (PostgreSQL CancelRequest, MariaDB KILL QUERY, sqlite3_interrupt),
+ * never waiting for the cancel: what the server still owes is read before
+ * the connection's next use (or by the pool when it takes it back), and
+ * the connection is then clean again or, when that did not happen within
+ * 2 s, marked broken (gt_db_broken()); it is never reused dirty.
  *
  * SQL. Parameters are bound, never formatted into SQL: write '?' for each
  * one, in every backend (PostgreSQL's $n are generated for you; '?' inside
@@ -59,6 +62,22 @@
  * gt_db_errcode()), -ETIMEDOUT, -ECANCELED, -ECONNREFUSED, -ECONNRESET,
  * -EINVAL (bad URL or arguments), -EPROTONOSUPPORT (unknown scheme),
  * -ENOMEM.
+ *
+ * Connections the server closed. A server ends sessions on its own (a
+ * restart, a failover, pg_terminate_backend, KILL, a proxy's idle cut).
+ * Before a statement (gt_db_exec(), gt_db_query(), gt_db_batch()) is sent
+ * on a connection that has been quiet since the loop's last tick, one
+ * non-blocking peek looks for the server's goodbye; found, the connection
+ * is reconnected in place -- same handle, same URL, set-up run again --
+ * and the statement goes to the new session, once. Only when nothing is
+ * lost: with a transaction open or session state set since the last
+ * reset (SET, temporary tables: what makes the pool reset it), the
+ * statement fails with -ECONNRESET instead, and so does a connection that
+ * dies after the statement was sent (it may have run). A reconnect that
+ * fails leaves the connection broken with a message that says so. The
+ * reconnect is within the statement's deadline and connect_timeout_ms;
+ * gt_db_get_stats() counts both outcomes. PostgreSQL and MariaDB; SQLite
+ * has no server to lose.
  *
  * Results. A gt_rows holds the whole result, random access, typed. It
  * belongs to the caller: free it with gt_rows_free(); one forgotten is
@@ -137,6 +156,15 @@ GT_API int gt_db_open(gt_db **out, const char *url, int64_t deadline);
  * listing the accepted ones. Returns 0, -EINVAL, -EPROTONOSUPPORT or
  * -ENOMEM. */
 GT_API int gt_db_check_url(const char *url, char *err, size_t errlen);
+
+/* The value of option 'key' in 'url' (percent-decoded; the last one when
+ * repeated, the one that counts) copied into out[0..cap), NUL-terminated.
+ * For code that rides its own options in a database URL, as the pool
+ * does. Does not yield. Returns the value's length, -ENOENT when 'url'
+ * has no such option, -ENOSPC when it does not fit (out holds ""), -EINVAL
+ * (malformed URL or arguments), -EPROTONOSUPPORT or -ENOMEM. */
+GT_API int gt_db_url_option(const char *url, const char *key, char *out,
+                            size_t cap);
 
 /* Copy 'url' into out[0..cap) with its password shown as "***"
  * (postgres://user:***@host/db), and the value of a password= or
@@ -291,13 +319,17 @@ GT_API void gt_db_detach(gt_db *db);
 GT_API int gt_db_disconnect(gt_db *db, const char *why);
 
 /* Process-wide counts of interrupted statements (a deadline, or the
- * caller cancelled) and of the cancels sent to the server for them. */
+ * caller cancelled), of the cancels sent to the server for them, and of
+ * reconnects in place (see "Connections the server closed" above). */
 typedef struct gt_db_stats {
     uint64_t cancels_sent;          /* CancelRequest / KILL QUERY sent */
     uint64_t cancels_dropped;       /* not sent: too many on their way already
                                      * (a wedged server); the statement ran on */
     uint64_t interrupted_kept;      /* connection wound down clean, kept */
     uint64_t interrupted_discarded; /* ... not in time: dropped */
+    uint64_t redials;               /* found closed by the server before a
+                                     * statement was sent: reconnected in place */
+    uint64_t redials_failed;        /* ... and the reconnect failed */
 } gt_db_stats;
 
 /* Any thread. */

@@ -119,8 +119,11 @@ typedef struct gt_pool_stats {
 GT_API int gt_pool_new(gt_pool **out, gt_rt *rt, const char *url,
                        const gt_pool_config *cfg, char *err, size_t errlen);
 
-/* Free the pool after gt_rt_run() has returned (the runtime closes the
- * pool's connections on each worker as it stops). NULL: no-op. */
+/* Let go of the pool: after gt_rt_run() has returned (the runtime closes
+ * the pool's connections on each worker as it stops), or before or after
+ * gt_rt_free() of a runtime that never ran (the pool's memory then goes
+ * when both are done with it). Never while the runtime runs. NULL:
+ * no-op. */
 GT_API void gt_pool_free(gt_pool *pool);
 
 /* The calling coroutine's connection from 'pool', acquired on first use

@@ -96,9 +96,7 @@ static const gt__db_driver *find_driver(const char *scheme)
     return NULL;
 }
 
-/* The deadline of the connect: the caller's, capped by
- * connect_timeout_ms (0 = no cap). -EINVAL for a bad option. */
-static int connect_deadline(const gt__db_url *u, int64_t deadline, int64_t *out)
+int gt__db_connect_deadline(const gt__db_url *u, int64_t deadline, int64_t *out)
 {
     int bad;
     long ms = gt__db_url_opt_long(u, "connect_timeout_ms",
@@ -144,6 +142,19 @@ static int set_up(gt_db **out, const gt__db_url *u, int64_t deadline)
     return rc;
 }
 
+/* A backend that can reconnect in place keeps the URL for it. */
+static int keep_url(gt_db **out, const gt__db_driver *drv, const char *url)
+{
+    if (!drv->redial)
+        return 0;
+    (*out)->url = strdup(url);
+    if ((*out)->url)
+        return 0;
+    gt_db_close(*out);
+    *out = NULL;
+    return -ENOMEM;
+}
+
 int gt_db_open(gt_db **out, const char *url, int64_t deadline)
 {
     char err[256];
@@ -165,11 +176,13 @@ int gt_db_open(gt_db **out, const char *url, int64_t deadline)
     if (!drv || !drv->open) {
         *out = bare_failed("this build has no driver for the scheme");
         rc = *out ? -EPROTONOSUPPORT : -ENOMEM;
-    } else if ((rc = connect_deadline(&u, deadline, &deadline)) == 0) {
+    } else if ((rc = gt__db_connect_deadline(&u, deadline, &deadline)) == 0) {
         rc = open_with(out, drv, &u, deadline);
     }
     if (rc == 0)
         rc = set_up(out, &u, deadline);
+    if (rc == 0)
+        rc = keep_url(out, drv, url);
     gt__db_url_free(&u);
     return rc;
 }
@@ -179,6 +192,7 @@ void gt_db_close(gt_db *db)
     if (!db)
         return;
     gt__db_init_free(db);
+    free(db->url);
     if (db->drv && db->drv->close)
         db->drv->close(db);
     else
@@ -314,8 +328,11 @@ static bool may_dirty_session(const char *sql)
  * without us. */
 static void after_statement(gt_db *db)
 {
+    db->alive_at = gt_now();
     if (!db->drv->in_tx || db->broken)
         return;
+    if (db->drv->awaiting && db->drv->awaiting(db))
+        return; /* interrupted: the server's word on it is still to come */
     if (!db->drv->in_tx(db))
         db->tx_depth = 0;
     else if (db->tx_depth == 0)
@@ -351,6 +368,8 @@ int64_t gt_db_exec(gt_db *db, const char *sql, const gt_db_value *params,
 {
     int rc = usable(db);
 
+    if (rc == 0)
+        rc = gt__db_redial_if_dead(db, deadline);
     return rc < 0 ? rc : run(db, NULL, sql, params, nparams, deadline);
 }
 
@@ -364,6 +383,8 @@ int gt_db_query(gt_db *db, gt_rows **out, const char *sql,
                   : -EINVAL;
     *out = NULL;
     rc = usable(db);
+    if (rc == 0)
+        rc = gt__db_redial_if_dead(db, deadline);
     if (rc == 0)
         rc = run(db, out, sql, params, nparams, deadline);
     if (rc >= 0 && !*out)
@@ -402,6 +423,9 @@ int gt_db_batch(gt_db *db, gt_rows **out, const gt_db_stmt *stmts, int n,
         if (rc < 0)
             return rc;
     }
+    rc = gt__db_redial_if_dead(db, deadline);
+    if (rc < 0)
+        return rc;
     if (!db->drv->batch)
         return batch_in_order(db, out, stmts, n, deadline);
     for (int i = 0; i < n; i++)

@@ -21,7 +21,7 @@
 
 #include "greentor/db.h"
 
-/* ---- URLs (url.c) ------------------------------------------------------ */
+/* ---- URLs (url.c, url_opts.c, url_redact.c) --------------------------- */
 
 typedef struct gt__db_opt {
     char *key, *value;
@@ -47,6 +47,10 @@ void gt__db_url_free(gt__db_url *u);
  * a number: -EINVAL, with a message in 'err' that names the option and,
  * for an unknown one, lists those accepted. 0 when all are good. */
 int gt__db_url_check(const gt__db_url *u, char *err, size_t errlen);
+/* Format a message into err[0..errlen) (err may be NULL) and return rc:
+ * the URL parser's and checker's error reports. */
+int gt__db_url_fail(char *err, size_t errlen, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 /* The value of query option 'key', NULL if absent. */
 const char *gt__db_url_opt(const gt__db_url *u, const char *key);
 /* The option as an integer; 'dflt' if absent; -EINVAL via *bad if not a
@@ -80,6 +84,12 @@ struct gt_db {
     int ninit;
     gt_db_init_fn init_fn;
     void *init_arg;
+    /* For a reconnect in place (redial.c): the URL it was opened with
+     * (owned; NULL when it cannot redial), and the gt_now() at which it
+     * was last seen alive -- a statement ended, or a peek found it well --
+     * so that a statement in the same loop tick need not peek again. */
+    char *url;
+    int64_t alive_at;
 };
 
 struct gt__db_driver {
@@ -106,6 +116,16 @@ struct gt__db_driver {
     /* Optional: forget the registration with the calling worker's loop
      * (gt_db_detach()); the next wait registers again, on its worker. */
     void (*detach)(gt_db *db);
+    /* Optional: replace the native connection, found dead while quiet,
+     * by a new one to 'url' with the same options: the old one is closed
+     * without I/O, prepared statements are forgotten. 0, or the connect's
+     * error (then the handle is left unconnected; the caller marks it
+     * broken). NULL: the backend cannot (SQLite has no server). */
+    int (*redial)(gt_db *db, const gt__db_url *url, int64_t deadline);
+    /* Optional: nonzero while the server still owes an answer (an
+     * interrupted round trip not wound down), so that data waiting on the
+     * socket is not its goodbye. NULL: never. */
+    int (*awaiting)(gt_db *db);
     /* reset() only rolls back: session settings survive it, so the init
      * steps need not (and, for CREATE TEMP..., could not) run again. */
     bool reset_keeps_session;
@@ -123,6 +143,18 @@ static inline int64_t gt__db_earlier(int64_t a, int64_t b)
     return b == GT_NEVER || a < b ? a : b;
 }
 
+/* The deadline of a connect: the caller's, capped by the URL's
+ * connect_timeout_ms (0 = no cap). 0, or -EINVAL for a bad option. */
+int gt__db_connect_deadline(const gt__db_url *u, int64_t deadline,
+                            int64_t *out);
+
+/* Before a statement is sent (redial.c): when 'db' has been quiet since
+ * the loop's last tick, peek at it; found dead with nothing to lose (no
+ * transaction, no session state), reconnect it in place, once. 0 when the
+ * statement may go ahead (on the old connection or the new one), or the
+ * reconnect's error with 'db' broken. */
+int gt__db_redial_if_dead(gt_db *db, int64_t deadline);
+
 /* Initialise the base part of a driver's new connection. */
 void gt__db_init_base(gt_db *db, const gt__db_driver *drv);
 
@@ -136,6 +168,7 @@ void gt__db_clear_error(gt_db *db);
 typedef struct gt__db_counters {
     atomic_ullong cancels_sent, cancels_dropped;
     atomic_ullong interrupted_kept, interrupted_discarded;
+    atomic_ullong redials, redials_failed;
 } gt__db_counters;
 
 extern gt__db_counters gt__db_stats;

@@ -1,20 +1,7 @@
 /* db/pg.c -- the PostgreSQL driver: libpq's asynchronous API driven from a
  * coroutine, so that every call reads as blocking but only parks.
  *
- * Connecting. The URL becomes keyword/value arrays for
- * PQconnectStartParams(), and PQconnectPoll() is driven by waits on
- * PQsocket(). libpq may close its socket and open another, possibly under
- * the same number, when it moves on to the next address, so the watch is
- * made afresh at every step. Each PQconnectPoll() step runs on the thread
- * pool: one of them computes SCRAM's PBKDF2 (4096 HMACs), measured at 8-30
- * ms of loop stall here when run inline. libpq ignores connect_timeout in
- * this mode: the deadline (which already includes connect_timeout_ms) is
- * enforced by our waits. A host name is resolved on the thread pool too,
- * because libpq's own lookup would block the loop, and is handed over as
- * hostaddr. libpq keeps no SQLSTATE for a failed connection, but its
- * verbose message text carries one ("FATAL:  28P01: ..."), so that is
- * parsed: a server error is GT_EDB, anything else (refused, unreachable)
- * -ECONNREFUSED.
+ * Connecting is pg_connect.c's.
  *
  * Round trips. Every call is one pipeline (libpq pipeline mode, PG14+): a
  * statement seen for the first time goes out as Parse + Bind + Execute +
@@ -47,10 +34,8 @@
  *
  * Notices (e.g. "there is no transaction in progress") are dropped, and so
  * are NOTIFY messages: this API has no way to deliver them. */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
-#include <netdb.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -61,8 +46,6 @@
 #include "pg.h"
 
 /* Addresses of one host name passed on to libpq, tried in order. */
-#define MAX_ADDRS 4
-#define MAX_KW 16
 #define MAX_PARAMS 65535 /* the protocol's limit */
 
 /* Type OIDs, from the server's pg_type.h (not a dependency of ours). */
@@ -162,11 +145,6 @@ static void stmt_name(char *buf, uint64_t id)
     }
 }
 
-static int line_len(const char *s)
-{
-    return (int)strcspn(s, "\n");
-}
-
 /* The cache hands back evicted statements here. Those still on the server
  * are DEALLOCATEd in the next round trip; on OOM the statement simply
  * lives on until the session ends. */
@@ -197,8 +175,8 @@ int gt__pg_lost(pg_conn *c, const PGresult *r, int rc)
     if (!*msg)
         msg = gt_strerror(rc < 0 ? rc : -ECONNRESET);
     c->base.broken = true;
-    return gt__db_error(&c->base, -ECONNRESET, 0, state, "%.*s", line_len(msg),
-                        msg);
+    return gt__db_error(&c->base, -ECONNRESET, 0, state, "%.*s",
+                        gt__pg_line_len(msg), msg);
 }
 
 /* libpq and we disagree on where the conversation is: give it up. */
@@ -441,7 +419,8 @@ static int send_failed(trip *t)
     int rc = PQstatus(c->pq) == CONNECTION_BAD ? -ECONNRESET : GT_EPROTO;
 
     c->base.broken = true;
-    t->rc = gt__db_error(&c->base, rc, 0, NULL, "%.*s", line_len(msg), msg);
+    t->rc =
+        gt__db_error(&c->base, rc, 0, NULL, "%.*s", gt__pg_line_len(msg), msg);
     t->failed = 0;
     return rc;
 }
@@ -671,8 +650,8 @@ static void on_failure(trip *t, const item *it, const PGresult *r)
     if (!msg)
         msg = aborted ? "not run: an earlier statement failed"
                       : PQresultErrorMessage(r);
-    t->rc = gt__db_error(&t->c->base, GT_EDB, 0, state, "%.*s%s", line_len(msg),
-                         msg, pooler_hint(t->c, state));
+    t->rc = gt__db_error(&t->c->base, GT_EDB, 0, state, "%.*s%s",
+                         gt__pg_line_len(msg), msg, pooler_hint(t->c, state));
     t->failed = it->stmt;
 }
 
@@ -973,219 +952,6 @@ static int pg_in_tx(gt_db *db)
            (c->unsettled || PQtransactionStatus(c->pq) != PQTRANS_IDLE);
 }
 
-/* ---- connecting ---------------------------------------------------------- */
-
-/* A host name resolved on the thread pool into "addr1,addr2,...". */
-typedef struct lookup {
-    const char *host;
-    int n, gai;
-    char addrs[MAX_ADDRS * (INET6_ADDRSTRLEN + 1)];
-} lookup;
-
-static int lookup_run(void *arg)
-{
-    lookup *l = arg;
-    struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res, *ai;
-    char buf[NI_MAXHOST];
-    size_t len = 0, room = sizeof(l->addrs);
-
-    l->gai = getaddrinfo(l->host, NULL, &hints, &res);
-    if (l->gai != 0)
-        return 0;
-    for (ai = res; ai && l->n < MAX_ADDRS; ai = ai->ai_next) {
-        if (getnameinfo(ai->ai_addr, ai->ai_addrlen, buf, sizeof(buf), NULL, 0,
-                        NI_NUMERICHOST) != 0 ||
-            len + strlen(buf) + 2 > room)
-            continue;
-        len += (size_t)snprintf(l->addrs + len, room - len, "%s%s",
-                                l->n ? "," : "", buf);
-        l->n++;
-    }
-    freeaddrinfo(res);
-    return 0;
-}
-
-typedef struct conninfo {
-    const char *kw[MAX_KW + 1], *val[MAX_KW + 1];
-    int n;
-    char port[24];
-    char *hosts; /* owned: the host name once per address */
-    lookup lk;
-} conninfo;
-
-static void ci_add(conninfo *ci, const char *kw, const char *val)
-{
-    if (val && ci->n < MAX_KW) {
-        ci->kw[ci->n] = kw;
-        ci->val[ci->n++] = val;
-    }
-}
-
-/* Names that need a lookup: not absent, not a socket directory, not a
- * libpq host list, not an address already. */
-static bool needs_lookup(const char *host)
-{
-    unsigned char addr[sizeof(struct in6_addr)];
-
-    return host && host[0] && host[0] != '/' && !strchr(host, ',') &&
-           inet_pton(AF_INET, host, addr) != 1 &&
-           inet_pton(AF_INET6, host, addr) != 1;
-}
-
-static int ci_host(conninfo *ci, pg_conn *c, const char *host, int64_t deadline)
-{
-    lookup *l = &ci->lk;
-    size_t len;
-    int rc, i;
-
-    if (!needs_lookup(host)) {
-        ci_add(ci, "host", host);
-        return 0;
-    }
-    l->host = host;
-    rc = gt_run_blocking(lookup_run, l, deadline);
-    if (rc < 0)
-        return gt__db_error(&c->base, rc, 0, NULL, "resolving \"%s\": %s", host,
-                            gt_strerror(rc));
-    if (l->n == 0)
-        return gt__db_error(&c->base, -ECONNREFUSED, 0, NULL,
-                            "could not translate host name \"%s\": %s", host,
-                            l->gai ? gai_strerror(l->gai) : "no address");
-    len = strlen(host);
-    ci->hosts = malloc((len + 1) * (size_t)l->n);
-    if (!ci->hosts)
-        return -ENOMEM;
-    for (i = 0; i < l->n; i++) {
-        memcpy(ci->hosts + (size_t)i * (len + 1), host, len);
-        ci->hosts[(size_t)i * (len + 1) + len] = i + 1 < l->n ? ',' : '\0';
-    }
-    ci_add(ci, "host", ci->hosts);
-    ci_add(ci, "hostaddr", l->addrs);
-    return 0;
-}
-
-static int ci_init(conninfo *ci, pg_conn *c, const gt__db_url *u,
-                   int64_t deadline)
-{
-    static const char *const pass[] = {
-        "sslmode", "sslrootcert",         "sslcert", "sslkey", "gssencmode",
-        "options", "target_session_attrs"};
-    const char *app = gt__db_url_opt(u, "application_name");
-    size_t i;
-    int rc;
-
-    memset(ci, 0, sizeof(*ci));
-    rc = ci_host(ci, c, u->host, deadline);
-    if (rc < 0)
-        return rc;
-    if (u->port > 0) {
-        fmt_i64(ci->port, u->port);
-        ci_add(ci, "port", ci->port);
-    } else { /* a host list's "p1,p2" (url.c), or ?port= */
-        ci_add(ci, "port", gt__db_url_opt(u, "port"));
-    }
-    ci_add(ci, "user", u->user);
-    ci_add(ci, "password", u->password);
-    ci_add(ci, "dbname", u->dbname);
-    ci_add(ci, "application_name", app ? app : "greentor");
-    for (i = 0; i < sizeof(pass) / sizeof(pass[0]); i++)
-        ci_add(ci, pass[i], gt__db_url_opt(u, pass[i]));
-    return 0;
-}
-
-/* See the top of the file: "...failed: FATAL:  28P01: password ...". */
-static int connect_failed(pg_conn *c)
-{
-    const char *msg = PQerrorMessage(c->pq), *sev = msg, *p, *line;
-    char state[6];
-
-    while ((sev = strstr(sev, ":  ")) != NULL) {
-        p = sev += 3;
-        if (strspn(p, "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ") != 5 ||
-            strncmp(p + 5, ": ", 2) != 0)
-            continue;
-        memcpy(state, p, 5);
-        state[5] = '\0';
-        for (line = p; line > msg && line[-1] != '\n';)
-            line--;
-        return gt__db_error(&c->base, GT_EDB, 0, state, "%.*s%.*s",
-                            (int)(p - line), line, line_len(p + 7), p + 7);
-    }
-    return gt__db_error(&c->base, -ECONNREFUSED, 0, NULL, "%.*s", line_len(msg),
-                        msg);
-}
-
-static void drop_notice(void *arg, const char *msg)
-{
-    (void)arg;
-    (void)msg;
-}
-
-/* Thread pool: one step of the connection. A step can be pure CPU for
- * tens of ms (SCRAM's PBKDF2, 4096 HMACs; a TLS handshake), which must not
- * stall the loop; a PGconn may move between threads between calls. */
-static int poll_step(void *pq)
-{
-    return (int)PQconnectPoll(pq);
-}
-
-/* Drive PQconnectPoll() until connected, failed, or the deadline. */
-static int connect_poll(pg_conn *c, int64_t deadline)
-{
-    PostgresPollingStatusType st = PGRES_POLLING_WRITING;
-    int rc;
-
-    while (st != PGRES_POLLING_OK) {
-        if (st == PGRES_POLLING_FAILED)
-            return connect_failed(c);
-        rc = gt_fdwatch_open(&c->watch, PQsocket(c->pq));
-        if (rc < 0)
-            return gt__db_error(&c->base, rc, 0, NULL, "connecting: %s",
-                                gt_strerror(rc));
-        rc = gt_fdwatch_wait(
-            &c->watch, st == PGRES_POLLING_READING ? GT_READABLE : GT_WRITABLE,
-            deadline);
-        gt_fdwatch_close(&c->watch);
-        /* Other errors (-EBADF: POLLERR, e.g. refused) are libpq's to
-         * diagnose, and maybe to try the next address. */
-        if (rc != -ETIMEDOUT && rc != -ECANCELED)
-            rc = gt_run_blocking(poll_step, c->pq, deadline);
-        if (rc < 0)
-            return gt__db_error(&c->base, rc, 0, NULL, "connecting: %s",
-                                gt_strerror(rc));
-        st = (PostgresPollingStatusType)rc;
-    }
-    PQsetErrorVerbosity(c->pq, PQERRORS_DEFAULT);
-    if (PQsetnonblocking(c->pq, 1) != 0)
-        return gt__db_error(&c->base, GT_EPROTO, 0, NULL,
-                            "cannot make the connection non-blocking");
-    return 0; /* the first wait registers the socket (pg_wait) */
-}
-
-static int pg_connect(pg_conn *c, const gt__db_url *u, int64_t deadline)
-{
-    conninfo ci;
-    const char *msg;
-    int rc = ci_init(&ci, c, u, deadline);
-
-    if (rc == 0) {
-        c->pq = PQconnectStartParams(ci.kw, ci.val, 0);
-        if (!c->pq)
-            rc = -ENOMEM;
-    }
-    free(ci.hosts);
-    if (rc < 0)
-        return rc;
-    if (PQstatus(c->pq) == CONNECTION_BAD) { /* rejected the options */
-        msg = PQerrorMessage(c->pq);
-        return gt__db_error(&c->base, -EINVAL, 0, NULL, "%.*s", line_len(msg),
-                            msg);
-    }
-    PQsetNoticeProcessor(c->pq, drop_notice, NULL);
-    PQsetErrorVerbosity(c->pq, PQERRORS_VERBOSE); /* SQLSTATE in text */
-    return connect_poll(c, deadline);
-}
-
 static int pg_open(gt_db **out, const gt__db_url *u, int64_t deadline)
 {
     pg_conn *c;
@@ -1206,7 +972,7 @@ static int pg_open(gt_db **out, const gt__db_url *u, int64_t deadline)
         free(c);
         return rc;
     }
-    rc = pg_connect(c, u, deadline);
+    rc = gt__pg_connect(c, u, deadline);
     if (rc == -ENOMEM || rc == -EINVAL) {
         pg_close(&c->base);
         return rc;
@@ -1219,6 +985,34 @@ static int pg_open(gt_db **out, const gt__db_url *u, int64_t deadline)
     }
     *out = &c->base;
     return rc;
+}
+
+/* The old session is gone: close it without I/O worth waiting for
+ * (PQfinish's Terminate goes to a closed socket), forget its statements
+ * -- the server forgot them -- and connect again. */
+static int pg_redial(gt_db *db, const gt__db_url *u, int64_t deadline)
+{
+    pg_conn *c = (pg_conn *)db;
+    int rc;
+
+    gt__pg_settle_free(c);
+    gt_fdwatch_close(&c->watch);
+    PQfinish(c->pq);
+    c->pq = NULL;
+    gt__stmt_cache_clear(&c->cache, false);
+    c->ndrop = 0;
+    rc = gt__pg_connect(c, u, deadline);
+    if (rc < 0) {
+        gt_fdwatch_close(&c->watch);
+        PQfinish(c->pq);
+        c->pq = NULL;
+    }
+    return rc;
+}
+
+static int pg_awaiting(gt_db *db)
+{
+    return ((pg_conn *)db)->unsettled;
 }
 
 static int pg_socket(gt_db *db)
@@ -1262,4 +1056,6 @@ const gt__db_driver gt__db_pg_driver = {
     .in_tx = pg_in_tx,
     .detach = pg_detach,
     .socket = pg_socket,
+    .redial = pg_redial,
+    .awaiting = pg_awaiting,
 };

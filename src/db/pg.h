@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include <libpq-fe.h>
 
@@ -44,6 +45,18 @@ typedef struct pg_conn {
     int64_t settle_by;
     gt_thread_call *cancel;
 } pg_conn;
+
+/* The length of the first line of a libpq message. */
+static inline int gt__pg_line_len(const char *s)
+{
+    return (int)strcspn(s, "\n");
+}
+
+/* pg_connect.c */
+/* Connect c->pq to 'u' (resolving, PQconnectPoll steps off the loop):
+ * 0, or an error with the message set (-EINVAL: libpq refused the
+ * options; c->pq may be set and is the caller's to finish). */
+int gt__pg_connect(pg_conn *c, const gt__db_url *u, int64_t deadline);
 
 /* pg.c */
 /* The server is gone: broken for good, -ECONNRESET with its last word. */

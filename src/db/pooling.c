@@ -7,7 +7,9 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "db/driver.h"
+#include "driver.h"
+
+#define METRICS_MAX 2048
 
 int gt_db_in_tx(gt_db *db)
 {
@@ -36,9 +38,15 @@ int gt_db_alive(gt_db *db)
         return 0;
     if (!db->drv->socket || (fd = db->drv->socket(db)) < 0)
         return 1;
+    if (db->drv->awaiting && db->drv->awaiting(db))
+        return 1; /* what waits there is an answer, not a goodbye */
     n = recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+        db->alive_at = gt_now();
+        return 1;
+    }
     if (n < 0)
-        return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR;
+        return 0;
     /* 0: end of file. > 0: the server spoke first on a connection that
      * asked nothing -- always its goodbye (a FATAL), as LISTEN is undone
      * by the reset that a LISTEN's session change triggers. */
@@ -112,17 +120,19 @@ void gt_db_get_stats(gt_db_stats *out)
     out->interrupted_kept = atomic_load(&gt__db_stats.interrupted_kept);
     out->interrupted_discarded =
         atomic_load(&gt__db_stats.interrupted_discarded);
+    out->redials = atomic_load(&gt__db_stats.redials);
+    out->redials_failed = atomic_load(&gt__db_stats.redials_failed);
 }
 
 char *gt_db_metrics_new(void)
 {
     gt_db_stats s;
-    char *out = malloc(1024);
+    char *out = malloc(METRICS_MAX);
 
     if (!out)
         return NULL;
     gt_db_get_stats(&s);
-    snprintf(out, 1024,
+    snprintf(out, METRICS_MAX,
              "# HELP greentor_db_cancels_total Cancels of interrupted "
              "statements, by outcome\n"
              "# TYPE greentor_db_cancels_total counter\n"
@@ -133,10 +143,18 @@ char *gt_db_metrics_new(void)
              "# TYPE greentor_db_interrupted_total counter\n"
              "greentor_db_interrupted_total{connection=\"kept\"} %llu\n"
              "greentor_db_interrupted_total{connection=\"discarded\"} "
-             "%llu\n",
+             "%llu\n"
+             "# HELP greentor_db_redials_total Connections found closed by "
+             "the server before a statement was sent, reconnected in place, "
+             "by outcome\n"
+             "# TYPE greentor_db_redials_total counter\n"
+             "greentor_db_redials_total{outcome=\"ok\"} %llu\n"
+             "greentor_db_redials_total{outcome=\"failed\"} %llu\n",
              (unsigned long long)s.cancels_sent,
              (unsigned long long)s.cancels_dropped,
              (unsigned long long)s.interrupted_kept,
-             (unsigned long long)s.interrupted_discarded);
+             (unsigned long long)s.interrupted_discarded,
+             (unsigned long long)s.redials,
+             (unsigned long long)s.redials_failed);
     return out;
 }

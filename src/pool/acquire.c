@@ -25,32 +25,6 @@
 
 #include "pool.h"
 
-void gt__plist_push(gt__plist *l, gt__pconn *c)
-{
-    c->prev = NULL;
-    c->next = l->head;
-    if (l->head)
-        l->head->prev = c;
-    else
-        l->tail = c;
-    l->head = c;
-    ST_BUMP(&l->n, 1);
-}
-
-void gt__plist_remove(gt__plist *l, gt__pconn *c)
-{
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        l->head = c->next;
-    if (c->next)
-        c->next->prev = c->prev;
-    else
-        l->tail = c->prev;
-    c->prev = c->next = NULL;
-    ST_BUMP(&l->n, -1);
-}
-
 static void set_err(gt__wpool *w, const char *msg, const char *detail)
 {
     snprintf(w->errmsg, sizeof(w->errmsg), "%s%s%s", msg,
@@ -297,7 +271,7 @@ static gt__pconn *take_idle(gt__wpool *w)
     gt__pconn *c;
     int64_t now;
 
-    while ((c = w->idle.head) != NULL) {
+    while ((c = gt__pconn_of(w->idle.head)) != NULL) {
         gt__plist_remove(&w->idle, c);
         atomic_store(&w->nidle, w->idle.n);
         now = gt_now();
@@ -369,7 +343,7 @@ static int shed_task(void *arg)
 {
     gt__wpool *to = arg;
     gt__wpool *w = gt__pool_self(to->pool);
-    gt__pconn *c = w ? w->idle.tail : NULL;
+    gt__pconn *c = w ? gt__pconn_of(w->idle.tail) : NULL;
 
     if (!w)
         return 0;
@@ -406,21 +380,16 @@ static void ask_shed(gt__wpool *here)
 
 static void publish_oldest(gt__wpool *w)
 {
-    atomic_store(&w->oldest_ms, w->wait_head ? w->wait_head->since_ms : 0);
+    gt__waiter *oldest = gt__waiter_of(w->waiters.head);
+
+    atomic_store(&w->oldest_ms, oldest ? oldest->since_ms : 0);
 }
 
 static void waiter_unlink(gt__wpool *w, gt__waiter *me)
 {
     if (!me->linked)
         return;
-    if (me->prev)
-        me->prev->next = me->next;
-    else
-        w->wait_head = me->next;
-    if (me->next)
-        me->next->prev = me->prev;
-    else
-        w->wait_tail = me->prev;
+    gt__list_remove(&w->waiters, &me->link);
     me->linked = false;
     atomic_fetch_sub(&w->nwaiting, 1);
     atomic_fetch_sub(&w->pool->waiting, 1);
@@ -433,7 +402,7 @@ static bool wake_one(gt__wpool *w, gt__pconn *give)
 {
     gt__waiter *wt;
 
-    while ((wt = w->wait_head) != NULL) {
+    while ((wt = gt__waiter_of(w->waiters.head)) != NULL) {
         waiter_unlink(w, wt);
         wt->got = give;
         if (gt_waitq_wake(&wt->q, 1) == 1)
@@ -449,12 +418,7 @@ static int wait_turn(gt__wpool *w, gt__pconn **out, int64_t deadline)
     int rc;
 
     gt_waitq_init(&me.q);
-    me.prev = w->wait_tail;
-    if (w->wait_tail)
-        w->wait_tail->next = &me;
-    else
-        w->wait_head = &me;
-    w->wait_tail = &me;
+    gt__list_push_back(&w->waiters, &me.link);
     atomic_fetch_add(&w->nwaiting, 1);
     atomic_fetch_add(&w->pool->waiting, 1);
     publish_oldest(w);
@@ -598,7 +562,8 @@ static bool make_clean(gt__pconn *c, bool in_tx)
 static gt__wpool *starved_elsewhere(gt__wpool *here)
 {
     gt_pool *p = here->pool;
-    int64_t mine = here->wait_head ? here->wait_head->since_ms : 0;
+    gt__waiter *first = gt__waiter_of(here->waiters.head);
+    int64_t mine = first ? first->since_ms : 0;
 
     if (atomic_load(&p->waiting) <= atomic_load(&here->nwaiting))
         return NULL; /* nobody waits elsewhere: the common case */

@@ -15,7 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "db/driver.h"
 #include "pool.h"
 
 #define MAINT_MS 1000
@@ -39,7 +38,8 @@ typedef struct opt {
     int64_t dflt;
 } opt;
 
-#define OPT_INT_MAX 1000000L /* counts: as gt__db_url_check() allows */
+#define OPT_INT_MAX 1000000L /* counts: as gt_db_check_url() allows */
+#define OPT_VALUE_MAX 64     /* longer is not a number in range */
 
 #define OPT(field, is_int, dflt)                                               \
     {                                                                          \
@@ -76,13 +76,16 @@ static int64_t get_opt(const gt_pool_config *c, const opt *o)
     return o->is_int ? *(const int *)at : *(const int64_t *)at;
 }
 
-static int read_reset(gt_pool_config *c, const gt__db_url *u, char *err,
+static int read_reset(gt_pool_config *c, const char *url, char *err,
                       size_t errlen)
 {
-    const char *v = gt__db_url_opt(u, "reset_on_release");
+    char v[OPT_VALUE_MAX];
+    int rc = gt_db_url_option(url, "reset_on_release", v, sizeof(v));
 
-    if (!v)
+    if (rc == -ENOENT)
         return 0;
+    if (rc == -ENOMEM)
+        return rc;
     if (strcmp(v, "auto") == 0)
         c->reset_on_release = GT_POOL_RESET_AUTO;
     else if (strcmp(v, "always") == 0)
@@ -99,7 +102,7 @@ static int read_reset(gt_pool_config *c, const gt__db_url *u, char *err,
     return 0;
 }
 
-/* Every option here must be one gt__db_url_check() knows (db/url.c keeps
+/* Every option here must be one gt_db_check_url() knows (db/url_opts.c keeps
  * the one list of what a URL may say), or the URL refuses it. Checked by
  * an assert at gt_pool_new(). */
 static bool opts_known(void)
@@ -120,32 +123,49 @@ static bool opts_known(void)
     return true;
 }
 
-/* The URL's options were checked first (gt__db_url_check: known names,
- * numbers in range, so none is truncated here); the config struct's own
- * values are checked against the same bounds as they are read. */
-static int read_opts(gt_pool_config *c, const gt__db_url *u, char *err,
+/* One option from the URL into *v: 1, or 0 when absent. A value that is
+ * not a whole number becomes -1, for the bounds check to report. The URL
+ * was checked first (gt_db_check_url(): known names, numbers in range);
+ * the config struct's own values are checked against the same bounds. */
+static int url_opt(const char *url, const opt *o, int64_t *v)
+{
+    char buf[OPT_VALUE_MAX], *end = NULL;
+    int rc = gt_db_url_option(url, o->name, buf, sizeof(buf));
+
+    if (rc == -ENOENT)
+        return 0;
+    if (rc == -ENOMEM)
+        return rc;
+    errno = 0;
+    *v = rc > 0 ? strtoll(buf, &end, 10) : -1;
+    if (rc <= 0 || errno != 0 || *end != '\0')
+        *v = -1;
+    return 1;
+}
+
+static int bad_opt(const opt *o, char *err, size_t errlen)
+{
+    snprintf(err, errlen,
+             "pool option %s must be a whole number "
+             "from 0 to %ld",
+             o->name, o->is_int ? OPT_INT_MAX : (long)INT64_MAX);
+    return -EINVAL;
+}
+
+static int read_opts(gt_pool_config *c, const char *url, char *err,
                      size_t errlen)
 {
-    int rc = gt__db_url_check(u, err, errlen);
-
     assert(opts_known());
-    if (rc < 0)
-        return rc;
     for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++) {
         const opt *o = &opts[i];
-        int bad = 0;
-        long v = gt__db_url_opt_long(u, o->name, (long)get_opt(c, o), &bad);
+        int64_t v = get_opt(c, o);
+        int rc = url_opt(url, o, &v);
 
-        if (bad || v < 0 || (o->is_int && v > OPT_INT_MAX)) {
-            snprintf(err, errlen,
-                     "pool option %s must be a whole number "
-                     "from 0 to %ld",
-                     o->name, o->is_int ? OPT_INT_MAX : (long)INT64_MAX);
-            return -EINVAL;
-        }
-        put_opt(c, o, get_opt(c, o) ? get_opt(c, o) : o->dflt);
-        if (gt__db_url_opt(u, o->name))
-            put_opt(c, o, v);
+        if (rc < 0)
+            return rc;
+        if (v < 0 || (o->is_int && v > OPT_INT_MAX))
+            return bad_opt(o, err, errlen);
+        put_opt(c, o, rc == 1 || v ? v : o->dflt);
     }
     if (c->max_idle == 0 || c->max_idle > c->max_open)
         c->max_idle = c->max_open;
@@ -153,7 +173,7 @@ static int read_opts(gt_pool_config *c, const gt__db_url *u, char *err,
         snprintf(err, errlen, "need 1 <= max_open and min_idle <= max_open");
         return -EINVAL;
     }
-    return read_reset(c, u, err, errlen);
+    return read_reset(c, url, err, errlen);
 }
 
 /* ---- maintenance
@@ -165,7 +185,8 @@ static void report_leaks(gt__wpool *w, int64_t now)
 
     if (limit <= 0)
         return;
-    for (gt__pconn *c = w->busy.head; c; c = c->next) {
+    for (gt__pconn *c = gt__pconn_of(w->busy.head); c;
+         c = gt__pconn_of(c->link.next)) {
         if (c->leak_reported || now - c->acquired_ms < limit)
             continue;
         c->leak_reported = true;
@@ -191,8 +212,8 @@ static void reclaim_leaks(gt__wpool *w, int64_t now)
 
     if (limit <= 0)
         return;
-    for (c = w->busy.head; c; c = next) {
-        next = c->next;
+    for (c = gt__pconn_of(w->busy.head); c; c = next) {
+        next = gt__pconn_of(c->link.next);
         if (!c->explicit_acq || now - c->acquired_ms < limit)
             continue;
         snprintf(why, sizeof(why),
@@ -215,11 +236,11 @@ static int min_idle_share(const gt__wpool *w)
 
 static void expire_idle(gt__wpool *w, int64_t now)
 {
-    gt__pconn *c = w->idle.tail, *prev;
+    gt__pconn *c = gt__pconn_of(w->idle.tail), *prev;
     int keep = min_idle_share(w);
 
     for (; c; c = prev) {
-        prev = c->prev;
+        prev = gt__pconn_of(c->link.prev);
         if (now >= c->expires_ms) {
             gt__plist_remove(&w->idle, c);
             gt__pool_discard(c, &w->st.discarded_lifetime);
@@ -265,11 +286,11 @@ static void on_timer_closed(uv_handle_t *h)
     free(h);
 }
 
-static void close_all(gt_pool *p, gt__plist *l)
+static void close_all(gt_pool *p, gt__list *l)
 {
     gt__pconn *c;
 
-    while ((c = l->head) != NULL) {
+    while ((c = gt__pconn_of(l->head)) != NULL) {
         gt__plist_remove(l, c);
         gt_db_close(c->db);
         if (!c->reclaimed)
@@ -282,6 +303,15 @@ static void close_all(gt_pool *p, gt__plist *l)
  * what is still busy is an explicit acquisition never given back. Every
  * connection is closed on the thread that owns it -- leaked ones too, so
  * the server sees each client say goodbye (no "Aborted connection"). */
+static void unref(gt_pool *p)
+{
+    if (atomic_fetch_sub(&p->refs, 1) != 1)
+        return;
+    free(p->url);
+    free(p->w);
+    free(p);
+}
+
 static void on_rt_stop(void *arg, int worker)
 {
     gt_pool *p = arg;
@@ -296,6 +326,7 @@ static void on_rt_stop(void *arg, int worker)
     close_all(p, &w->busy);
     close_all(p, &w->reclaimed);
     atomic_store(&w->nidle, 0);
+    unref(p);
 }
 
 /* ---- creation
@@ -304,14 +335,9 @@ static void on_rt_stop(void *arg, int worker)
 static int check_url(gt_pool_config *c, const char *url, char *err,
                      size_t errlen)
 {
-    gt__db_url u;
-    int rc = gt__db_url_parse(&u, url, err, errlen);
+    int rc = gt_db_check_url(url, err, errlen);
 
-    if (rc < 0)
-        return rc;
-    rc = read_opts(c, &u, err, errlen);
-    gt__db_url_free(&u);
-    return rc;
+    return rc < 0 ? rc : read_opts(c, url, err, errlen);
 }
 
 int gt_pool_new(gt_pool **out, gt_rt *rt, const char *url,
@@ -340,6 +366,7 @@ int gt_pool_new(gt_pool **out, gt_rt *rt, const char *url,
     p->w = aligned_alloc(64, (size_t)p->nw * sizeof(*p->w));
     if (p->w)
         memset(p->w, 0, (size_t)p->nw * sizeof(*p->w));
+    atomic_init(&p->refs, p->nw + 1);
     if (!p->url || !p->w || gt_rt_on_stop(rt, on_rt_stop, p) < 0)
         goto fail;
     for (int i = 0; i < p->nw; i++) {
@@ -359,11 +386,8 @@ fail:
 
 void gt_pool_free(gt_pool *p)
 {
-    if (!p)
-        return;
-    free(p->url);
-    free(p->w);
-    free(p);
+    if (p)
+        unref(p);
 }
 
 /* ---- background refill

@@ -24,6 +24,7 @@
 #endif
 
 #include "greentor/pool.h"
+#include "list.h"
 
 typedef struct gt__wpool gt__wpool;
 
@@ -42,7 +43,7 @@ typedef struct gt__pconn {
                         * give it back */
     bool reclaimed;    /* taken back from its holder (leak_reclaim_ms):
                         * on the reclaimed list, its slot free */
-    struct gt__pconn *prev, *next;
+    gt__link link;     /* in idle, busy or reclaimed */
 } gt__pconn;
 
 /* A coroutine waiting for a connection, on its own stack. */
@@ -50,27 +51,22 @@ typedef struct gt__waiter {
     gt_waitq q;       /* only this coroutine parks here */
     gt__pconn *got;   /* set by the hand-over before the wake */
     int64_t since_ms; /* when it started waiting */
-    struct gt__waiter *prev, *next;
+    gt__link link;    /* in its worker's waiters, while 'linked' */
     bool linked;
 } gt__waiter;
-
-typedef struct gt__plist {
-    gt__pconn *head, *tail;
-    int n;
-} gt__plist;
 
 /* Cache-line aligned: each worker writes its own part on every acquire and
  * release, and must not invalidate its neighbour's line. */
 struct gt__wpool {
     _Alignas(64) gt_pool *pool;
     int index;
-    gt__plist idle; /* head = most recently used */
-    gt__plist busy;
-    int cleaning;        /* given back, being cleaned by a coroutine
-                          * of the worker (acquire.c cleaner()) */
-    gt__plist reclaimed; /* disconnected, waiting for their holders'
-                          * gt_pool_release() */
-    gt__waiter *wait_head, *wait_tail;
+    gt__list idle; /* head = most recently used */
+    gt__list busy;
+    int cleaning;           /* given back, being cleaned by a coroutine
+                             * of the worker (acquire.c cleaner()) */
+    gt__list reclaimed;     /* disconnected, waiting for their holders'
+                             * gt_pool_release() */
+    gt__list waiters;       /* FIFO: oldest at the head */
     atomic_int nwaiting;    /* read by other workers */
     atomic_llong oldest_ms; /* when the head waiter started; 0: none */
     atomic_int nidle;       /* read by other workers */
@@ -99,6 +95,11 @@ struct gt_pool {
                               * looking at the other workers' lines */
     int nw;
     gt__wpool *w;
+    /* One per worker until its stop hook has run, one for gt_pool_free():
+     * the last to let go frees the pool, so that freeing it before a
+     * runtime that never ran is freed (its posted tasks and stop hooks
+     * still run then) is safe. */
+    atomic_int refs;
     /* What the log last said about connecting (log.c): down or not, since
      * when, and the failures since then. */
     atomic_bool log_down;
@@ -139,7 +140,26 @@ void gt__pool_refill(gt__wpool *w);
  * -ENOMEM change nothing. Any worker; does not yield (log.c). */
 void gt__pool_log_connect(gt_pool *p, int rc, const gt_db *db);
 
-void gt__plist_push(gt__plist *l, gt__pconn *c);
-void gt__plist_remove(gt__plist *l, gt__pconn *c);
+/* The connection or waiter a link of the pool's lists belongs to (NULL
+ * for NULL), and those lists' moves (base/list.h). */
+static inline gt__pconn *gt__pconn_of(gt__link *l)
+{
+    return l ? gt__list_entry(l, gt__pconn, link) : NULL;
+}
+
+static inline gt__waiter *gt__waiter_of(gt__link *l)
+{
+    return l ? gt__list_entry(l, gt__waiter, link) : NULL;
+}
+
+static inline void gt__plist_push(gt__list *l, gt__pconn *c)
+{
+    gt__list_push_front(l, &c->link);
+}
+
+static inline void gt__plist_remove(gt__list *l, gt__pconn *c)
+{
+    gt__list_remove(l, &c->link);
+}
 
 #endif
