@@ -136,7 +136,7 @@ $(BS)/libgreentor.a: $(SAN_OBJ)
 	$(AR) rcs $@ $^
 
 # ---- examples ----------------------------------------------------------------
-EXAMPLES := hello showcase
+EXAMPLES := hello showcase bookmarks
 examples: $(EXAMPLES:%=$(B)/examples/%)
 
 $(B)/examples/%: examples/%/*.c $(B)/libgreentor.a
@@ -233,7 +233,18 @@ valgrind: $(B)/test_greentor
 	    ./$(B)/test_greentor
 
 # ---- install -------------------------------------------------------------------
-$(B)/greentor.pc: greentor.pc.in
+# The paths baked into greentor.pc: it is remade when they change, so that
+# `make install PREFIX=...` after a build for another prefix installs a .pc
+# that points at the new one.
+PC_PATHS := $(PREFIX)|$(LIBDIR)|$(INCDIR)
+$(B)/pc-paths: FORCE
+	@mkdir -p $(B)
+	@echo '$(PC_PATHS)' | cmp -s - $@ || echo '$(PC_PATHS)' > $@
+
+.PHONY: FORCE
+FORCE:
+
+$(B)/greentor.pc: greentor.pc.in $(B)/pc-paths
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
 	    -e 's|@INCDIR@|$(INCDIR)|' -e 's|@VERSION@|$(VERSION)|' $< > $@
 

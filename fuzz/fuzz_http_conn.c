@@ -18,8 +18,9 @@
  * Besides ASan/UBSan/LSan, it aborts when:
  *  - the connection is not freed soon after the client's EOF (a hang);
  *  - the output is not a well-formed sequence of responses: status line,
- *    Server header, framing by Content-Length or chunked (or the close),
- *    nothing after a "Connection: close" response. Skipped for inputs
+ *    Server header, framing by Content-Length or chunked (or the close;
+ *    none for 1xx, 204 and 304), nothing after a "Connection: close"
+ *    response. Skipped for inputs
  *    holding "HEAD" (those responses have no body to frame).
  *
  * Build: clang -fsanitize=fuzzer,address,undefined -Iinclude -Isrc
@@ -316,7 +317,10 @@ static void check_output(const char *p, size_t len)
             continue;
         }
         CHECK(header(p, h, "\r\nServer: greentor\r\n"));
-        if ((v = header(p, h, "\r\nContent-Length: ")) != NULL) {
+        if (status < 200 || status == 204 || status == 304) {
+            CHECK(!header(p, h, "\r\nContent-Length: ") &&
+                  !header(p, h, "\r\nTransfer-Encoding: ")); /* no body */
+        } else if ((v = header(p, h, "\r\nContent-Length: ")) != NULL) {
             size_t n = strtoul(v, NULL, 10);
             CHECK((size_t)(end - h) >= n);
             h += n;
@@ -429,6 +433,31 @@ static void drive(mem *m, gt__http_worker *w, const uint8_t *p,
     CHECK(w->nconns == 0); /* freed soon after the client left */
 }
 
+/* With bit 2 of the first byte: CORS and hooks (the error hook renders
+ * JSON, the before hook adds a field, the after hook reads back). */
+static int fz_before(gt_http_req *req, gt_http_res *res, void *arg)
+{
+    (void)arg;
+    gt_http_req_set_data(req, res);
+    return gt_http_res_header(res, "X-Before", "1");
+}
+
+static void fz_after(gt_http_req *req, gt_http_res *res, void *arg)
+{
+    const char *v;
+
+    (void)arg;
+    /* NULL when the before hook did not run: a preflight, a 413 first. */
+    CHECK(!gt_http_req_get_data(req) || gt_http_req_get_data(req) == res);
+    gt_http_res_get_header(res, "X-Before", &v);
+    CHECK(gt_http_res_get_status(res) >= 100);
+}
+
+static const gt_http_hooks fz_hooks = {fz_before, fz_after, gt_http_error_json,
+                                       NULL};
+static const gt_http_cors fz_cors = {.origins = "http://a, https://b",
+                                     .credentials = 1};
+
 static int fuzz_main(void *arg)
 {
     const input *in = arg;
@@ -443,6 +472,10 @@ static int fuzz_main(void *arg)
                                .max_target = 64,
                                .max_headers = 8,
                                .max_body = 512};
+    if (in->data[0] & 4) {
+        cfg.hooks = &fz_hooks;
+        cfg.cors = &fz_cors;
+    }
     m.budget = in->data[1] * 3u;
     CHECK(gt__http_server_new(&srv, gt_rt_self(), &cfg, 1,
                               gt_http_router_dispatch, router) == 0);

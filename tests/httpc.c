@@ -348,6 +348,23 @@ int httpc_read(httpc *c, httpc_res *res, int64_t deadline)
     return rc;
 }
 
+int httpc_read_head(httpc *c, httpc_res *res, int64_t deadline)
+{
+    framing f;
+    int rc;
+
+    memset(res, 0, sizeof(*res));
+    do {
+        httpc_res_free(res);
+        rc = read_head(c, res, &f, deadline);
+    } while (rc == 0 && res->status < 200);
+    if (rc == 0 && !(res->body = calloc(1, 1)))
+        rc = -ENOMEM;
+    if (rc < 0)
+        httpc_res_free(res);
+    return rc;
+}
+
 int httpc_do(httpc *c, const char *method, const char *target, httpc_res *res,
              int64_t deadline)
 {
@@ -370,6 +387,22 @@ int httpc_do(httpc *c, const char *method, const char *target, httpc_res *res,
     if (rc < 0 || res->close)
         httpc_close(c, 0);
     return rc;
+}
+
+int httpc_header_count(const httpc_res *res, const char *name)
+{
+    size_t nl = strlen(name);
+    const char *p = res->head ? strstr(res->head, "\r\n") : NULL;
+    int n = 0;
+
+    while (p && p[2]) {
+        const char *line = p + 2;
+
+        if (strncasecmp(line, name, nl) == 0 && line[nl] == ':')
+            n++;
+        p = strstr(line, "\r\n");
+    }
+    return n;
 }
 
 int httpc_header(const httpc_res *res, const char *name, char *out, size_t cap)

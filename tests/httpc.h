@@ -60,6 +60,10 @@ int httpc_send(httpc *c, const char *data, size_t n, int64_t deadline);
  * zeroed. Returns 0 or a negative error. */
 int httpc_read(httpc *c, httpc_res *res, int64_t deadline);
 
+/* The same for the answer to a HEAD request: the head only, an empty
+ * body, whatever Content-Length says. */
+int httpc_read_head(httpc *c, httpc_res *res, int64_t deadline);
+
 /* One request without a body: connects first when not connected, sends
  * "METHOD target HTTP/1.1", reads the response, and closes the connection
  * when the response says so or anything failed (so the next call starts
@@ -70,6 +74,9 @@ int httpc_do(httpc *c, const char *method, const char *target, httpc_res *res,
 /* Copy the value of header 'name' (case-insensitive; the first one) into
  * 'out', trimmed. Returns 1 if found, else 0 and out is "". */
 int httpc_header(const httpc_res *res, const char *name, char *out, size_t cap);
+
+/* How many header fields named 'name' (case-insensitive) it has. */
+int httpc_header_count(const httpc_res *res, const char *name);
 
 /* Free what a response holds and zero it. NULL-safe. */
 void httpc_res_free(httpc_res *res);

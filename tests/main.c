@@ -39,6 +39,10 @@ static Suite *http_suite(void)
     add_http_params_tests(s);
     add_http_client_tests(s);
     add_http_fd_tests(s);
+    add_http_response_tests(s);
+    add_http_hooks_tests(s);
+    add_http_static_tests(s);
+    add_http_log_tests(s);
     return s;
 }
 
@@ -101,6 +105,8 @@ static Suite *e2e_suite(void)
     add_e2e_tests(s, "mysql");
     add_e2e_stop_tests(s);
     add_e2e_args_tests(s);
+    add_e2e_bookmarks_tests(s, "sqlite");
+    add_e2e_bookmarks_tests(s, "postgres");
     add_scripts_tests(s);
     return s;
 }

@@ -1683,7 +1683,9 @@ START_TEST(ipv6_and_access_log)
     line[n] = '\0';
     fclose(f);
     unlink(path);
-    ck_assert_msg(strstr(line, "GET /plaintext?x=1 200 13 "), "log: %s", line);
+    ck_assert_msg(strstr(line, " method=GET target=\"/plaintext?x=1\" "
+                               "status=200 bytes=13 us="),
+                  "log: %s", line);
 }
 END_TEST
 

@@ -43,11 +43,20 @@ START_TEST(db_sh_servers_inherit_no_descriptors)
 }
 END_TEST
 
+/* Issue 10: greentor.pc left jansson out of Libs, so an application that
+ * calls json_* (as http.h's API makes it) failed to link. */
+START_TEST(app_builds_out_of_tree)
+{
+    run_script("tests/out_of_tree.sh");
+}
+END_TEST
+
 void add_scripts_tests(Suite *s)
 {
     TCase *tc = tcase_create("scripts");
 
-    tcase_set_timeout(tc, 60);
+    tcase_set_timeout(tc, 120);
     tcase_add_test(tc, db_sh_servers_inherit_no_descriptors);
+    tcase_add_test(tc, app_builds_out_of_tree);
     suite_add_tcase(s, tc);
 }

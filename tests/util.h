@@ -71,6 +71,10 @@ void add_http_json_tests(Suite *s);
 void add_http_params_tests(Suite *s);
 void add_http_client_tests(Suite *s);
 void add_http_fd_tests(Suite *s);
+void add_http_response_tests(Suite *s);
+void add_http_hooks_tests(Suite *s);
+void add_http_static_tests(Suite *s);
+void add_http_log_tests(Suite *s);
 void add_db_core_tests(Suite *s);
 void add_db_opts_tests(Suite *s);
 void add_db_shared_tests(Suite *s, const char *backend);
@@ -96,6 +100,7 @@ void add_pool_log_tests(Suite *s);
 void add_e2e_tests(Suite *s, const char *backend);
 void add_e2e_stop_tests(Suite *s);
 void add_e2e_args_tests(Suite *s);
+void add_e2e_bookmarks_tests(Suite *s, const char *backend);
 void add_client_tests(Suite *s);
 void add_scripts_tests(Suite *s);
 

@@ -18,7 +18,8 @@
  * where one fits, libuv's codes unchanged, else GT_E* (runtime.h). A
  * handler returns 0 or a count (gt_http_res_printf()'s, say) when the
  * response it built should be sent, or a negative code, and then the
- * client gets a short text response instead:
+ * client gets an error response instead -- a short text one, or what the
+ * app's error hook renders (gt_http_hooks.error) -- with this status:
  *   -ETIMEDOUT     504; so does any result of a handler that ends after its
  *                  deadline (gt_http_config.handler_timeout_ms);
  *   GT_EPOOL       503 with "Retry-After: 1", and so do the codes of a
@@ -72,6 +73,73 @@ typedef struct gt_http_res gt_http_res;
  * returns 0 or a negative code (see the overview). */
 typedef int (*gt_http_handler)(gt_http_req *req, gt_http_res *res, void *arg);
 
+/* What runs around every request (gt_http_config.hooks). Any member may be
+ * NULL. All run in the request's coroutine and may yield, except where
+ * said.
+ *
+ * before: runs before the handler for every request that reaches one
+ *   (not for a CORS preflight the server answers, nor for a request the
+ *   server refuses first: a Content-Length over max_body). Returns 0 to
+ *   go on to the handler; a positive value when it answered the request
+ *   itself (the response it built is sent, the handler does not run); or a
+ *   negative code, answered as a handler's result is (see the overview).
+ *   The fields it adds (gt_http_res_header...) are kept by an error
+ *   response: CORS or tracing fields survive a failing handler.
+ * after: runs once per request that had a coroutine, after the response
+ *   was put out and flushed (or the client left): gt_http_res_get_status(),
+ *   gt_http_res_get_header(), gt_http_res_get_bytes() and
+ *   gt_http_req_elapsed_us() read what was sent; changing the response
+ *   changes nothing any more. For an access log, metrics, a trace span.
+ * error: renders every error response the server or the router makes for
+ *   a request: a handler's or before hook's negative result (400, 404,
+ *   413, 415 rejections, 500, 503, 504), a failed body read (400, 408,
+ *   413), the router's 404 and 405, a Content-Length over max_body (413),
+ *   a CORS preflight refused (403). It is called with the response's
+ *   status set to 'status', no body, the before hook's fields only, plus
+ *   Allow for a 405 and "Retry-After: 1" for a 503; 'msg' says why (the
+ *   rejection's message, else the reason phrase), borrowed for the call.
+ *   It builds the body (gt_http_res_error() makes a JSON one;
+ *   gt_http_error_json is a ready-made error hook) and returns 0 or a
+ *   count to send it, or a negative code to send the default text/plain
+ *   body (msg) instead. It should not wait: for a 504 the deadline has
+ *   passed, and for a 503 the request may be cancelled. Requests the parser
+ *   rejects before they have a head (400, 414, 431, 501, 505), heads that
+ *   do not arrive in time (408) and requests the server has no memory for
+ *   (503) never reach it: they get a fixed text/plain answer and
+ *   "Connection: close".
+ * arg: passed to all three. */
+typedef struct gt_http_hooks {
+    int (*before)(gt_http_req *req, gt_http_res *res, void *arg);
+    void (*after)(gt_http_req *req, gt_http_res *res, void *arg);
+    int (*error)(gt_http_req *req, gt_http_res *res, int status,
+                 const char *msg, void *arg);
+    void *arg;
+} gt_http_hooks;
+
+/* Cross-origin resource sharing (gt_http_config.cors). The server adds
+ * the fields to every response to a request whose Origin is allowed --
+ * error responses included, whoever built them -- and "Vary: Origin"
+ * unless any origin gets the same answer; a handler that set
+ * Access-Control-Allow-Origin itself is left alone. It answers a preflight
+ * (OPTIONS with Origin and Access-Control-Request-Method) itself, before
+ * any hook or handler: 204 with the Allow-Methods, Allow-Headers and
+ * Max-Age fields for an allowed origin and method, else 403 through the
+ * error hook. Strings are borrowed and must outlive the server; lists are
+ * separated by commas or spaces and compared case-insensitively. */
+typedef struct gt_http_cors {
+    const char *origins; /* allowed origins as browsers send them
+                          * ("https://app.example, http://localhost:3000"),
+                          * or "*" for any; NULL: none */
+    const char *methods; /* for preflights ["GET, HEAD, POST, PUT, PATCH,
+                          * DELETE"; "*" any] */
+    const char *headers; /* request fields a preflight may ask for [NULL:
+                          * whatever it asks for] */
+    const char *expose;  /* Access-Control-Expose-Headers [NULL: none] */
+    int credentials;     /* nonzero: "Access-Control-Allow-Credentials:
+                          * true", and the origin is echoed even for "*" */
+    int max_age;         /* preflight cache, seconds [600; -1: not sent] */
+} gt_http_cors;
+
 /* Server configuration. A zero field takes the default in brackets; a
  * timeout of -1 means none. */
 typedef struct gt_http_config {
@@ -118,8 +186,19 @@ typedef struct gt_http_config {
     size_t max_target;           /* request-target bytes; else 414 [4096] */
     size_t max_headers;          /* header lines; else 431 [64] */
     size_t max_body;             /* request body bytes; else 413 [1 MiB] */
-    int access_log;              /* nonzero: one line per request to stderr:
-                                  * method target status bytes microseconds */
+    int access_log;              /* nonzero: one logfmt line to stderr per
+                                  * request ("ts=<UTC, ms> peer=<client
+                                  * address> id=<request id> method=GET
+                                  * target=\"/x\" status=200 bytes=<body>
+                                  * us=<since the head>"; status=- when the
+                                  * client left unanswered) and per answer
+                                  * without a request (parser rejections,
+                                  * 408 header timeouts, 503 out of memory:
+                                  * method=- target=- refused=parse|timeout|
+                                  * memory). Written by a thread of its own,
+                                  * never blocking a loop: past 1 MiB queued
+                                  * lines are dropped and counted; a stopping
+                                  * server waits for its lines [0] */
     const char *trusted_proxies; /* addresses and CIDR ranges, separated by
                                   * commas or spaces ("10.0.0.0/8, ::1"),
                                   * whose Forwarded and X-Forwarded-For
@@ -130,6 +209,22 @@ typedef struct gt_http_config {
     int request_id;              /* nonzero: every response a handler built
                                   * carries "X-Request-Id: <gt_http_req_id()>"
                                   * [0] */
+    const gt_http_hooks *hooks;  /* before/after/error hooks; borrowed, must
+                                  * outlive the server [NULL: none] */
+    const gt_http_cors *cors;    /* CORS policy; borrowed, must outlive the
+                                  * server [NULL: no CORS fields] */
+    int half_close;              /* a client's FIN (it closed its side) while
+                                  * its request runs: 0 cancels the request
+                                  * -- its waits fail with -ECANCELED -- but
+                                  * still sends the answer the handler then
+                                  * builds (503 for -ECANCELED), as for a
+                                  * client that left; nonzero lets the request
+                                  * run on and answer, for clients that
+                                  * half-close after sending (`nc -N`), at
+                                  * the price of finishing the work of
+                                  * clients that left. Complete requests
+                                  * waiting in the input are answered either
+                                  * way, then the connection closes [0] */
 } gt_http_config;
 
 /* Counters summed over the workers; read without locks, so approximate
@@ -233,9 +328,12 @@ GT_API int gt_http_router_add(gt_http_router *r, const char *method,
                               void *arg);
 
 /* A gt_http_handler with a router as 'router': calls the best matching
- * route's handler and returns its result; answers 404 when no route
- * matches the path, and 405 with an Allow header listing the methods of the
- * routes that match the path when none matches the method. */
+ * route's handler and returns its result. When no route matches the path
+ * it records a 404 and returns -ENOENT; when routes match the path but
+ * none the method, a 405 with an Allow field listing their methods, and
+ * returns -EOPNOTSUPP. Both are recorded like rejected input
+ * (gt_http_req_rejected()), so that returning them unchanged answers them
+ * through the error hook (gt_http_hooks.error). */
 GT_API int gt_http_router_dispatch(gt_http_req *req, gt_http_res *res,
                                    void *router);
 
@@ -476,18 +574,101 @@ GT_API int gt_http_req_client_addr(gt_http_req *req, const char **out);
  * Returns it, or NULL when out of memory. */
 GT_API const char *gt_http_req_id(gt_http_req *req);
 
+/* Attach the app's own pointer to the request (a session, a user, a
+ * trace span), e.g. in the before hook for the handler and the after
+ * hook. The server never looks at it or frees it; it is NULL when the
+ * request starts. */
+GT_API void gt_http_req_set_data(gt_http_req *req, void *data);
+GT_API void *gt_http_req_get_data(const gt_http_req *req);
+
+/* Microseconds since the request was dispatched (its head complete). */
+GT_API uint64_t gt_http_req_elapsed_us(const gt_http_req *req);
+
 /* ---- the response (handler's coroutine only) ----------------------------- */
 
 /* Set the status code (100..999; default 200). Returns 0 or -EINVAL. */
 GT_API int gt_http_res_status(gt_http_res *res, int status);
 
+/* The status set so far (200 unless changed); once the head has been sent
+ * (streaming, or in the after hook), the status sent. */
+GT_API int gt_http_res_get_status(const gt_http_res *res);
+
 /* Add a header field. Copies both. Server, Date, Content-Length,
  * Transfer-Encoding and Connection are the server's to send: use
- * gt_http_res_close() to close after the response. Returns 0, -EINVAL (a
- * reserved or malformed name, or a value with control characters other
- * than HT) or -ENOMEM. */
+ * gt_http_res_close() to close after the response. Content-Type is
+ * single-valued: adding one replaces the one there (a default set by
+ * gt_http_res_printf() included); other names may repeat.
+ * Returns 0, -EINVAL (a reserved or malformed name, or a value with
+ * control characters other than HT) or -ENOMEM. */
 GT_API int gt_http_res_header(gt_http_res *res, const char *name,
                               const char *value);
+
+/* Set header field 'name' to 'value', replacing every field of that name
+ * (compared case-insensitively) added before. Copies both. On failure the
+ * fields are unchanged. Returns 0, -EINVAL (as gt_http_res_header) or
+ * -ENOMEM. */
+GT_API int gt_http_res_set_header(gt_http_res *res, const char *name,
+                                  const char *value);
+
+/* Remove every header field named 'name' (case-insensitive). Returns how
+ * many were removed (0 when none), or -EINVAL (NULL, malformed or one of
+ * the server's reserved names). */
+GT_API int gt_http_res_remove_header(gt_http_res *res, const char *name);
+
+/* The value of the first header field named 'name' (case-insensitive)
+ * the response has so far: added by the handler or a hook, and, in the
+ * after hook, the X-Request-Id and CORS fields the server added (not
+ * Server, Date, Content-Length, Transfer-Encoding or Connection). Stores a
+ * NUL-terminated copy in *out, borrowed until the request ends. Returns
+ * 0, -ENOENT (none), -EINVAL (name NULL) or -ENOMEM. */
+GT_API int gt_http_res_get_header(gt_http_res *res, const char *name,
+                                  const char **out);
+
+/* Body bytes sent so far (0 for HEAD and bodiless statuses), for the
+ * after hook. */
+GT_API uint64_t gt_http_res_get_bytes(const gt_http_res *res);
+
+/* A JSON error reply: set the status and the body to
+ * {"error": <message>, "status": <status>} (plus "request_id" when
+ * gt_http_config.request_id is set), with Content-Type application/json
+ * replacing any other. The message is printf-formatted from fmt and
+ * truncated to 511 bytes; bytes that are not UTF-8 become '?'. fmt NULL
+ * means the reason phrase. Returns 0, -EINVAL (status outside 100..999,
+ * or a bad format) or -ENOMEM. */
+GT_API int gt_http_res_error(gt_http_res *res, int status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+GT_API int gt_http_res_verror(gt_http_res *res, int status, const char *fmt,
+                              va_list ap) __attribute__((format(printf, 3, 0)));
+
+/* A ready-made gt_http_hooks.error: every error as gt_http_res_error()'s
+ * JSON with 'msg'. Returns what gt_http_res_error() returns. */
+GT_API int gt_http_error_json(gt_http_req *req, gt_http_res *res, int status,
+                              const char *msg, void *arg);
+
+/* Attributes of a cookie set with gt_http_res_set_cookie(). Strings are
+ * copied; NULL and 0 leave an attribute out. */
+typedef struct gt_http_cookie {
+    const char *path;      /* Path=... */
+    const char *domain;    /* Domain=... */
+    long long max_age;     /* > 0: Max-Age=<seconds>; < 0: delete the
+                            * cookie (Max-Age=0 and an Expires in 1970);
+                            * 0: a session cookie */
+    int secure;            /* Secure */
+    int http_only;         /* HttpOnly */
+    const char *same_site; /* "Strict", "Lax" or "None" (which browsers
+                            * take only with 'secure') */
+} gt_http_cookie;
+
+/* Add a Set-Cookie field for cookie name=value with attributes 'attrs'
+ * (NULL: none). The name must be a token; the value is sent as given, and
+ * must be cookie octets (no space, '"', ',', ';' or '\\', no control
+ * characters; encode anything else yourself); path and domain must be
+ * printable without ';'. Returns 0, -EINVAL (any of these broken,
+ * same_site not one of the three, "None" without secure, or the field
+ * longer than 4095 bytes) or -ENOMEM. */
+GT_API int gt_http_res_set_cookie(gt_http_res *res, const char *name,
+                                  const char *value,
+                                  const gt_http_cookie *attrs);
 
 /* Close the connection after this response ("Connection: close"). */
 GT_API void gt_http_res_close(gt_http_res *res);
@@ -528,6 +709,43 @@ GT_API int gt_http_res_vprintf(gt_http_res *res, const char *fmt, va_list ap)
  * first call and does nothing later.
  * Returns 0, -ECANCELED (client gone), -ETIMEDOUT, -EPIPE or -ENOMEM. */
 GT_API int gt_http_res_write(gt_http_res *res, const void *data, size_t len);
+
+/* ---- static files (handler's coroutine only) ----------------------------- */
+
+/* A directory to serve (gt_http_static_serve's arg). Borrowed: it and its
+ * strings must outlive the server. */
+typedef struct gt_http_static {
+    const char *root;  /* the directory, without a final '/' */
+    const char *index; /* the file a URL ending in '/' names ["index.html";
+                        * "": such URLs are 404] */
+    int max_age;       /* Cache-Control: > 0 "public, max-age=<max_age>";
+                        * 0 "no-cache" (the client revalidates with the
+                        * ETag every time); < 0 none */
+} gt_http_static;
+
+/* A gt_http_handler that serves the file named by what the route's "*"
+ * matched (the whole path without its '/' for a route without "*"),
+ * percent-decoded, under st->root: add it as
+ * gt_http_router_add(r, "GET", "/static/" "*", gt_http_static_serve, &st).
+ * A URL naming something other than a regular file below the root -- a
+ * segment "." or "..", a hidden name (leading '.'), a missing file, a
+ * device -- is 404; an unreadable one 403; a directory named without its
+ * final '/' is redirected there (301), with it its index file is served.
+ * GET and HEAD only (405 with "Allow: GET, HEAD" otherwise). The answer
+ * has Content-Type by the file's extension (application/octet-stream when
+ * unknown), ETag, Last-Modified, Accept-Ranges and Cache-Control; a
+ * matching If-None-Match (or, without one, an If-Modified-Since not older
+ * than the file) gets 304; a single "Range: bytes=" range gets 206 with
+ * Content-Range, one beyond the end 416 (multiple ranges, or an If-Range
+ * that does not match, get the whole file). Yields: open() and reads the
+ * page cache does not hold run on the thread pool (static.c says how it
+ * stays out of the database drivers' way), bounded by the request's
+ * deadline. Its errors are recorded like rejected input, so it returns
+ * -ENOENT (404), -EACCES (403), -EOPNOTSUPP (405) or -EINVAL (400), or
+ * else -ENOMEM, -EIO (the file shrank while it was sent: the connection
+ * closes), -ETIMEDOUT, -ECANCELED, or another -errno of open() or a read
+ * (500). */
+GT_API int gt_http_static_serve(gt_http_req *req, gt_http_res *res, void *st);
 
 /* ---- helpers ------------------------------------------------------------- */
 

@@ -37,11 +37,15 @@
  * waits are bounded by its coroutine's deadline instead. A closing connection's
  * memory outlives its handles and its request coroutine, whichever ends last.
  *
- * EOF from the client means it has gone: a running request is cancelled
- * (its waits return -ECANCELED and its destructors run) and nothing more is
- * answered. A client that only half-closes after sending is treated the
- * same, as nginx treats a client abort; keeping the request alive would
- * leave a handler working for nobody until its deadline. */
+ * EOF from the client (a FIN) means it has gone or only half-closed, and
+ * the two look the same. Like Go's net/http, the server takes it as both:
+ * a running request is cancelled (its waits return -ECANCELED and its
+ * destructors run, so a handler does not work for nobody until its
+ * deadline), but the connection stays open for writing, so the answer it
+ * builds -- a 503 if it returns the cancellation -- and those of complete
+ * requests already in the input still go out before the close. With
+ * gt_http_config.half_close set, the request is not cancelled and gets
+ * its real answer. An RST cancels and closes at once. */
 #include <assert.h>
 #include <errno.h>
 #include <limits.h>
@@ -213,7 +217,7 @@ static void on_timer(uv_timer_t *t)
     c->timer_kind = GT__T_NONE;
     if (kind == GT__T_HEADER && c->state == GT__CONN_OPEN && !c->co &&
         !c->writing && c->in_len > c->in_off) {
-        gt__http_send_error(c, 408);
+        gt__http_send_error(c, 408, "timeout");
         advance(c);
         return;
     }
@@ -229,7 +233,9 @@ void gt__http_conn_update_reading(gt__http_conn *c)
 
     if (c->state == GT__CONN_CLOSING)
         return;
-    if (c->state == GT__CONN_LINGER)
+    if (c->peer_eof)
+        want = false; /* nothing more will come */
+    else if (c->state == GT__CONN_LINGER)
         want = true;
     else if (r && r->spill_active)
         want = true; /* a handler waits for its body: even while writing */
@@ -274,6 +280,32 @@ void gt__http_conn_alloc(gt__http_conn *c, uv_buf_t *buf)
     *buf = uv_buf_init(c->in + c->in_len, (unsigned)(cap - c->in_len));
 }
 
+/* The client closed its side (n UV_EOF) or the connection failed. A FIN
+ * while a request is running or waiting in the input may be a half-close
+ * (a script that sends its request and shuts down its side, `nc -N`), so
+ * the connection stays open for writing and the answers go out; but a FIN
+ * is also what a client that gave up sends, so a running request is
+ * cancelled (its waits fail, it answers what it answers: 503 when it
+ * returns -ECANCELED), unless cfg.half_close says the client only
+ * half-closes. A handler still waiting for its body cannot get it: that
+ * closes. */
+static void peer_eof(gt__http_conn *c, int n)
+{
+    gt_http_req *r = c->req;
+
+    if (n != UV_EOF || c->state != GT__CONN_OPEN || (r && r->spill_active) ||
+        (!c->co && c->in_len == c->in_off)) {
+        gt__http_conn_close(c); /* gone, or nothing left to answer */
+        return;
+    }
+    c->peer_eof = true;
+    gt__http_conn_update_reading(c);
+    if (c->co && !c->w->srv->cfg.half_close)
+        gt_co_cancel(c->co);
+    else if (!c->co)
+        advance(c);
+}
+
 void gt__http_conn_read(gt__http_conn *c, ssize_t n, const uv_buf_t *buf)
 {
     gt_http_req *r = c->req;
@@ -290,8 +322,8 @@ void gt__http_conn_read(gt__http_conn *c, ssize_t n, const uv_buf_t *buf)
         c->reading = false;
         return;
     }
-    if (n < 0) { /* EOF or error: the client is gone, or leaves */
-        gt__http_conn_close(c);
+    if (n < 0) {
+        peer_eof(c, (int)n);
         return;
     }
     if (c->state == GT__CONN_LINGER) {
@@ -401,7 +433,7 @@ int gt__http_conn_wait_input(gt__http_conn *c, int64_t deadline)
 {
     int rc;
 
-    if (c->state != GT__CONN_OPEN)
+    if (c->state != GT__CONN_OPEN || c->peer_eof)
         return -EPIPE;
     gt__http_conn_update_reading(c);
     rc = gt_waitq_wait(&c->wq, deadline);
@@ -419,8 +451,6 @@ static void request_done(void *arg)
     gt_http_req *req = arg;
     gt__http_conn *c = req->conn;
 
-    if (c->w->srv->cfg.access_log && req->res.finished)
-        gt__http_log_access(req);
     c->co = NULL;
     c->req = NULL;
     if (!req->res.finished)
@@ -437,8 +467,6 @@ static void request_done(void *arg)
 static int request_main(void *arg)
 {
     gt_http_req *req = arg;
-    gt_http_server *srv = req->conn->w->srv;
-    int rc;
 
     /* First, so that it runs last. It cannot fail in a fresh coroutine
      * (the first cleanups live inside the coroutine), but if it did, it
@@ -447,8 +475,7 @@ static int request_main(void *arg)
         return -ENOMEM;
     /* By path until a router names it by its route pattern. */
     gt__http_req_name(req, req->head.path, req->head.path_len);
-    rc = srv->handler(req, &req->res, srv->arg);
-    gt__http_res_finish(&req->res, rc);
+    gt__http_serve(req);
     return 0;
 }
 
@@ -460,18 +487,21 @@ static int dispatch(gt__http_conn *c, gt_http_req *req, size_t head_len)
     const gt_http_config *cfg = &w->srv->cfg;
     gt_co *co;
 
+    gt__http_req_start(req, c, head_len);
     if (req->head.content_length > 0 &&
         (uint64_t)req->head.content_length > cfg->max_body) {
-        gt__http_req_put(w, req);
-        gt__http_send_error(c, 413);
-        return 0;
+        /* Refused unread, but with a request, so that the app's error
+         * handler, CORS and after hook see it (hooks.c). */
+        req->body_state = GT__BODY_FAILED;
+        req->body_rc = -EMSGSIZE;
+        req->body_status = 413;
+        c->close_after = true;
     }
-    gt__http_req_start(req, c, head_len);
     /* The worker's scope: the previous request's coroutine may be the one
      * dispatching this pipelined request, from its last cleanup. */
     if (gt_co_spawn_worker(&co, request_main, req) < 0) {
         gt__http_req_put(w, req);
-        gt__http_send_error(c, 503);
+        gt__http_send_error(c, 503, "memory");
         return 0;
     }
     gt_co_detach(co); /* c->co stays valid until request_done() */
@@ -479,6 +509,8 @@ static int dispatch(gt__http_conn *c, gt_http_req *req, size_t head_len)
         gt_co_set_deadline(co, gt_deadline_in(cfg->handler_timeout_ms));
     c->co = co;
     c->req = req;
+    if (c->peer_eof && !cfg->half_close)
+        gt_co_cancel(co); /* as if it had run when the FIN came */
     timer_stop(c);
     GT__STAT_INC(w->n_requests);
     return 1;
@@ -518,7 +550,7 @@ static int next_request(gt__http_conn *c)
         w->scratch = gt__http_req_get(w);
     req = w->scratch;
     if (!req) {
-        gt__http_send_error(c, 503);
+        gt__http_send_error(c, 503, "memory");
         return 0;
     }
     req->head.headers = req->headers;
@@ -529,7 +561,7 @@ static int next_request(gt__http_conn *c)
         return 0;
     }
     if (rc < 0) {
-        gt__http_send_error(c, -rc);
+        gt__http_send_error(c, -rc, "parse");
         return 0;
     }
     w->scratch = NULL;
@@ -554,6 +586,10 @@ static void compact(gt__http_conn *c)
  * has read the response. */
 static void linger(gt__http_conn *c)
 {
+    if (c->peer_eof) { /* it closed its side: nothing to wait for */
+        gt__http_conn_close(c);
+        return;
+    }
     c->state = GT__CONN_LINGER;
     c->io->shutdown(c);
     release_in(c);
@@ -572,8 +608,8 @@ static void settle(gt__http_conn *c)
         gt__http_conn_update_reading(c);
         return;
     }
-    if (c->close_after) {
-        linger(c);
+    if (c->close_after || c->peer_eof) {
+        linger(c); /* with peer_eof: every complete request answered */
         return;
     }
     if (c->in_len == c->in_off) {

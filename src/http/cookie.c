@@ -1,4 +1,5 @@
-/* http/cookie.c -- reading the request's cookies.
+/* http/cookie.c -- reading the request's cookies, and setting cookies
+ * (Set-Cookie with attributes).
  *
  * A Cookie field is "name=value; name2=value2" (RFC 6265 5.4), and a
  * client may send several fields (HTTP/2 proxies split them). Like query
@@ -6,8 +7,14 @@
  * with no table: a handler reads one or two cookies. Values are not
  * decoded: RFC 6265 gives them no encoding, so what an application stored
  * (base64, percent-encoding) is its own to undo. Surrounding double quotes
- * are removed, as the grammar allows them around a value. */
+ * are removed, as the grammar allows them around a value.
+ *
+ * Setting one checks what RFC 6265 4.1 allows a server to send (a token
+ * name, cookie octets in the value, no ';' inside an attribute), so a
+ * value taken from user input cannot smuggle in an attribute or a second
+ * field; the field is built in a stack buffer and added as one line. */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
@@ -67,4 +74,89 @@ int gt_http_req_cookie(gt_http_req *req, const char *name, const char **out)
         return 0;
     }
     return -ENOENT;
+}
+
+/* ---- Set-Cookie ---------------------------------------------------------- */
+
+#define SET_COOKIE_MAX 4096 /* browsers keep at most 4096 bytes a cookie */
+
+static bool token(const char *s)
+{
+    if (!*s)
+        return false;
+    for (; *s; s++)
+        if (!(gt__http_ctype[(unsigned char)*s] & GT__HTTP_C_TOKEN))
+            return false;
+    return true;
+}
+
+/* cookie-octet: %x21 / %x23-2B / %x2D-3A / %x3C-5B / %x5D-7E */
+static bool cookie_value(const char *s)
+{
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+
+        if (c < 0x21 || c > 0x7e || c == '"' || c == ',' || c == ';' ||
+            c == '\\')
+            return false;
+    }
+    return true;
+}
+
+/* An attribute value: printable ASCII without ';' (RFC 6265 av-octet). */
+static bool attr_value(const char *s)
+{
+    if (!*s)
+        return false;
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x20 || (unsigned char)*s > 0x7e || *s == ';')
+            return false;
+    return true;
+}
+
+static bool attrs_ok(const gt_http_cookie *a)
+{
+    if ((a->path && !attr_value(a->path)) ||
+        (a->domain && !attr_value(a->domain)))
+        return false;
+    if (!a->same_site)
+        return true;
+    if (strcasecmp(a->same_site, "None") == 0)
+        return a->secure; /* browsers drop SameSite=None without Secure */
+    return strcasecmp(a->same_site, "Strict") == 0 ||
+           strcasecmp(a->same_site, "Lax") == 0;
+}
+
+int gt_http_res_set_cookie(gt_http_res *res, const char *name,
+                           const char *value, const gt_http_cookie *attrs)
+{
+    static const gt_http_cookie none;
+    const gt_http_cookie *a = attrs ? attrs : &none;
+    char buf[SET_COOKIE_MAX];
+    size_t n;
+
+    if (!name || !value || !token(name) || !cookie_value(value) || !attrs_ok(a))
+        return -EINVAL;
+    n = (size_t)snprintf(buf, sizeof(buf), "%s=%s", name, value);
+    if (a->path && n < sizeof(buf))
+        n += (size_t)snprintf(buf + n, sizeof(buf) - n, "; Path=%s", a->path);
+    if (a->domain && n < sizeof(buf))
+        n += (size_t)snprintf(buf + n, sizeof(buf) - n, "; Domain=%s",
+                              a->domain);
+    if (a->max_age != 0 && n < sizeof(buf))
+        n += (size_t)snprintf(buf + n, sizeof(buf) - n, "; Max-Age=%lld%s",
+                              a->max_age > 0 ? a->max_age : 0,
+                              a->max_age > 0 ? ""
+                                             : "; Expires=Thu, 01 Jan 1970 "
+                                               "00:00:00 GMT");
+    if (a->secure && n < sizeof(buf))
+        n += (size_t)snprintf(buf + n, sizeof(buf) - n, "; Secure");
+    if (a->http_only && n < sizeof(buf))
+        n += (size_t)snprintf(buf + n, sizeof(buf) - n, "; HttpOnly");
+    if (a->same_site && n < sizeof(buf))
+        n += (size_t)snprintf(buf + n, sizeof(buf) - n, "; SameSite=%c%s",
+                              a->same_site[0] & ~0x20, a->same_site + 1);
+    if (n >= sizeof(buf))
+        return -EINVAL; /* longer than any browser keeps */
+    return gt__http_hdr_append(res, "Set-Cookie", 10, buf, n);
 }

@@ -17,6 +17,7 @@
 
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <time.h>
 
 #include "greentor/http.h"
 #include "parse.h"
@@ -223,6 +224,8 @@ struct gt__http_conn {
     bool writing;       /* a background write is pending: nothing
                            may be appended to 'out' until it ends */
     bool close_after;   /* close once the output is flushed */
+    bool peer_eof;      /* the client closed its side: answer what is
+                           complete, then close (conn.c, peer_eof()) */
 };
 
 /* Make a connection on worker 'w' using transport 'io' and link it; the
@@ -280,14 +283,20 @@ struct gt_http_res {
     size_t hdrs_len, hdrs_cap;
     const char *body; /* borrowed, or in the request's memory */
     size_t body_len;
-    uint64_t bytes;  /* body bytes sent, for the access log */
-    int sent_status; /* status actually sent (0: none) */
-    bool has_ctype;  /* the handler added a Content-Type */
-    bool close;      /* gt_http_res_close() */
-    bool started;    /* streaming: the head is out */
-    bool chunked;    /* streaming with chunked framing */
-    bool no_body;    /* HEAD, or a status without a body */
-    bool finished;   /* gt__http_res_finish() ran */
+    size_t hdrs_base; /* hdrs[0..hdrs_base) are the before hook's lines,
+                         which an error response keeps */
+    uint64_t bytes;   /* body bytes sent, for the access log */
+    int sent_status;  /* status actually sent (0: none) */
+    bool has_ctype;   /* the handler added a Content-Type */
+    bool close;       /* gt_http_res_close() */
+    bool started;     /* streaming: the head is out */
+    bool chunked;     /* streaming with chunked framing */
+    bool no_body;     /* HEAD, or a status without a body */
+    bool finished;    /* gt__http_res_finish() ran */
+    bool cors_done;   /* the CORS fields are in (or need not be) */
+    bool sized;       /* streaming with a Content-Length of 'size'
+                         (gt__http_res_stream_sized) */
+    uint64_t size;
 };
 
 struct gt_http_req {
@@ -328,6 +337,8 @@ struct gt_http_req {
     int reject_status;      /* ...the status that answers it (0: none)... */
     const char *reject_msg; /* ...and why, NUL-terminated (or NULL) */
     const char *path_dec;   /* gt_http_req_path(), once decoded */
+    const char *allow;      /* the router's Allow list for a 405, or NULL */
+    void *data;             /* gt_http_req_set_data(); NULL at start */
     size_t arena_used;
     gt_http_res res;
     char hdrs_inline[GT__HTTP_HDRS_INLINE];
@@ -367,6 +378,57 @@ void *gt__http_alloc(gt_http_req *req, size_t n);
 int gt__http_reject(gt_http_req *req, int rc, int status, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
+/* ---- response header fields (headers.c) ---------------------------------- */
+
+/* Does s[0..n) equal 'lit', ASCII case-insensitively? */
+bool gt__http_ieq(const char *s, size_t n, const char *lit);
+/* Append "name: value" unchecked. Returns 0 or -ENOMEM. */
+int gt__http_hdr_append(gt_http_res *res, const char *name, size_t nl,
+                        const char *value, size_t vl);
+/* The first field named 'name' (case-insensitive): its value, not
+ * NUL-terminated, in *v and *vl. */
+bool gt__http_hdr_find(const gt_http_res *res, const char *name, const char **v,
+                       size_t *vl);
+/* Content-Type 'type' unless the response has one. 0 or -ENOMEM. */
+int gt__http_default_type(gt_http_res *res, const char *type);
+/* Keep only the first 'len' bytes of fields. */
+void gt__http_hdr_truncate(gt_http_res *res, size_t len);
+
+/* ---- errors, hooks, CORS (errors.c, hooks.c, cors.c) --------------------- */
+
+/* What the handler's result 'rc' means for the client: 0 to send the
+ * response as built, else the status of an error response. */
+int gt__http_outcome(gt_http_req *req, int rc);
+/* Replace the response with an error response of 'status' for result
+ * 'rc', rendered by the app's error handler if it has one. */
+void gt__http_render_error(gt_http_res *res, int status, int rc);
+/* Run the request: preflight, hooks, handler, response. Request
+ * coroutine. */
+void gt__http_serve(gt_http_req *req);
+/* Add the CORS fields to a response about to go out (cfg.cors set). */
+void gt__http_cors_headers(gt_http_res *res);
+/* Answer a preflight (cfg.cors set): 1 when answered, 0 when the request
+ * is not one, or a rejection's code (403). */
+int gt__http_cors_preflight(gt_http_req *req, gt_http_res *res);
+
+/* ---- static files (fileinfo.c) ------------------------------------------- */
+
+struct stat;
+/* The Content-Type for a file name, by its extension. */
+const char *gt__http_file_type(const char *name);
+/* The file's ETag ("<size>-<mtime ns>" in hex, quoted). */
+void gt__http_file_etag(const struct stat *st, char out[48]);
+/* 't' as an IMF-fixdate. */
+void gt__http_file_date(time_t t, char out[32]);
+/* Is the client's copy still good (If-None-Match, If-Modified-Since)? */
+bool gt__http_file_fresh(const gt_http_req *req, const struct stat *st,
+                         const char *etag);
+/* The Range of the request: 1 with the bytes in *from and *len, 0 when
+ * the whole file is to be sent (no Range, one not understood, several, or
+ * an If-Range that does not match), -1 when unsatisfiable (416). */
+int gt__http_file_range(const gt_http_req *req, const struct stat *st,
+                        const char *etag, uint64_t *from, uint64_t *len);
+
 /* ---- responses (response.c) ---------------------------------------------- */
 
 /* Reset the response of a starting request. */
@@ -375,13 +437,28 @@ void gt__http_res_init(gt_http_res *res, gt_http_req *req);
  * errors and deadlines to statuses) and append it to the output. */
 void gt__http_res_finish(gt_http_res *res, int rc);
 /* Append a complete error response with "Connection: close" for a request
- * that never reached a handler, and mark the connection to close. */
-void gt__http_send_error(gt__http_conn *c, int status);
+ * that never reached a handler, and mark the connection to close; logged
+ * as refused for 'why' when the access log is on. */
+void gt__http_send_error(gt__http_conn *c, int status, const char *why);
+/* Make the stream gt_http_res_write() starts one of exactly 'size' body
+ * bytes with a Content-Length instead of chunked; fewer bytes by the end
+ * close the connection (static.c). Before the first write. */
+void gt__http_res_stream_sized(gt_http_res *res, uint64_t size);
 /* Append "HTTP/1.1 100 Continue". Returns 0 or -ENOMEM. */
 int gt__http_send_continue(gt__http_conn *c);
 /* The worker's cached "Date: ...\r\n" line, GT__DATE_LEN bytes. */
 const char *gt__http_date(gt__http_worker *w);
-/* One access-log line for a finished request. */
-void gt__http_log_access(const gt_http_req *req);
+/* ---- the access log (accesslog.c) -----------------------------------------
+ */
+
+/* One access-log line for a request whose response was put out (or whose
+ * client left). Request coroutine. */
+void gt__http_log_access(gt_http_req *req);
+/* One for an answer without a request: 'why' says which ("parse",
+ * "timeout", "memory"). */
+void gt__http_log_refused(gt__http_conn *c, int status, size_t bytes,
+                          const char *why);
+/* Wait (yielding, bounded) until the lines logged so far are written. */
+void gt__http_log_drain(void);
 
 #endif

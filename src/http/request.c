@@ -141,6 +141,8 @@ void gt__http_req_start(gt_http_req *req, gt__http_conn *c, size_t head_len)
     req->reject_rc = req->reject_status = 0;
     req->reject_msg = NULL;
     req->path_dec = NULL;
+    req->allow = NULL;
+    req->data = NULL;
     req->arena_used = 0;
     terminate_fields(c, &req->head);
     origin_path(&req->head);

@@ -1,5 +1,7 @@
-/* http/response.c -- building responses: status, headers, body, JSON,
- * formatted text, chunked streaming, error mapping, the cached Date.
+/* http/response.c -- building responses: status, body, JSON, formatted
+ * text, streaming (chunked, or with a known length), putting a response
+ * out, the cached Date. Header fields are headers.c's, what an error
+ * becomes errors.c's.
  *
  * A response is assembled in two places and written once. While the
  * handler runs, its headers accumulate as ready-made "Name: value\r\n"
@@ -199,79 +201,6 @@ void gt__http_res_init(gt_http_res *res, gt_http_req *req)
     res->no_body = req->head.method_id == GT__HTTP_HEAD;
 }
 
-static int hdr_append(gt_http_res *res, const char *name, size_t nl,
-                      const char *value, size_t vl)
-{
-    size_t need = nl + vl + 4, cap;
-    char *p;
-
-    if (res->hdrs_cap - res->hdrs_len < need) {
-        cap = res->hdrs_cap * 2 > res->hdrs_len + need ? res->hdrs_cap * 2
-                                                       : res->hdrs_len + need;
-        p = gt__http_alloc(res->req, cap);
-        if (!p)
-            return -ENOMEM;
-        memcpy(p, res->hdrs, res->hdrs_len);
-        res->hdrs = p;
-        res->hdrs_cap = cap;
-    }
-    p = put(res->hdrs + res->hdrs_len, name, nl);
-    p = PUT_LIT(p, ": ");
-    p = put(p, value, vl);
-    PUT_LIT(p, "\r\n");
-    res->hdrs_len += need;
-    return 0;
-}
-
-static bool ieq(const char *a, size_t n, const char *lit)
-{
-    if (strlen(lit) != n)
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if ((a[i] | 0x20) != lit[i])
-            return false;
-    return true;
-}
-
-static bool reserved(const char *name, size_t n)
-{
-    return ieq(name, n, "date") || ieq(name, n, "server") ||
-           ieq(name, n, "connection") || ieq(name, n, "content-length") ||
-           ieq(name, n, "transfer-encoding");
-}
-
-static bool all_of(const char *s, size_t n, int cls)
-{
-    for (size_t i = 0; i < n; i++)
-        if (!(gt__http_ctype[(unsigned char)s[i]] & cls))
-            return false;
-    return true;
-}
-
-int gt_http_res_header(gt_http_res *res, const char *name, const char *value)
-{
-    size_t nl, vl;
-
-    if (!name || !value)
-        return -EINVAL;
-    nl = strlen(name);
-    vl = strlen(value);
-    if (nl == 0 || !all_of(name, nl, GT__HTTP_C_TOKEN) ||
-        !all_of(value, vl, GT__HTTP_C_VALUE) || reserved(name, nl))
-        return -EINVAL;
-    if (ieq(name, nl, "content-type"))
-        res->has_ctype = true;
-    return hdr_append(res, name, nl, value, vl);
-}
-
-static int default_type(gt_http_res *res, const char *type)
-{
-    if (res->has_ctype)
-        return 0;
-    res->has_ctype = true;
-    return hdr_append(res, "Content-Type", 12, type, strlen(type));
-}
-
 int gt_http_res_status(gt_http_res *res, int status)
 {
     if (status < 100 || status > 999)
@@ -343,7 +272,7 @@ int gt_http_res_json(gt_http_res *res, json_t *json)
         return rc;
     res->body = buf;
     res->body_len = n;
-    return default_type(res, "application/json");
+    return gt__http_default_type(res, "application/json");
 }
 
 int gt_http_res_vprintf(gt_http_res *res, const char *fmt, va_list ap)
@@ -367,7 +296,8 @@ int gt_http_res_vprintf(gt_http_res *res, const char *fmt, va_list ap)
         return n == -ENOMEM ? n : -EINVAL;
     res->body = buf;
     res->body_len = (size_t)n;
-    n = default_type(res, "text/plain; charset=utf-8") < 0 ? -ENOMEM : n;
+    n = gt__http_default_type(res, "text/plain; charset=utf-8") < 0 ? -ENOMEM
+                                                                    : n;
     return n;
 }
 
@@ -404,7 +334,7 @@ static void add_request_id(gt_http_res *res)
         return;
     id = gt_http_req_id(res->req);
     if (id)
-        hdr_append(res, "X-Request-Id", 12, id, strlen(id));
+        gt__http_hdr_append(res, "X-Request-Id", 12, id, strlen(id));
 }
 
 /* Send the head of a streamed response: chunked for HTTP/1.1, delimited
@@ -418,6 +348,8 @@ static int start_stream(gt_http_res *res)
 
     if (!status_has_body(res->status))
         res->no_body = true;
+    else if (res->sized)
+        framing = FRAME_LENGTH;
     else if (req->head.minor == 1)
         framing = FRAME_CHUNKED;
     else
@@ -427,13 +359,20 @@ static int start_stream(gt_http_res *res)
         c->close_after = true;
     decide_close(res);
     add_request_id(res);
+    gt__http_cors_headers(res);
     start = gt__http_out_reserve(c, HEAD_FIXED + res->hdrs_len);
     if (!start)
         return -ENOMEM;
-    p = put_head(res, start, framing, 0);
+    p = put_head(res, start, framing, res->size);
     gt__http_out_commit(c, (size_t)(p - start));
     res->started = true;
     return 0;
+}
+
+void gt__http_res_stream_sized(gt_http_res *res, uint64_t size)
+{
+    res->sized = true;
+    res->size = size;
 }
 
 static int put_part(gt_http_res *res, const void *data, size_t len)
@@ -484,64 +423,6 @@ int gt_http_res_write(gt_http_res *res, const void *data, size_t len)
 
 /* ---- finishing ----------------------------------------------------------- */
 
-/* A connection to something the handler depends on failed: the service is
- * unavailable for now (a database restart, a failover), not broken. */
-static bool unavailable(int rc)
-{
-    return rc == GT_EPOOL || rc == -ECONNRESET || rc == -ECONNREFUSED ||
-           rc == -ENOTCONN || rc == -ECONNABORTED;
-}
-
-/* What the handler's result means for the client: 0 to send the response
- * as built, else the status of an error response. */
-static int outcome(gt_http_req *req, int rc)
-{
-    int64_t dl = gt_co_deadline(gt_co_self());
-
-    if (req->body_status)
-        return req->body_status;
-    if (rc == -ETIMEDOUT || (dl != GT_NEVER && gt_now() >= dl))
-        return 504;
-    if (rc < 0 && rc == req->reject_rc)
-        return req->reject_status; /* an accessor refused the input */
-    if (unavailable(rc))
-        return 503;
-    if (rc == -ECANCELED) {
-        req->conn->close_after = true;
-        return 503;
-    }
-    if (rc < 0) {
-        fprintf(stderr, "greentor http: %s %s: handler failed: %s\n",
-                req->head.method, req->head.target, gt_strerror(rc));
-        return 500;
-    }
-    return 0;
-}
-
-/* Replace what the handler built with a short text error response: the
- * reason phrase, or why an accessor rejected the input when the handler
- * returned that accessor's code. */
-static void set_error(gt_http_res *res, int status, int rc)
-{
-    static const char type[] = "text/plain; charset=utf-8";
-    gt_http_req *req = res->req;
-    const char *reason = gt_http_reason(status);
-
-    if (rc < 0 && rc == req->reject_rc && status == req->reject_status &&
-        !req->body_status && req->reject_msg)
-        reason = req->reject_msg;
-
-    res->status = status;
-    res->hdrs_len = 0;
-    res->has_ctype = false;
-    res->body = reason;
-    res->body_len = strlen(reason);
-    if (default_type(res, type) < 0)
-        res->hdrs_len = 0; /* the inline buffer always has room */
-    if (status == 503)
-        hdr_append(res, "Retry-After", 11, "1", 1);
-}
-
 /* Let a pending write (an interim 100, a streamed part) end first, even
  * past the request's deadline. */
 static int wait_quiet(gt__http_conn *c)
@@ -560,9 +441,9 @@ static void end_stream(gt_http_res *res, bool ok)
     gt__http_conn *c = res->req->conn;
     char *p;
 
-    if (!ok) { /* truncated: the client must not take it as complete */
-        c->close_after = true;
-        return;
+    if (!ok || (res->sized && !res->no_body && res->bytes != res->size)) {
+        c->close_after = true; /* truncated: the client must not take it */
+        return;                /* as complete */
     }
     if (!res->chunked || res->no_body || wait_quiet(c) < 0)
         return;
@@ -606,23 +487,28 @@ void gt__http_res_finish(gt_http_res *res, int rc)
         return;
     if (gt__http_req_skip_body(req) < 0)
         c->close_after = true;
-    status = outcome(req, rc);
+    status = gt__http_outcome(req, rc);
     if (res->started) {
         end_stream(res, status == 0);
         return;
     }
     if (status != 0)
-        set_error(res, status, rc);
+        gt__http_render_error(res, status, rc);
+    if (res->started) { /* the error hook streamed its answer */
+        end_stream(res, c->state == GT__CONN_OPEN);
+        return;
+    }
     if (wait_quiet(c) < 0)
         return;
     decide_close(res);
     add_request_id(res);
+    gt__http_cors_headers(res);
     put_response(res);
 }
 
 /* ---- responses without a handler ----------------------------------------- */
 
-void gt__http_send_error(gt__http_conn *c, int status)
+void gt__http_send_error(gt__http_conn *c, int status, const char *why)
 {
     const char *reason = gt_http_reason(status);
     size_t rlen = strlen(reason);
@@ -642,6 +528,8 @@ void gt__http_send_error(gt__http_conn *c, int status)
     p = PUT_LIT(p, "\r\n\r\n");
     p = put(p, reason, rlen);
     gt__http_out_commit(c, (size_t)(p - start));
+    if (c->w->srv->cfg.access_log)
+        gt__http_log_refused(c, status, rlen, why);
 }
 
 int gt__http_send_continue(gt__http_conn *c)
@@ -654,13 +542,4 @@ int gt__http_send_continue(gt__http_conn *c)
     memcpy(p, line, sizeof(line) - 1);
     gt__http_out_commit(c, sizeof(line) - 1);
     return 0;
-}
-
-void gt__http_log_access(const gt_http_req *req)
-{
-    uint64_t us = (uv_hrtime() - req->t0) / 1000;
-
-    fprintf(stderr, "%s %.1024s %d %llu %llu\n", req->head.method,
-            req->head.target, req->res.sent_status,
-            (unsigned long long)req->res.bytes, (unsigned long long)us);
 }

@@ -12,7 +12,9 @@
  * route over one with parameters, over a prefix route; then more literal
  * segments; then the exact method over a GET route answering HEAD; then
  * the first added. The routes that match the path but not the method make
- * up the 405's Allow header. */
+ * up the 405's Allow header. 404 and 405 are not built here but recorded
+ * like rejected input and returned, so they go through the server's error
+ * path and the app's error handler like every other error. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -237,13 +239,12 @@ static unsigned long specificity(const route *rt, int fit)
 
 /* ---- answers without a route --------------------------------------------- */
 
-static int not_found(gt_http_res *res)
+/* Recorded like a rejected input, so that the handler's result (ours, or
+ * a wrapper's that returns it unchanged) is answered by the error path
+ * (errors.c) with the app's error handler. */
+static int not_found(gt_http_req *req)
 {
-    static const char body[] = "Not Found\n";
-
-    gt_http_res_status(res, 404);
-    gt_http_res_body_static(res, body, sizeof(body) - 1);
-    return gt_http_res_header(res, "Content-Type", "text/plain; charset=utf-8");
+    return gt__http_reject(req, -ENOENT, 404, "Not Found");
 }
 
 /* Append 'm' to the comma-separated list in buf unless it is there. */
@@ -265,13 +266,10 @@ static size_t allow_add(char *buf, size_t len, const char *m, size_t n)
     return len + n;
 }
 
-static int not_allowed(gt_http_req *req, gt_http_res *res,
-                       const gt_http_router *r)
+static int not_allowed(gt_http_req *req, const gt_http_router *r)
 {
-    static const char body[] = "Method Not Allowed\n";
     size_t cap = 8, len = 0;
     char *allow;
-    int rc;
 
     for (size_t i = 0; i < r->n; i++)
         cap += r->routes[i].method_len + 2;
@@ -290,13 +288,8 @@ static int not_allowed(gt_http_req *req, gt_http_res *res,
             len = allow_add(allow, len, "HEAD", 4);
     }
     allow[len] = '\0';
-    gt_http_res_status(res, 405);
-    gt_http_res_body_static(res, body, sizeof(body) - 1);
-    rc = gt_http_res_header(res, "Allow", allow);
-    if (rc == 0)
-        rc = gt_http_res_header(res, "Content-Type",
-                                "text/plain; charset=utf-8");
-    return rc;
+    req->allow = allow;
+    return gt__http_reject(req, -EOPNOTSUPP, 405, "Method Not Allowed");
 }
 
 int gt_http_router_dispatch(gt_http_req *req, gt_http_res *res, void *router)
@@ -309,7 +302,7 @@ int gt_http_router_dispatch(gt_http_req *req, gt_http_res *res, void *router)
     size_t n = req->head.path_len, first;
 
     if (n == 0 || path[0] != '/')
-        return not_found(res); /* "*" (OPTIONS), authority-form */
+        return not_found(req); /* "*" (OPTIONS), authority-form */
     first = first_segment(path, n);
     for (size_t i = 0; i < r->n; i++) {
         const route *rt = &r->routes[i];
@@ -333,7 +326,7 @@ int gt_http_router_dispatch(gt_http_req *req, gt_http_res *res, void *router)
         }
     }
     if (!best)
-        return path_matched ? not_allowed(req, res, r) : not_found(res);
+        return path_matched ? not_allowed(req, r) : not_found(req);
     match(best, path, n, first, req->params, req);
     req->nparams = best->nparams;
     req->route = best->pattern;

@@ -627,6 +627,8 @@ static int worker_main(void *arg)
     while (rc == 0 && !atomic_load(&srv->stop))
         rc = gt_waitq_wait(&w->wq, GT_NEVER);
     gt__http_worker_stop(w, rc == 0 ? srv->cfg.drain_timeout_ms : 0);
+    if (srv->cfg.access_log)
+        gt__http_log_drain(); /* what this server logged is out */
     gt__http_worker_end(w);
     if (atomic_fetch_sub(&srv->running, 1) == 1)
         wake_joiners(srv);
