@@ -25,6 +25,7 @@ static Suite *runtime_suite(void)
     add_runtime_oom_tests(s);
     add_runtime_errors_tests(s);
     add_runtime_switch_tests(s);
+    add_runtime_pools_tests(s);
     return s;
 }
 
@@ -54,6 +55,7 @@ static Suite *db_suite(void)
     add_db_pg_tests(s);
     add_db_pg_params_tests(s);
     add_db_pg_wedged_tests(s);
+    add_db_pools_tests(s);
     add_db_mysql_tests(s);
     add_db_mysql_side_tests(s);
     add_db_batch_tests(s, "sqlite");

@@ -20,6 +20,7 @@
 #include <stdint.h>
 
 #include "greentor/db.h"
+#include "runtime/runtime.h" /* gt__run_driver() */
 
 /* ---- URLs (url.c) ------------------------------------------------------ */
 
