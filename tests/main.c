@@ -109,6 +109,7 @@ static Suite *client_suite(void)
     Suite *s = suite_create("client");
 
     add_client_tests(s);
+    add_client_tls_tests(s);
     return s;
 }
 
