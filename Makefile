@@ -62,7 +62,7 @@ SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined \
            -fno-omit-frame-pointer -O1 -DGT_DEBUG -Werror
 LIBS    = $(PKG_LIBS) -lpthread
 
-MODULES := runtime http db pool client
+MODULES := runtime http db pool client net
 SWITCHES := $(wildcard src/runtime/switch_*.c src/runtime/switch_*.S)
 SWITCH_SRC := $(firstword $(wildcard src/runtime/switch_$(SWITCH).S \
                                      src/runtime/switch_$(SWITCH).c))

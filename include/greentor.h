@@ -11,6 +11,7 @@
 #include "greentor/client.h"
 #include "greentor/db.h"
 #include "greentor/http.h"
+#include "greentor/net.h"
 #include "greentor/pool.h"
 #include "greentor/runtime.h"
 #include "greentor/version.h"

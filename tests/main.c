@@ -104,6 +104,14 @@ static Suite *e2e_suite(void)
     return s;
 }
 
+static Suite *net_suite(void)
+{
+    Suite *s = suite_create("net");
+
+    add_net_tests(s);
+    return s;
+}
+
 static Suite *client_suite(void)
 {
     Suite *s = suite_create("client");
@@ -124,6 +132,7 @@ int main(void)
     srunner_add_suite(sr, pool_suite());
     srunner_add_suite(sr, e2e_suite());
     srunner_add_suite(sr, client_suite());
+    srunner_add_suite(sr, net_suite());
     srunner_run_all(sr, CK_NORMAL);
     failed = srunner_ntests_failed(sr);
     srunner_free(sr);

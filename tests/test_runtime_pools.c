@@ -249,7 +249,13 @@ static int pool_sizes(const gt_rt_config *cfg, int *offload, int *driver)
     ck_assert_int_eq(st.threads, 0); /* started on demand only */
     ck_assert_int_eq(gt_rt_get_thread_stats(rt, GT_THREADS_DRIVER, &st), 0);
     *driver = st.max_threads;
-    ck_assert_int_eq(gt_rt_get_thread_stats(rt, 2, &st), -EINVAL);
+    ck_assert_int_eq(gt_rt_get_thread_stats(rt, GT_THREADS_DNS, &st), 0);
+    ck_assert_int_eq(
+        st.max_threads,
+        cfg && cfg->dns_threads
+            ? cfg->dns_threads
+            : (getenv("GT_DNS_THREADS") ? atoi(getenv("GT_DNS_THREADS")) : 4));
+    ck_assert_int_eq(gt_rt_get_thread_stats(rt, 3, &st), -EINVAL);
     gt_rt_free(rt);
     return 0;
 }
@@ -261,11 +267,13 @@ START_TEST(pool_sizes_come_from_config_then_environment)
 
     unsetenv("GT_OFFLOAD_THREADS");
     unsetenv("GT_DRIVER_THREADS");
+    unsetenv("GT_DNS_THREADS");
     ck_assert_int_eq(pool_sizes(&cfg, &off, &drv), 0);
     ck_assert_int_eq(off, 4);
     ck_assert_int_eq(drv, 4);
     setenv("GT_OFFLOAD_THREADS", "9", 1);
     setenv("GT_DRIVER_THREADS", "3", 1);
+    setenv("GT_DNS_THREADS", "2", 1);
     ck_assert_int_eq(pool_sizes(&cfg, &off, &drv), 0);
     ck_assert_int_eq(off, 9);
     ck_assert_int_eq(drv, 3);
@@ -276,6 +284,7 @@ START_TEST(pool_sizes_come_from_config_then_environment)
     ck_assert_int_eq(drv, 1024);
     unsetenv("GT_OFFLOAD_THREADS");
     unsetenv("GT_DRIVER_THREADS");
+    unsetenv("GT_DNS_THREADS");
 }
 END_TEST
 
@@ -294,6 +303,9 @@ START_TEST(bad_pool_sizes_are_refused)
     cfg.driver_threads = -3;
     ck_assert_int_eq(pool_sizes(&cfg, &off, &drv), -EINVAL);
     cfg.driver_threads = 0;
+    cfg.dns_threads = 1025;
+    ck_assert_int_eq(pool_sizes(&cfg, &off, &drv), -EINVAL);
+    cfg.dns_threads = 0;
     for (i = 0; i < sizeof(bad_env) / sizeof(bad_env[0]); i++) {
         setenv("GT_OFFLOAD_THREADS", bad_env[i], 1);
         ck_assert_int_eq(pool_sizes(&cfg, &off, &drv), -EINVAL);
@@ -301,6 +313,9 @@ START_TEST(bad_pool_sizes_are_refused)
         setenv("GT_DRIVER_THREADS", bad_env[i], 1);
         ck_assert_int_eq(pool_sizes(&cfg, &off, &drv), -EINVAL);
         unsetenv("GT_DRIVER_THREADS");
+        setenv("GT_DNS_THREADS", bad_env[i], 1);
+        ck_assert_int_eq(pool_sizes(&cfg, &off, &drv), -EINVAL);
+        unsetenv("GT_DNS_THREADS");
     }
     /* A config value set means the environment is not even read. */
     setenv("GT_OFFLOAD_THREADS", "x", 1);

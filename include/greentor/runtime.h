@@ -31,8 +31,10 @@
  * the database drivers' blocking steps (a PostgreSQL connect's name lookup
  * and polls, SQLite's mode=offload statements; driver_threads,
  * $GT_DRIVER_THREADS, 4). Neither can fill the other's threads: slow
- * application calls do not hold up a database connect. libuv's own pool
- * (UV_THREADPOOL_SIZE) is neither: it serves uv_fs_*, uv_getaddrinfo and
+ * application calls do not hold up a database connect. A third, the DNS
+ * pool (dns_threads, $GT_DNS_THREADS, 4), runs gt_net_resolve()'s
+ * lookups (net.h), whose callers stop waiting at their deadline. libuv's own
+ * pool (UV_THREADPOOL_SIZE) is neither: it serves uv_fs_*, uv_getaddrinfo and
  * uv_queue_work() called directly. gt_run_thread() starts a thread per
  * call, for calls that may block for unbounded times.
  *
@@ -89,6 +91,9 @@ typedef struct gt_rt_config {
                            * else 4 */
     int driver_threads;   /* size of the drivers' pool, 1..1024; 0 =
                            * $GT_DRIVER_THREADS if set, else 4 */
+    int dns_threads;      /* size of the pool of gt_net_resolve()'s
+                           * lookups, 1..1024; 0 = $GT_DNS_THREADS if
+                           * set, else 4 */
 } gt_rt_config;
 
 /* Runtime statistics of one worker (or summed over all). */
@@ -111,8 +116,8 @@ typedef struct gt_rt_stats {
  * gt_rt_run(). Does not yield. On success *out holds a new runtime; free it
  * with gt_rt_free() after gt_rt_run() returned. Any thread, not a worker.
  * Returns 0, -ENOMEM, or -EINVAL: workers out of 0..1024, a pool size out
- * of 0..1024, or $GT_OFFLOAD_THREADS / $GT_DRIVER_THREADS consulted and
- * not a number in 1..1024. */
+ * of 0..1024, or $GT_OFFLOAD_THREADS / $GT_DRIVER_THREADS /
+ * $GT_DNS_THREADS consulted and not a number in 1..1024. */
 GT_API int gt_rt_new(gt_rt **out, const gt_rt_config *cfg);
 
 /* Run the workers: worker 0 on the calling thread, the others on new
@@ -158,6 +163,7 @@ GT_API void gt_rt_get_stats(gt_rt *rt, int worker, gt_rt_stats *out);
 /* A thread pool of the runtime (see "Blocking calls" above). */
 #define GT_THREADS_OFFLOAD 0 /* gt_run_blocking() */
 #define GT_THREADS_DRIVER 1  /* the database drivers' blocking steps */
+#define GT_THREADS_DNS 2     /* gt_net_resolve()'s lookups (net.h) */
 
 typedef struct gt_rt_thread_stats {
     int max_threads; /* the pool's size */

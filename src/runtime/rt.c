@@ -65,12 +65,25 @@ static int init_pools(gt_rt *rt)
         rc = pool_size(rt->cfg.driver_threads, "GT_DRIVER_THREADS",
                        &rt->cfg.driver_threads);
     if (rc == 0)
-        rc = gt__tpool_init(&rt->offload, rt->cfg.offload_threads);
-    if (rc == 0) {
-        rc = gt__tpool_init(&rt->driver, rt->cfg.driver_threads);
-        if (rc < 0)
-            gt__tpool_deinit(&rt->offload);
-    }
+        rc = pool_size(rt->cfg.dns_threads, "GT_DNS_THREADS",
+                       &rt->cfg.dns_threads);
+    if (rc < 0)
+        return rc;
+    rc = gt__tpool_init(&rt->offload, rt->cfg.offload_threads);
+    if (rc < 0)
+        return rc;
+    rc = gt__tpool_init(&rt->driver, rt->cfg.driver_threads);
+    if (rc < 0)
+        goto fail_offload;
+    rc = gt__tpool_init(&rt->dns, rt->cfg.dns_threads);
+    if (rc < 0)
+        goto fail_driver;
+    return 0;
+
+fail_driver:
+    gt__tpool_deinit(&rt->driver);
+fail_offload:
+    gt__tpool_deinit(&rt->offload);
     return rc;
 }
 
@@ -138,6 +151,7 @@ fail_workers:
     free(rt->workers);
 fail_pools:
     pthread_mutex_destroy(&rt->hooks_lock);
+    gt__tpool_deinit(&rt->dns);
     gt__tpool_deinit(&rt->driver);
     gt__tpool_deinit(&rt->offload);
     free(rt);
@@ -201,6 +215,7 @@ void gt_rt_free(gt_rt *rt)
      * loop ended; joining them here is only the threads' exit. */
     gt__tpool_deinit(&rt->offload);
     gt__tpool_deinit(&rt->driver);
+    gt__tpool_deinit(&rt->dns);
     for (i = 0; i < rt->nworkers; i++)
         gt__sched_deinit(&rt->workers[i]);
     pthread_mutex_destroy(&rt->hooks_lock);

@@ -217,6 +217,8 @@ typedef struct gt__tjob {
     int result;
     int state; /* queued, running, done */
     bool handed_back;
+    bool abandoned;       /* detached job nobody waits for any more */
+    void (*done)(void *); /* detached jobs: disposes of 'arg' */
     gt_sched *sched;
     gt_co *co;
 } gt__tjob;
@@ -240,6 +242,13 @@ void gt__tpool_deinit(gt__tpool *p);
  * (runtime.h), plus -EAGAIN when the pool had no thread and none could
  * start. */
 int gt__tpool_run(gt__tpool *p, int (*fn)(void *), void *arg, int64_t deadline);
+/* The same for a call its caller may stop waiting for while it runs.
+ * Returns 0 when fn has returned, its result in *result, and 'arg' is
+ * the caller's again; or -ETIMEDOUT, -ECANCELED, -EINVAL, -ENOMEM or
+ * -EAGAIN, and then 'arg' has been given to done(), now or, for a call
+ * abandoned while it ran, by the pool thread once fn has returned. */
+int gt__tpool_run_detached(gt__tpool *p, int (*fn)(void *), void *arg,
+                           void (*done)(void *), int64_t deadline, int *result);
 void gt__tpool_get_stats(gt__tpool *p, gt_rt_thread_stats *out);
 /* Wake the coroutines of the jobs handed back to worker 's'. */
 void gt__tpool_take_done(gt_sched *s);
@@ -248,6 +257,12 @@ void gt__tpool_take_done(gt_sched *s);
  * gt_run_blocking()'s contract, so that application offload cannot delay
  * a connect or an offloaded statement (and the other way round). */
 int gt__run_driver(int (*fn)(void *), void *arg, int64_t deadline);
+
+/* For gt_net_resolve(): a detached call (gt__tpool_run_detached) on the
+ * DNS pool, so that a lookup stuck on a silent name server holds neither
+ * its caller past the deadline nor a thread of the other pools. */
+int gt__run_dns(int (*fn)(void *), void *arg, void (*done)(void *),
+                int64_t deadline, int *result);
 
 typedef struct gt__stop_hook {
     void (*fn)(void *arg, int worker);
@@ -268,6 +283,7 @@ struct gt_rt {
     gt__stop_hook *hooks; /* gt_rt_on_stop() */
     gt__tpool offload;    /* gt_run_blocking() */
     gt__tpool driver;     /* gt__run_driver() */
+    gt__tpool dns;        /* gt__run_dns(): name lookups, detached */
     size_t nhooks;
 };
 

@@ -18,7 +18,13 @@
  * already running is waited for with a park deaf to further cancels.
  * A finished job is handed back to its worker through the worker's inbox
  * lock and async handle (rt.c), which wakes the coroutine on its own
- * thread; the pool thread touches the job no more after that. */
+ * thread; the pool thread touches the job no more after that.
+ *
+ * A detached job (gt__tpool_run_detached) lives on the heap instead, so
+ * that its caller can stop waiting for a running call at its deadline:
+ * the call is abandoned, and the thread that finishes it disposes of it.
+ * That is for calls that may block for seconds and whose caller must not
+ * (getaddrinfo() when a name server does not answer). */
 #include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -98,7 +104,15 @@ static void *pool_main(void *arg)
         p->running--;
         p->done++;
         j->state = JOB_DONE;
-        hand_back(j);
+        if (j->abandoned) {
+            /* Nobody waits: the job and its argument are ours to end. */
+            pthread_mutex_unlock(&p->lock);
+            j->done(j->arg);
+            free(j);
+            pthread_mutex_lock(&p->lock);
+        } else {
+            hand_back(j);
+        }
     }
     pthread_mutex_unlock(&p->lock);
     return NULL;
@@ -210,6 +224,59 @@ int gt__tpool_run(gt__tpool *p, int (*fn)(void *), void *arg, int64_t deadline)
     while (!j.handed_back)
         gt__park_hard();
     return j.result;
+}
+
+int gt__tpool_run_detached(gt__tpool *p, int (*fn)(void *), void *arg,
+                           void (*done)(void *), int64_t deadline, int *result)
+{
+    gt_sched *s = gt__sched_self();
+    gt__tjob *j;
+    int rc;
+
+    if (!s || !s->current || !fn) {
+        rc = -EINVAL;
+        goto fail_done;
+    }
+    if (s->current->cancelled && !s->current->shielded) {
+        rc = -ECANCELED;
+        goto fail_done;
+    }
+    if (deadline != GT_NEVER && deadline <= gt_now()) {
+        rc = -ETIMEDOUT;
+        goto fail_done;
+    }
+    j = gt_calloc(1, sizeof(*j));
+    if (!j) {
+        rc = -ENOMEM;
+        goto fail_done;
+    }
+    *j = (gt__tjob){
+        .fn = fn, .arg = arg, .done = done, .sched = s, .co = s->current};
+    rc = submit(p, j);
+    if (rc < 0)
+        goto fail_free;
+    rc = gt__park(deadline);
+    if (rc < 0) {
+        if (withdraw(p, j))
+            goto fail_free;
+        pthread_mutex_lock(&p->lock);
+        j->abandoned = j->state == JOB_RUNNING;
+        pthread_mutex_unlock(&p->lock);
+        if (j->abandoned)
+            return rc; /* the thread disposes of it */
+    }
+    /* Done: handed back now or in the loop's next turn. */
+    while (!j->handed_back)
+        gt__park_hard();
+    *result = j->result;
+    free(j);
+    return 0;
+
+fail_free:
+    free(j);
+fail_done:
+    done(arg);
+    return rc;
 }
 
 void gt__tpool_get_stats(gt__tpool *p, gt_rt_thread_stats *out)
