@@ -81,8 +81,8 @@ bash scripts/seed_scenario.sh >&2
 
 # The runtime and HTTP suites again under ThreadSanitizer (coroutines are
 # TSan fibers, see src/runtime/sanitizer.h); the first race fails the run.
-echo "runtime, http and pool-worker suites under ThreadSanitizer" >&2
-for suite in runtime http; do
+echo "runtime, http, net and pool-worker suites under ThreadSanitizer" >&2
+for suite in runtime http net; do
     CK_RUN_SUITE=$suite TSAN_OPTIONS="halt_on_error=1 exitcode=66" \
         ./build-tsan/test_greentor >&2
 done
