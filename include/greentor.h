@@ -13,6 +13,7 @@
 #include "greentor/http.h"
 #include "greentor/net.h"
 #include "greentor/pool.h"
+#include "greentor/redis.h"
 #include "greentor/runtime.h"
 #include "greentor/version.h"
 

@@ -112,6 +112,14 @@ static Suite *net_suite(void)
     return s;
 }
 
+static Suite *redis_suite(void)
+{
+    Suite *s = suite_create("redis");
+
+    add_redis_tests(s);
+    return s;
+}
+
 static Suite *client_suite(void)
 {
     Suite *s = suite_create("client");
@@ -133,6 +141,7 @@ int main(void)
     srunner_add_suite(sr, e2e_suite());
     srunner_add_suite(sr, client_suite());
     srunner_add_suite(sr, net_suite());
+    srunner_add_suite(sr, redis_suite());
     srunner_run_all(sr, CK_NORMAL);
     failed = srunner_ntests_failed(sr);
     srunner_free(sr);

@@ -75,6 +75,7 @@ void add_e2e_stop_tests(Suite *s);
 void add_e2e_args_tests(Suite *s);
 void add_client_tests(Suite *s);
 void add_net_tests(Suite *s);
+void add_redis_tests(Suite *s);
 void add_client_tls_tests(Suite *s);
 void add_scripts_tests(Suite *s);
 
