@@ -34,7 +34,7 @@ VERSION := $(shell awk '$$2 ~ /^GT_VERSION_(MAJOR|MINOR|PATCH)$$/ \
 $(if $(filter 3,$(words $(subst ., ,$(VERSION)))),,\
     $(error cannot read the version from include/greentor/version.h))
 
-PKGS    := libuv libpq libmariadb sqlite3 jansson libcurl
+PKGS    := libuv libpq libmariadb sqlite3 jansson libcurl hiredis
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS))
 
@@ -69,7 +69,7 @@ SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined \
            -fno-omit-frame-pointer -O1 -DGT_DEBUG -Werror
 LIBS    = $(PKG_LIBS) -lpthread
 
-MODULES := runtime http db pool client
+MODULES := runtime http db pool client net redis
 SWITCHES := $(wildcard src/runtime/switch_*.c src/runtime/switch_*.S)
 SWITCH_SRC := $(firstword $(wildcard src/runtime/switch_$(SWITCH).S \
                                      src/runtime/switch_$(SWITCH).c))

@@ -11,7 +11,9 @@
 #include "greentor/client.h"
 #include "greentor/db.h"
 #include "greentor/http.h"
+#include "greentor/net.h"
 #include "greentor/pool.h"
+#include "greentor/redis.h"
 #include "greentor/runtime.h"
 #include "greentor/version.h"
 

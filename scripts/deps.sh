@@ -5,7 +5,8 @@
 # Usage: scripts/deps.sh [build|test|bench]...   (default: build)
 #
 #   build  compiler, libraries and Check, to build and unit-test the library
-#   test   build + the PostgreSQL and MariaDB servers (scripts/db.sh), clang
+#   test   build + the PostgreSQL and MariaDB servers (scripts/db.sh), nginx
+#          and openssl for the client's TLS tests (scripts/tls_nginx.sh), clang
 #          for libFuzzer/sanitizers, curl, and the AArch64 cross compiler
 #          with qemu-user to run the AArch64 switch's self-test
 #   bench  test + wrk, nginx, hyperfine, for the benchmarks
@@ -26,13 +27,14 @@
 set -euo pipefail
 
 BUILD_PKGS=(gcc make pkg-config libuv1-dev libpq-dev libmariadb-dev
-    libsqlite3-dev libjansson-dev libcurl4-openssl-dev check valgrind)
+    libsqlite3-dev libjansson-dev libcurl4-openssl-dev libhiredis-dev check
+    valgrind)
 # libc6-dev-arm64-cross is only a Recommends of the cross gcc, and we install
 # without recommends: without it there is no libc.a to link -static against.
 # qemu-user-static runs the result without binfmt_misc or a target sysroot.
 TEST_PKGS=(postgresql postgresql-contrib mariadb-server mariadb-client clang
     libclang-rt-14-dev curl procps gcc-aarch64-linux-gnu libc6-dev-arm64-cross
-    qemu-user-static pgbouncer nginx-light clang-format)
+    qemu-user-static pgbouncer nginx-light clang-format openssl redis-server)
 BENCH_PKGS=(wrk nginx-light postgresql-contrib hyperfine util-linux)
 
 POLICY=/usr/sbin/policy-rc.d

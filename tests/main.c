@@ -25,6 +25,7 @@ static Suite *runtime_suite(void)
     add_runtime_oom_tests(s);
     add_runtime_errors_tests(s);
     add_runtime_switch_tests(s);
+    add_runtime_pools_tests(s);
     return s;
 }
 
@@ -58,6 +59,7 @@ static Suite *db_suite(void)
     add_db_pg_tests(s);
     add_db_pg_params_tests(s);
     add_db_pg_wedged_tests(s);
+    add_db_pools_tests(s);
     add_db_mysql_tests(s);
     add_db_mysql_side_tests(s);
     add_db_mysql_wedged_tests(s);
@@ -111,11 +113,28 @@ static Suite *e2e_suite(void)
     return s;
 }
 
+static Suite *net_suite(void)
+{
+    Suite *s = suite_create("net");
+
+    add_net_tests(s);
+    return s;
+}
+
+static Suite *redis_suite(void)
+{
+    Suite *s = suite_create("redis");
+
+    add_redis_tests(s);
+    return s;
+}
+
 static Suite *client_suite(void)
 {
     Suite *s = suite_create("client");
 
     add_client_tests(s);
+    add_client_tls_tests(s);
     return s;
 }
 
@@ -130,6 +149,8 @@ int main(void)
     srunner_add_suite(sr, pool_suite());
     srunner_add_suite(sr, e2e_suite());
     srunner_add_suite(sr, client_suite());
+    srunner_add_suite(sr, net_suite());
+    srunner_add_suite(sr, redis_suite());
     srunner_run_all(sr, CK_NORMAL);
     failed = srunner_ntests_failed(sr);
     srunner_free(sr);

@@ -261,6 +261,7 @@ static int body_get(void *arg)
     ck_assert_int_eq(gt_http_fetch(&rq, &r, gt_deadline_in(10000)), 0);
     ck_assert_str_eq(err, "");
     ck_assert_int_eq(gt_http_response_status(r), 200);
+    ck_assert_int_eq(gt_http_response_version(r), 11); /* plain http */
     ck_assert_str_eq(gt_http_response_body(r, &len), "Hello, World!");
     ck_assert_uint_eq(len, 13);
     ck_assert_str_eq(gt_http_response_header(r, "content-type"), "text/plain");

@@ -187,7 +187,7 @@ END_TEST
 
 static void c_conditional(httpc *c, void *arg)
 {
-    char etag[64], lm[64], hdrs[256];
+    char etag[256], lm[256], hdrs[512];
     httpc_res r;
 
     (void)arg;
@@ -257,7 +257,7 @@ static void expect_big(httpc_res *r, int status, size_t from, size_t n)
 
 static void c_ranges(httpc *c, void *arg)
 {
-    char etag[64], hdrs[256], want[64];
+    char etag[256], hdrs[512], want[64];
     httpc_res r;
 
     (void)arg;

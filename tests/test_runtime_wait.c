@@ -279,8 +279,9 @@ static int t_offload_timeout(void *arg)
 
 START_TEST(queued_blocking_call_times_out_without_running)
 {
-    setenv("UV_THREADPOOL_SIZE", "4", 1);
-    ck_assert_int_eq(run_main(t_offload_timeout, NULL), 0);
+    gt_rt_config cfg = {.workers = 1, .offload_threads = 4};
+
+    ck_assert_int_eq(run_main_cfg(&cfg, t_offload_timeout, NULL), 0);
 }
 END_TEST
 

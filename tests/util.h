@@ -64,6 +64,7 @@ void add_runtime_scope_tests(Suite *s);
 void add_runtime_oom_tests(Suite *s);
 void add_runtime_errors_tests(Suite *s);
 void add_runtime_switch_tests(Suite *s);
+void add_runtime_pools_tests(Suite *s);
 void add_http_server_tests(Suite *s);
 void add_http_stopping_tests(Suite *s);
 void add_http_errors_tests(Suite *s);
@@ -85,6 +86,7 @@ void add_db_mysql_wedged_tests(Suite *s);
 void add_db_batch_tests(Suite *s, const char *backend);
 void add_db_pg_params_tests(Suite *s);
 void add_db_pg_wedged_tests(Suite *s);
+void add_db_pools_tests(Suite *s);
 void add_db_init_tests(Suite *s, const char *backend);
 void add_pool_tests(Suite *s, const char *backend);
 void add_pool_worker_tests(Suite *s, const char *backend);
@@ -102,6 +104,9 @@ void add_e2e_stop_tests(Suite *s);
 void add_e2e_args_tests(Suite *s);
 void add_e2e_bookmarks_tests(Suite *s, const char *backend);
 void add_client_tests(Suite *s);
+void add_net_tests(Suite *s);
+void add_redis_tests(Suite *s);
+void add_client_tls_tests(Suite *s);
 void add_scripts_tests(Suite *s);
 
 #endif

@@ -131,6 +131,11 @@ GT_API int gt_http_fetch(const gt_http_request *rq, gt_http_response **out,
  * redirects when they were followed). */
 GT_API int gt_http_response_status(const gt_http_response *r);
 
+/* The HTTP version of the last response received: 10 (HTTP/1.0), 11
+ * (HTTP/1.1), 20 (HTTP/2) or 30 (HTTP/3); so a caller can tell whether
+ * HTTP/2 was negotiated. */
+GT_API int gt_http_response_version(const gt_http_response *r);
+
 /* The value of the first header called 'name' (any case), or NULL. A
  * header sent several times is only found once: walk them all with
  * gt_http_response_header_at(). Values have no surrounding blanks. */

@@ -24,6 +24,20 @@
  * later one, return -ECANCELED, so the code unwinds through its normal error
  * paths. Nothing is torn down behind its back.
  *
+ * Blocking calls. Code that must block a thread runs on one of two pools
+ * of the runtime's own, each with threads started on demand up to its
+ * size: the offload pool runs the application's gt_run_blocking() calls
+ * (offload_threads, $GT_OFFLOAD_THREADS, 4 by default), the driver pool
+ * the database drivers' blocking steps (a PostgreSQL connect's name lookup
+ * and polls, SQLite's mode=offload statements; driver_threads,
+ * $GT_DRIVER_THREADS, 4). Neither can fill the other's threads: slow
+ * application calls do not hold up a database connect. A third, the DNS
+ * pool (dns_threads, $GT_DNS_THREADS, 4), runs gt_net_resolve()'s
+ * lookups (net.h), whose callers stop waiting at their deadline. libuv's own
+ * pool (UV_THREADPOOL_SIZE) is neither: it serves uv_fs_*, uv_getaddrinfo and
+ * uv_queue_work() called directly. gt_run_thread() starts a thread per
+ * call, for calls that may block for unbounded times.
+ *
  * Coroutine-local storage. Keys made by gt_local_key_new() hold one value per
  * coroutine. When a coroutine ends -- by return, cancellation or deadline --
  * the destructors of its locals and the functions given to gt_co_defer() run
@@ -72,6 +86,14 @@ typedef struct gt_rt_config {
     int stack_check;      /* nonzero: pre-fill stacks to measure each
                            * coroutine's high-water mark (slow; for sizing) */
     int cleanup_grace_ms; /* deadline given to destructors; 0 = 2000 */
+    int offload_threads;  /* size of the offload pool (gt_run_blocking),
+                           * 1..1024; 0 = $GT_OFFLOAD_THREADS if set,
+                           * else 4 */
+    int driver_threads;   /* size of the drivers' pool, 1..1024; 0 =
+                           * $GT_DRIVER_THREADS if set, else 4 */
+    int dns_threads;      /* size of the pool of gt_net_resolve()'s
+                           * lookups, 1..1024; 0 = $GT_DNS_THREADS if
+                           * set, else 4 */
 } gt_rt_config;
 
 /* Runtime statistics of one worker (or summed over all). */
@@ -93,7 +115,9 @@ typedef struct gt_rt_stats {
 /* Create a runtime from 'cfg' (NULL = defaults); its workers start in
  * gt_rt_run(). Does not yield. On success *out holds a new runtime; free it
  * with gt_rt_free() after gt_rt_run() returned. Any thread, not a worker.
- * Returns 0, -EINVAL or -ENOMEM. */
+ * Returns 0, -ENOMEM, or -EINVAL: workers out of 0..1024, a pool size out
+ * of 0..1024, or $GT_OFFLOAD_THREADS / $GT_DRIVER_THREADS /
+ * $GT_DNS_THREADS consulted and not a number in 1..1024. */
 GT_API int gt_rt_new(gt_rt **out, const gt_rt_config *cfg);
 
 /* Run the workers: worker 0 on the calling thread, the others on new
@@ -135,6 +159,24 @@ GT_API int gt_rt_workers(const gt_rt *rt);
 /* Statistics of worker 'worker', or summed over all when -1. Counters are
  * read without locks, so a running worker's figures are approximate. */
 GT_API void gt_rt_get_stats(gt_rt *rt, int worker, gt_rt_stats *out);
+
+/* A thread pool of the runtime (see "Blocking calls" above). */
+#define GT_THREADS_OFFLOAD 0 /* gt_run_blocking() */
+#define GT_THREADS_DRIVER 1  /* the database drivers' blocking steps */
+#define GT_THREADS_DNS 2     /* gt_net_resolve()'s lookups (net.h) */
+
+typedef struct gt_rt_thread_stats {
+    int max_threads; /* the pool's size */
+    int threads;     /* threads started so far (on demand; never fewer) */
+    int running;     /* calls running now */
+    int queued;      /* calls waiting for a thread */
+    uint64_t done;   /* calls finished */
+} gt_rt_thread_stats;
+
+/* Figures of pool 'which' (GT_THREADS_*), read under the pool's lock.
+ * Any thread. Returns 0, or -EINVAL for another 'which'. */
+GT_API int gt_rt_get_thread_stats(gt_rt *rt, int which,
+                                  gt_rt_thread_stats *out);
 
 /* The runtime, worker index and libuv loop of the calling worker thread;
  * NULL / -1 / NULL on a thread that is not a worker. Handles made on the
@@ -311,21 +353,45 @@ GT_API int gt_fdwatch_wait(gt_fdwatch *w, int events, int64_t deadline);
 /* Unregister; call before the fd is closed. No-op on a closed watch. */
 GT_API void gt_fdwatch_close(gt_fdwatch *w);
 
-/* ---- running blocking code on the thread pool (worker only) ------------ */
+/* ---- running blocking code on a thread (worker only) -------------------- */
 
-/* Run fn(arg) on libuv's thread pool while the calling coroutine is parked,
- * and return fn's result. 'deadline' and cancellation only apply until a
+/* Run fn(arg) on the runtime's offload pool (offload_threads threads, none
+ * shared with the database drivers or libuv) while the calling coroutine
+ * is parked, and return fn's result. Calls beyond the pool's size wait
+ * for a thread in FIFO order. 'deadline' and cancellation only apply until a
  * thread picks the call up: a coroutine already cancelled or past its
  * deadline, or one cancelled or timed out while the call is queued, gets
  * -ECANCELED / -ETIMEDOUT without fn having run. Once fn has started, it
  * always runs to the end (a thread cannot be interrupted) and its result is
  * returned. fn must not touch coroutine APIs. Returns fn's result,
- * -ECANCELED, -ETIMEDOUT, or -EINVAL outside a coroutine or without fn
- * (then fn did not run). */
+ * -ECANCELED, -ETIMEDOUT, -EAGAIN when the pool had no thread yet and
+ * none could be started, or -EINVAL outside a coroutine or without fn
+ * (in these cases fn did not run). */
 GT_API int gt_run_blocking(int (*fn)(void *), void *arg, int64_t deadline);
 
+/* gt_run_blocking() on pool 'which' (GT_THREADS_*), for code that keeps
+ * its blocking steps apart from the application's: GT_THREADS_DRIVER is
+ * for code that drives a connection (greentor's database drivers, or a
+ * driver of your own), so that a full offload pool cannot delay a connect;
+ * GT_THREADS_DNS is for name lookups. gt_run_blocking(f, a, d) is
+ * gt_run_on(GT_THREADS_OFFLOAD, f, a, d). Returns as gt_run_blocking(), and
+ * -EINVAL for another 'which'. */
+GT_API int gt_run_on(int which, int (*fn)(void *), void *arg, int64_t deadline);
+
+/* The same for a call whose caller may stop waiting while it runs (a
+ * lookup stuck on a silent name server): the caller leaves at its deadline
+ * or cancellation even once fn has started, and fn runs on to its end,
+ * holding its thread. Takes ownership of 'arg': returns 0 when fn has
+ * returned -- its result in *result, and 'arg' is the caller's again --
+ * or -ETIMEDOUT, -ECANCELED, -EAGAIN (no thread), -ENOMEM, or -EINVAL
+ * (outside a coroutine, no fn, another 'which'), and then done(arg) has
+ * been called (NULL: nothing), now or, for a call left while it ran, on
+ * the pool thread once fn has returned. */
+GT_API int gt_run_detached(int which, int (*fn)(void *), void *arg,
+                           void (*done)(void *), int64_t deadline, int *result);
+
 /* Run fn(arg) on a new thread of its own, for a call that may block for an
- * unbounded time and must not hold one of the thread pool's four threads
+ * unbounded time and must not hold one of a thread pool's threads
  * (a CancelRequest to a wedged server, a connect to a partitioned host).
  * Yields until fn returns, 'deadline' passes or the caller is cancelled --
  * unlike gt_run_blocking(), the caller can always stop waiting. fn is

@@ -23,7 +23,8 @@
 
 struct gt_http_response {
     int status;
-    char *body; /* NUL-terminated, never NULL */
+    int version; /* 10, 11, 20 or 30; 0 if curl did not say */
+    char *body;  /* NUL-terminated, never NULL */
     size_t body_len;
     char *head;           /* the arena the pointers below point into */
     const char **headers; /* name, value, name, value... */
@@ -195,6 +196,27 @@ static int index_headers(gt_http_response *r, size_t nheaders)
     return 0;
 }
 
+/* The HTTP version the response came in, as gt_http_response_version()
+ * gives it. */
+static int version_of(CURL *easy)
+{
+    long v = 0;
+
+    curl_easy_getinfo(easy, CURLINFO_HTTP_VERSION, &v);
+    switch (v) {
+    case CURL_HTTP_VERSION_1_0:
+        return 10;
+    case CURL_HTTP_VERSION_1_1:
+        return 11;
+    case CURL_HTTP_VERSION_2_0:
+        return 20;
+    case CURL_HTTP_VERSION_3:
+        return 30;
+    default:
+        return 0;
+    }
+}
+
 int gt__response_new(gt_http_response **out, gt__transfer *t)
 {
     gt_http_response *r = gt_calloc(1, sizeof(*r));
@@ -206,6 +228,7 @@ int gt__response_new(gt_http_response **out, gt__transfer *t)
     curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &status);
     curl_easy_getinfo(t->easy, CURLINFO_EFFECTIVE_URL, &url);
     r->status = (int)status;
+    r->version = version_of(t->easy);
     if (!t->body && reserve(&t->body, &t->body_cap, 1) == 0)
         t->body[0] = '\0';
     r->url = gt_strdup(url ? url : "");
@@ -227,6 +250,11 @@ int gt__response_new(gt_http_response **out, gt__transfer *t)
 int gt_http_response_status(const gt_http_response *r)
 {
     return r->status;
+}
+
+int gt_http_response_version(const gt_http_response *r)
+{
+    return r->version;
 }
 
 const char *gt_http_response_header(const gt_http_response *r, const char *name)

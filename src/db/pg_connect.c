@@ -5,14 +5,15 @@
  * PQconnectStartParams(), and PQconnectPoll() is driven by waits on
  * PQsocket(). libpq may close its socket and open another, possibly under
  * the same number, when it moves on to the next address, so the watch is
- * made afresh at every step. Each PQconnectPoll() step runs on the thread
- * pool: one of them computes SCRAM's PBKDF2 (4096 HMACs), measured at 8-30
- * ms of loop stall here when run inline. libpq ignores connect_timeout in
- * this mode: the deadline (which already includes connect_timeout_ms) is
- * enforced by our waits. A host name is resolved on the thread pool too,
- * because libpq's own lookup would block the loop, and is handed over as
- * hostaddr. libpq keeps no SQLSTATE for a failed connection, but its
- * verbose message text carries one ("FATAL:  28P01: ..."), so that is
+ * made afresh at every step. Each PQconnectPoll() step runs on the
+ * runtime's driver pool (gt_run_on(GT_THREADS_DRIVER), apart from the
+ * application's offload): one of them computes SCRAM's PBKDF2 (4096 HMACs),
+ * measured at 8-30 ms of loop stall here when run inline. libpq ignores
+ * connect_timeout in this mode: the deadline (which already includes
+ * connect_timeout_ms) is enforced by our waits. A host name is resolved on the
+ * driver pool too, because libpq's own lookup would block the loop, and is
+ * handed over as hostaddr. libpq keeps no SQLSTATE for a failed connection, but
+ * its verbose message text carries one ("FATAL:  28P01: ..."), so that is
  * parsed: a server error is GT_EDB, anything else (refused, unreachable)
  * -ECONNREFUSED.
  */
@@ -29,7 +30,7 @@
 #define MAX_ADDRS 4
 #define MAX_KW 16
 
-/* A host name resolved on the thread pool into "addr1,addr2,...". */
+/* A host name resolved on the driver pool into "addr1,addr2,...". */
 typedef struct lookup {
     const char *host;
     int n, gai;
@@ -97,7 +98,7 @@ static int ci_host(conninfo *ci, pg_conn *c, const char *host, int64_t deadline)
         return 0;
     }
     l->host = host;
-    rc = gt_run_blocking(lookup_run, l, deadline);
+    rc = gt_run_on(GT_THREADS_DRIVER, lookup_run, l, deadline);
     if (rc < 0)
         return gt__db_error(&c->base, rc, 0, NULL, "resolving \"%s\": %s", host,
                             gt_strerror(rc));
@@ -204,7 +205,7 @@ static int connect_poll(pg_conn *c, int64_t deadline)
         /* Other errors (-EBADF: POLLERR, e.g. refused) are libpq's to
          * diagnose, and maybe to try the next address. */
         if (rc != -ETIMEDOUT && rc != -ECANCELED)
-            rc = gt_run_blocking(poll_step, c->pq, deadline);
+            rc = gt_run_on(GT_THREADS_DRIVER, poll_step, c->pq, deadline);
         if (rc < 0)
             return gt__db_error(&c->base, rc, 0, NULL, "connecting: %s",
                                 gt_strerror(rc));

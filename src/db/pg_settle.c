@@ -12,7 +12,7 @@
  *
  * PG15's PQcancel() blocks (it connects to the postmaster, no timeout), so
  * each cancel runs on a thread of its own (gt_thread_start()), never on
- * the shared thread pool that connects, DNS lookups and SQLite use. A
+ * the driver thread pool that connects, DNS lookups and SQLite use. A
  * stopped postmaster or a partitioned host wedges those threads, so at
  * most MAX_CANCELS are on their way at once; a cancel beyond that is
  * dropped (counted): its statement runs to its end, and the connection is

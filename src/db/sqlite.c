@@ -19,14 +19,16 @@
  *   their data -- json_*() on 2000-deep JSON needs ~130 KiB -- so feed
  *   such input to offload mode or give coroutines bigger stacks.
  *
- *   mode=offload. Each call runs on libuv's thread pool while the
+ *   mode=offload. Each call runs on the runtime's driver thread pool
+ *   (gt_run_on(GT_THREADS_DRIVER), apart from the application's
+ *   offload) while the
  *   coroutine parks. A pool thread cannot yield, so a timer on the worker
  *   checks every WATCH_MS for cancellation and the deadline, and stops the
  *   statement (sqlite3_interrupt(), plus a flag the progress handler reads,
  *   since an interrupt sent just before a statement starts is forgotten).
  *
  * Either way only one thread touches a connection at a time -- the
- * coroutine waits for the job, and libuv's work queue orders memory
+ * coroutine waits for the job, and the pool's queue lock orders memory
  * between the two -- so connections are opened NOMUTEX: SQLite's per-call
  * mutex would buy nothing. An interrupted statement is reset and the
  * connection stays usable; if SQLite rolled back the transaction around
@@ -268,7 +270,7 @@ static void free_watch(uv_handle_t *h)
     free(h->data);
 }
 
-/* Run fn(k) on the thread pool with the watchdog armed. */
+/* Run fn(k) on the driver pool with the watchdog armed. */
 static int offload(int (*fn)(void *), call *k)
 {
     sq_conn *c = k->c;
@@ -282,7 +284,7 @@ static int offload(int (*fn)(void *), call *k)
     w->timer.data = w;
     uv_timer_init(gt_loop(), &w->timer);
     uv_timer_start(&w->timer, on_watch, WATCH_MS, WATCH_MS);
-    rc = gt_run_blocking(fn, k, c->deadline);
+    rc = gt_run_on(GT_THREADS_DRIVER, fn, k, c->deadline);
     uv_close((uv_handle_t *)&w->timer, free_watch);
     if ((rc == -ECANCELED || rc == -ETIMEDOUT) && !c->base.errmsg[0])
         gt__db_error(&c->base, rc, 0, NULL, "statement %s before it ran",
@@ -317,7 +319,7 @@ static int begin_call(sq_conn *c, int64_t deadline)
     return 0;
 }
 
-/* Run fn(k) on the thread pool in offload mode, else right here. */
+/* Run fn(k) on the driver pool in offload mode, else right here. */
 static int dispatch(int (*fn)(void *), call *k)
 {
     if (k->c->offload && gt_co_self())

@@ -1,63 +1,62 @@
-/* runtime/blocking.c -- running blocking calls on libuv's thread pool.
+/* runtime/blocking.c -- blocking calls on the runtime's three thread
+ * pools (tpool.c): gt_run_blocking() and gt_run_on() / gt_run_detached().
  *
- * The job lives on the calling coroutine's stack, so the coroutine must not
- * return before the pool is done with it. A deadline or cancel can still
- * withdraw a job that no thread has picked up yet (uv_cancel succeeds); a
- * job already running cannot be interrupted, so then we wait for it with a
- * park that ignores further cancels, and report what it returned. */
+ * The application's calls go to the offload pool, the drivers' to the
+ * driver pool and name lookups to the DNS pool, so that none can fill the
+ * threads another needs. */
 #include <errno.h>
 
 #include "runtime.h"
 
-typedef struct job {
-    uv_work_t req;
-    int (*fn)(void *);
-    void *arg;
-    int result;
-    int status; /* after_work's status: 0 or UV_ECANCELED */
-    bool done;
-    gt_co *co;
-} job;
-
-static void on_work(uv_work_t *req)
+static gt__tpool *pool_of(gt_rt *rt, int which)
 {
-    job *j = req->data;
-
-    j->result = j->fn(j->arg);
+    switch (which) {
+    case GT_THREADS_OFFLOAD:
+        return &rt->offload;
+    case GT_THREADS_DRIVER:
+        return &rt->driver;
+    case GT_THREADS_DNS:
+        return &rt->dns;
+    default:
+        return NULL;
+    }
 }
 
-static void on_done(uv_work_t *req, int status)
+int gt_run_on(int which, int (*fn)(void *), void *arg, int64_t deadline)
 {
-    job *j = req->data;
+    gt_sched *s = gt__sched_self();
+    gt__tpool *p = s ? pool_of(s->rt, which) : NULL;
 
-    j->done = true;
-    j->status = status;
-    gt__unpark(j->co, 0);
+    if (!p)
+        return -EINVAL;
+    return gt__tpool_run(p, fn, arg, deadline);
 }
 
 int gt_run_blocking(int (*fn)(void *), void *arg, int64_t deadline)
 {
-    gt_sched *s = gt__sched_self();
-    job j = {.fn = fn, .arg = arg};
-    int rc;
+    return gt_run_on(GT_THREADS_OFFLOAD, fn, arg, deadline);
+}
 
-    if (!s || !s->current || !fn)
+int gt_run_detached(int which, int (*fn)(void *), void *arg,
+                    void (*done)(void *), int64_t deadline, int *result)
+{
+    gt_sched *s = gt__sched_self();
+    gt__tpool *p = s ? pool_of(s->rt, which) : NULL;
+
+    if (!p) {
+        if (done)
+            done(arg);
         return -EINVAL;
-    j.co = s->current;
-    if (j.co->cancelled && !j.co->shielded)
-        return -ECANCELED; /* not even queued */
-    if (deadline != GT_NEVER && deadline <= gt_now())
-        return -ETIMEDOUT;
-    j.req.data = &j;
-    rc = uv_queue_work(&s->loop, &j.req, on_work, on_done);
-    if (rc < 0)
-        return rc;
-    rc = gt__park(deadline);
-    if (!j.done && rc < 0)
-        uv_cancel((uv_req_t *)&j.req); /* fails if already running */
-    while (!j.done)
-        gt__park_hard();
-    if (j.status == UV_ECANCELED)
-        return rc < 0 ? rc : -ECANCELED;
-    return j.result;
+    }
+    return gt__tpool_run_detached(p, fn, arg, done, deadline, result);
+}
+
+int gt_rt_get_thread_stats(gt_rt *rt, int which, gt_rt_thread_stats *out)
+{
+    gt__tpool *p = pool_of(rt, which);
+
+    if (!p)
+        return -EINVAL;
+    gt__tpool_get_stats(p, out);
+    return 0;
 }

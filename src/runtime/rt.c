@@ -23,6 +23,69 @@
 #define GUARD_BYTES (64 * 1024)
 #define DEFAULT_CACHE 1024
 #define DEFAULT_GRACE_MS 2000
+/* Four threads each, libuv's own default: enough for the short calls both
+ * pools are meant for. The two are sized apart (gt_rt_config) because
+ * they serve different masters. */
+#define DEFAULT_POOL_THREADS 4
+#define MAX_POOL_THREADS 1024
+
+/* A pool's size: the config's if set, else the environment's, else the
+ * default. -EINVAL for a value out of 1..MAX_POOL_THREADS, or an
+ * environment variable that is not such a number. */
+static int pool_size(int from_cfg, const char *env, int *out)
+{
+    const char *v = getenv(env);
+    char *end;
+    long n;
+
+    if (from_cfg < 0 || from_cfg > MAX_POOL_THREADS)
+        return -EINVAL;
+    if (from_cfg > 0) {
+        *out = from_cfg;
+        return 0;
+    }
+    if (!v) {
+        *out = DEFAULT_POOL_THREADS;
+        return 0;
+    }
+    errno = 0;
+    n = strtol(v, &end, 10);
+    if (errno || end == v || *end || n < 1 || n > MAX_POOL_THREADS)
+        return -EINVAL;
+    *out = (int)n;
+    return 0;
+}
+
+static int init_pools(gt_rt *rt)
+{
+    int rc = pool_size(rt->cfg.offload_threads, "GT_OFFLOAD_THREADS",
+                       &rt->cfg.offload_threads);
+
+    if (rc == 0)
+        rc = pool_size(rt->cfg.driver_threads, "GT_DRIVER_THREADS",
+                       &rt->cfg.driver_threads);
+    if (rc == 0)
+        rc = pool_size(rt->cfg.dns_threads, "GT_DNS_THREADS",
+                       &rt->cfg.dns_threads);
+    if (rc < 0)
+        return rc;
+    rc = gt__tpool_init(&rt->offload, rt->cfg.offload_threads);
+    if (rc < 0)
+        return rc;
+    rc = gt__tpool_init(&rt->driver, rt->cfg.driver_threads);
+    if (rc < 0)
+        goto fail_offload;
+    rc = gt__tpool_init(&rt->dns, rt->cfg.dns_threads);
+    if (rc < 0)
+        goto fail_driver;
+    return 0;
+
+fail_driver:
+    gt__tpool_deinit(&rt->driver);
+fail_offload:
+    gt__tpool_deinit(&rt->offload);
+    return rc;
+}
 
 static void apply_defaults(gt_rt *rt, const gt_rt_config *cfg)
 {
@@ -62,11 +125,16 @@ int gt_rt_new(gt_rt **out, const gt_rt_config *cfg)
     if (!rt)
         return -ENOMEM;
     apply_defaults(rt, cfg);
+    rc = init_pools(rt);
+    if (rc < 0) {
+        free(rt);
+        return rc;
+    }
     pthread_mutex_init(&rt->hooks_lock, NULL);
     rt->workers = gt_calloc((size_t)rt->nworkers, sizeof(gt_sched));
     if (!rt->workers) {
-        free(rt);
-        return -ENOMEM;
+        rc = -ENOMEM;
+        goto fail_pools;
     }
     for (i = 0; i < rt->nworkers; i++) {
         rc = gt__sched_init(&rt->workers[i], rt, i);
@@ -80,8 +148,12 @@ fail_workers:
     close_unrun(rt, i);
     while (--i >= 0)
         gt__sched_deinit(&rt->workers[i]);
-    pthread_mutex_destroy(&rt->hooks_lock);
     free(rt->workers);
+fail_pools:
+    pthread_mutex_destroy(&rt->hooks_lock);
+    gt__tpool_deinit(&rt->dns);
+    gt__tpool_deinit(&rt->driver);
+    gt__tpool_deinit(&rt->offload);
     free(rt);
     return rc;
 }
@@ -138,6 +210,12 @@ void gt_rt_free(gt_rt *rt)
         return;
     if (!rt->ran)
         close_unrun(rt, rt->nworkers);
+    /* The pools first: a thread may be handing a job back to a worker
+     * until its job's coroutine has seen it, which is before the worker's
+     * loop ended; joining them here is only the threads' exit. */
+    gt__tpool_deinit(&rt->offload);
+    gt__tpool_deinit(&rt->driver);
+    gt__tpool_deinit(&rt->dns);
     for (i = 0; i < rt->nworkers; i++)
         gt__sched_deinit(&rt->workers[i]);
     pthread_mutex_destroy(&rt->hooks_lock);

@@ -3,8 +3,9 @@
  * The pieces: a context switch (switch_<arch>.S or switch_ucontext.c, one
  * picked by the Makefile), stacks with guard pages (stack.c), coroutines and
  * their parking (co.c), the per-thread scheduler driving them from libuv
- * callbacks (sched.c), the multi-threaded runtime (rt.c), and the waits built
- * on parking (wait.c, sync.c, blocking.c, local.c).
+ * callbacks (sched.c), the multi-threaded runtime (rt.c), its thread pools
+ * for blocking calls (tpool.c), and the waits built on parking (wait.c,
+ * sync.c, blocking.c, local.c).
  *
  * Everything here is owned by one worker thread; only rt.c's inbox and stop
  * flag are touched from other threads. */
@@ -189,8 +190,9 @@ struct gt_sched {
     uv_async_t async;     /* inbox and stop requests */
     uv_timer_t trim;      /* gives back deep pages of cached stacks */
 
-    pthread_mutex_t inbox_lock;
-    gt__task *inbox; /* tasks posted by other threads */
+    pthread_mutex_t inbox_lock; /* guards inbox and done_jobs */
+    gt__task *inbox;            /* tasks posted by other threads */
+    struct gt__tjob *done_jobs; /* jobs the thread pools handed back */
     size_t ninbox, cap_inbox;
     gt__task *held; /* taken from the inbox, not yet spawned for
                      * want of memory: held[held_off..nheld) */
@@ -202,6 +204,54 @@ struct gt_sched {
     pthread_t thread;
     void *altstack;
 };
+
+/* ---- thread pools (tpool.c) ---------------------------------------------- */
+
+/* A blocking call queued on a pool; lives on the waiting coroutine's
+ * stack. 'state' and the queue links are the pool's (under its lock);
+ * 'handed_back' is the worker's, set when the job comes back to it. */
+typedef struct gt__tjob {
+    struct gt__tjob *next; /* pool queue, then the worker's done list */
+    int (*fn)(void *);
+    void *arg;
+    int result;
+    int state; /* queued, running, done */
+    bool handed_back;
+    bool abandoned;       /* detached job nobody waits for any more */
+    void (*done)(void *); /* detached jobs: disposes of 'arg' */
+    gt_sched *sched;
+    gt_co *co;
+} gt__tjob;
+
+typedef struct gt__tpool {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;   /* signalled when a job is queued, or at stop */
+    gt__tjob *head, *tail; /* queued jobs, FIFO */
+    int max;               /* threads it may start */
+    int nthreads;          /* started so far; never shrinks */
+    int idle;              /* threads waiting on 'cond' */
+    int nqueued, running;
+    uint64_t done; /* jobs finished */
+    bool stop;
+    pthread_t *threads; /* 'max' slots, 'nthreads' used */
+} gt__tpool;
+
+int gt__tpool_init(gt__tpool *p, int max);
+void gt__tpool_deinit(gt__tpool *p);
+/* Run fn(arg) on 'p' from a coroutine: gt_run_blocking()'s contract
+ * (runtime.h), plus -EAGAIN when the pool had no thread and none could
+ * start. */
+int gt__tpool_run(gt__tpool *p, int (*fn)(void *), void *arg, int64_t deadline);
+/* The same for a call its caller may stop waiting for while it runs.
+ * Returns 0 when fn has returned, its result in *result, and 'arg' is
+ * the caller's again; or -ETIMEDOUT, -ECANCELED, -EINVAL, -ENOMEM or
+ * -EAGAIN, and then 'arg' has been given to done(), now or, for a call
+ * abandoned while it ran, by the pool thread once fn has returned. */
+int gt__tpool_run_detached(gt__tpool *p, int (*fn)(void *), void *arg,
+                           void (*done)(void *), int64_t deadline, int *result);
+void gt__tpool_get_stats(gt__tpool *p, gt_rt_thread_stats *out);
+/* Wake the coroutines of the jobs handed back to worker 's'. */
+void gt__tpool_take_done(gt_sched *s);
 
 typedef struct gt__stop_hook {
     void (*fn)(void *arg, int worker);
@@ -220,6 +270,9 @@ struct gt_rt {
     bool ran; /* gt_rt_run() was called */
     pthread_mutex_t hooks_lock;
     gt__stop_hook *hooks; /* gt_rt_on_stop() */
+    gt__tpool offload;    /* gt_run_blocking() */
+    gt__tpool driver;     /* gt_run_on(GT_THREADS_DRIVER) */
+    gt__tpool dns;        /* gt_run_detached(GT_THREADS_DNS): lookups */
     size_t nhooks;
 };
 

@@ -125,6 +125,7 @@ static void on_async(uv_async_t *h)
     gt_sched *s = h->data;
 
     gt__rt_take_inbox(s);
+    gt__tpool_take_done(s);
     if (atomic_load(&s->rt->stop) && !s->stopping)
         gt__sched_begin_stop(s);
     drain(s);
