@@ -189,6 +189,56 @@ START_TEST(full_driver_pool_does_not_delay_offload)
 }
 END_TEST
 
+/* ---- gt_run_on() / gt_run_detached(): the pool by name ----------------- */
+
+static atomic_int disposed;
+
+static void count_disposed(void *arg)
+{
+    (void)arg;
+    atomic_fetch_add(&disposed, 1);
+}
+
+static int t_run_on(void *arg)
+{
+    int n = 41, result = 0;
+
+    (void)arg;
+    atomic_store(&disposed, 0);
+    ck_assert_int_eq(gt_run_on(GT_THREADS_DNS, plus_one, &n, GT_NEVER), 42);
+    ck_assert_int_eq(gt_run_on(3, plus_one, &n, GT_NEVER), -EINVAL);
+    ck_assert_int_eq(gt_run_on(-1, plus_one, &n, GT_NEVER), -EINVAL);
+    /* Returned in time: the argument is the caller's again, not disposed. */
+    ck_assert_int_eq(gt_run_detached(GT_THREADS_OFFLOAD, plus_one, &n,
+                                     count_disposed, GT_NEVER, &result),
+                     0);
+    ck_assert_int_eq(result, 42);
+    ck_assert_int_eq(atomic_load(&disposed), 0);
+    /* Refused: the argument is disposed of at once, or not at all (NULL). */
+    ck_assert_int_eq(
+        gt_run_detached(3, plus_one, &n, count_disposed, GT_NEVER, &result),
+        -EINVAL);
+    ck_assert_int_eq(atomic_load(&disposed), 1);
+    ck_assert_int_eq(gt_run_detached(3, plus_one, &n, NULL, GT_NEVER, &result),
+                     -EINVAL);
+    return 0;
+}
+
+START_TEST(run_on_names_the_pool_and_refuses_others)
+{
+    int n = 1, result;
+
+    ck_assert_int_eq(run_main(t_run_on, NULL), 0);
+    /* Outside a coroutine. */
+    ck_assert_int_eq(gt_run_on(GT_THREADS_DRIVER, plus_one, &n, GT_NEVER),
+                     -EINVAL);
+    ck_assert_int_eq(gt_run_detached(GT_THREADS_DNS, plus_one, &n,
+                                     count_disposed, GT_NEVER, &result),
+                     -EINVAL);
+    ck_assert_int_eq(atomic_load(&disposed), 2);
+}
+END_TEST
+
 /* ---- a queued call leaves the queue on its deadline or cancel ---------- */
 
 static atomic_int late_ran;
@@ -454,6 +504,7 @@ void add_runtime_pools_tests(Suite *s)
     tcase_add_test(tc, full_offload_pool_does_not_delay_driver_work);
     tcase_add_test(tc, full_driver_pool_does_not_delay_offload);
     tcase_add_test(tc, queued_call_is_withdrawn_on_deadline_or_cancel);
+    tcase_add_test(tc, run_on_names_the_pool_and_refuses_others);
     tcase_add_test(tc, pool_sizes_come_from_config_then_environment);
     tcase_add_test(tc, bad_pool_sizes_are_refused);
     tcase_add_test(tc, no_thread_for_a_call_fails_with_eagain);
