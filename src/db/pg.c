@@ -24,7 +24,7 @@
 
 #include "pg.h"
 
-    static void pg_close(gt_db *db);
+static void pg_close(gt_db *db);
 
 /* The cache hands back evicted statements here. Those still on the server
  * are DEALLOCATEd in the next round trip; on OOM the statement simply
