@@ -134,7 +134,7 @@ int gt__http_parse_head(gt__http_head *h, const char *buf, size_t len,
 const gt__http_header *gt__http_find_header(const gt__http_head *h,
                                             const char *name);
 
-/* ---- chunked body (parse.c) --------------------------------------------- */
+/* ---- chunked body (chunked.c) ------------------------------------------- */
 
 #define GT__HTTP_CHUNK_EXT_MAX 4096 /* chunk-extension bytes per body */
 #define GT__HTTP_TRAILER_MAX 8192   /* trailer section bytes per body */
@@ -187,6 +187,8 @@ ssize_t gt__http_chunked_decode(gt__http_chunked *c, char *buf, size_t *len,
 #define GT__HTTP_C_TARGET 0x02 /* VCHAR / obs-text: no CTL, SP or DEL */
 #define GT__HTTP_C_VALUE 0x04  /* HT / SP / VCHAR / obs-text */
 #define GT__HTTP_C_HEX 0x08    /* HEXDIG, either case */
+#define GT__HTTP_IS(c, cls)                                                    \
+    (gt__http_ctype[(unsigned char)(c)] & GT__HTTP_C_##cls)
 
 extern const unsigned char gt__http_ctype[256];
 
