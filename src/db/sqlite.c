@@ -20,10 +20,9 @@
  *   such input to offload mode or give coroutines bigger stacks.
  *
  *   mode=offload. Each call runs on the runtime's driver thread pool
- *   (gt_run_on(GT_THREADS_DRIVER), apart from the application's
- *   offload) while the
- *   coroutine parks. A pool thread cannot yield, so a timer on the worker
- *   checks every WATCH_MS for cancellation and the deadline, and stops the
+ *   (gt_run_on(GT_THREADS_DRIVER), apart from the application's offload)
+ *   while the coroutine parks. A pool thread cannot yield, so a timer on the
+ * worker checks every WATCH_MS for cancellation and the deadline, and stops the
  *   statement (sqlite3_interrupt(), plus a flag the progress handler reads,
  *   since an interrupt sent just before a statement starts is forgotten).
  *
@@ -34,298 +33,25 @@
  * connection stays usable; if SQLite rolled back the transaction around
  * it, db.c notices through in_tx.
  *
- * Locks. The busy handler is ours rather than sqlite3_busy_timeout(),
- * which sleeps the thread: on a coroutine ours sleeps the coroutine, on a
- * pool thread the thread. It gives up at busy_timeout_ms (GT_EDB with
- * SQLITE_BUSY), the deadline or a cancel.
- *
  * Statements are prepared once (SQLITE_PREPARE_PERSISTENT) and kept in the
  * LRU cache; after each use they are reset and their bindings cleared, so
  * parameters are bound SQLITE_STATIC: they only have to outlive the call.
- * One statement per call: trailing SQL is an error, not silently dropped. */
+ * One statement per call: trailing SQL is an error, not silently dropped.
+ *
+ * The handlers that keep a statement cooperative -- progress, busy, the
+ * offload watchdog -- are sqlite_coop.c's. */
 #include <errno.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/eventfd.h>
-#include <time.h>
 #include <unistd.h>
 
-#include <sqlite3.h>
+#include "sqlite.h"
 
-#include "driver.h"
-
-#define PROGRESS_STEPS 1000
-#define SLICE_NS (1000 * 1000)
-#define WATCH_MS 10
 #define DEFAULT_BUSY_TIMEOUT_MS 5000
 /* Compile-time recursion allowed on a coroutine's stack; see set_limits. */
 #define INLINE_EXPR_DEPTH 50
 #define INLINE_COMPOUND_SELECT 50
-
-typedef struct sq_conn {
-    gt_db base;
-    sqlite3 *db;          /* NULL until opened */
-    gt__stmt_cache cache; /* SQL -> sq_stmt * */
-    bool offload;         /* mode=offload */
-    bool active;          /* a call is running: one at a time */
-    int busy_timeout_ms;
-    int expr_depth, compound; /* SQLite's limits, for compiling off-stack */
-    int yield_fd;             /* eventfd for yield_to_loop(); -1 until made */
-    char synchronous[8];      /* PRAGMA synchronous value */
-    /* State of the running call. */
-    int64_t deadline;     /* the call's; the coroutine's own deadline
-                           * and cancellation come through the
-                           * runtime's waits, or the watchdog */
-    bool shielded;        /* the caller is shielded (gt_co_shield):
-                           * the watchdog leaves the coroutine's
-                           * cancel and deadline alone */
-    uint64_t slice_start; /* uv_hrtime() of the last yield (inline) */
-    uint64_t busy_start;  /* uv_hrtime() when the lock wait began */
-    atomic_int why;       /* 0, or -ECANCELED / -ETIMEDOUT: why we
-                           * interrupted; written by the worker, read
-                           * by a pool thread in offload mode */
-} sq_conn;
-
-/* A prepared statement as the cache keeps it: SQLite's, with the types of
- * its result columns worked out from their declared types once rather than
- * on every call (decl_type() is up to 13 substring searches a column:
- * ~600 instructions a statement of the showcase's, bench/README.md, issue
- * 15). A schema change makes SQLite re-compile the statement inside
- * sqlite3_step() and may change its columns, so the types are made again
- * when SQLite's count of such re-compiles has moved. */
-typedef struct sq_stmt {
-    sqlite3_stmt *st;
-    int reprepares; /* SQLITE_STMTSTATUS_REPREPARE when 'types' was
-                       made; -1 until then */
-    int ncols;      /* result columns at prepare: 'types' has these */
-    int types[];    /* our type of each column, by its declared type */
-} sq_stmt;
-
-/* One statement's worth of work, run inline or on a pool thread. */
-typedef struct call {
-    sq_conn *c;
-    const gt__db_url *url; /* open only */
-    gt_rows **out;         /* NULL: discard rows */
-    const char *sql;
-    const gt_db_value *params;
-    int nparams;
-    sq_stmt *st;    /* the prepared statement, once found */
-    int64_t result; /* rows, or rows changed */
-} call;
-
-static bool passed(int64_t deadline)
-{
-    return deadline != GT_NEVER && deadline <= gt_now();
-}
-
-/* ---- errors -------------------------------------------------------------- */
-
-/* Turn a failed SQLite result into ours, recording the details. */
-static int sq_fail(sq_conn *c, int rc)
-{
-    int ext = c->db ? sqlite3_extended_errcode(c->db) : rc;
-    int why = atomic_load(&c->why);
-    const char *msg = c->db ? sqlite3_errmsg(c->db) : sqlite3_errstr(rc);
-
-    switch (rc & 0xff) {
-    case SQLITE_INTERRUPT:
-        why = why ? why : -ECANCELED;
-        return gt__db_error(&c->base, why, ext, NULL, "statement %s",
-                            why == -ETIMEDOUT ? "stopped at its deadline"
-                                              : "cancelled");
-    case SQLITE_NOMEM:
-        return gt__db_error(&c->base, -ENOMEM, ext, NULL, "%s", msg);
-    case SQLITE_BUSY:
-    case SQLITE_LOCKED:
-        if (why)
-            return gt__db_error(&c->base, why, ext, NULL,
-                                "gave up waiting "
-                                "for a lock: %s",
-                                why == -ETIMEDOUT ? "deadline passed"
-                                                  : "cancelled");
-        return gt__db_error(&c->base, GT_EDB, ext, NULL, "%s", msg);
-    default:
-        return gt__db_error(&c->base, GT_EDB, ext, NULL, "%s", msg);
-    }
-}
-
-/* ---- cooperation: progress, busy and watchdog handlers ------------------- */
-
-/* Let the worker's loop run one iteration -- timers, I/O, the coroutines
- * they wake -- and come back. gt_yield() is not enough: the scheduler
- * resumes a coroutine that keeps yielding up to 1024 times before it polls
- * again, which for a statement yielding every SLICE_NS would starve the
- * loop for a second. Waiting for an always-writable eventfd parks us until
- * the loop has polled. Returns 0, -ECANCELED or -ETIMEDOUT (the
- * coroutine's own deadline). */
-static int yield_to_loop(sq_conn *c)
-{
-    int rc;
-
-    if (c->yield_fd < 0)
-        c->yield_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    if (c->yield_fd < 0)
-        return gt_yield(); /* out of fds: still let the others run */
-    rc = gt_wait_fd(c->yield_fd, GT_WRITABLE, GT_NEVER);
-    return rc < 0 ? rc : 0;
-}
-
-/* Every PROGRESS_STEPS VM steps; nonzero interrupts the statement.
- * Offload: only honours the watchdog's verdict (which sqlite3_interrupt()
- * alone could lose to a statement starting just after it). Inline: yields
- * once per slice and decides itself. */
-static int on_progress(void *arg)
-{
-    sq_conn *c = arg;
-    int rc;
-
-    if (atomic_load(&c->why))
-        return 1;
-    if (c->offload || !gt_co_self() || uv_hrtime() - c->slice_start < SLICE_NS)
-        return 0;
-    rc = yield_to_loop(c);
-    c->slice_start = uv_hrtime();
-    if (rc < 0)
-        atomic_store(&c->why, rc);
-    else if (passed(c->deadline))
-        atomic_store(&c->why, -ETIMEDOUT);
-    return atomic_load(&c->why) != 0;
-}
-
-/* How long to wait before retrying a lock (SQLite's own schedule), capped
- * by what is left of busy_timeout_ms and of the deadline; 0 = give up. */
-static int64_t busy_delay(sq_conn *c, int count)
-{
-    static const int64_t delays[] = {1,  2,  5,  10, 15, 20,
-                                     25, 25, 25, 50, 50, 100};
-    int64_t waited = (int64_t)((uv_hrtime() - c->busy_start) / 1000000);
-    int64_t d = delays[count < 12 ? count : 11];
-
-    if (waited >= c->busy_timeout_ms)
-        return 0;
-    d = d < c->busy_timeout_ms - waited ? d : c->busy_timeout_ms - waited;
-    if (c->deadline != GT_NEVER) {
-        int64_t left = c->deadline - gt_now();
-
-        if (left <= 0)
-            atomic_store(&c->why, -ETIMEDOUT);
-        d = left < d ? left : d;
-    }
-    return d > 0 ? d : 0;
-}
-
-/* Nonzero: try to take the lock again. */
-static int on_busy(void *arg, int count)
-{
-    sq_conn *c = arg;
-    int64_t d;
-    int rc;
-
-    if (count == 0)
-        c->busy_start = uv_hrtime();
-    d = busy_delay(c, count);
-    if (d == 0 || atomic_load(&c->why))
-        return 0;
-    if (c->offload || !gt_co_self()) {
-        struct timespec ts = {d / 1000, (d % 1000) * 1000000};
-
-        nanosleep(&ts, NULL);
-        return atomic_load(&c->why) == 0;
-    }
-    rc = gt_sleep(d);
-    if (rc < 0)
-        atomic_store(&c->why, rc);
-    return rc == 0;
-}
-
-/* Offload mode: a timer on the worker that stops the job's statement. */
-typedef struct watch {
-    uv_timer_t timer;
-    sq_conn *c;
-    gt_co *co;
-} watch;
-
-static void on_watch(uv_timer_t *t)
-{
-    watch *w = t->data;
-    sq_conn *c = w->c;
-    int why = 0;
-
-    if (!c->shielded && gt_co_cancelled(w->co))
-        why = -ECANCELED;
-    else if (passed(c->deadline) ||
-             (!c->shielded && passed(gt_co_deadline(w->co))))
-        why = -ETIMEDOUT;
-    if (why) {
-        /* Again on every tick until the job ends: see on_progress. */
-        atomic_store(&c->why, why);
-        sqlite3_interrupt(c->db);
-    }
-}
-
-static void free_watch(uv_handle_t *h)
-{
-    free(h->data);
-}
-
-/* Run fn(k) on the driver pool with the watchdog armed. */
-static int offload(int (*fn)(void *), call *k)
-{
-    sq_conn *c = k->c;
-    watch *w = malloc(sizeof(*w));
-    int rc;
-
-    if (!w)
-        return gt__db_error(&c->base, -ENOMEM, 0, NULL, "out of memory");
-    w->c = c;
-    w->co = gt_co_self();
-    w->timer.data = w;
-    uv_timer_init(gt_loop(), &w->timer);
-    uv_timer_start(&w->timer, on_watch, WATCH_MS, WATCH_MS);
-    rc = gt_run_on(GT_THREADS_DRIVER, fn, k, c->deadline);
-    uv_close((uv_handle_t *)&w->timer, free_watch);
-    if ((rc == -ECANCELED || rc == -ETIMEDOUT) && !c->base.errmsg[0])
-        gt__db_error(&c->base, rc, 0, NULL, "statement %s before it ran",
-                     rc == -ETIMEDOUT ? "timed out" : "cancelled");
-    return rc;
-}
-
-/* Start a call: one at a time, and not when the coroutine is cancelled or
- * late. A zero sleep asks the runtime, which knows about shields: a
- * coroutine cleaning up after a cancel may still roll back. */
-static int begin_call(sq_conn *c, int64_t deadline)
-{
-    gt_co *self = gt_co_self();
-    int rc = self ? gt_sleep(0) : 0;
-
-    if (c->active)
-        return gt__db_error(&c->base, -EBUSY, 0, NULL,
-                            "connection in use "
-                            "by another coroutine");
-    if (rc == 0 && passed(deadline))
-        rc = -ETIMEDOUT;
-    if (rc < 0)
-        return gt__db_error(&c->base, rc, 0, NULL, "%s",
-                            rc == -ECANCELED ? "cancelled" : "deadline passed");
-    /* Let through although cancelled or late: shielded. */
-    c->shielded =
-        self && (gt_co_cancelled(self) || passed(gt_co_deadline(self)));
-    c->deadline = deadline;
-    atomic_store(&c->why, 0);
-    c->slice_start = uv_hrtime();
-    c->active = true;
-    return 0;
-}
-
-/* Run fn(k) on the driver pool in offload mode, else right here. */
-static int dispatch(int (*fn)(void *), call *k)
-{
-    if (k->c->offload && gt_co_self())
-        return offload(fn, k);
-    return fn(k);
-}
 
 /* ---- statements ---------------------------------------------------------- */
 
@@ -394,7 +120,7 @@ static int prepare(sq_conn *c, const char *sql, sq_stmt **out)
         return rc;
     }
     if (rc != SQLITE_OK)
-        return sq_fail(c, rc);
+        return gt__sq_fail(c, rc);
     if (!st)
         return gt__db_error(&c->base, -EINVAL, 0, NULL, "empty statement");
     n = sqlite3_column_count(st);
@@ -441,7 +167,7 @@ static int bind_all(sq_conn *c, sqlite3_stmt *st, const gt_db_value *params,
         int rc = bind_one(st, i + 1, &params[i]);
 
         if (rc != SQLITE_OK)
-            return sq_fail(c, rc);
+            return gt__sq_fail(c, rc);
     }
     return 0;
 }
@@ -541,7 +267,7 @@ static int copy_row(gt_rows *r, sqlite3_stmt *st)
 }
 
 /* Step 'st' to the end; rows go to *k->out when asked for. */
-static int step_all(call *k, sq_stmt *s, int64_t *nrows)
+static int step_all(sq_call *k, sq_stmt *s, int64_t *nrows)
 {
     sqlite3_stmt *st = s->st;
     gt_rows *r = NULL;
@@ -562,7 +288,7 @@ static int step_all(call *k, sq_stmt *s, int64_t *nrows)
         gt_rows_free(r);
         return rc == SQLITE_NOMEM ? gt__db_error(&k->c->base, -ENOMEM, 0, NULL,
                                                  "out of memory")
-                                  : sq_fail(k->c, rc);
+                                  : gt__sq_fail(k->c, rc);
     }
     if (k->out)
         *k->out = r;
@@ -571,7 +297,7 @@ static int step_all(call *k, sq_stmt *s, int64_t *nrows)
 
 static int prepare_job(void *arg)
 {
-    call *k = arg;
+    sq_call *k = arg;
 
     return prepare(k->c, k->sql, &k->st);
 }
@@ -579,7 +305,7 @@ static int prepare_job(void *arg)
 /* Bind, step, collect, reset. */
 static int execute_job(void *arg)
 {
-    call *k = arg;
+    sq_call *k = arg;
     sq_conn *c = k->c;
     sqlite3_int64 total = sqlite3_total_changes64(c->db);
     int64_t nrows = 0;
@@ -610,16 +336,16 @@ static int statement_job(void *arg)
 
 /* Offload: all of it on the pool. Inline: compile on the pool if the
  * statement is new, run it here. Outside coroutines: all of it here. */
-static int run_statement(call *k)
+static int run_statement(sq_call *k)
 {
     sq_conn *c = k->c;
     int rc;
 
     if (c->offload || !gt_co_self())
-        return dispatch(statement_job, k);
+        return gt__sq_dispatch(statement_job, k);
     k->st = gt__stmt_cache_get(&c->cache, k->sql);
     if (!k->st) {
-        rc = offload(prepare_job, k);
+        rc = gt__sq_offload(prepare_job, k);
         if (rc < 0)
             return rc;
     }
@@ -631,9 +357,9 @@ static int64_t sq_query(gt_db *db, gt_rows **out, const char *sql,
                         int64_t deadline)
 {
     sq_conn *c = (sq_conn *)db;
-    call k = {
+    sq_call k = {
         .c = c, .out = out, .sql = sql, .params = params, .nparams = nparams};
-    int rc = begin_call(c, deadline);
+    int rc = gt__sq_begin_call(c, deadline);
 
     if (rc < 0)
         return rc;
@@ -678,7 +404,7 @@ static int read_options(sq_conn *c, const gt__db_url *u, long *cache)
 /* The open job: the file, our handlers, WAL. */
 static int open_file(void *arg)
 {
-    call *k = arg;
+    sq_call *k = arg;
     sq_conn *c = k->c;
     const char *path = k->url->path ? k->url->path : ":memory:";
     int flags =
@@ -699,8 +425,8 @@ static int open_file(void *arg)
     c->expr_depth = sqlite3_limit(c->db, SQLITE_LIMIT_EXPR_DEPTH, -1);
     c->compound = sqlite3_limit(c->db, SQLITE_LIMIT_COMPOUND_SELECT, -1);
     set_limits(c, false);
-    sqlite3_busy_handler(c->db, on_busy, c);
-    sqlite3_progress_handler(c->db, PROGRESS_STEPS, on_progress, c);
+    sqlite3_busy_handler(c->db, gt__sq_on_busy, c);
+    sqlite3_progress_handler(c->db, PROGRESS_STEPS, gt__sq_on_progress, c);
     snprintf(pragma, sizeof(pragma),
              "PRAGMA journal_mode=WAL; "
              "PRAGMA synchronous=%s",
@@ -710,11 +436,11 @@ static int open_file(void *arg)
      * the busy handler there (it could deadlock): when connections open
      * at once -- two workers filling a pool -- retry on the handler's
      * schedule, within busy_timeout_ms. */
-    for (int n = 0; (rc & 0xff) == SQLITE_BUSY && on_busy(c, n); n++)
+    for (int n = 0; (rc & 0xff) == SQLITE_BUSY && gt__sq_on_busy(c, n); n++)
         rc = sqlite3_exec(c->db, pragma, NULL, NULL, NULL);
     if (rc == SQLITE_OK)
         return 0;
-    rc = sq_fail(c, rc);
+    rc = gt__sq_fail(c, rc);
     return gt__db_error(&c->base, rc, c->base.errcode, NULL,
                         "cannot open "
                         "'%s': %s",
@@ -735,7 +461,7 @@ static void sq_close(gt_db *db)
 static int sq_open(gt_db **out, const gt__db_url *u, int64_t deadline)
 {
     sq_conn *c = calloc(1, sizeof(*c));
-    call k = {.c = c, .url = u};
+    sq_call k = {.c = c, .url = u};
     long cap;
     int rc;
 
@@ -751,9 +477,9 @@ static int sq_open(gt_db **out, const gt__db_url *u, int64_t deadline)
         return rc; /* -EINVAL and -ENOMEM come without a handle */
     }
     *out = &c->base;
-    rc = begin_call(c, deadline);
+    rc = gt__sq_begin_call(c, deadline);
     if (rc == 0)
-        rc = dispatch(open_file, &k);
+        rc = gt__sq_dispatch(open_file, &k);
     c->active = false;
     c->base.failed_open = rc < 0;
     return rc;
