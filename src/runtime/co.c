@@ -131,17 +131,15 @@ void gt__unpark(gt_co *co, int rc)
     gt__sched_push_ready(co->sched, co);
 }
 
+#define KID(l) gt__list_entry(l, gt_co, kid_link)
+
 static void link_kid(gt_co *parent, gt_co *co)
 {
     co->parent = parent;
-    co->kid_prev = NULL;
-    co->kid_next = NULL;
+    co->kid_link.prev = co->kid_link.next = NULL;
     if (!parent)
         return;
-    co->kid_next = parent->kids;
-    if (parent->kids)
-        parent->kids->kid_prev = co;
-    parent->kids = co;
+    gt__list_push_front(&parent->kids, &co->kid_link);
     parent->nlive_kids++;
 }
 
@@ -151,13 +149,8 @@ void gt__co_unlink_parent(gt_co *co)
 
     if (!parent)
         return;
-    if (co->kid_prev)
-        co->kid_prev->kid_next = co->kid_next;
-    else
-        parent->kids = co->kid_next;
-    if (co->kid_next)
-        co->kid_next->kid_prev = co->kid_prev;
-    co->parent = co->kid_prev = co->kid_next = NULL;
+    gt__list_remove(&parent->kids, &co->kid_link);
+    co->parent = NULL;
 }
 
 /* A child finished: its parent may be waiting for the last one. */
@@ -179,8 +172,8 @@ static void await_kids(gt_co *co)
     int64_t until = gt_deadline_in(co->sched->rt->cfg.cleanup_grace_ms);
     bool was = co->shielded;
 
-    for (gt_co *k = co->kids; k; k = k->kid_next)
-        gt_co_cancel(k);
+    for (gt__link *l = co->kids.head; l; l = l->next)
+        gt_co_cancel(KID(l));
     co->shielded = true;
     co->awaiting_kids = true;
     while (co->nlive_kids > 0 && gt__park(until) == 0)
@@ -193,15 +186,17 @@ static void await_kids(gt_co *co)
  * pointer to it. */
 static void end_scope(gt_co *co)
 {
-    gt_co *k, *next;
+    gt__link *l;
+    gt_co *k;
 
-    if (!co->kids)
+    if (gt__list_empty(&co->kids))
         return;
     if (co->nlive_kids > 0)
         await_kids(co);
-    for (k = co->kids; k; k = next) {
-        next = k->kid_next;
-        k->parent = k->kid_prev = k->kid_next = NULL;
+    while ((l = co->kids.head) != NULL) {
+        k = KID(l);
+        gt__list_remove(&co->kids, l);
+        k->parent = NULL;
         if (k->joiner)
             continue; /* a sibling is joining it: the handle is in use */
         if (k->state == GT__DONE) {
@@ -216,7 +211,6 @@ static void end_scope(gt_co *co)
                 (unsigned long long)k->id, k->name[0] ? k->name : "?",
                 (unsigned long long)co->id, co->name[0] ? co->name : "?");
     }
-    co->kids = NULL;
     co->nlive_kids = 0;
 }
 
@@ -249,7 +243,7 @@ static void co_reset(gt_co *co, gt_sched *s, gt_co_fn fn, void *arg)
     co->cleaning = false;
     co->deadline = GT_NEVER;
     co->joiner = NULL;
-    co->kids = NULL;
+    co->kids = (gt__list){0};
     co->nlive_kids = 0;
     co->awaiting_kids = false;
     co->waitq = NULL;
@@ -276,11 +270,7 @@ static void co_reset(gt_co *co, gt_sched *s, gt_co_fn fn, void *arg)
 
 static void link_live(gt_sched *s, gt_co *co)
 {
-    co->all_prev = NULL;
-    co->all_next = s->all;
-    if (s->all)
-        s->all->all_prev = co;
-    s->all = co;
+    gt__list_push_front(&s->all, &co->all_link);
     GT__STAT_ADD(s->stats.live, 1);
 }
 
@@ -309,12 +299,7 @@ void gt__co_finished(gt_sched *s, gt_co *co)
 {
     size_t used;
 
-    if (co->all_prev)
-        co->all_prev->all_next = co->all_next;
-    else
-        s->all = co->all_next;
-    if (co->all_next)
-        co->all_next->all_prev = co->all_prev;
+    gt__list_remove(&s->all, &co->all_link);
     GT__STAT_ADD(s->stats.live, (uint64_t)-1);
     kid_finished(co);
     gt__tsan_fiber_free(co->tsan_fiber);

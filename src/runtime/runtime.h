@@ -17,6 +17,7 @@
 #include <stdbool.h>
 
 #include "greentor/runtime.h"
+#include "list.h"
 
 /* Checks of the rules the public headers state (which worker owns a
  * coroutine, a watch, a connection). A debug build (make DEBUG=1, which
@@ -101,14 +102,14 @@ struct gt_co {
                          * park it was armed for */
     uint64_t timer_seq; /* park_seq when the timer was last armed */
 
-    uv_timer_t timer;           /* initialised once per mapping; ends a park */
-    gt_co *next;                /* run queue or free list link */
-    gt_co *wq_next, *wq_prev;   /* gt_waitq links, valid while waitq set */
-    void *waitq;                /* the gt_waitq it is queued in, if any */
-    bool hard;                  /* parked deaf to cancel and deadlines */
-    bool shielded;              /* waits ignore cancel and own deadline */
-    gt_co *all_prev, *all_next; /* the scheduler's list of live ones */
-    gt_co *joiner;              /* coroutine parked in gt_co_join() */
+    uv_timer_t timer;         /* initialised once per mapping; ends a park */
+    gt_co *next;              /* run queue or free list link */
+    gt_co *wq_next, *wq_prev; /* gt_waitq links, valid while waitq set */
+    void *waitq;              /* the gt_waitq it is queued in, if any */
+    bool hard;                /* parked deaf to cancel and deadlines */
+    bool shielded;            /* waits ignore cancel and own deadline */
+    gt__link all_link;        /* in the scheduler's list of live ones */
+    gt_co *joiner;            /* coroutine parked in gt_co_join() */
 
     /* Scope: the coroutine that spawned this one (NULL: the worker's root
      * scope). A child stays on its parent's 'kids' list until its control
@@ -116,7 +117,8 @@ struct gt_co {
      * parent's body returns it cancels its live kids and waits for them
      * ('awaiting_kids'), then releases the finished ones nobody joined. */
     gt_co *parent;
-    gt_co *kids, *kid_prev, *kid_next;
+    gt__list kids;     /* of gt_co, through kid_link */
+    gt__link kid_link; /* in the parent's kids */
     unsigned nlive_kids;
     bool awaiting_kids;
 
@@ -179,7 +181,7 @@ struct gt_sched {
     void *tsan_main; /* TSan's fiber of the loop's stack */
 
     gt_co *ready_head, *ready_tail; /* run queue, FIFO */
-    gt_co *all;                     /* live coroutines */
+    gt__list all;                   /* live coroutines, through all_link */
     gt_co *free_list;               /* recycled mappings */
     size_t nfree;
     uint64_t next_id;

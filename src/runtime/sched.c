@@ -134,11 +134,9 @@ static void on_async(uv_async_t *h)
 /* Cancel everything alive; the loop ends when the last one has ended. */
 void gt__sched_begin_stop(gt_sched *s)
 {
-    gt_co *co;
-
     s->stopping = true;
-    for (co = s->all; co; co = co->all_next)
-        gt_co_cancel(co);
+    for (gt__link *l = s->all.head; l; l = l->next)
+        gt_co_cancel(gt__list_entry(l, gt_co, all_link));
     maybe_leave(s);
 }
 
