@@ -34,6 +34,7 @@ static Suite *http_suite(void)
     Suite *s = suite_create("http");
 
     add_http_server_tests(s);
+    add_http_server_life_tests(s);
     add_http_stopping_tests(s);
     add_http_errors_tests(s);
     add_http_json_tests(s);

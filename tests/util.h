@@ -66,6 +66,7 @@ void add_runtime_errors_tests(Suite *s);
 void add_runtime_switch_tests(Suite *s);
 void add_runtime_pools_tests(Suite *s);
 void add_http_server_tests(Suite *s);
+void add_http_server_life_tests(Suite *s);
 void add_http_stopping_tests(Suite *s);
 void add_http_errors_tests(Suite *s);
 void add_http_json_tests(Suite *s);
