@@ -53,6 +53,8 @@ static Suite *db_suite(void)
     Suite *s = suite_create("db");
 
     add_db_core_tests(s);
+    add_db_stmtcache_tests(s);
+    add_db_rows_tests(s);
     add_db_opts_tests(s);
     add_db_shared_tests(s, "sqlite");
     add_db_shared_tests(s, "postgres");

@@ -78,6 +78,8 @@ void add_http_hooks_tests(Suite *s);
 void add_http_static_tests(Suite *s);
 void add_http_log_tests(Suite *s);
 void add_db_core_tests(Suite *s);
+void add_db_stmtcache_tests(Suite *s);
+void add_db_rows_tests(Suite *s);
 void add_db_opts_tests(Suite *s);
 void add_db_shared_tests(Suite *s, const char *backend);
 void add_db_pg_tests(Suite *s);
