@@ -1,4 +1,6 @@
-/* tests/test_http_parse.c -- unit tests of http/parse.c, query.c, escape.c.
+/* tests/test_http_parse.c -- unit tests of the head parser, http/parse.c
+ * (the chunked decoder's are test_http_chunked.c's; query.c and escape.c's
+ * test_http_query.c's).
  *
  * One test per strictness rule, named after it, so a failure names the rule
  * that broke. Requests are string literals parsed with small limits
@@ -490,261 +492,6 @@ START_TEST(header_count_431)
 }
 END_TEST
 
-/* ---- chunked decoder ----------------------------------------------------- */
-
-/* Decode s in one call; the result buffer holds data then tail. */
-static ssize_t dechunk(const char *s, char *out, size_t *len, uint64_t max)
-{
-    gt__http_chunked c = {0};
-
-    *len = strlen(s);
-    memcpy(out, s, *len);
-    return gt__http_chunked_decode(&c, out, len, max);
-}
-
-START_TEST(chunked_simple)
-{
-    char b[256];
-    size_t n;
-
-    ck_assert_int_eq(dechunk("5\r\nhello\r\n0\r\n\r\n", b, &n, 100), 0);
-    ck_assert_uint_eq(n, 5);
-    ck_assert_mem_eq(b, "hello", 5);
-    ck_assert_int_eq(
-        dechunk("3\r\nabc\r\nA\r\n0123456789\r\n0\r\n\r\nGET", b, &n, 100), 3);
-    ck_assert_uint_eq(n, 13);
-    ck_assert_mem_eq(b, "abc0123456789GET", 16); /* tail follows data */
-    ck_assert_int_eq(dechunk("0\r\n\r\n", b, &n, 100), 0);
-    ck_assert_uint_eq(n, 0);
-}
-END_TEST
-
-START_TEST(chunked_byte_at_a_time)
-{
-    static const char in[] = "4;x=y\r\nWiki\r\n5\r\npedia\r\n"
-                             "e\r\n in\r\n\r\nchunks.\r\n0\r\nT: v\r\n\r\nNEXT";
-    gt__http_chunked c = {0};
-    char body[64], b[1];
-    size_t got = 0, n;
-    ssize_t rc = GT__HTTP_AGAIN;
-    size_t i;
-
-    for (i = 0; i < sizeof(in) - 1 && rc == GT__HTTP_AGAIN; i++) {
-        b[0] = in[i];
-        n = 1;
-        rc = gt__http_chunked_decode(&c, b, &n, 1000);
-        ck_assert_uint_le(n, 1);
-        memcpy(body + got, b, n);
-        got += n;
-    }
-    ck_assert_int_eq(rc, 0);
-    ck_assert_uint_eq(i, sizeof(in) - 1 - 4); /* stopped before "NEXT" */
-    ck_assert_uint_eq(got, 23);
-    ck_assert_mem_eq(body, "Wikipedia in\r\n\r\nchunks.", 23);
-}
-END_TEST
-
-START_TEST(chunked_hex_sizes)
-{
-    char b[256];
-    size_t n;
-
-    ck_assert_int_eq(dechunk("0000000000000001\r\nx\r\n0\r\n\r\n", b, &n, 100),
-                     0);
-    ck_assert_int_eq(dechunk("00000000000000001\r\nx\r\n0\r\n\r\n", b, &n, 100),
-                     -400);
-    ck_assert_int_eq(dechunk("aB\r\n", b, &n, UINT64_MAX), GT__HTTP_AGAIN);
-    ck_assert_int_eq(dechunk("ffffffffffffffff\r\n", b, &n, UINT64_MAX),
-                     GT__HTTP_AGAIN);
-    ck_assert_int_eq(dechunk("0x5\r\n", b, &n, 100), -400);
-    ck_assert_int_eq(dechunk("\r\n", b, &n, 100), -400);
-    ck_assert_int_eq(dechunk("-1\r\n", b, &n, 100), -400);
-    ck_assert_int_eq(dechunk("5 \r\n", b, &n, 100), -400);
-}
-END_TEST
-
-START_TEST(chunked_extensions)
-{
-    char b[8192];
-    size_t n;
-
-    ck_assert_int_eq(dechunk("1;a\r\nx\r\n1 ; a = b ;c=\"q \\\" ;\"\r\ny\r\n"
-                             "0;last\r\n\r\n",
-                             b, &n, 100),
-                     0);
-    ck_assert_mem_eq(b, "xy", 2);
-    ck_assert_int_eq(dechunk("1;\r\nx\r\n0\r\n\r\n", b, &n, 100), -400);
-    ck_assert_int_eq(dechunk("1;a=\r\nx\r\n0\r\n\r\n", b, &n, 100), -400);
-    ck_assert_int_eq(dechunk("1;a b\r\nx\r\n0\r\n\r\n", b, &n, 100), -400);
-    ck_assert_int_eq(dechunk("1;a=\"x\r\n", b, &n, 100), -400);
-    ck_assert_int_eq(dechunk("1;a=(\r\n", b, &n, 100), -400);
-    ck_assert_int_eq(dechunk("1;a=b/\"\r\n", b, &n, 100), -400);
-    ck_assert_int_eq(dechunk("1;a/\r\n", b, &n, 100), -400);
-    ck_assert_int_eq(dechunk("1;a=\"x\"y\r\n", b, &n, 100), -400);
-    ck_assert_int_eq(dechunk("1;a\x01\r\n", b, &n, 100), -400);
-    ck_assert_int_eq(dechunk("1;a\n", b, &n, 100), -400);
-    /* bounded: an extension beyond GT__HTTP_CHUNK_EXT_MAX bytes */
-    memset(b, 'e', sizeof(b));
-    memcpy(b, "1;", 2);
-    n = GT__HTTP_CHUNK_EXT_MAX + 8;
-    {
-        gt__http_chunked c = {0};
-        ck_assert_int_eq(gt__http_chunked_decode(&c, b, &n, 100), -400);
-    }
-}
-END_TEST
-
-START_TEST(chunked_crlf_required)
-{
-    char b[256];
-    size_t n;
-
-    ck_assert_int_eq(dechunk("5\r\nhelloX\r\n0\r\n\r\n", b, &n, 100), -400);
-    ck_assert_int_eq(dechunk("5\r\nhello\n0\r\n\r\n", b, &n, 100), -400);
-    ck_assert_int_eq(dechunk("5\nhello\r\n0\r\n\r\n", b, &n, 100), -400);
-    ck_assert_int_eq(dechunk("5\rhello\r\n0\r\n\r\n", b, &n, 100), -400);
-    ck_assert_int_eq(dechunk("0\r\n\n", b, &n, 100), -400);
-    ck_assert_int_eq(dechunk("0\r\n\rX", b, &n, 100), -400);
-}
-END_TEST
-
-START_TEST(chunked_trailers)
-{
-    char b[16384];
-    size_t n;
-
-    ck_assert_int_eq(
-        dechunk("1\r\nx\r\n0\r\nA: 1\r\nB-c:\r\n\r\nZ", b, &n, 100), 1);
-    ck_assert_mem_eq(b, "xZ", 2);
-    ck_assert_int_eq(dechunk("0\r\nA: 1\r\n b\r\n\r\n", b, &n, 100), -400);
-    ck_assert_int_eq(dechunk("0\r\nA : 1\r\n\r\n", b, &n, 100), -400);
-    ck_assert_int_eq(dechunk("0\r\nA: \x01\r\n\r\n", b, &n, 100), -400);
-    ck_assert_int_eq(dechunk("0\r\n: 1\r\n\r\n", b, &n, 100), -400);
-    ck_assert_int_eq(dechunk("0\r\nA: 1\n\r\n", b, &n, 100), -400);
-    /* bounded */
-    memcpy(b, "0\r\nA: ", 6);
-    memset(b + 6, 'v', sizeof(b) - 6);
-    n = sizeof(b);
-    {
-        gt__http_chunked c = {0};
-        ck_assert_int_eq(gt__http_chunked_decode(&c, b, &n, 100), -400);
-    }
-}
-END_TEST
-
-START_TEST(chunked_max_body_413)
-{
-    char b[256];
-    size_t n;
-
-    ck_assert_int_eq(dechunk("a\r\n", b, &n, 5), -413);
-    ck_assert_int_eq(dechunk("3\r\nabc\r\n3\r\n", b, &n, 5), -413);
-    ck_assert_int_eq(dechunk("3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n", b, &n, 5), 0);
-    ck_assert_uint_eq(n, 5);
-    ck_assert_int_eq(dechunk("1\r\nx\r\n0\r\n\r\n", b, &n, 0), -413);
-}
-END_TEST
-
-START_TEST(chunked_after_done_and_error)
-{
-    gt__http_chunked c = {0};
-    char b[32] = "0\r\n\r\nAB";
-    size_t n = 7;
-
-    ck_assert_int_eq(gt__http_chunked_decode(&c, b, &n, 9), 2);
-    n = 3;
-    memcpy(b, "xyz", 3);
-    ck_assert_int_eq(gt__http_chunked_decode(&c, b, &n, 9), 3);
-    ck_assert_uint_eq(n, 0);
-    memset(&c, 0, sizeof(c));
-    n = 2;
-    ck_assert_int_eq(gt__http_chunked_decode(&c, memcpy(b, "z\r", 2), &n, 9),
-                     -400);
-    n = 3;
-    ck_assert_int_eq(gt__http_chunked_decode(&c, memcpy(b, "0\r\n", 3), &n, 9),
-                     -400);
-}
-END_TEST
-
-/* ---- query helpers ------------------------------------------------------- */
-
-START_TEST(percent_decode)
-{
-    char d[16];
-    char s[] = "a%2Fb%2fc+d";
-
-    ck_assert_int_eq(gt__http_percent_decode(d, sizeof(d), s, 11, 0), 7);
-    ck_assert_mem_eq(d, "a/b/c+d", 7);
-    ck_assert_int_eq(gt__http_percent_decode(d, sizeof(d), s, 11, 1), 7);
-    ck_assert_mem_eq(d, "a/b/c d", 7);
-    ck_assert_int_eq(gt__http_percent_decode(d, 7, s, 11, 1), 7);
-    ck_assert_int_eq(gt__http_percent_decode(d, 6, s, 11, 1), -1);
-    ck_assert_int_eq(gt__http_percent_decode(d, 16, "%4", 2, 0), -1);
-    ck_assert_int_eq(gt__http_percent_decode(d, 16, "%", 1, 0), -1);
-    ck_assert_int_eq(gt__http_percent_decode(d, 16, "%G1", 3, 0), -1);
-    ck_assert_int_eq(gt__http_percent_decode(d, 16, "%00", 3, 0), 1);
-    ck_assert_int_eq(d[0], 0);
-    ck_assert_int_eq(gt__http_percent_decode(d, 16, "", 0, 0), 0);
-    /* in place */
-    ck_assert_int_eq(gt__http_percent_decode(s, 11, s, 11, 1), 7);
-    ck_assert_mem_eq(s, "a/b/c d", 7);
-}
-END_TEST
-
-START_TEST(query_get)
-{
-    static const char q[] = "a=1&bb=x+y%21&&c&a%20b=sp&d=%zz&a=2&=e";
-    size_t n = strlen(q);
-    char v[8];
-
-    ck_assert_int_eq(gt__http_query_get(q, n, "a", v, sizeof(v)), 1);
-    ck_assert_str_eq(v, "1"); /* first match wins */
-    ck_assert_int_eq(gt__http_query_get(q, n, "bb", v, sizeof(v)), 4);
-    ck_assert_str_eq(v, "x y!");
-    ck_assert_int_eq(gt__http_query_get(q, n, "c", v, sizeof(v)), 0);
-    ck_assert_str_eq(v, "");
-    ck_assert_int_eq(gt__http_query_get(q, n, "a b", v, sizeof(v)), 2);
-    ck_assert_str_eq(v, "sp");
-    ck_assert_int_eq(gt__http_query_get(q, n, "", v, sizeof(v)), 1);
-    ck_assert_str_eq(v, "e");
-    ck_assert_int_eq(gt__http_query_get(q, n, "d", v, sizeof(v)), -2);
-    ck_assert_int_eq(gt__http_query_get(q, n, "b", v, sizeof(v)), -1);
-    ck_assert_int_eq(gt__http_query_get(q, n, "bb", v, 4), -2); /* NUL */
-    ck_assert_int_eq(gt__http_query_get(q, n, "bb", v, 5), 4);
-    ck_assert_int_eq(gt__http_query_get(NULL, 0, "a", v, sizeof(v)), -1);
-    ck_assert_int_eq(gt__http_query_get("a%0=1", 5, "a", v, 8), -1);
-    /* a decoded NUL in a key never matches the name's terminator */
-    ck_assert_int_eq(gt__http_query_get("a%00=1", 6, "a\0", v, 8), -1);
-}
-END_TEST
-
-/* ---- HTML escaping ------------------------------------------------------- */
-
-START_TEST(escape_html)
-{
-    static const char in[] = "<a href=\"x\">Tom & Jerry's</a>";
-    static const char want[] = "&lt;a href=&quot;x&quot;&gt;Tom &amp; "
-                               "Jerry&#39;s&lt;/a&gt;";
-    size_t n = strlen(in), wn = strlen(want), got;
-    char d[128], *s;
-
-    ck_assert_uint_eq(gt__http_escape_html_len(in, n), wn);
-    ck_assert_int_eq(gt__http_escape_html(d, sizeof(d), in, n), (int)wn);
-    ck_assert_mem_eq(d, want, wn);
-    ck_assert_int_eq(gt__http_escape_html(d, wn, in, n), (int)wn);
-    ck_assert_int_eq(gt__http_escape_html(d, wn - 1, in, n), -1);
-    s = gt__http_escape_html_new(in, n, &got);
-    ck_assert_ptr_nonnull(s);
-    ck_assert_uint_eq(got, wn);
-    ck_assert_str_eq(s, want);
-    free(s);
-    s = gt__http_escape_html_new("plain \xc3\xa9", 8, NULL);
-    ck_assert_str_eq(s, "plain \xc3\xa9");
-    free(s);
-    ck_assert_int_eq(gt__http_escape_html(d, 0, "", 0), 0);
-}
-END_TEST
-
 static TCase *tcase(const char *name, const TTest *const *tests, size_t n)
 {
     TCase *tc = tcase_create(name);
@@ -761,6 +508,8 @@ static TCase *tcase(const char *name, const TTest *const *tests, size_t n)
     } while (0)
 
 Suite *suite_http_parse(void);
+void add_http_chunked_tests(Suite *s);
+void add_http_query_tests(Suite *s);
 
 Suite *suite_http_parse(void)
 {
@@ -776,9 +525,7 @@ Suite *suite_http_parse(void)
           expect_continue, find_header_ci);
     TCASE(s, "limits", every_prefix_is_again, pipelined_pair, target_limit_414,
           head_limit_431, header_count_431);
-    TCASE(s, "chunked", chunked_simple, chunked_byte_at_a_time,
-          chunked_hex_sizes, chunked_extensions, chunked_crlf_required,
-          chunked_trailers, chunked_max_body_413, chunked_after_done_and_error);
-    TCASE(s, "query_escape", percent_decode, query_get, escape_html);
+    add_http_chunked_tests(s);
+    add_http_query_tests(s);
     return s;
 }
