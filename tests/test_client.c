@@ -1,11 +1,8 @@
 /* tests/test_client.c -- the HTTP client against greentor's own server.
  *
- * Each test makes a runtime, opens a server on 127.0.0.1 (an ephemeral
- * port) on it, and runs its body as a coroutine of worker 0 of the same
- * runtime: the client's transfers and the server's connections share the
- * worker's loop, so a call that blocked the loop would hang its own
- * server and fail the test by Check's timeout. The body stops the runtime
- * when it is done, which also runs the client's stop hook.
+ * Each test runs its body on the same runtime as the server
+ * (tests/client_fixture.h), so a call that blocked the loop would hang
+ * its own server and fail the test by Check's timeout.
  *
  * Handlers report what they saw through atomics (the concurrency test runs
  * two workers). No timing thresholds: waits for the server to notice
@@ -21,231 +18,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "client_fixture.h"
 #include "util.h"
-
-/* ---- the server side ----------------------------------------------------- */
-
-static atomic_int hang_started, hang_rc, proxy_rc;
-static int server_port;
-
-static int h_hello(gt_http_req *req, gt_http_res *res, void *arg)
-{
-    (void)req, (void)arg;
-    gt_http_res_header(res, "Content-Type", "text/plain");
-    return gt_http_res_printf(res, "Hello, World!");
-}
-
-/* Echo the body, and say how it came. */
-static int h_echo(gt_http_req *req, gt_http_res *res, void *arg)
-{
-    const char *body, *ct = gt_http_req_header(req, "Content-Type");
-    size_t len;
-    int rc = gt_http_req_body(req, &body, &len);
-
-    (void)arg;
-    if (rc < 0)
-        return rc;
-    gt_http_res_header(res, "X-Method", gt_http_req_method(req));
-    gt_http_res_header(res, "X-Content-Type", ct ? ct : "(none)");
-    return gt_http_res_body(res, body, len);
-}
-
-static int h_headers(gt_http_req *req, gt_http_res *res, void *arg)
-{
-    const char *v = gt_http_req_header(req, "x-TEST");
-    const char *ua = gt_http_req_header(req, "User-Agent");
-    const char *accept = gt_http_req_header(req, "Accept");
-    char reply[128];
-
-    (void)arg;
-    snprintf(reply, sizeof(reply), "got-%s", v ? v : "(none)");
-    gt_http_res_header(res, "X-Reply", reply);
-    gt_http_res_header(res, "X-UA", ua ? ua : "(none)");
-    gt_http_res_header(res, "X-Accept", accept ? accept : "(none)");
-    gt_http_res_header(res, "X-Multi", "one");
-    gt_http_res_header(res, "X-Multi", "two");
-    gt_http_res_status(res, 201);
-    return gt_http_res_printf(res, "x-test=%s", v ? v : "(none)");
-}
-
-static size_t query_n(gt_http_req *req)
-{
-    const char *n = gt_http_req_query(req, "n");
-
-    return n ? (size_t)strtoul(n, NULL, 10) : 0;
-}
-
-/* n bytes of 'a', with a Content-Length. */
-static int h_big(gt_http_req *req, gt_http_res *res, void *arg)
-{
-    size_t n = query_n(req);
-    char *buf = gt_co_alloc(n + 1);
-
-    (void)arg;
-    if (!buf)
-        return -ENOMEM;
-    memset(buf, 'a', n);
-    return gt_http_res_body(res, buf, n);
-}
-
-/* n bytes of 'b' in 4 KiB chunks: no length known up front. */
-static int h_chunked(gt_http_req *req, gt_http_res *res, void *arg)
-{
-    char buf[4096];
-    size_t n = query_n(req);
-    int rc = 0;
-
-    (void)arg;
-    memset(buf, 'b', sizeof(buf));
-    while (n > 0 && rc == 0) {
-        size_t k = n < sizeof(buf) ? n : sizeof(buf);
-
-        rc = gt_http_res_write(res, buf, k);
-        n -= k;
-    }
-    return rc;
-}
-
-static int h_hang(gt_http_req *req, gt_http_res *res, void *arg)
-{
-    int rc;
-
-    (void)req, (void)res, (void)arg;
-    atomic_fetch_add(&hang_started, 1);
-    rc = gt_sleep(60000);
-    atomic_store(&hang_rc, rc);
-    return rc;
-}
-
-/* A handler that calls out: fetch /hang from this same server. */
-static int h_proxy(gt_http_req *req, gt_http_res *res, void *arg)
-{
-    char u[64];
-    gt_http_request rq = {.url = u};
-    gt_http_response *r;
-    int rc;
-
-    (void)req, (void)arg;
-    snprintf(u, sizeof(u), "http://127.0.0.1:%d/hang", server_port);
-    rc = gt_http_fetch(&rq, &r, GT_NEVER);
-    atomic_store(&proxy_rc, rc);
-    if (rc < 0)
-        return rc;
-    return gt_http_res_printf(res, "%d", gt_http_response_status(r));
-}
-
-static int h_redirect(gt_http_req *req, gt_http_res *res, void *arg)
-{
-    (void)req, (void)arg;
-    gt_http_res_status(res, 302);
-    gt_http_res_header(res, "Location", "/hello");
-    return 0;
-}
-
-static int h_loop(gt_http_req *req, gt_http_res *res, void *arg)
-{
-    (void)req, (void)arg;
-    gt_http_res_status(res, 302);
-    gt_http_res_header(res, "Location", "/loop");
-    return 0;
-}
-
-static int h_seq(gt_http_req *req, gt_http_res *res, void *arg)
-{
-    const char *i = gt_http_req_query(req, "i");
-
-    (void)arg;
-    gt_sleep(1); /* let the others pile up on the server */
-    return gt_http_res_printf(res, "seq=%s", i ? i : "?");
-}
-
-/* ---- the fixture --------------------------------------------------------- */
-
-typedef struct fixture {
-    gt_rt *rt;
-    gt_http_server *srv;
-    gt_http_router *router;
-    int port;
-    gt_co_fn body;
-} fixture;
-
-static fixture fx;
-
-static int run_body(void *arg)
-{
-    fixture *f = arg;
-
-    f->body(f);
-    gt_rt_stop(f->rt);
-    return 0;
-}
-
-static void with_server(gt_co_fn body, int workers)
-{
-    gt_rt_config rc = {.workers = workers};
-    gt_http_config hc = {.host = "127.0.0.1"};
-    gt_http_router *r;
-
-    atomic_store(&hang_started, 0);
-    atomic_store(&hang_rc, 0);
-    atomic_store(&proxy_rc, 1);
-    memset(&fx, 0, sizeof(fx));
-    fx.body = body;
-    ck_assert_int_eq(gt_rt_new(&fx.rt, &rc), 0);
-    ck_assert_int_eq(gt_http_router_new(&r), 0);
-    gt_http_router_add(r, "GET", "/hello", h_hello, NULL);
-    gt_http_router_add(r, NULL, "/echo", h_echo, NULL);
-    gt_http_router_add(r, "GET", "/headers", h_headers, NULL);
-    gt_http_router_add(r, "GET", "/big", h_big, NULL);
-    gt_http_router_add(r, "GET", "/chunked", h_chunked, NULL);
-    gt_http_router_add(r, "GET", "/hang", h_hang, NULL);
-    gt_http_router_add(r, "GET", "/redirect", h_redirect, NULL);
-    gt_http_router_add(r, "GET", "/loop", h_loop, NULL);
-    gt_http_router_add(r, "GET", "/seq", h_seq, NULL);
-    gt_http_router_add(r, "GET", "/proxy", h_proxy, NULL);
-    fx.router = r;
-    ck_assert_int_eq(
-        gt_http_server_open(&fx.srv, fx.rt, &hc, gt_http_router_dispatch, r),
-        0);
-    fx.port = server_port = gt_http_server_port(fx.srv);
-    ck_assert_int_eq(gt_rt_post(fx.rt, 0, run_body, &fx), 0);
-    ck_assert_int_eq(gt_rt_run(fx.rt), 0);
-    gt_http_server_close(fx.srv);
-    gt_rt_free(fx.rt);
-    gt_http_router_free(fx.router);
-}
-
-/* "http://127.0.0.1:<port><path>" in a static buffer per call site. */
-static const char *url(char *buf, size_t cap, const char *path)
-{
-    snprintf(buf, cap, "http://127.0.0.1:%d%s", fx.port, path);
-    return buf;
-}
-
-#define URL(path) url((char[256]){0}, 256, (path))
-
-static uint64_t accepted(void)
-{
-    gt_http_stats st;
-
-    gt_http_server_get_stats(fx.srv, &st);
-    return st.accepted;
-}
-
-static uint64_t open_conns(void)
-{
-    gt_http_stats st;
-
-    gt_http_server_get_stats(fx.srv, &st);
-    return st.conns;
-}
-
-static int get(const char *path, gt_http_response **out, int64_t deadline)
-{
-    gt_http_request rq = {.url = URL(path)};
-
-    return gt_http_fetch(&rq, out, deadline);
-}
 
 /* ---- tests --------------------------------------------------------------- */
 
@@ -391,10 +165,10 @@ static int body_status(void *arg)
     gt_http_response *r;
 
     (void)arg;
-    ck_assert_int_eq(get("/nowhere", &r, gt_deadline_in(10000)), 0);
+    ck_assert_int_eq(get_path("/nowhere", &r, gt_deadline_in(10000)), 0);
     ck_assert_int_eq(gt_http_response_status(r), 404);
     gt_http_response_free(r);
-    ck_assert_int_eq(get("/hello?x=1", &r, GT_NEVER), 0);
+    ck_assert_int_eq(get_path("/hello?x=1", &r, GT_NEVER), 0);
     ck_assert_int_eq(gt_http_response_status(r), 200);
     gt_http_response_free(r);
     /* Method not allowed passes through too. */
@@ -479,7 +253,7 @@ static int body_size_cap(void *arg)
     ck_assert_uint_eq(strlen(gt_http_response_body(r, NULL)), 100000);
     gt_http_response_free(r);
     /* And the connection was not poisoned by the refusals. */
-    ck_assert_int_eq(get("/hello", &r, gt_deadline_in(10000)), 0);
+    ck_assert_int_eq(get_path("/hello", &r, gt_deadline_in(10000)), 0);
     ck_assert_int_eq(gt_http_response_status(r), 200);
     gt_http_response_free(r);
     return 0;
@@ -494,9 +268,9 @@ END_TEST
 /* Poll (bounded) until the server's /hang handler has ended. */
 static int wait_hang_ended(void)
 {
-    for (int i = 0; i < 500 && atomic_load(&hang_rc) == 0; i++)
+    for (int i = 0; i < 500 && atomic_load(&cl_hang_rc) == 0; i++)
         gt_sleep(10);
-    return atomic_load(&hang_rc);
+    return atomic_load(&cl_hang_rc);
 }
 
 static int body_deadline(void *arg)
@@ -504,20 +278,20 @@ static int body_deadline(void *arg)
     gt_http_response *r = (void *)1;
 
     (void)arg;
-    ck_assert_int_eq(get("/hang", &r, gt_deadline_in(200)), -ETIMEDOUT);
+    ck_assert_int_eq(get_path("/hang", &r, gt_deadline_in(200)), -ETIMEDOUT);
     ck_assert_ptr_null(r);
-    ck_assert_int_eq(atomic_load(&hang_started), 1);
+    ck_assert_int_eq(atomic_load(&cl_hang_started), 1);
     /* The worker answers at once afterwards. */
-    ck_assert_int_eq(get("/hello", &r, gt_deadline_in(10000)), 0);
+    ck_assert_int_eq(get_path("/hello", &r, gt_deadline_in(10000)), 0);
     gt_http_response_free(r);
     /* The server saw the connection close: its handler was cancelled. */
     ck_assert_int_eq(wait_hang_ended(), -ECANCELED);
     /* A deadline already past starts nothing. */
-    ck_assert_int_eq(get("/hang", &r, 0), -ETIMEDOUT);
-    ck_assert_int_eq(atomic_load(&hang_started), 1);
+    ck_assert_int_eq(get_path("/hang", &r, 0), -ETIMEDOUT);
+    ck_assert_int_eq(atomic_load(&cl_hang_started), 1);
     /* The coroutine's own deadline bounds the call as well. */
     gt_co_set_deadline(gt_co_self(), gt_deadline_in(200));
-    ck_assert_int_eq(get("/hang", &r, GT_NEVER), -ETIMEDOUT);
+    ck_assert_int_eq(get_path("/hang", &r, GT_NEVER), -ETIMEDOUT);
     gt_co_set_deadline(gt_co_self(), GT_NEVER);
     return 0;
 }
@@ -533,7 +307,7 @@ static int fetch_hang(void *arg)
     gt_http_response *r;
 
     (void)arg;
-    return get("/hang", &r, GT_NEVER);
+    return get_path("/hang", &r, GT_NEVER);
 }
 
 static int body_cancel(void *arg)
@@ -544,15 +318,15 @@ static int body_cancel(void *arg)
 
     (void)arg;
     ck_assert_int_eq(gt_co_spawn(&child, fetch_hang, NULL), 0);
-    for (int i = 0; i < 500 && !atomic_load(&hang_started); i++)
+    for (int i = 0; i < 500 && !atomic_load(&cl_hang_started); i++)
         gt_sleep(10);
-    ck_assert_int_eq(atomic_load(&hang_started), 1);
+    ck_assert_int_eq(atomic_load(&cl_hang_started), 1);
     ck_assert_uint_eq(open_conns(), 1);
     /* While it waits, the worker serves other fetches. */
-    ck_assert_int_eq(get("/hello", &r, gt_deadline_in(10000)), 0);
+    ck_assert_int_eq(get_path("/hello", &r, gt_deadline_in(10000)), 0);
     ck_assert_int_eq(gt_http_response_status(r), 200);
     gt_http_response_free(r);
-    ck_assert_int_eq(atomic_load(&hang_rc), 0);
+    ck_assert_int_eq(atomic_load(&cl_hang_rc), 0);
     ck_assert_uint_eq(open_conns(), 2); /* the second one stays cached */
     gt_co_cancel(child);
     ck_assert_int_eq(gt_co_join(child, &result, gt_deadline_in(5000)), 0);
@@ -566,7 +340,7 @@ static int body_cancel(void *arg)
     /* A cancelled caller starts nothing. */
     gt_co_cancel(gt_co_self());
     ck_assert_int_eq(fetch_hang(NULL), -ECANCELED);
-    ck_assert_int_eq(atomic_load(&hang_started), 1);
+    ck_assert_int_eq(atomic_load(&cl_hang_started), 1);
     return 0;
 }
 
@@ -581,7 +355,7 @@ static int fetch_proxy(void *arg)
     gt_http_response *r;
 
     (void)arg;
-    return get("/proxy", &r, GT_NEVER);
+    return get_path("/proxy", &r, GT_NEVER);
 }
 
 /* A request whose client goes away aborts the fetches its handler has in
@@ -593,16 +367,16 @@ static int body_cancel_chain(void *arg)
 
     (void)arg;
     ck_assert_int_eq(gt_co_spawn(&child, fetch_proxy, NULL), 0);
-    for (int i = 0; i < 500 && !atomic_load(&hang_started); i++)
+    for (int i = 0; i < 500 && !atomic_load(&cl_hang_started); i++)
         gt_sleep(10);
-    ck_assert_int_eq(atomic_load(&hang_started), 1);
+    ck_assert_int_eq(atomic_load(&cl_hang_started), 1);
     gt_co_cancel(child);
     ck_assert_int_eq(gt_co_join(child, &result, gt_deadline_in(5000)), 0);
     ck_assert_int_eq(result, -ECANCELED);
     /* The server cancelled /proxy, whose fetch was cancelled, which closed
      * its connection, so the server cancelled /hang too. */
     ck_assert_int_eq(wait_hang_ended(), -ECANCELED);
-    ck_assert_int_eq(atomic_load(&proxy_rc), -ECANCELED);
+    ck_assert_int_eq(atomic_load(&cl_proxy_rc), -ECANCELED);
     return 0;
 }
 
@@ -619,7 +393,7 @@ static int body_keepalive(void *arg)
 
     (void)arg;
     for (int i = 0; i < 3; i++) {
-        ck_assert_int_eq(get("/hello", &r, gt_deadline_in(10000)), 0);
+        ck_assert_int_eq(get_path("/hello", &r, gt_deadline_in(10000)), 0);
         ck_assert_int_eq(gt_http_response_status(r), 200);
         gt_http_response_free(r);
     }
@@ -648,7 +422,7 @@ static int fetch_seq(void *arg)
 
     snprintf(path, sizeof(path), "/seq?i=%d", i);
     snprintf(want, sizeof(want), "seq=%d", i);
-    if (get(path, &r, gt_deadline_in(20000)) == 0 &&
+    if (get_path(path, &r, gt_deadline_in(20000)) == 0 &&
         gt_http_response_status(r) == 200 &&
         strcmp(gt_http_response_body(r, NULL), want) == 0)
         atomic_fetch_add(&fetched_ok, 1);
