@@ -256,18 +256,24 @@ END_TEST
 typedef struct staller {
     gt_tcp_listener *l;
     bool mysql;
-    bool saw_hello; /* a TLS ClientHello arrived */
-    bool connect_done;
+    bool no_tls;      /* say the server has no TLS ('N', no CLIENT_SSL) */
+    bool saw_hello;   /* a TLS ClientHello arrived */
+    bool saw_login;   /* no_tls MariaDB: the client's login arrived */
+    const char *opts; /* the URL's; sslmode=require when NULL */
 } staller;
 
-/* A MariaDB server greeting (protocol 10) offering CLIENT_SSL, with
- * mysql_native_password: 4-byte header, then the payload. */
-static size_t greeting(unsigned char *b)
+/* MariaDB's OK packet (sequence 2, after the client's login): a login
+ * accepted. */
+static const unsigned char my_ok[] = {7, 0, 0, 2, 0, 0, 0, 2, 0, 0, 0};
+
+/* A MariaDB server greeting (protocol 10) offering CLIENT_SSL unless
+ * 'no_tls', with mysql_native_password: 4-byte header, then the payload. */
+static size_t greeting(unsigned char *b, bool no_tls)
 {
     static const char ver[] = "5.5.5-10.11.0-greentor-stall";
     /* LONG_PASSWORD FOUND_ROWS LONG_FLAG CONNECT_WITH_DB PROTOCOL_41 SSL
      * TRANSACTIONS SECURE_CONNECTION | MULTI_* PLUGIN_AUTH */
-    unsigned caps = 0x0000AA0Fu | 0x000F0000u;
+    unsigned caps = (0x0000AA0Fu | 0x000F0000u) & ~(no_tls ? 0x800u : 0u);
     size_t n = 4;
 
     b[n++] = 10;
@@ -309,7 +315,7 @@ static int stall_serve(void *arg)
     if (gt_tcp_accept(s->l, &c, gt_deadline_in(10000)) < 0)
         return -1;
     if (s->mysql) {
-        n = (ssize_t)greeting(hello);
+        n = (ssize_t)greeting(hello, s->no_tls);
         skip = 4 + 32; /* then the client's SSLRequest packet */
     } else {
         n = 0;
@@ -320,8 +326,13 @@ static int stall_serve(void *arg)
     while ((n = gt_tcp_read(c, buf + have, sizeof(buf) - have,
                             gt_deadline_in(10000))) > 0) {
         if (!s->mysql && have < 8 && have + (size_t)n >= 8 &&
-            gt_tcp_write_all(c, "S", 1, GT_NEVER) < 0)
+            gt_tcp_write_all(c, s->no_tls ? "N" : "S", 1, GT_NEVER) < 0)
             break;
+        if (s->mysql && s->no_tls && !s->saw_login) {
+            s->saw_login = true; /* in the clear: accept it */
+            if (gt_tcp_write_all(c, my_ok, sizeof(my_ok), GT_NEVER) < 0)
+                break;
+        }
         have += (size_t)n;
         if (have > skip && buf[skip] == 0x16) /* TLS handshake record */
             s->saw_hello = true;
@@ -333,27 +344,30 @@ done:
     return 0;
 }
 
+/* Connect (sslmode=require unless s->opts) to a listener of ours
+ * answering as 's' says; the connect's result, its handle in *db. */
+static int open_staller(staller *s, gt_co **srv, gt_db **db)
+{
+    char url[1024];
+
+    ck_assert_int_eq(gt_tcp_listen(&s->l, "127.0.0.1", 0, 8), 0);
+    ck_assert_int_eq(gt_co_spawn(srv, stall_serve, s), 0);
+    snprintf(url, sizeof(url), "%s://u:p@127.0.0.1:%d/d?%s%s",
+             s->mysql ? "mysql" : "postgres", gt_tcp_listener_port(s->l),
+             s->opts ? s->opts : "sslmode=require",
+             s->mysql ? "" : "&gssencmode=disable");
+    return gt_db_open(db, url, gt_deadline_in(500));
+}
+
 static int t_stall(void *arg)
 {
     staller s = {.mysql = arg != NULL};
-    char url[256];
     gt_co *srv;
     gt_db *db = NULL;
-    int rc;
-    bool hello_before;
+    int rc = open_staller(&s, &srv, &db);
+    bool hello_before = s.saw_hello;
 
-    ck_assert_int_eq(gt_tcp_listen(&s.l, "127.0.0.1", 0, 8), 0);
-    ck_assert_int_eq(gt_co_spawn(&srv, stall_serve, &s), 0);
-    snprintf(url, sizeof(url),
-             s.mysql ? "mysql://u:p@127.0.0.1:%d/d?sslmode=require"
-                     : "postgres://u:p@127.0.0.1:%d/d?sslmode=require"
-                       "&gssencmode=disable",
-             gt_tcp_listener_port(s.l));
-    rc = gt_db_open(&db, url, gt_deadline_in(500));
-    hello_before = s.saw_hello;
-    s.connect_done = true;
-    ck_assert_msg(rc == -ETIMEDOUT, "%s: %d %s", url, rc,
-                  db ? gt_db_errmsg(db) : "");
+    ck_assert_msg(rc == -ETIMEDOUT, "%d %s", rc, db ? gt_db_errmsg(db) : "");
     ck_assert_msg(hello_before, "the ClientHello did not reach the listener "
                                 "while the connect waited");
     gt_db_close(db);
@@ -371,6 +385,39 @@ END_TEST
 START_TEST(mysql_stalled_handshake_ends_at_the_deadline)
 {
     ck_assert_int_eq(run_main(t_stall, "mysql"), 0);
+}
+END_TEST
+
+/* TLS asked of a server without it: refused, saying so. PostgreSQL and
+ * MariaDB's verify-full refuse before the login; MariaDB's require (and
+ * verify-ca) log in unencrypted -- Connector/C 3.3 -- and greentor then
+ * refuses the session. */
+static int t_no_tls(void *arg)
+{
+    const int *which = arg;
+    char opts[600];
+    staller s = {.mysql = *which > 0, .no_tls = true};
+    gt_co *srv;
+    gt_db *db = NULL;
+    int rc;
+
+    snprintf(opts, sizeof(opts), "sslmode=verify-full&sslrootcert=%s", ca());
+    s.opts = *which == 2 ? opts : NULL;
+    rc = open_staller(&s, &srv, &db);
+    ck_assert_msg(rc == -ECONNREFUSED, "%d %s", rc, db ? gt_db_errmsg(db) : "");
+    ck_assert_msg(strstr(gt_db_errmsg(db), "SSL"), "%s", gt_db_errmsg(db));
+    ck_assert(s.saw_login == (*which == 1));
+    gt_db_close(db);
+    gt_co_join(srv, NULL, GT_NEVER);
+    gt_tcp_listener_close(s.l);
+    return 0;
+}
+
+START_TEST(tls_against_a_server_without_it_is_refused)
+{
+    int which = _i; /* 0 PostgreSQL, 1 MariaDB require, 2 verify-full */
+
+    ck_assert_int_eq(run_main(t_no_tls, &which), 0);
 }
 END_TEST
 
@@ -436,6 +483,7 @@ void add_db_tls_tests(Suite *s)
     tcase_add_test(tc, mysql_wrong_ca_is_refused_naming_the_certificate);
     tcase_add_test(tc, pg_stalled_handshake_ends_at_the_deadline);
     tcase_add_test(tc, mysql_stalled_handshake_ends_at_the_deadline);
+    tcase_add_loop_test(tc, tls_against_a_server_without_it_is_refused, 0, 3);
     tcase_add_loop_test(tc, pool_over_tls_runs_queries, 0, 2);
     suite_add_tcase(s, tc);
 }

@@ -38,8 +38,13 @@
  * never holds the loop: PostgreSQL's runs in PQconnectPoll() steps on the
  * driver pool, MariaDB's whole connect does (Connector/C's handshake
  * blocks). A handshake that fails (an untrusted certificate, a name that
- * does not match, a server without TLS under require) is -ECONNREFUSED,
- * the library's reason in gt_db_errmsg() ("certificate verify failed").
+ * does not match, a server without TLS) is -ECONNREFUSED, the library's
+ * reason in gt_db_errmsg() ("certificate verify failed"). MariaDB limit
+ * (Connector/C 3.3): only verify-full refuses a server that offers no TLS
+ * before logging in; under require and verify-ca the login packet (user
+ * name, the password's challenge response) goes out unencrypted to such a
+ * server, or to someone in the path who strips TLS, before the session
+ * is refused -- use verify-full where that matters.
  *     postgres://u:p@db:5432/app?sslmode=verify-full&sslrootcert=/etc/ca.pem
  *     mysql://u:p@10.0.0.5/app?sslmode=verify-full&sslrootcert=/etc/ca.pem
  *

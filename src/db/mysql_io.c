@@ -31,12 +31,20 @@
  * library's connect timeout), and the socket is made non-blocking
  * before the handle comes back: the library's non-blocking calls then
  * suspend on SSL_read()/SSL_write()'s WANT_READ/WANT_WRITE like any
- * other read or write. */
+ * other read or write.
+ *
+ * Connector/C 3.3 refuses a server that offers no TLS only when it also
+ * checks the server's name (verify-full); under require and verify-ca it
+ * logs in unencrypted instead. So a session that came back without a
+ * cipher is refused here, never used (the login packet has gone out
+ * unencrypted by then: the limit db.h states). */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+
+#include <errmsg.h>
 
 #include "mysql.h"
 
@@ -209,10 +217,11 @@ static void tls_connect_done(void *arg)
 }
 
 /* Connect io->my (set up, not connected) with TLS on the driver pool.
- * 0 (connected), 1 (failed: the library holds the error), or -ETIMEDOUT /
+ * 0 (connected), 1 (failed: the library holds the error), -ECONNREFUSED
+ * (connected without TLS: closed, c's message set), or -ETIMEDOUT /
  * -ECANCELED / -ENOMEM / -EAGAIN with io->my gone. */
 static int tls_connect_io(my_io *io, const my_target *t, const char *dbname,
-                          int64_t deadline)
+                          my_conn *c, int64_t deadline)
 {
     tls_connect *a = calloc(1, sizeof(*a));
     int rc, res, fd, flags;
@@ -232,8 +241,17 @@ static int tls_connect_io(my_io *io, const my_target *t, const char *dbname,
     io->my = a->my;
     rc = a->ret ? 0 : 1;
     tls_connect_free(a);
-    fd = (int)mysql_get_socket(io->my);
-    if (rc == 0 && fd >= 0 && (flags = fcntl(fd, F_GETFL)) >= 0)
+    if (rc == 0 && !mysql_get_ssl_cipher(io->my)) {
+        gt__my_io_close(io, true);
+        return c ? gt__db_error(&c->base, -ECONNREFUSED,
+                                CR_SSL_CONNECTION_ERROR, NULL,
+                                "TLS/SSL error: the server did not offer TLS "
+                                "(sslmode=require or verify-ca); session "
+                                "refused")
+                 : -ECONNREFUSED;
+    }
+    fd = rc == 0 ? (int)mysql_get_socket(io->my) : -1;
+    if (fd >= 0 && (flags = fcntl(fd, F_GETFL)) >= 0)
         fcntl(fd, F_SETFL, flags | O_NONBLOCK);
     return rc;
 }
@@ -254,7 +272,7 @@ int gt__my_io_connect(my_io *io, const my_target *t, const char *dbname,
         return -ENOMEM;
     if (t->tls.mode != MY_TLS_OFF) {
         io->lib_timeout = false;
-        return tls_connect_io(io, t, dbname, deadline);
+        return tls_connect_io(io, t, dbname, c, deadline);
     }
     return gt__my_run(c, &op,
                       mysql_real_connect_start(
