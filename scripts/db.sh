@@ -19,6 +19,11 @@
 #                                 (transaction pooling, db-pgbouncer.sh)
 #   GT_FO_PRIMARY_PORT [25434]  GT_FO_STANDBY_PORT [25435]   the failover
 #                                 test's own primary and standby (db-failover.sh)
+# TLS: at the first start a throw-away CA and a server certificate for
+# 127.0.0.1 and localhost are made with the openssl CLI under $GT_DB_DIR/tls
+# (tls_certs below), and both servers turn ssl on with them; plaintext stays
+# accepted. `env` prints the CA as GT_TEST_DB_CA, and a second CA that
+# signed nothing as GT_TEST_DB_OTHER_CA (for the wrong-CA tests).
 #   (The defaults lie below 32768, outside Linux's ephemeral port range, so
 #   that no outgoing connection of a busy machine can hold one of them.)
 # Ports and max_connections are applied at each start, so changing them takes
@@ -59,6 +64,7 @@ MY_SOCK="$MY_RUN/mysql.sock"
 MY_PID="$MY_RUN/mysql.pid"
 MY_LOG="$DIR/mysql.log"
 MARKER="$DIR/.greentor-db"
+TLS_DIR="$DIR/tls"
 
 log() { printf 'db: %s\n' "$*" >&2; }
 die() { log "$*"; exit 1; }
@@ -164,6 +170,59 @@ need_deps() {
     "$HERE/deps.sh" test >&2
 }
 
+# ---- TLS ---------------------------------------------------------------------
+
+# A CA, a server certificate it signed (EC P-256, SAN 127.0.0.1 and
+# localhost, 10 years) and another CA that signed nothing, made once and
+# kept: the servers read them at every start, and tests trust ca.crt. Each
+# server gets its own copy of the key, owned by its user and 0600, because
+# PostgreSQL refuses a key anyone else may read and the two may run as
+# different users.
+tls_certs() {
+    local pg="$1" my="$2" ext="$TLS_DIR/server.ext"
+    mkdir -p "$TLS_DIR"
+    chmod 755 "$TLS_DIR"
+    if [[ ! -s "$TLS_DIR/server.crt" || ! -s "$TLS_DIR/server.key" ]]; then
+        log "making a test CA and a server certificate in $TLS_DIR"
+        command -v openssl >/dev/null || need_deps "openssl"
+        printf '%s\n' 'basicConstraints = critical, CA:FALSE' \
+            'keyUsage = critical, digitalSignature, keyEncipherment' \
+            'extendedKeyUsage = serverAuth' \
+            'subjectAltName = IP:127.0.0.1, DNS:localhost' >"$ext"
+        tls_ca ca "greentor test CA"
+        tls_ca other-ca "greentor unrelated CA"
+        openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
+            -nodes -subj "/CN=localhost" -keyout "$TLS_DIR/server.key" \
+            -out "$TLS_DIR/server.csr" 2>/dev/null ||
+            die "openssl could not make the server key"
+        openssl x509 -req -in "$TLS_DIR/server.csr" -CA "$TLS_DIR/ca.crt" \
+            -CAkey "$TLS_DIR/ca.key" -set_serial "0x$(openssl rand -hex 8)" \
+            -days 3650 -extfile "$ext" -out "$TLS_DIR/server.crt" 2>/dev/null ||
+            die "openssl could not sign the server certificate"
+        chmod 600 "$TLS_DIR/server.key" "$TLS_DIR/ca.key" "$TLS_DIR/other-ca.key"
+        chmod 644 "$TLS_DIR"/*.crt
+    fi
+    tls_key_for "$pg" pg
+    tls_key_for "$my" mysql
+}
+
+# A self-signed CA: $TLS_DIR/<name>.crt and <name>.key.
+tls_ca() {
+    openssl req -x509 -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
+        -nodes -days 3650 -subj "/CN=$2" \
+        -addext "basicConstraints = critical, CA:TRUE" \
+        -addext "keyUsage = critical, keyCertSign, cRLSign" \
+        -keyout "$TLS_DIR/$1.key" -out "$TLS_DIR/$1.crt" 2>/dev/null ||
+        die "openssl could not make the CA $1"
+}
+
+# $TLS_DIR/<server>-server.key: the server key, owned by its user, 0600.
+tls_key_for() {
+    local key="$TLS_DIR/$2-server.key"
+    install -m 600 "$TLS_DIR/server.key" "$key"
+    [[ $EUID -ne 0 ]] || chown "$1:" "$key"
+}
+
 # ---- PostgreSQL --------------------------------------------------------------
 
 # Newest installed major version (ls + sort -V: 9.6 < 10 < 15).
@@ -205,6 +264,9 @@ port = $PG_PORT
 max_connections = $PG_MAX_CONN
 unix_socket_directories = '$PG_RUN'
 unix_socket_permissions = 0700
+ssl = on
+ssl_cert_file = '$TLS_DIR/server.crt'
+ssl_key_file = '$TLS_DIR/pg-server.key'
 EOF
     [[ $EUID -ne 0 ]] || chown "$1:" "$PG_DATA/greentor.conf"
 }
@@ -237,6 +299,7 @@ pg_start() {
     own "$PG_RUN" "$user" 755
     own "$PG_LOG" "$user" 644 file
     rm -f "$PG_DATA/postmaster.pid" "$PG_RUN"/.s.PGSQL.*
+    tls_certs "$user" "$(my_user)"
     pg_conf "$user"
     log "starting postgres on 127.0.0.1:$PG_PORT (as $user, log $PG_LOG)"
     as_user "$user" "$bin/pg_ctl" start -D "$PG_DATA" -l "$PG_LOG" -w \
@@ -306,7 +369,9 @@ my_spawn() {
     local opts=(--no-defaults --datadir="$MY_DATA" --socket="$MY_SOCK"
         --port="$MY_PORT" --bind-address=127.0.0.1 --pid-file="$MY_PID"
         --log-error="$MY_LOG" --max-connections="$MY_MAX_CONN"
-        --skip-name-resolve --character-set-server=utf8mb4)
+        --skip-name-resolve --character-set-server=utf8mb4
+        --ssl-ca="$TLS_DIR/ca.crt" --ssl-cert="$TLS_DIR/server.crt"
+        --ssl-key="$TLS_DIR/mysql-server.key")
     [[ $EUID -ne 0 ]] || opts+=(--user="$user")
     (close_inherited && cd / && exec setsid -w "$MARIADBD" "${opts[@]}" \
         </dev/null >>"$MY_LOG" 2>&1) &
@@ -350,6 +415,7 @@ my_start() {
     own "$MY_RUN" "$user" 755
     own "$MY_LOG" "$user" 644 file
     rm -f "$MY_PID" "$MY_SOCK"
+    tls_certs "$(pg_user)" "$user"
     log "starting mariadb on 127.0.0.1:$MY_PORT (as $user, log $MY_LOG)"
     my_spawn "$user"
     my_wait_up || { tail -20 "$MY_LOG" >&2; die "mariadb did not start"; }
@@ -399,6 +465,8 @@ cmd_env() {
     echo "export GT_TEST_PG_URL=postgres://greentor:greentor@127.0.0.1:$PG_PORT/greentor_test"
     echo "export GT_TEST_MYSQL_URL=mysql://greentor:greentor@127.0.0.1:$MY_PORT/greentor_test"
     echo "export GT_TEST_BOUNCER_URL=postgres://greentor:greentor@127.0.0.1:$PGB_PORT/greentor_test"
+    echo "export GT_TEST_DB_CA=$TLS_DIR/ca.crt"
+    echo "export GT_TEST_DB_OTHER_CA=$TLS_DIR/other-ca.crt"
 }
 
 # Serialise start/stop/destroy (`make -j` may start the servers twice) on

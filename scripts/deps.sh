@@ -27,8 +27,8 @@
 set -euo pipefail
 
 BUILD_PKGS=(gcc make pkg-config libuv1-dev libpq-dev libmariadb-dev
-    libsqlite3-dev libjansson-dev libcurl4-openssl-dev libhiredis-dev check
-    valgrind)
+    libsqlite3-dev libjansson-dev libcurl4-openssl-dev libhiredis-dev
+    libssl-dev check valgrind)
 # libc6-dev-arm64-cross is only a Recommends of the cross gcc, and we install
 # without recommends: without it there is no libc.a to link -static against.
 # qemu-user-static runs the result without binfmt_misc or a target sysroot.

@@ -66,6 +66,7 @@ static Suite *db_suite(void)
     add_db_mysql_tests(s);
     add_db_mysql_side_tests(s);
     add_db_mysql_wedged_tests(s);
+    add_db_tls_tests(s);
     add_db_batch_tests(s, "sqlite");
     add_db_batch_tests(s, "postgres");
     add_db_init_tests(s, "sqlite");

@@ -15,10 +15,13 @@ export PKG_CONFIG_PATH=$prefix/lib/pkgconfig
 # The README's command, word for word but for the prefix.
 cc -o "$prefix/bookmarks" examples/bookmarks/main.c \
     $(pkg-config --cflags --libs greentor) -Wl,-rpath,"$prefix/lib"
-if ldd "$prefix/bookmarks" | grep -q 'not found'; then
-    ldd "$prefix/bookmarks"
+# ldd's output is taken whole first: `ldd | grep -q` under pipefail fails
+# when grep's early exit kills ldd with SIGPIPE (seen under load).
+libs=$(ldd "$prefix/bookmarks")
+if grep -q 'not found' <<<"$libs"; then
+    echo "$libs"
     exit 1
 fi
-ldd "$prefix/bookmarks" | grep -q "$prefix/lib/libgreentor.so" ||
-    { echo "not linked against the installed libgreentor"; exit 1; }
+grep -q "$prefix/lib/libgreentor.so" <<<"$libs" ||
+    { echo "not linked against the installed libgreentor"; echo "$libs"; exit 1; }
 echo "out of tree: examples/bookmarks built against $prefix"

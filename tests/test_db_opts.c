@@ -51,6 +51,26 @@ static const opt_case opt_cases[] = {
     {"sqlite::memory:?synchronous=sometimes", "synchronous must be one of",
      NULL},
     {"postgres://h/d?reset_on_release=maybe", "reset_on_release must be", NULL},
+    /* TLS: libpq's modes; MariaDB's the same names without the downgrades. */
+    {"postgres://h/d?sslmode=verify_full", "sslmode must be one of",
+     "verify-full"},
+    {"mysql://h/d?sslmode=prefer", "sslmode must be one of",
+     "disable|require|verify-ca|verify-full"},
+    {"mysql://h/d?ssl_ca=x", "unknown option 'ssl_ca'", "sslrootcert"},
+    {"mysql://h/d?sslrootcert=/ca.crt", "sslrootcert needs sslmode=require",
+     NULL},
+    {"mysql://h/d?sslmode=disable&sslkey=/k", "sslkey needs sslmode", NULL},
+    {"mysql://h/d?sslmode=verify-ca", "sslmode=verify-ca needs sslrootcert",
+     NULL},
+    {"mysql://h/d?sslmode=verify-full&sslrootcert=",
+     "sslmode=verify-full needs sslrootcert", NULL},
+    {"mysql://h/d?sslmode=require", NULL, NULL},
+    {"mysql://u:p@h/d?sslmode=verify-full&sslrootcert=/ca.crt&sslcert=/c"
+     "&sslkey=/k&sslpassword=s",
+     NULL, NULL},
+    {"postgres://u:p@h/d?sslmode=verify-ca&sslrootcert=/ca.crt"
+     "&sslpassword=s",
+     NULL, NULL},
     /* The last occurrence is the one that counts (gt__db_url_opt). */
     {"sqlite::memory:?max_open=x&max_open=3", NULL, NULL},
     {"sqlite::memory:?max_open=3&max_open=x", "max_open must be", NULL},
@@ -195,6 +215,10 @@ static const struct {
      "postgres://h/d?password=***&max_open=2"},
     {"postgres://h/d?max_open=2&sslpassword=x",
      "postgres://h/d?max_open=2&sslpassword=***"},
+    {"mysql://u:p@h/d?sslmode=verify-ca&sslrootcert=/ca.crt&sslpassword=k"
+     "&sslkey=/k.pem",
+     "mysql://u:***@h/d?sslmode=verify-ca&sslrootcert=/ca.crt&sslpassword=***"
+     "&sslkey=/k.pem"},
     {"postgres://h/d?a@b=1", "postgres://h/d?a@b=1"},
     {"sqlite::memory:", "sqlite::memory:"},
     {"sqlite:///tmp/x.db?mode=offload", "sqlite:///tmp/x.db?mode=offload"},

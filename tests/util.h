@@ -89,6 +89,7 @@ void add_db_mysql_wedged_tests(Suite *s);
 void add_db_batch_tests(Suite *s, const char *backend);
 void add_db_pg_params_tests(Suite *s);
 void add_db_pg_wedged_tests(Suite *s);
+void add_db_tls_tests(Suite *s);
 void add_db_pools_tests(Suite *s);
 void add_db_init_tests(Suite *s, const char *backend);
 void add_pool_tests(Suite *s, const char *backend);

@@ -15,13 +15,38 @@
  * in transaction pooling mode, where a named statement does not survive
  * the change of server connection between transactions), init (below);
  * for PostgreSQL application_name, sslmode, sslrootcert, sslcert, sslkey,
- * gssencmode, options, target_session_attrs and port (a list with a host
- * list; all passed to libpq); for SQLite busy_timeout_ms (default 5000),
+ * sslpassword, gssencmode, options, target_session_attrs and port (a list
+ * with a host list; all passed to libpq); for MariaDB/MySQL TLS under the
+ * same names (below); for SQLite busy_timeout_ms (default 5000),
  * mode=inline|offload and synchronous=off|normal|full|extra. The pool's
  * options (greentor/pool.h) ride in the same string and are accepted here
  * too. Any other option, or a number out of its range (milliseconds
  * 0-2147483647), is refused with -EINVAL: a typo must not leave a default
  * in place. gt_db_check_url() says which and why.
+ *
+ * TLS. Both servers take libpq's option names. sslmode: disable, require
+ * (encrypted, server not checked unless sslrootcert is given), verify-ca
+ * (its certificate chains to sslrootcert), verify-full (and names the
+ * URL's host: an address or a name in its subjectAltName); PostgreSQL
+ * also allow and prefer, and defaults to prefer (libpq's default: TLS when
+ * the server offers it). MariaDB defaults to disable, has no allow/prefer,
+ * and refuses (-EINVAL, before connecting) sslrootcert, sslcert, sslkey or
+ * sslpassword without TLS on, and verify-ca/verify-full without
+ * sslrootcert. sslrootcert is a PEM CA file, sslcert/sslkey a client
+ * certificate and its key (sslpassword: the key's passphrase, hidden by
+ * gt_db_url_redact()). The handshake is within the connect's deadline and
+ * never holds the loop: PostgreSQL's runs in PQconnectPoll() steps on the
+ * driver pool, MariaDB's whole connect does (Connector/C's handshake
+ * blocks). A handshake that fails (an untrusted certificate, a name that
+ * does not match, a server without TLS) is -ECONNREFUSED, the library's
+ * reason in gt_db_errmsg() ("certificate verify failed"). MariaDB limit
+ * (Connector/C 3.3): only verify-full refuses a server that offers no TLS
+ * before logging in; under require and verify-ca the login packet (user
+ * name, the password's challenge response) goes out unencrypted to such a
+ * server, or to someone in the path who strips TLS, before the session
+ * is refused -- use verify-full where that matters.
+ *     postgres://u:p@db:5432/app?sslmode=verify-full&sslrootcert=/etc/ca.pem
+ *     mysql://u:p@10.0.0.5/app?sslmode=verify-full&sslrootcert=/etc/ca.pem
  *
  * Init SQL. Each init=<statement> option (percent-encoded: %20 for a
  * space, %3D for '=', %26 for '&'; empty ones are ignored) runs once on

@@ -56,8 +56,8 @@ static int lib_error(my_conn *c, unsigned int code, const char *state,
     else if (server)
         rc = -ECONNRESET;
     else if (code == CR_CONNECTION_ERROR || code == CR_CONN_HOST_ERROR ||
-             code == CR_UNKNOWN_HOST)
-        rc = -ECONNREFUSED;
+             code == CR_UNKNOWN_HOST || code == CR_SSL_CONNECTION_ERROR)
+        rc = -ECONNREFUSED; /* TLS too: untrusted, wrong name, no TLS */
     else if (code == CR_SERVER_GONE_ERROR || code == CR_SERVER_LOST ||
              code == CR_SERVER_LOST_EXTENDED || code == CR_ERR_NET_READ ||
              code == CR_ERR_NET_WRITE)
@@ -132,6 +132,9 @@ static int conn_setup(my_conn *c, const gt__db_url *url)
     c->connect_ms = ms == 0 ? GT_NEVER : ms;                 /* 0: no limit */
     c->target.connect_s = (unsigned int)((ms + 999) / 1000); /* 0: none */
     c->target.port = url->port > 0 ? (unsigned int)url->port : 0;
+    rc = gt__my_tls_setup(c, url);
+    if (rc < 0)
+        return rc;
     rc = gt__my_target_copy(&c->target, url->host, url->user, url->password);
     if (rc == 0)
         rc = gt__stmt_cache_init(&c->cache, (size_t)cap, gt__my_evict_stmt, c);

@@ -18,11 +18,22 @@ typedef struct my_io {
     bool lib_timeout; /* we passed MYSQL_WAIT_TIMEOUT to the call */
 } my_io;
 
-/* Where to connect; kept for the side connection that sends KILL QUERY. */
+/* TLS from the URL (mysql_tls.c): the mode, in increasing strictness,
+ * and the files. */
+enum { MY_TLS_OFF, MY_TLS_REQUIRE, MY_TLS_VERIFY_CA, MY_TLS_VERIFY_FULL };
+
+typedef struct my_tls {
+    int mode;                           /* MY_TLS_*; OFF: the rest is NULL */
+    char *ca, *cert, *key, *passphrase; /* owned; NULL: not given */
+} my_tls;
+
+/* Where to connect; kept for the side connection that sends KILL QUERY,
+ * which goes over TLS like its connection. */
 typedef struct my_target {
     char *host, *user, *password; /* owned; NULL = library default */
     unsigned int port;
     unsigned int connect_s; /* library connect timeout, whole seconds */
+    my_tls tls;
 } my_target;
 
 /* One suspended library call: which one, and where its result goes. */
@@ -95,6 +106,8 @@ int gt__my_drive(my_op *op, int *status, int64_t deadline);
  * gt__my_target_free()). */
 int gt__my_target_copy(my_target *t, const char *host, const char *user,
                        const char *password);
+/* A deep copy of 'src' into 'dst': 0 or -ENOMEM (free dst either way). */
+int gt__my_target_dup(my_target *dst, const my_target *src);
 void gt__my_target_free(my_target *t);
 /* Close the handle; 'dirty': mid-protocol, so shut the socket down first. */
 void gt__my_io_close(my_io *io, bool dirty);
@@ -106,6 +119,16 @@ int gt__my_set_broken(my_conn *c, int rc);
 void gt__my_evict_stmt(void *ctx, void *handle, bool server_alive);
 /* Record st's failed call's error on c (mapped to our code). */
 int gt__my_stmt_error(my_conn *c, MYSQL_STMT *st);
+
+/* mysql_tls.c */
+/* Read and check the URL's TLS options into c->target.tls: 0, or -EINVAL
+ * / -ENOMEM with the message set. */
+int gt__my_tls_setup(my_conn *c, const gt__db_url *u);
+/* Set t's options on a handle before its connect: 0 or -ENOMEM. */
+int gt__my_tls_apply(MYSQL *my, const my_tls *t);
+/* Copy s into d: 0 or -ENOMEM (free d either way). */
+int gt__my_tls_dup(my_tls *d, const my_tls *s);
+void gt__my_tls_free(my_tls *t);
 
 /* mysql_rows.c */
 /* Build *out from the stored result of 'st': 0 or an error (message set). */

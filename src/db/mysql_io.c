@@ -17,11 +17,35 @@
  * default, malloc'd per connection without a guard page -- 256 KiB in
  * Connector/C 3.3 (measured; older releases used 60 KiB). We keep it: TLS
  * and auth plugins run there, and glibc maps a block that size lazily, so
- * the untouched part costs no memory. */
+ * the untouched part costs no memory.
+ *
+ * TLS is the exception to the exception. Connector/C 3.3 runs its
+ * handshake (SSL_connect) on a blocking socket even inside
+ * mysql_real_connect_start(), waiting there up to its connect timeout
+ * with the loop held (measured: a silent server held it for the whole
+ * connect_timeout_ms, past the caller's deadline), and leaves the socket
+ * blocking, so that every later SSL_read() blocked too (measured: a
+ * SLEEP(5) ran its 5 s through a 300 ms deadline). So a TLS
+ * connect is the blocking mysql_real_connect() on the driver pool
+ * (gt_run_detached(): the caller leaves at its deadline, and a connect
+ * left behind is closed on its thread when it ends, bounded by the
+ * library's connect timeout), and the socket is made non-blocking
+ * before the handle comes back: the library's non-blocking calls then
+ * suspend on SSL_read()/SSL_write()'s WANT_READ/WANT_WRITE like any
+ * other read or write.
+ *
+ * Connector/C 3.3 refuses a server that offers no TLS only when it also
+ * checks the server's name (verify-full); under require and verify-ca it
+ * logs in unencrypted instead. So a session that came back without a
+ * cipher is refused here, never used (the login packet has gone out
+ * unencrypted by then: the limit db.h states). */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+
+#include <errmsg.h>
 
 #include "mysql.h"
 
@@ -159,6 +183,80 @@ int gt__my_run(my_conn *c, my_op *op, int status, int64_t deadline)
     return c ? gt__my_set_broken(c, rc) : rc;
 }
 
+/* A TLS connect on the driver pool: everything it reads is its own, so
+ * that it can outlive a caller that left at its deadline. */
+typedef struct tls_connect {
+    MYSQL *my;
+    my_target t;
+    char *dbname;
+    MYSQL *ret; /* mysql_real_connect()'s result */
+} tls_connect;
+
+static int tls_connect_run(void *arg)
+{
+    tls_connect *a = arg;
+
+    a->ret = mysql_real_connect(a->my, a->t.host, a->t.user, a->t.password,
+                                a->dbname, a->t.port, NULL, CLIENT_FOUND_ROWS);
+    return 0;
+}
+
+static void tls_connect_free(tls_connect *a)
+{
+    gt__my_target_free(&a->t);
+    free(a->dbname);
+    free(a);
+}
+
+/* A connect nobody waits for any more: closed on its thread. */
+static void tls_connect_done(void *arg)
+{
+    tls_connect *a = arg;
+
+    mysql_close(a->my);
+    tls_connect_free(a);
+}
+
+/* Connect io->my (set up, not connected) with TLS on the driver pool.
+ * 0 (connected), 1 (failed: the library holds the error), -ECONNREFUSED
+ * (connected without TLS: closed, c's message set), or -ETIMEDOUT /
+ * -ECANCELED / -ENOMEM / -EAGAIN with io->my gone. */
+static int tls_connect_io(my_io *io, const my_target *t, const char *dbname,
+                          my_conn *c, int64_t deadline)
+{
+    tls_connect *a = calloc(1, sizeof(*a));
+    int rc, res, fd, flags;
+
+    if (!a || gt__my_target_dup(&a->t, t) < 0 ||
+        (dbname && !(a->dbname = strdup(dbname)))) {
+        if (a)
+            tls_connect_free(a);
+        return -ENOMEM;
+    }
+    a->my = io->my;
+    io->my = NULL; /* a's until the call comes back */
+    rc = gt_run_detached(GT_THREADS_DRIVER, tls_connect_run, a,
+                         tls_connect_done, deadline, &res);
+    if (rc < 0)
+        return rc; /* tls_connect_done() has it, now or later */
+    io->my = a->my;
+    rc = a->ret ? 0 : 1;
+    tls_connect_free(a);
+    if (rc == 0 && !mysql_get_ssl_cipher(io->my)) {
+        gt__my_io_close(io, true);
+        return c ? gt__db_error(&c->base, -ECONNREFUSED,
+                                CR_SSL_CONNECTION_ERROR, NULL,
+                                "TLS/SSL error: the server did not offer TLS "
+                                "(sslmode=require or verify-ca); session "
+                                "refused")
+                 : -ECONNREFUSED;
+    }
+    fd = rc == 0 ? (int)mysql_get_socket(io->my) : -1;
+    if (fd >= 0 && (flags = fcntl(fd, F_GETFL)) >= 0)
+        fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+    return rc;
+}
+
 /* Make io->my and connect it. Returns gt__my_run()'s result, or -ENOMEM. */
 int gt__my_io_connect(my_io *io, const my_target *t, const char *dbname,
                       my_conn *c, int64_t deadline)
@@ -170,8 +268,13 @@ int gt__my_io_connect(my_io *io, const my_target *t, const char *dbname,
     if (!io->my || mysql_options(io->my, MYSQL_OPT_NONBLOCK, NULL) ||
         mysql_options(io->my, MYSQL_SET_CHARSET_NAME, "utf8mb4") ||
         (secs && mysql_options(io->my, MYSQL_OPT_CONNECT_TIMEOUT, &secs)) ||
-        mysql_options(io->my, MYSQL_OPT_LOCAL_INFILE, &no))
+        mysql_options(io->my, MYSQL_OPT_LOCAL_INFILE, &no) ||
+        gt__my_tls_apply(io->my, &t->tls) < 0)
         return -ENOMEM;
+    if (t->tls.mode != MY_TLS_OFF) {
+        io->lib_timeout = false;
+        return tls_connect_io(io, t, dbname, c, deadline);
+    }
     return gt__my_run(c, &op,
                       mysql_real_connect_start(
                           &op.mret, io->my, t->host, t->user, t->password,
@@ -214,10 +317,22 @@ int gt__my_target_copy(my_target *t, const char *host, const char *user,
     return rc;
 }
 
+int gt__my_target_dup(my_target *dst, const my_target *src)
+{
+    int rc = gt__my_target_copy(dst, src->host, src->user, src->password);
+
+    dst->port = src->port;
+    dst->connect_s = src->connect_s;
+    if (gt__my_tls_dup(&dst->tls, &src->tls) < 0)
+        rc = -ENOMEM;
+    return rc;
+}
+
 void gt__my_target_free(my_target *t)
 {
     free(t->host);
     free(t->user);
     free(t->password);
     t->host = t->user = t->password = NULL;
+    gt__my_tls_free(&t->tls);
 }

@@ -120,10 +120,7 @@ static my_kill *kill_start(my_conn *c)
     bool oom = !k;
 
     if (k) {
-        k->target.port = c->target.port;
-        k->target.connect_s = c->target.connect_s;
-        oom = gt__my_target_copy(&k->target, c->target.host, c->target.user,
-                                 c->target.password) < 0;
+        oom = gt__my_target_dup(&k->target, &c->target) < 0;
         k->thread_id = c->thread_id;
         k->until = c->settle_by;
         gt_waitq_init(&k->done_q);

@@ -22,6 +22,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/ssl.h>
+
 #include "pg.h"
 
 static void pg_close(gt_db *db);
@@ -71,12 +73,26 @@ int gt__pg_proto(pg_conn *c, const char *what)
 
 /* ---- the connection's I/O ------------------------------------------------ */
 
+/* Bytes OpenSSL has decrypted that libpq has not taken yet. libpq reads
+ * one TLS record at a time into what room its buffer has (>= 8 KiB), so
+ * a 16 KiB record (PostgreSQL 17 sends large messages in them) can leave
+ * part of itself here, and the socket would not wake a wait for it.
+ * libpq's own waits check this too (pqSocketCheck()). */
+static bool tls_pending(pg_conn *c)
+{
+    SSL *ssl = PQsslInUse(c->pq) ? PQsslStruct(c->pq, "OpenSSL") : NULL;
+
+    return ssl && SSL_pending(ssl) > 0;
+}
+
 /* Wait on the connection's socket, registering it with this worker's loop
  * first if it is not (after gt_db_detach() moved it between workers). */
 static int pg_wait(pg_conn *c, int events, int64_t deadline)
 {
     int rc;
 
+    if ((events & GT_READABLE) && tls_pending(c))
+        return GT_READABLE;
     if (!c->watch.poll &&
         (rc = gt_fdwatch_open(&c->watch, PQsocket(c->pq))) < 0)
         return rc;

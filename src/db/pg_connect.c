@@ -123,8 +123,8 @@ static int ci_init(conninfo *ci, pg_conn *c, const gt__db_url *u,
                    int64_t deadline)
 {
     static const char *const pass[] = {
-        "sslmode", "sslrootcert",         "sslcert", "sslkey", "gssencmode",
-        "options", "target_session_attrs"};
+        "sslmode",     "sslrootcert", "sslcert", "sslkey",
+        "sslpassword", "gssencmode",  "options", "target_session_attrs"};
     const char *app = gt__db_url_opt(u, "application_name");
     size_t i;
     int rc;

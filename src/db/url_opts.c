@@ -62,10 +62,16 @@ static const known_opt known_opts[] = {
     NUM("connect_timeout_ms", ALL, 0, MS_MAX),
     NUM("stmt_cache", ALL, 0, COUNT_MAX),
     TXT("application_name", PG),
-    TXT("sslmode", PG),
-    TXT("sslrootcert", PG),
-    TXT("sslcert", PG),
-    TXT("sslkey", PG),
+    /* TLS: libpq's names, and for MariaDB the same (mysql_tls.c), which
+     * has no allow/prefer: a downgrade the URL cannot see. */
+    {"sslmode", PG, CHOICE, false, false, 0, 0,
+     "disable|allow|prefer|require|verify-ca|verify-full"},
+    {"sslmode", MY, CHOICE, false, false, 0, 0,
+     "disable|require|verify-ca|verify-full"},
+    TXT("sslrootcert", PG | MY),
+    TXT("sslcert", PG | MY),
+    TXT("sslkey", PG | MY),
+    TXT("sslpassword", PG | MY), /* a secret: gt_db_url_redact() hides it */
     TXT("gssencmode", PG),
     TXT("options", PG),
     TXT("target_session_attrs", PG),
@@ -191,6 +197,31 @@ static int check_value(checker *p, const known_opt *o, const char *v)
     return 0;
 }
 
+/* A mysql URL's TLS files only mean something with TLS on (its sslmode
+ * defaults to disable), and a verify mode without a CA could only be a
+ * mistake: Connector/C would connect without checking anything. Refused,
+ * so that a URL asking for a check always gets one (db/mysql_tls.c). */
+static int check_mysql_tls(checker *p)
+{
+    static const char *const files[] = {"sslrootcert", "sslcert", "sslkey",
+                                        "sslpassword"};
+    const char *mode = gt__db_url_opt(p->u, "sslmode");
+    const char *ca = gt__db_url_opt(p->u, "sslrootcert");
+
+    for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++)
+        if ((!mode || strcmp(mode, "disable") == 0) &&
+            gt__db_url_opt(p->u, files[i]))
+            return fail(p, -EINVAL,
+                        "option %s needs sslmode=require, verify-ca or "
+                        "verify-full (a mysql URL's sslmode is disable "
+                        "unless given)",
+                        files[i]);
+    if (mode && strncmp(mode, "verify-", 7) == 0 && !(ca && ca[0]))
+        return fail(p, -EINVAL, "sslmode=%s needs sslrootcert (the CA file)",
+                    mode);
+    return 0;
+}
+
 int gt__db_url_check(const gt__db_url *u, char *err, size_t errlen)
 {
     checker p = {u, err, errlen};
@@ -213,7 +244,7 @@ int gt__db_url_check(const gt__db_url *u, char *err, size_t errlen)
         if (rc < 0)
             return rc;
     }
-    return 0;
+    return bit == MY ? check_mysql_tls(&p) : 0;
 }
 
 int gt_db_check_url(const char *url, char *err, size_t errlen)
