@@ -255,10 +255,14 @@ int preview(gt_http_req *req, gt_http_res *res, void *arg)
     rc = gt_http_fetch(&rq, &page, fetch_deadline(cfg));
     if (rc == -ECANCELED || rc == -ENOMEM)
         return rc; /* the client left; out of memory: 503 */
-    if (rc < 0)
+    if (rc < 0) {  /* curl's words too, when they add something */
+        const char *why = gt_strerror(rc);
+        bool more = *err && strcmp(err, why) != 0;
+
         return gt_http_res_error(res, 502, "cannot fetch %s: %s%s%s%s", rq.url,
-                                 gt_strerror(rc), *err ? " (" : "", err,
-                                 *err ? ")" : "");
+                                 why, more ? " (" : "", more ? err : "",
+                                 more ? ")" : "");
+    }
     rc = gt_http_res_json(res, summary(page));
     gt_http_response_free(page);
     return rc;
