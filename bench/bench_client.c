@@ -18,7 +18,10 @@
  *
  * Usage: bench_client URL [N [CALLS [ROUNDS]]]   (defaults 16 20000 5)
  * Environment: BENCH_CA, a CA file for https:// URLs. Prints one line per
- * run and a Markdown row of medians; exits 1 if any call failed. */
+ * run and a Markdown row of medians; exits 1 if any call failed. With
+ * BENCH_ONLY=greentor or libcurl it makes one run of that client alone,
+ * no warm-up (for counting instructions under callgrind: the difference
+ * between two call counts is the cost of the extra calls alone). */
 #include <curl/curl.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -288,7 +291,7 @@ static double median(double *v, int n)
 int main(int argc, char **argv)
 {
     static const char *const names[] = {"greentor", "libcurl"};
-    const char *url = argc > 1 ? argv[1] : NULL;
+    const char *url = argc > 1 ? argv[1] : NULL, *only = getenv("BENCH_ONLY");
     int n = argc > 2 ? atoi(argv[2]) : 16;
     long calls = argc > 3 ? atol(argv[3]) : 20000, errs = 0;
     int rounds = argc > 4 ? atoi(argv[4]) : 5;
@@ -303,6 +306,15 @@ int main(int argc, char **argv)
         return 2;
     }
     curl_global_init(CURL_GLOBAL_DEFAULT);
+    if (only) {
+        int w = strcmp(only, "libcurl") == 0;
+        result r = run(w, url, n, calls, &errs);
+
+        printf("%s alone: %ld calls, %.0f calls/s, %ld connections\n", names[w],
+               calls, r.calls_per_s, r.conns);
+        curl_global_cleanup();
+        return errs ? 1 : 0;
+    }
     printf("# %s, N=%d, %ld calls a run, %d rounds\n", url, n, calls, rounds);
     for (int w = 0; w < 2; w++) /* warm-up, not recorded */
         run(w, url, n, calls / 10 > n ? calls / 10 : n, &errs);

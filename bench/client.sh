@@ -3,7 +3,13 @@
 # libcurl on threads (bench/bench_client.c), against nginx-light on
 # loopback, over plain HTTP and HTTPS, both with keep-alive.
 #
-# Usage: make build/bench/bench_client && bench/client.sh
+# Usage: make build/bench/bench_client && bench/client.sh [instructions]
+#
+# "instructions": instead of timing, user-space instructions per call of
+# each client alone under callgrind, from two runs of LOW and HIGH calls
+# ((I(HIGH) - I(LOW)) / (HIGH - LOW): start-up, connects and TLS
+# handshakes cancel out). Exact and immune to the machine's load, but
+# blind to the kernel.
 # Environment (defaults in brackets):
 #   NS ["1 16"]          concurrencies: N coroutines against N threads
 #   CALLS [20000]        calls in each run; ROUNDS [5] runs of each a variant
@@ -12,6 +18,7 @@
 #   SERVER_CPUS [1]      taskset list for nginx ("" = not pinned)
 #   CLIENT_CPUS [0]      taskset list for bench_client ("" = not pinned)
 #   LOCK [/tmp/gt-load.lock]  the shared lock, held around each client run
+#   NS_IC ["1 16"], LOW [500], HIGH [2500]   for "instructions"
 #
 # nginx (scripts/tls_nginx.sh: a CA made now, one worker, keepalive_requests
 # raised so that no connection is closed during a run) is started first,
@@ -53,6 +60,46 @@ one() {
     grep '^|' "$out" | tail -1
 }
 
+# ir <client> <url> <n> <calls> <ca>: callgrind's instruction total of one
+# run of that client alone, under the lock.
+ir() {
+    local out="$WORK/cg.out" cmd=(valgrind --tool=callgrind -q
+        --callgrind-out-file="$WORK/cg.out" "$BENCH" "$2" "$3" "$4")
+    [[ -z "$CLIENT_CPUS" ]] || cmd=(taskset -c "$CLIENT_CPUS" "${cmd[@]}")
+    rm -f "$out"
+    timeout 900 flock -w 300 "$LOCK" env BENCH_ONLY="$1" BENCH_CA="$5" \
+        "${cmd[@]}" >&2 || die "bench_client $1 under callgrind failed"
+    awk '/^(summary|totals):/ { print $2; exit }' "$out"
+}
+
+instructions() {
+    local n url c lo hi ca ig il
+    LOW="${LOW:-500}" HIGH="${HIGH:-2500}"
+    echo
+    echo "User-space instructions per call (callgrind, ($HIGH - $LOW) calls):"
+    echo
+    echo "| url | N | greentor | libcurl | ratio g/c |"
+    echo "|---|---:|---:|---:|---:|"
+    for n in ${NS_IC:-1 16}; do
+        for url in "http://127.0.0.1:$PLAIN_PORT/" "https://localhost:$TLS_PORT/"; do
+            ca=""
+            [[ "$url" != https* ]] || ca="$WORK/ca.pem"
+            for c in greentor libcurl; do
+                log "callgrind: $c, $url, N=$n"
+                lo="$(ir "$c" "$url" "$n" "$LOW" "$ca")"
+                hi="$(ir "$c" "$url" "$n" "$HIGH" "$ca")"
+                if [[ "$c" == greentor ]]; then
+                    ig=$(((hi - lo) / (HIGH - LOW)))
+                else
+                    il=$(((hi - lo) / (HIGH - LOW)))
+                fi
+            done
+            printf '| %s | %s | %s | %s | %s |\n' "$url" "$n" "$ig" "$il" \
+                "$(awk -v a="$ig" -v b="$il" 'BEGIN { printf "%.2fx", a / b }')"
+        done
+    done
+}
+
 main() {
     local nginx=() n url pids
     [[ -x "$BENCH" ]] || die "$BENCH missing: make build/bench/bench_client"
@@ -70,8 +117,13 @@ main() {
     echo "- commit $(git -C "$ROOT" rev-parse --short HEAD), $(curl --version | head -1 | cut -d' ' -f1-5)," \
         "$(nginx -v 2>&1 | sed 's/.*: //'); bench_client on CPUs ${CLIENT_CPUS:-any}," \
         "nginx (1 worker) on CPUs ${SERVER_CPUS:-any}; $CALLS calls a run, $ROUNDS rounds, medians"
+    if [[ "${1:-}" == instructions ]]; then
+        command -v valgrind >/dev/null || die "valgrind missing"
+        instructions
+        return
+    fi
     echo
-    echo "| url | N | greentor calls/s | libcurl calls/s | ratio | greentor µs CPU/call | libcurl µs CPU/call | ratio | nginx µs CPU/call (greentor's runs / libcurl's) |"
+    echo "| url | N | greentor calls/s | libcurl calls/s | ratio g/c | greentor µs CPU/call | libcurl µs CPU/call | ratio g/c | nginx µs CPU/call (greentor's runs / libcurl's) |"
     echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
     for n in $NS; do
         for url in "http://127.0.0.1:$PLAIN_PORT/" "https://localhost:$TLS_PORT/"; do
