@@ -116,12 +116,13 @@ main() {
         "$(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
     echo "- commit $(git -C "$ROOT" rev-parse --short HEAD), $(curl --version | head -1 | cut -d' ' -f1-5)," \
         "$(nginx -v 2>&1 | sed 's/.*: //'); bench_client on CPUs ${CLIENT_CPUS:-any}," \
-        "nginx (1 worker) on CPUs ${SERVER_CPUS:-any}; $CALLS calls a run, $ROUNDS rounds, medians"
+        "nginx (1 worker) on CPUs ${SERVER_CPUS:-any}"
     if [[ "${1:-}" == instructions ]]; then
         command -v valgrind >/dev/null || die "valgrind missing"
         instructions
         return
     fi
+    echo "- $CALLS calls a run, $ROUNDS rounds; medians, and ratios as the median of the rounds' ratios"
     echo
     echo "| url | N | greentor calls/s | libcurl calls/s | ratio g/c | greentor µs CPU/call | libcurl µs CPU/call | ratio g/c | nginx µs CPU/call (greentor's runs / libcurl's) |"
     echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
