@@ -258,8 +258,12 @@ install: $(B)/libgreentor.a $(B)/libgreentor.so $(B)/greentor.pc
 	install -m 644 $(B)/greentor.pc $(DESTDIR)$(LIBDIR)/pkgconfig/
 
 # ---- benchmarks ------------------------------------------------------------------
-BENCHES := bench_runtime bench_pool bench_db
+BENCHES := bench_runtime bench_pool bench_db bench_client
 $(B)/bench/bench_pool: bench/bench_pool.c $(B)/libgreentor.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $< -o $@ $(B)/libgreentor.a $(LIBS)
+
+$(B)/bench/bench_client: bench/bench_client.c $(B)/libgreentor.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $< -o $@ $(B)/libgreentor.a $(LIBS)
 

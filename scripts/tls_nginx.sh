@@ -18,6 +18,12 @@
 # so a test can tell which server answered and whether a connection was
 # reused. It returns once both ports accept connections, or fails with
 # nginx's error log. stop sends SIGTERM and waits for nginx to exit.
+#
+# For the client benchmarks (bench/client.sh), two optional variables:
+#   TLS_NGINX_PLAIN_PORT  also serve plain HTTP on 127.0.0.1:PORT, answering
+#                         "plain conn=<n>\n"
+#   TLS_NGINX_KEEPALIVE   keepalive_requests (nginx's default: 1000), so
+#                         that a long run keeps its connections
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -41,8 +47,12 @@ make_certs() {
 }
 
 write_conf() {
-    local d="$1" h2="$2" h1="$3"
+    local d="$1" h2="$2" h1="$3" plain="" keep=""
     mkdir -p "$d/nginx"
+    [[ -z "${TLS_NGINX_PLAIN_PORT:-}" ]] ||
+        plain="server { listen 127.0.0.1:$TLS_NGINX_PLAIN_PORT; location / { return 200 \"plain conn=\$connection\\n\"; } }"
+    [[ -z "${TLS_NGINX_KEEPALIVE:-}" ]] ||
+        keep="keepalive_requests $TLS_NGINX_KEEPALIVE;"
     cat >"$d/nginx.conf" <<EOF
 worker_processes 1;
 daemon off;
@@ -60,6 +70,8 @@ http {
     ssl_certificate $d/server.pem;
     ssl_certificate_key $d/server.key;
     ssl_protocols TLSv1.2 TLSv1.3;
+    $keep
+    $plain
     server {
         listen 127.0.0.1:$h2 ssl http2;
         location / { return 200 "tls h2 conn=\$connection\n"; }
@@ -88,7 +100,8 @@ start() {
     pid=$!
     echo "$pid" >"$d/nginx.pid"
     for ((i = 0; i < 200; i++)); do
-        if accepts "$h2" && accepts "$h1"; then
+        if accepts "$h2" && accepts "$h1" &&
+            accepts "${TLS_NGINX_PLAIN_PORT:-$h1}"; then
             return 0
         fi
         kill -0 "$pid" 2>/dev/null || break

@@ -13,7 +13,7 @@ make -s install PREFIX="$prefix" >"$prefix/make.log" 2>&1 ||
     { cat "$prefix/make.log"; exit 1; }
 export PKG_CONFIG_PATH=$prefix/lib/pkgconfig
 # The README's command, word for word but for the prefix.
-cc -o "$prefix/bookmarks" examples/bookmarks/main.c \
+cc -o "$prefix/bookmarks" examples/bookmarks/*.c \
     $(pkg-config --cflags --libs greentor) -Wl,-rpath,"$prefix/lib"
 # ldd's output is taken whole first: `ldd | grep -q` under pipefail fails
 # when grep's early exit kills ldd with SIGPIPE (seen under load).

@@ -408,6 +408,49 @@ START_TEST(test_keepalive)
 }
 END_TEST
 
+/* Coroutines that each fetch in a loop keep their connections: a burst
+ * of finished transfers (each leaves the multi at once, and its coroutine
+ * starts the next call only later) must not shrink libcurl's connection
+ * cache and close connections about to be reused. With libcurl's default
+ * cache this opened a new connection for about one call in ten. */
+#define LOOPERS 16
+#define LOOPS 25
+
+static int fetch_loop(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < LOOPS; i++) {
+        gt_http_response *r;
+
+        ck_assert_int_eq(get("/hello", &r, gt_deadline_in(20000)), 0);
+        ck_assert_int_eq(gt_http_response_status(r), 200);
+        gt_http_response_free(r);
+    }
+    return 0;
+}
+
+static int body_keepalive_many(void *arg)
+{
+    gt_co *cos[LOOPERS];
+    uint64_t before = accepted(), n;
+
+    (void)arg;
+    for (int i = 0; i < LOOPERS; i++)
+        ck_assert_int_eq(gt_co_spawn(&cos[i], fetch_loop, NULL), 0);
+    for (int i = 0; i < LOOPERS; i++)
+        ck_assert_int_eq(gt_co_join(cos[i], NULL, GT_NEVER), 0);
+    n = accepted() - before;
+    ck_assert_msg(n <= LOOPERS, "%llu connections for %d coroutines",
+                  (unsigned long long)n, LOOPERS);
+    return 0;
+}
+
+START_TEST(test_keepalive_many)
+{
+    with_server(body_keepalive_many, 1);
+}
+END_TEST
+
 /* ---- many at once -------------------------------------------------------- */
 
 #define PER_WORKER 25
@@ -594,6 +637,7 @@ void add_client_tests(Suite *s)
     tcase_add_test(tc, test_cancel);
     tcase_add_test(tc, test_cancel_chain);
     tcase_add_test(tc, test_keepalive);
+    tcase_add_test(tc, test_keepalive_many);
     tcase_add_test(tc, test_concurrent);
     tcase_add_test(tc, test_errors);
     tcase_add_test(tc, test_oom);

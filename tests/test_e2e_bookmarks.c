@@ -8,9 +8,13 @@
  * coroutine client of httpc.c; the test also opens the database itself to
  * count audit rows and to drop the audit table, which must make an update
  * fail and roll back; on PostgreSQL it stops the postmaster to see
- * /healthz answer 503. SIGTERM must end the example with exit code 0. No
- * timing thresholds: waits are bounded only to turn a hang into a
- * failure. */
+ * /healthz answer 503. SIGTERM must end the example with exit code 0. For
+ * /preview the test serves the pages itself: a greentor server on
+ * loopback in the same runtime as its client, so the example's outbound
+ * fetches come back to this process while it waits for the example's
+ * answer. No timing thresholds: waits are bounded only to turn a hang
+ * into a failure (the example's fetch timeout is set to 1 s so that the
+ * page that never answers costs one second). */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -25,6 +29,7 @@
 
 #include <jansson.h>
 
+#include "http_fixture.h"
 #include "httpc.h"
 #include "util.h"
 
@@ -129,6 +134,7 @@ static void start(const char *backend)
         setenv("PORT", port, 1);
         setenv("STATIC_DIR", stat_dir, 1);
         setenv("CORS_ORIGINS", ORIGIN, 1);
+        setenv("PREVIEW_TIMEOUT_MS", "1000", 1);
         if (url)
             setenv("DATABASE_URL", url, 1);
         else
@@ -472,6 +478,180 @@ static void check_health_down(void)
     }
 }
 
+/* ---- /preview: pages served by the test ---------------------------------- */
+
+#define HTML "text/html; charset=utf-8"
+
+static int page_titled(gt_http_req *req, gt_http_res *res, void *arg)
+{
+    static const char page[] =
+        "<!doctype html><html><head><!-- <title>not this</title> -->\n"
+        "<TITLE lang=\"en\">\n  Tom &amp; Jerry &lt;3&gt;\t&quot;q&quot; "
+        "&apos;a&apos; &#233;&#x263a; &copy;  </Title>"
+        "<title>second</title></head><body>hi</body></html>";
+
+    (void)req, (void)arg;
+    gt_http_res_header(res, "Content-Type", HTML);
+    return gt_http_res_body(res, page, sizeof(page) - 1);
+}
+
+static int page_untitled(gt_http_req *req, gt_http_res *res, void *arg)
+{
+    (void)req, (void)arg;
+    gt_http_res_header(res, "Content-Type", HTML);
+    return gt_http_res_printf(res, "<html><head><titles>no</titles></head>"
+                                   "<body><p>no title</p></body></html>");
+}
+
+static int page_plain(gt_http_req *req, gt_http_res *res, void *arg)
+{
+    (void)req, (void)arg;
+    return gt_http_res_printf(res, "<title>text, not HTML</title>");
+}
+
+static int page_gone(gt_http_req *req, gt_http_res *res, void *arg)
+{
+    (void)req, (void)arg;
+    gt_http_res_status(res, 404);
+    gt_http_res_header(res, "Content-Type", HTML);
+    return gt_http_res_printf(res, "<title>Gone</title>");
+}
+
+static int page_moved(gt_http_req *req, gt_http_res *res, void *arg)
+{
+    (void)req, (void)arg;
+    gt_http_res_status(res, 302);
+    return gt_http_res_header(res, "Location", "/titled");
+}
+
+static int page_big(gt_http_req *req, gt_http_res *res, void *arg)
+{
+    static char page[300 * 1024];
+
+    (void)req, (void)arg;
+    memset(page, 'a', sizeof(page));
+    memcpy(page, "<title>big</title>", 18);
+    gt_http_res_header(res, "Content-Type", HTML);
+    return gt_http_res_body(res, page, sizeof(page));
+}
+
+/* Answers after the example's 1 s fetch timeout (or when the page server
+ * stops and cancels it). */
+static int page_slow(gt_http_req *req, gt_http_res *res, void *arg)
+{
+    (void)req, (void)arg;
+    gt_sleep(5000);
+    return gt_http_res_printf(res, "<title>late</title>");
+}
+
+static int page_port;
+
+/* A bookmark of the test's page at 'path' (or a full URL); its id. */
+static int64_t bookmark_of(const char *path)
+{
+    char body[256];
+    json_t *j;
+    int64_t id;
+
+    if (strncmp(path, "http", 4) == 0)
+        snprintf(body, sizeof(body), "{\"url\":\"%s\"}", path);
+    else
+        snprintf(body, sizeof(body), "{\"url\":\"http://127.0.0.1:%d%s\"}",
+                 page_port, path);
+    j = ok("POST", "/bookmarks", body, 201);
+    id = json_integer_value(json_object_get(j, "id"));
+    json_decref(j);
+    return id;
+}
+
+/* GET /preview of a bookmark of 'path': 200 and exactly {status,
+ * content_type, title}, 'type' and 'title' NULL for null. */
+static void expect_preview(const char *path, int status, const char *type,
+                           const char *title)
+{
+    char target[64];
+    json_t *j, *t;
+
+    snprintf(target, sizeof(target), "/preview/%lld",
+             (long long)bookmark_of(path));
+    j = ok("GET", target, NULL, 200);
+    ck_assert_msg(json_object_size(j) == 3, "%s: %zu fields", path,
+                  json_object_size(j));
+    ck_assert_int_eq(json_integer_value(json_object_get(j, "status")), status);
+    t = json_object_get(j, "content_type");
+    if (type)
+        ck_assert_str_eq(json_string_value(t), type);
+    else
+        ck_assert_msg(json_is_null(t), "%s: content_type not null", path);
+    t = json_object_get(j, "title");
+    if (title)
+        ck_assert_msg(json_is_string(t) &&
+                          strcmp(json_string_value(t), title) == 0,
+                      "%s: title '%s', expected '%s'", path,
+                      json_is_string(t) ? json_string_value(t)
+                                        : "(not a "
+                                          "string)",
+                      title);
+    else
+        ck_assert_msg(json_is_null(t), "%s: title not null", path);
+    json_decref(j);
+}
+
+/* GET /preview of a bookmark of 'path' (or URL) fails with 502. */
+static void expect_bad_gateway(const char *path, const char *msg)
+{
+    char target[64];
+
+    snprintf(target, sizeof(target), "/preview/%lld",
+             (long long)bookmark_of(path));
+    expect_error("GET", target, NULL, 502, msg);
+}
+
+static void check_preview(void)
+{
+    static const fx_route pages[] = {
+        {"GET", "/titled", page_titled}, {"GET", "/untitled", page_untitled},
+        {"GET", "/plain", page_plain},   {"GET", "/moved", page_moved},
+        {"GET", "/big", page_big},       {"GET", "/slow", page_slow},
+        {"GET", "/gone", page_gone},
+    };
+    gt_http_config cfg = {.host = "127.0.0.1", .drain_timeout_ms = 100};
+    gt_http_router *router;
+    gt_http_server *srv;
+    char closed[64];
+
+    ck_assert_int_eq(gt_http_router_new(&router), 0);
+    for (size_t i = 0; i < sizeof(pages) / sizeof(pages[0]); i++)
+        ck_assert_int_eq(gt_http_router_add(router, pages[i].method,
+                                            pages[i].pattern, pages[i].fn,
+                                            NULL),
+                         0);
+    ck_assert_int_eq(gt_http_server_open(&srv, gt_rt_self(), &cfg,
+                                         gt_http_router_dispatch, router),
+                     0);
+    page_port = gt_http_server_port(srv);
+
+    expect_preview("/titled", 200, HTML,
+                   "Tom & Jerry <3> \"q\" 'a' \xc3\xa9\xe2\x98\xba &copy;");
+    expect_preview("/untitled", 200, HTML, NULL);
+    expect_preview("/plain", 200, "text/plain; charset=utf-8", NULL);
+    expect_preview("/moved", 200, HTML,
+                   "Tom & Jerry <3> \"q\" 'a' \xc3\xa9\xe2\x98\xba &copy;");
+    /* The page's own status is reported, not passed on. */
+    expect_preview("/gone", 404, HTML, "Gone");
+    snprintf(closed, sizeof(closed), "http://127.0.0.1:%d/", test_free_port());
+    expect_bad_gateway(closed, "connection refused");
+    expect_bad_gateway("/big", "too large");
+    expect_bad_gateway("/slow", "timed out");
+    expect_error("GET", "/preview/99", NULL, 404, "no bookmark 99");
+    expect_error("GET", "/preview/abc", NULL, 404, "'id'");
+
+    gt_http_server_stop(srv);
+    ck_assert_int_eq(gt_http_server_join(srv, gt_deadline_in(WAIT_MS)), 0);
+    gt_http_server_close(srv);
+    gt_http_router_free(router);
+}
+
 static int client(void *arg)
 {
     (void)arg;
@@ -482,6 +662,7 @@ static int client(void *arg)
     check_update();
     check_delete();
     check_rest();
+    check_preview();
     if (bm.pg)
         check_health_down();
     httpc_close(&conn, 0);

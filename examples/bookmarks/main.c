@@ -7,6 +7,9 @@
  *   PUT    /bookmarks/:id   -> 200 or 404; the update and its audit row in
  *                              one transaction
  *   DELETE /bookmarks/:id   -> 204 or 404
+ *   GET    /preview/:id     -> {"status","content_type","title"} of the
+ *                              bookmark's page, fetched now (preview.c);
+ *                              404, or 502 when the fetch fails
  *   GET    /healthz         -> 200 when the database answers, else 503
  *   GET    /, /static/...   -> files from STATIC_DIR
  *
@@ -14,7 +17,8 @@
  * and 405 and the server's 413 included, with the request id and the CORS
  * fields on every response. Environment: PORT [8081], WORKERS [1],
  * DATABASE_URL [sqlite:bookmarks.db], STATIC_DIR
- * [examples/bookmarks/static], CORS_ORIGINS [*], ACCESS_LOG [unset]. */
+ * [examples/bookmarks/static], CORS_ORIGINS [*], ACCESS_LOG [unset],
+ * PREVIEW_TIMEOUT_MS [10000]. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -22,6 +26,7 @@
 #include <string.h>
 
 #include "greentor.h"
+#include "preview.h"
 
 #define BODY_MAX (64 * 1024)
 #define URL_MAX 2048
@@ -379,6 +384,7 @@ static int start(void *arg)
 int main(void)
 {
     static gt_http_static files;
+    static preview_cfg pv = {.pool = &pool};
     static const struct {
         const char *method, *pattern;
         gt_http_handler fn;
@@ -389,6 +395,7 @@ int main(void)
         {"GET", "/bookmarks/:id", get_one, NULL},
         {"PUT", "/bookmarks/:id", update, NULL},
         {"DELETE", "/bookmarks/:id", delete_one, NULL},
+        {"GET", "/preview/:id", preview, &pv},
         {"GET", "/healthz", healthz, NULL},
         {"GET", "/", gt_http_static_serve, &files},
         {"GET", "/static/*", gt_http_static_serve, &files},
@@ -400,6 +407,7 @@ int main(void)
     int rc = gt_http_router_new(&a.router);
 
     files.root = env("STATIC_DIR", "examples/bookmarks/static");
+    pv.timeout_ms = atoi(env("PREVIEW_TIMEOUT_MS", "10000"));
     for (size_t i = 0; rc == 0 && i < sizeof(routes) / sizeof(routes[0]); i++)
         rc = gt_http_router_add(a.router, routes[i].method, routes[i].pattern,
                                 routes[i].fn, routes[i].arg);

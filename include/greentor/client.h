@@ -7,7 +7,8 @@
  * only its coroutine. Each worker has one multi handle, made on its first
  * fetch and cleaned up when the runtime stops, so connections (and curl's
  * DNS cache) are reused between the calls of that worker, never shared
- * with another worker.
+ * with another worker. A worker keeps up to 256 connections, in use and
+ * idle; past that, a finished transfer closes the oldest idle one.
  *
  * Threads. Worker only: call from a coroutine of a worker thread.
  *

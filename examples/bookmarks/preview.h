@@ -1,0 +1,21 @@
+/* examples/bookmarks/preview.h -- GET /preview/:id, the bookmark's page
+ * fetched and summed up (preview.c). */
+#ifndef BOOKMARKS_PREVIEW_H
+#define BOOKMARKS_PREVIEW_H
+
+#include "greentor.h"
+
+/* What the route's handler needs: set before the server starts, read-only
+ * after. */
+typedef struct preview_cfg {
+    gt_pool **pool; /* the bookmarks' database */
+    int timeout_ms; /* longest fetch, also cut short by the request's own
+                     * deadline */
+} preview_cfg;
+
+/* GET /preview/:id with arg a preview_cfg: fetches the bookmark's URL and
+ * answers {"status","content_type","title"}; 404 for an unknown id, 502
+ * when the fetch fails. */
+int preview(gt_http_req *req, gt_http_res *res, void *arg);
+
+#endif
