@@ -422,7 +422,7 @@ static int fetch_loop(void *arg)
     for (int i = 0; i < LOOPS; i++) {
         gt_http_response *r;
 
-        ck_assert_int_eq(get("/hello", &r, gt_deadline_in(20000)), 0);
+        ck_assert_int_eq(get_path("/hello", &r, gt_deadline_in(20000)), 0);
         ck_assert_int_eq(gt_http_response_status(r), 200);
         gt_http_response_free(r);
     }
