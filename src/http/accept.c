@@ -104,10 +104,10 @@ static void log_pause(gt__http_worker *w, int err)
     }
     missed = atomic_exchange(&srv->pauses_unlogged, 0);
     fprintf(stderr,
-            "greentor http: worker %d cannot accept (%s, %zu "
+            "greentor http: worker %d cannot accept (%s, %d "
             "connections open); accepting paused until a descriptor "
             "frees (%u more pauses since the last message)\n",
-            w->index, gt_strerror(err), w->nconns, missed);
+            w->index, gt_strerror(err), w->conns.n, missed);
 }
 
 void gt__http_accept_pause(gt__http_worker *w, int err)

@@ -73,11 +73,7 @@ int gt__http_conn_new(gt__http_worker *w, const gt__http_io *io, void *io_data,
     c->timer.data = c;
     c->timer_due = -1;
     gt_waitq_init(&c->wq);
-    c->next = w->conns;
-    if (w->conns)
-        w->conns->prev = c;
-    w->conns = c;
-    w->nconns++;
+    gt__list_push_front(&w->conns, &c->link);
     GT__STAT_INC(w->n_conns);
     *out = c;
     return 0;
@@ -101,13 +97,7 @@ static void conn_free(gt__http_conn *c)
 {
     gt__http_worker *w = c->w;
 
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        w->conns = c->next;
-    if (c->next)
-        c->next->prev = c->prev;
-    w->nconns--;
+    gt__list_remove(&w->conns, &c->link);
     GT__STAT_DEC(w->n_conns);
     release_in(c);
     release_out(c);

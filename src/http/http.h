@@ -20,6 +20,7 @@
 #include <time.h>
 
 #include "greentor/http.h"
+#include "list.h"
 #include "parse.h"
 
 typedef struct gt__http_worker gt__http_worker;
@@ -112,17 +113,16 @@ struct gt__http_worker {
     gt_waitq wq;             /* the worker coroutine waits here */
     gt_waitq join_wq;        /* gt_http_server_join() callers of this
                                 worker wait here */
-    gt__http_conn *conns;    /* every open connection, a list */
-    size_t nconns;
-    gt__http_freelist bufs; /* free I/O buffers of srv->buf_size */
-    gt__http_freelist reqs; /* free request objects */
-    uv_timer_t trim;        /* trims both lists while they are long */
-    bool trim_open;         /* 'trim' is initialised and not closing */
-    bool trim_on;           /* 'trim' is started */
-    gt_http_req *scratch;   /* the request object the next head is
-                               parsed into (NULL: take one) */
-    char date[40];          /* "Date: <IMF-fixdate>\r\n", GT__DATE_LEN */
-    int64_t date_next;      /* gt_now() at which 'date' goes stale */
+    gt__list conns;          /* every open connection, through their link */
+    gt__http_freelist bufs;  /* free I/O buffers of srv->buf_size */
+    gt__http_freelist reqs;  /* free request objects */
+    uv_timer_t trim;         /* trims both lists while they are long */
+    bool trim_open;          /* 'trim' is initialised and not closing */
+    bool trim_on;            /* 'trim' is started */
+    gt_http_req *scratch;    /* the request object the next head is
+                                parsed into (NULL: take one) */
+    char date[40];           /* "Date: <IMF-fixdate>\r\n", GT__DATE_LEN */
+    int64_t date_next;       /* gt_now() at which 'date' goes stale */
     atomic_uint_fast64_t n_conns, n_accepted, n_rejected, n_requests;
 };
 
@@ -198,7 +198,7 @@ struct gt__http_conn {
     const gt__http_io *io;
     void *io_data; /* the transport's own, if it needs any */
     gt__http_worker *w;
-    gt__http_conn *prev, *next; /* in w->conns */
+    gt__link link; /* in w->conns */
 
     char *in;      /* input: a pooled buffer of buf_size bytes,
                       NULL when idle with nothing buffered */

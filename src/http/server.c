@@ -54,6 +54,8 @@
  * KILL QUERY side connections), SQLite's files, logs. 64 + 16 per worker,
  * but never more than half the limit. A program whose pools hold more
  * should set max_conns itself (include/greentor/http.h says so). */
+#define CONN(l) gt__list_entry(l, gt__http_conn, link)
+
 #define FD_RESERVE_BASE 64
 #define FD_RESERVE_PER_WORKER 16
 #define MAX_CONNS_CAP 65536
@@ -484,7 +486,7 @@ void gt__http_on_connection(uv_stream_t *l, int status)
     }
     if (status < 0) /* ECONNABORTED and the like: keep listening */
         return;
-    if (!w->stopping && w->nconns < (size_t)w->srv->cfg.max_conns &&
+    if (!w->stopping && w->conns.n < w->srv->cfg.max_conns &&
         accept_conn(w, l) == 0) {
         GT__STAT_INC(w->n_accepted);
         return;
@@ -535,9 +537,9 @@ static void on_listener_closed(uv_handle_t *h)
 /* Wait until every connection of the worker is gone or 'deadline'. */
 static bool wait_conns_gone(gt__http_worker *w, int64_t deadline)
 {
-    while (w->nconns > 0 && gt_waitq_wait(&w->wq, deadline) == 0)
+    while (w->conns.n > 0 && gt_waitq_wait(&w->wq, deadline) == 0)
         ;
-    return w->nconns == 0;
+    return w->conns.n == 0;
 }
 
 /* Past the drain deadline, a request still running is cancelled, not cut
@@ -545,7 +547,9 @@ static bool wait_conns_gone(gt__http_worker *w, int64_t deadline)
  * gets a 503 with "Connection: close" instead of silence. */
 static void cancel_in_flight(gt__http_worker *w)
 {
-    for (gt__http_conn *c = w->conns; c; c = c->next) {
+    for (gt__link *l = w->conns.head; l; l = l->next) {
+        gt__http_conn *c = CONN(l);
+
         c->close_after = true;
         if (c->co)
             gt_co_cancel(c->co);
@@ -557,7 +561,7 @@ static void cancel_in_flight(gt__http_worker *w)
 void gt__http_worker_stop(gt__http_worker *w, int drain_ms)
 {
     int64_t deadline = gt_deadline_in(drain_ms);
-    gt__http_conn *c, *next;
+    gt__link *l, *next;
     int was;
 
     w->stopping = true;
@@ -572,9 +576,9 @@ void gt__http_worker_stop(gt__http_worker *w, int drain_ms)
         w->handles++;
         uv_close((uv_handle_t *)&w->trim, on_trim_closed);
     }
-    for (c = w->conns; c; c = next) {
-        next = c->next;
-        gt__http_conn_drain(c);
+    for (l = w->conns.head; l; l = next) {
+        next = l->next; /* draining may free the connection */
+        gt__http_conn_drain(CONN(l));
     }
     /* Cancelled ourselves (the runtime is stopping), we cannot wait for
      * anything: then every phase below passes at once. */
@@ -582,13 +586,13 @@ void gt__http_worker_stop(gt__http_worker *w, int drain_ms)
         cancel_in_flight(w);
         wait_conns_gone(w, gt_deadline_in(GT__HTTP_STOP_GRACE_MS));
     }
-    for (c = w->conns; c; c = c->next)
-        gt__http_conn_close(c); /* what is left: cut it off */
+    for (l = w->conns.head; l; l = l->next)
+        gt__http_conn_close(CONN(l)); /* what is left: cut it off */
     /* Closing takes loop iterations, and the requests' cleanups may yield
      * (bounded by the runtime's cleanup_grace_ms): wait for them all, deaf
      * to a cancel. Every freed connection and closed handle wakes us. */
     was = gt_co_shield(1);
-    while (w->nconns > 0 || w->handles > 0)
+    while (w->conns.n > 0 || w->handles > 0)
         gt_waitq_wait(&w->wq, GT_NEVER);
     gt_co_shield(was);
 }
