@@ -81,6 +81,7 @@ ROWS=()         # "database|endpoint|conc|key|reference keys", in table order
 SECTIONS=()     # extra Markdown sections (bench_runtime, bench_db)
 STRACE_LINES=() # the syscalls-per-request lines
 LOAD_BEFORE=""  # /proc/loadavg at the start
+REV=""          # the commit, "(dirty)" if the tree was, at the start
 RUN_CMD="${BENCH_CMD:-BENCH_SECONDS=${BENCH_SECONDS:-10} BENCH_DBS='${BENCH_DBS:-sqlite postgres mysql}' BENCH_EXTRA=${BENCH_EXTRA:-1} bench/run.sh}"
 
 log() { printf 'bench: %s\n' "$*" >&2; }
@@ -641,10 +642,8 @@ table() {
 }
 
 machine() {
-    local cpu rev
+    local cpu rev="$REV"
     cpu="$(lscpu | sed -n 's/^Model name: *//p' | head -1)"
-    rev="$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
-    [[ -z "$(git -C "$ROOT" status --porcelain 2>/dev/null)" ]] || rev="$rev (dirty)"
     echo "- Date: $(date -d "@$START" '+%Y-%m-%d %H:%M %Z') (start of the run)"
     echo "- CPU: $cpu, $(nproc) cores; kernel $(uname -srm)"
     echo "- Commit: $rev"
@@ -721,6 +720,9 @@ main() {
     trap 'exit 143' TERM
     raise_limits
     LOAD_BEFORE="$(cut -d' ' -f1-3 /proc/loadavg)"
+    # The commit, read before this run writes its results file.
+    REV="$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+    [[ -z "$(git -C "$ROOT" status --porcelain 2>/dev/null)" ]] || REV="$REV (dirty)"
     [[ "$DBS" != *" postgres "* ]] || PG_URL="$(start_db pg PG)"
     [[ "$DBS" != *" mysql "* ]] || MY_URL="$(start_db mysql MYSQL)"
     start_nginx
