@@ -8,6 +8,18 @@
 #   BENCH_SECONDS [10]       length of each measurement, after a 2 s warm-up
 #   BENCH_PORT [18080]       the showcase's port; BENCH_NGINX_PORT [18081]
 #   BENCH_PARKED [100000]    parked coroutines for bench_runtime's memory test
+#   BENCH_H2O_PORT [18082]   h2o's port; BENCH_W_PORT [18083] the first of
+#                            the three ports of the WORKERS=2 section
+#   BENCH_DBS [sqlite postgres mysql]  the databases to run (sqlite alone
+#                            skips scripts/db.sh and the PostgreSQL rows)
+#   BENCH_EXTRA [1]          0 skips bench_runtime, bench_pool, bench_db
+#   BENCH_STRACE_SECONDS [2] length of each strace -c run (syscalls/request)
+#
+# Every wrk row also reports the server's µs of CPU per request: utime+stime
+# of all its threads and processes (/proc/<pid>/stat, the pid and its
+# children) just before and after the measured run, over the requests wrk
+# completed. Syscalls per request come from `strace -c -f` attached to the
+# server over a short wrk run (strace slows the server; the counts stand).
 #
 # For each database (SQLite, the showcase's default; PostgreSQL; MariaDB with
 # the pool capped at 8 connections) the showcase runs with WORKERS=1 pinned
@@ -37,6 +49,12 @@ CONCS=(64 256)
 DEPTH=16
 PORT="${BENCH_PORT:-18080}"
 NGINX_PORT="${BENCH_NGINX_PORT:-18081}"
+H2O_PORT="${BENCH_H2O_PORT:-18082}"
+W_PORT="${BENCH_W_PORT:-18083}"   # W_PORT: WORKERS=1, +1: WORKERS=2, +2: nginx x2
+DBS=" ${BENCH_DBS:-sqlite postgres mysql} "
+EXTRA="${BENCH_EXTRA:-1}"
+STRACE_SECS="${BENCH_STRACE_SECONDS:-2}"
+TCK="$(getconf CLK_TCK)"
 PARKED="${BENCH_PARKED:-100000}"
 SERVER_CPU=0
 CLIENT_CPU=1
@@ -54,9 +72,17 @@ START=""        # the run's start, seconds since the epoch: names the report
 WORK=""         # private temp dir: logs, wrk outputs, nginx prefix
 SERVER_PID=""   # the showcase, while one runs
 NGINX_PID=""    # nginx's master, while it runs
-declare -A RESULT=()  # key -> "rps|p50|p99|errors", or "!message"
-ROWS=()         # "database|endpoint|conc|key|reference key", in table order
+H2O_PID=""      # h2o, while it runs
+W_PIDS=()       # the WORKERS=2 section's servers, while they run
+STRACE_PID=""   # strace, while it runs
+MEASURE_PID=""  # the server the next measure() charges CPU to
+declare -A RESULT=()  # key -> "rps|p50|p99|errors|us cpu/req", or "!message"
+ROWS=()         # "database|endpoint|conc|key|reference keys", in table order
 SECTIONS=()     # extra Markdown sections (bench_runtime, bench_db)
+STRACE_LINES=() # the syscalls-per-request lines
+LOAD_BEFORE=""  # /proc/loadavg at the start
+REV=""          # the commit, "(dirty)" if the tree was, at the start
+RUN_CMD="${BENCH_CMD:-BENCH_SECONDS=${BENCH_SECONDS:-10} BENCH_DBS='${BENCH_DBS:-sqlite postgres mysql}' BENCH_EXTRA=${BENCH_EXTRA:-1} bench/run.sh}"
 
 log() { printf 'bench: %s\n' "$*" >&2; }
 die() { log "$*"; exit 1; }
@@ -77,9 +103,24 @@ stop_pid() {
 }
 
 cleanup() {
+    local p
+    stop_pid "$STRACE_PID"
     stop_pid "$SERVER_PID"
     stop_pid "$NGINX_PID"
+    stop_pid "$H2O_PID"
+    for p in "${W_PIDS[@]}"; do stop_pid "$p"; done
     [[ -z "$WORK" ]] || rm -rf "$WORK"
+}
+
+# utime+stime in ticks of a pid (all its threads) and its children.
+cpu_ticks() {
+    local p t=0 s
+    for p in "$1" $(pgrep -P "$1" || true); do
+        s="$(cut -d')' -f2 "/proc/$p/stat" 2>/dev/null)" || continue
+        read -r _ _ _ _ _ _ _ _ _ _ _ ut st _ <<<"$s"
+        t=$((t + ut + st))
+    done
+    echo "$t"
 }
 
 # Does anything answer HTTP on 127.0.0.1:port?
@@ -159,11 +200,21 @@ wrk_cmd() {
     [[ -z "${4:-}" ]] || CMD+=(-- "$DEPTH")
 }
 
-# showcase_cmd <database url or empty>
+# showcase_cmd <database url or empty> [port workers unpinned]
 showcase_cmd() {
-    CMD=(env PORT="$PORT" WORKERS=1)
+    CMD=(env PORT="${2:-$PORT}" WORKERS="${3:-1}")
     [[ -z "$1" ]] || CMD+=(DATABASE_URL="$1")
-    CMD+=(taskset -c "$SERVER_CPU" "$SHOWCASE")
+    [[ -n "${4:-}" ]] || CMD+=(taskset -c "$SERVER_CPU")
+    CMD+=("$SHOWCASE")
+}
+
+h2o_cmd() {
+    CMD=(taskset -c "$SERVER_CPU" h2o -c "$WORK/h2o/h2o.conf")
+}
+
+# wrk unpinned, for the WORKERS=2 section: <conc> <url> <secs>
+wrk2_cmd() {
+    CMD=(wrk -t1 -c"$1" -d"$3"s --latency --timeout 10s "$2")
 }
 
 nginx_cmd() {
@@ -195,26 +246,46 @@ parse_wrk() {
     /Socket errors:/ { gsub(",", ""); sock = "connect " $4 ", read " $6 \
         ", write " $8 ", timeout " $10; nsock = $4 + $6 + $8 + $10 }
     /Non-2xx or 3xx responses:/ { status = $NF }
+    / requests in / { done = $1 }
     END {
         if (rps == "") exit 1
         n = nsock + status; err = n
         if (status) err = err "; non-2xx " status
         if (nsock) err = err "; " sock
-        printf "%.0f|%s|%s|%s\n", rps, p50, p99, err
+        printf "%.0f|%s|%s|%s|%d\n", rps, p50, p99, err, done
     }' "$1"
 }
 
-# measure <key> <url> <conc> [pipelined]: warm up, measure, store RESULT[key].
+# finish <key> <wrk output> <ticks before> <ticks after>: RESULT[key] with
+# the µs CPU per completed request in place of the request count.
+finish() {
+    local v
+    if ! v="$(parse_wrk "$2")"; then
+        RESULT[$1]="!failed: $(head -c 200 "$2" | tr '\n|' '  ')"
+        return 0
+    fi
+    RESULT[$1]="$(awk -v v="$v" -v a="$3" -v b="$4" -v t="$TCK" 'BEGIN {
+        n = split(v, f, "|"); cpu = "—"
+        if (a != "" && b != "" && f[5] > 0)
+            cpu = sprintf("%.1f", (b - a) * 1e6 / t / f[5])
+        printf "%s|%s|%s|%s|%s", f[1], f[2], f[3], f[4], cpu }')"
+}
+
+# measure <key> <url> <conc> [pipelined|unpinned]: warm up, measure, store
+# RESULT[key], charging CPU to MEASURE_PID.
 measure() {
-    local key="$1" url="$2" c="$3" mode="${4:-}" out
+    local key="$1" url="$2" c="$3" mode="${4:-}" out a="" b=""
     out="$WORK/wrk-${#RESULT[@]}.out"
-    log "wrk -c$c ${mode:+(pipelined $DEPTH) }$url"
-    wrk_cmd "$c" "$url" "$WARMUP" "$mode"
+    log "wrk -c$c ${mode:+($mode) }$url"
+    if [[ "$mode" == unpinned ]]; then wrk2_cmd "$c" "$url" "$WARMUP"
+    else wrk_cmd "$c" "$url" "$WARMUP" "$mode"; fi
     timeout $((WARMUP + 30)) "${CMD[@]}" >/dev/null 2>&1 || true
-    wrk_cmd "$c" "$url" "$SECS" "$mode"
+    if [[ "$mode" == unpinned ]]; then wrk2_cmd "$c" "$url" "$SECS"
+    else wrk_cmd "$c" "$url" "$SECS" "$mode"; fi
+    [[ -z "$MEASURE_PID" ]] || a="$(cpu_ticks "$MEASURE_PID")"
     timeout $((SECS + 30)) "${CMD[@]}" >"$out" 2>&1 || true
-    RESULT[$key]="$(parse_wrk "$out")" ||
-        RESULT[$key]="!failed: $(head -c 200 "$out" | tr '\n|' '  ')"
+    [[ -z "$MEASURE_PID" ]] || b="$(cpu_ticks "$MEASURE_PID")"
+    finish "$key" "$out" "$a" "$b"
 }
 
 # ---- nginx -------------------------------------------------------------------
@@ -239,6 +310,31 @@ start_nginx() {
         stop_pid "$NGINX_PID"
         NGINX_PID=""
         log "nginx did not start; no nginx references"
+    fi
+}
+
+start_h2o() {
+    local user_line=""
+    if ! command -v h2o >/dev/null; then
+        log "h2o missing; no h2o references"
+        return 0
+    fi
+    port_free "$H2O_PORT"
+    mkdir -p "$WORK/h2o"
+    printf 'Hello, World!' >"$WORK/h2o/plaintext.txt"
+    printf '{"message":"Hello, World!"}' >"$WORK/h2o/hello.json"
+    [[ $EUID -ne 0 ]] || user_line="user: nobody"
+    sed -e "s|@PREFIX@|$WORK/h2o|g" -e "s|@PORT@|$H2O_PORT|g" \
+        -e "s|@USER_LINE@|$user_line|g" bench/h2o.conf.in >"$WORK/h2o/h2o.conf"
+    log "starting h2o on 127.0.0.1:$H2O_PORT"
+    h2o_cmd
+    "${CMD[@]}" >"$WORK/h2o/stdout.log" 2>&1 &
+    H2O_PID=$!
+    if ! wait_port "$H2O_PID" "$H2O_PORT" 10; then
+        cat "$WORK/h2o/error.log" "$WORK/h2o/stdout.log" >&2 || true
+        stop_pid "$H2O_PID"
+        H2O_PID=""
+        log "h2o did not start; no h2o references"
     fi
 }
 
@@ -293,9 +389,11 @@ plain_section() {
             for c in "${CONCS[@]}"; do
                 sk="sc:none:$path:$c:$mode"
                 nk="ng:$path:$c:$mode"
+                hk="h2:$path:$c:$mode"
                 plain_one "$up" "$sk" "$nk" "$path" "$c" "$mode"
-                [[ "$up" != up ]] || row "—" "$label" "$c" "$sk" "$nk"
+                [[ "$up" != up ]] || row "—" "$label" "$c" "$sk" "$nk $hk"
                 row "nginx (reference)" "$label" "$c" "$nk"
+                row "h2o (reference)" "$label" "$c" "$hk"
             done
         done
     done
@@ -303,12 +401,21 @@ plain_section() {
 
 # plain_one <showcase up?> <showcase key> <nginx key> <path> <conc> <mode>
 plain_one() {
+    MEASURE_PID="$SERVER_PID"
     [[ "$1" != up ]] || measure "$2" "http://127.0.0.1:$PORT$4" "$5" "$6"
+    MEASURE_PID="$NGINX_PID"
     if [[ -n "$NGINX_PID" ]]; then
         measure "$3" "http://127.0.0.1:$NGINX_PORT$4" "$5" "$6"
     else
         mark "$3" "skipped: nginx did not start"
     fi
+    MEASURE_PID="$H2O_PID"
+    if [[ -n "$H2O_PID" ]]; then
+        measure "h2${3#ng}" "http://127.0.0.1:$H2O_PORT$4" "$5" "$6"
+    else
+        mark "h2${3#ng}" "skipped: h2o missing or did not start"
+    fi
+    MEASURE_PID=""
 }
 
 # db_section <name> <url, empty for the default SQLite>
@@ -322,6 +429,7 @@ db_section() {
         up="failed: the showcase did not start on $name"
     fi
     [[ "$name" != sqlite ]] || plain_section "$up"
+    [[ "$name" != sqlite || "$up" != up ]] || strace_section
     [[ "$name" != postgres ]] || pgbench_section "$url"
     if [[ "$up" != up ]]; then
         skipped_row "$name" "${DB_PATHS[*]}" "$up"
@@ -333,10 +441,99 @@ db_section() {
         for c in "${CONCS[@]}"; do
             key="sc:$name:$path:$c:"
             row "$name" "$path" "$c" "$key" "$ref"
+            MEASURE_PID="$SERVER_PID"
             measure "$key" "http://127.0.0.1:$PORT$path" "$c"
+            MEASURE_PID=""
         done
     done
     stop_showcase
+}
+
+# ---- syscalls per request and WORKERS=2 ------------------------------------------
+
+# strace_one <label> <url> <pids...>: strace -c -f on the pids over a
+# STRACE_SECS wrk -c64 run; one Markdown line with total syscalls/request and
+# the top five by count.
+strace_one() {
+    local label="$1" url="$2" out="$WORK/strace.out" w="$WORK/strace-wrk.out"
+    local args=() p n i
+    shift 2
+    for p in "$@"; do args+=(-p "$p"); done
+    command -v strace >/dev/null || { STRACE_LINES+=("- $label: skipped, strace missing"); return 0; }
+    rm -f "$out"
+    strace -c -f -S calls -o "$out" "${args[@]}" 2>/dev/null &
+    STRACE_PID=$!
+    sleep 0.5
+    wrk_cmd 64 "$url" "$STRACE_SECS"
+    timeout $((STRACE_SECS + 30)) "${CMD[@]}" >"$w" 2>&1 || true
+    kill -INT "$STRACE_PID" 2>/dev/null || true
+    for ((i = 0; i < 50; i++)); do kill -0 "$STRACE_PID" 2>/dev/null || break; sleep 0.2; done
+    stop_pid "$STRACE_PID"
+    STRACE_PID=""
+    n="$(awk '/ requests in / { print $1 }' "$w")"
+    if [[ -z "$n" || ! -s "$out" ]]; then
+        STRACE_LINES+=("- $label: failed")
+        return 0
+    fi
+    STRACE_LINES+=("$(awk -v n="$n" -v l="$label" '
+        $NF == "total" { tot = $4 }
+        $1 ~ /^[0-9.]+$/ && $NF != "total" && k < 5 { top[++k] = sprintf("%s %.2f", $NF, $4 / n) }
+        END { s = ""; for (i = 1; i <= k; i++) s = s (i > 1 ? ", " : "") top[i]
+              printf "- %s: %d requests, **%.2f syscalls/request** (top: %s)", l, n, tot / n, s }' "$out")")
+}
+
+strace_section() {
+    local ng=()
+    STRACE_LINES=()
+    strace_one "showcase /plaintext" "http://127.0.0.1:$PORT/plaintext" "$SERVER_PID"
+    strace_one "showcase /db (SQLite)" "http://127.0.0.1:$PORT/db" "$SERVER_PID"
+    if [[ -n "$NGINX_PID" ]]; then
+        mapfile -t ng < <(pgrep -P "$NGINX_PID")
+        strace_one "nginx /plaintext (worker)" "http://127.0.0.1:$NGINX_PORT/plaintext" "${ng[@]}"
+    fi
+    [[ -z "$H2O_PID" ]] ||
+        strace_one "h2o /plaintext" "http://127.0.0.1:$H2O_PORT/plaintext" "$H2O_PID"
+    SECTIONS+=("## Syscalls per request (strace -c -f, wrk -c64 for ${STRACE_SECS} s, pinned as above)"$'\n\n'"Counts from \`strace -c -f -S calls -p <server pids>\`; strace slows the server, so only the counts mean anything."$'\n\n'"$(printf '%s\n' "${STRACE_LINES[@]}")")
+}
+
+# Item 4: WORKERS=2 against WORKERS=1, nothing pinned (server and wrk share
+# both cores), next to nginx with 2 workers, all in the same run.
+workers2_section() {
+    local p1="$W_PORT" p2=$((W_PORT + 1)) p3=$((W_PORT + 2)) pid c path
+    local conf="$WORK/nginx2/nginx.conf"
+    [[ -x "$SHOWCASE" ]] || return 0
+    port_free "$p1"; port_free "$p2"; port_free "$p3"
+    showcase_cmd "" "$p1" 1 unpinned
+    "${CMD[@]}" >"$WORK/w1.log" 2>&1 & pid=$!; W_PIDS+=("$pid")
+    wait_port "$pid" "$p1" 60 || { log "WORKERS=1 did not start"; return 0; }
+    showcase_cmd "" "$p2" 2 unpinned
+    "${CMD[@]}" >"$WORK/w2.log" 2>&1 & pid=$!; W_PIDS+=("$pid")
+    wait_port "$pid" "$p2" 60 || { log "WORKERS=2 did not start"; return 0; }
+    mkdir -p "$WORK/nginx2"
+    sed -e "s|@PREFIX@|$WORK/nginx2|g" -e "s|@PORT@|$p3|g" \
+        -e "s|@USER@|$(nginx_user)|g" -e 's|^worker_processes 1;|worker_processes 2;|' \
+        bench/nginx.conf.in >"$conf"
+    nginx -p "$WORK/nginx2" -c "$conf" -e "$WORK/nginx2/error.log" -g "daemon off;" \
+        >"$WORK/nginx2/stdout.log" 2>&1 & pid=$!; W_PIDS+=("$pid")
+    wait_port "$pid" "$p3" 10 || log "nginx with 2 workers did not start"
+    for path in /plaintext /db; do
+        for c in "${CONCS[@]}"; do
+            MEASURE_PID="${W_PIDS[0]}"
+            measure "w1:$path:$c" "http://127.0.0.1:$p1$path" "$c" unpinned
+            MEASURE_PID="${W_PIDS[1]}"
+            measure "w2:$path:$c" "http://127.0.0.1:$p2$path" "$c" unpinned
+            row "sqlite, WORKERS=1, unpinned" "$path" "$c" "w1:$path:$c"
+            row "sqlite, WORKERS=2, unpinned" "$path" "$c" "w2:$path:$c" "w1:$path:$c"
+            [[ "$path" == /plaintext ]] || continue
+            MEASURE_PID="${W_PIDS[2]}"
+            measure "n2:$path:$c" "http://127.0.0.1:$p3$path" "$c" unpinned
+            row "nginx, 2 workers, unpinned (reference)" "$path" "$c" "n2:$path:$c"
+            MEASURE_PID=""
+        done
+    done
+    MEASURE_PID=""
+    for pid in "${W_PIDS[@]}"; do stop_pid "$pid"; done
+    W_PIDS=()
 }
 
 # ---- pgbench -----------------------------------------------------------------
@@ -412,37 +609,41 @@ extra_sections() {
 
 # ---- the report --------------------------------------------------------------
 
-# ratio <key> <reference key>: "0.93x nginx", "reference" or "—".
+# ratio <key> <field> <reference keys>: "0.93x nginx, 1.10x h2o",
+# "reference" or "—"; field 1 is req/s, field 5 µs CPU per request.
 ratio() {
-    local v="${RESULT[$1]:-}" r="${RESULT[${2:-none}]:-}" name=nginx
-    [[ "$1" != ng:* && "$1" != pgbench ]] || { echo reference; return; }
-    [[ -n "$2" && "$v" != !* && "$r" != !* && -n "$r" ]] || { echo "—"; return; }
-    [[ "$2" != pgbench ]] || name=pgbench
-    awk -v a="${v%%|*}" -v b="${r%%|*}" -v n="$name" \
-        'BEGIN { if (b > 0) printf "%.2fx %s", a / b, n; else print "—" }'
+    local v="${RESULT[$1]:-}" f="$2" ref r name out=()
+    case "$1" in ng:* | h2:* | n2:* | w1:* | pgbench) echo reference; return ;; esac
+    for ref in $3; do
+        r="${RESULT[$ref]:-}"
+        [[ "$v" != !* && -n "$r" && "$r" != !* ]] || continue
+        case "$ref" in ng:*) name=nginx ;; h2:*) name=h2o ;; w1:*) name="WORKERS=1" ;; *) name="$ref" ;; esac
+        out+=("$(awk -v a="$(cut -d'|' -f"$f" <<<"$v")" -v b="$(cut -d'|' -f"$f" <<<"$r")" -v n="$name" \
+            'BEGIN { if (b + 0 > 0 && a != "—") printf "%.2fx %s", a / b, n; else printf "— %s", n }')")
+    done
+    [[ ${#out[@]} -gt 0 ]] || { echo "—"; return; }
+    printf '%s, ' "${out[@]}" | sed 's/, $//'
 }
 
 table() {
     local r db ep c key ref v
-    echo "| database | endpoint | conc | req/s | p50 | p99 | errors | ratio-to-reference |"
-    echo "|---|---|---:|---:|---:|---:|---|---|"
+    echo "| database | endpoint | conc | req/s | p50 | p99 | errors | µs CPU/req | req/s ratio | CPU/req ratio |"
+    echo "|---|---|---:|---:|---:|---:|---|---:|---|---|"
     for r in "${ROWS[@]}"; do
         IFS='|' read -r db ep c key ref <<<"$r"
         v="${RESULT[$key]:-!not measured}"
         if [[ "$v" == !* ]]; then
-            echo "| $db | \`$ep\` | $c | ${v#!} | | | | |"
+            echo "| $db | \`$ep\` | $c | ${v#!} | | | | | | |"
         else
-            IFS='|' read -r rps p50 p99 err <<<"$v"
-            echo "| $db | \`$ep\` | $c | $rps | $p50 | $p99 | $err | $(ratio "$key" "$ref") |"
+            IFS='|' read -r rps p50 p99 err cpu <<<"$v"
+            echo "| $db | \`$ep\` | $c | $rps | $p50 | $p99 | $err | ${cpu:-—} | $(ratio "$key" 1 "$ref") | $(ratio "$key" 5 "$ref") |"
         fi
     done
 }
 
 machine() {
-    local cpu rev
+    local cpu rev="$REV"
     cpu="$(lscpu | sed -n 's/^Model name: *//p' | head -1)"
-    rev="$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
-    [[ -z "$(git -C "$ROOT" status --porcelain 2>/dev/null)" ]] || rev="$rev (dirty)"
     echo "- Date: $(date -d "@$START" '+%Y-%m-%d %H:%M %Z') (start of the run)"
     echo "- CPU: $cpu, $(nproc) cores; kernel $(uname -srm)"
     echo "- Commit: $rev"
@@ -470,6 +671,11 @@ commands() {
         [[ -z "$url" ]] || { showcase_cmd "$url?$POOL_OPTS" && show_cmd; }
     done
     nginx_cmd && show_cmd
+    h2o_cmd && show_cmd
+    echo "# WORKERS=2 section: servers and wrk unpinned"
+    showcase_cmd "" "{port}" 2 unpinned && show_cmd
+    echo "nginx -p {tmp}/nginx2 ... (bench/nginx.conf.in with worker_processes 2, unpinned)"
+    wrk2_cmd "{conc}" "$u" "$SECS" && show_cmd
     echo "# each measurement: a ${WARMUP} s warm-up, then the run (conc = ${CONCS[*]})"
     wrk_cmd "{conc}" "$u" "$WARMUP" && show_cmd
     wrk_cmd "{conc}" "$u" "$SECS" && show_cmd
@@ -484,6 +690,8 @@ report() {
     echo "# greentor benchmarks"
     echo
     machine
+    echo "- Command: \`${RUN_CMD}\`"
+    echo "- Load average (/proc/loadavg) before: $LOAD_BEFORE; after: $(cut -d' ' -f1-3 /proc/loadavg)"
     echo
     echo "Each figure: ${SECS} s of wrk -t1 on CPU $CLIENT_CPU against a server"
     echo "on CPU $SERVER_CPU (WORKERS=1), over 127.0.0.1. Ratios compare with the"
@@ -511,15 +719,23 @@ main() {
     trap 'exit 130' INT
     trap 'exit 143' TERM
     raise_limits
-    PG_URL="$(start_db pg PG)"
-    MY_URL="$(start_db mysql MYSQL)"
+    LOAD_BEFORE="$(cut -d' ' -f1-3 /proc/loadavg)"
+    # The commit, read before this run writes its results file.
+    REV="$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+    [[ -z "$(git -C "$ROOT" status --porcelain 2>/dev/null)" ]] || REV="$REV (dirty)"
+    [[ "$DBS" != *" postgres "* ]] || PG_URL="$(start_db pg PG)"
+    [[ "$DBS" != *" mysql "* ]] || MY_URL="$(start_db mysql MYSQL)"
     start_nginx
-    db_section sqlite ""
-    db_section postgres "$PG_URL"
-    db_section mysql "$MY_URL"
+    start_h2o
+    [[ "$DBS" != *" sqlite "* ]] || db_section sqlite ""
+    [[ "$DBS" != *" postgres "* ]] || db_section postgres "$PG_URL"
+    [[ "$DBS" != *" mysql "* ]] || db_section mysql "$MY_URL"
     stop_pid "$NGINX_PID"
     NGINX_PID=""
-    extra_sections
+    stop_pid "$H2O_PID"
+    H2O_PID=""
+    [[ "$DBS" != *" sqlite "* ]] || workers2_section
+    [[ "$EXTRA" == 0 ]] || extra_sections
     mkdir -p bench/results
     report >"bench/results/$stamp.md"
     cp "bench/results/$stamp.md" bench/results/latest.md

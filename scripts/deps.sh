@@ -9,7 +9,7 @@
 #          and openssl for the client's TLS tests (scripts/tls_nginx.sh), clang
 #          for libFuzzer/sanitizers, curl, and the AArch64 cross compiler
 #          with qemu-user to run the AArch64 switch's self-test
-#   bench  test + wrk, nginx, hyperfine, for the benchmarks
+#   bench  test + wrk, nginx, h2o, strace, hyperfine, for the benchmarks
 #
 # Every package is checked with dpkg-query first, and apt-get (update, then
 # install) runs only when one is missing: a second run is instant and works
@@ -35,7 +35,7 @@ BUILD_PKGS=(gcc make pkg-config libuv1-dev libpq-dev libmariadb-dev
 TEST_PKGS=(postgresql postgresql-contrib mariadb-server mariadb-client clang
     libclang-rt-14-dev curl procps gcc-aarch64-linux-gnu libc6-dev-arm64-cross
     qemu-user-static pgbouncer nginx-light clang-format openssl redis-server)
-BENCH_PKGS=(wrk nginx-light postgresql-contrib hyperfine util-linux)
+BENCH_PKGS=(wrk nginx-light h2o strace postgresql-contrib hyperfine util-linux)
 
 POLICY=/usr/sbin/policy-rc.d
 
