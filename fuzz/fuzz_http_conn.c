@@ -371,7 +371,7 @@ static bool quiet(const mem *m)
  * first, so that what the last input woke has run. */
 static void run_until_quiet(mem *m, gt__http_worker *w)
 {
-    for (int i = 0; i < 300 && w->nconns > 0; i++) {
+    for (int i = 0; i < 300 && w->conns.n > 0; i++) {
         if (m->pending)
             complete_write(m);
         else if (i >= 3 && quiet(m))
@@ -382,7 +382,7 @@ static void run_until_quiet(mem *m, gt__http_worker *w)
 
 static void feed(mem *m, gt__http_worker *w, const uint8_t *p, size_t n)
 {
-    while (n > 0 && w->nconns > 0 && m->reading && !m->closed) {
+    while (n > 0 && w->conns.n > 0 && m->reading && !m->closed) {
         uv_buf_t buf;
         size_t k;
 
@@ -414,7 +414,7 @@ static void drive(mem *m, gt__http_worker *w, const uint8_t *p,
     uv_buf_t none = {0};
 
     run_until_quiet(m, w);
-    while (p < end && w->nconns > 0) {
+    while (p < end && w->conns.n > 0) {
         const uint8_t *cut = next_cut(p, end);
 
         feed(m, w, p, (size_t)(cut - p));
@@ -423,14 +423,14 @@ static void drive(mem *m, gt__http_worker *w, const uint8_t *p,
     }
     if (!eof)
         run_until_quiet(m, w);
-    if (w->nconns > 0 && !m->closed)
+    if (w->conns.n > 0 && !m->closed)
         gt__http_conn_read(m->c, UV_EOF, &none);
-    for (int i = 0; i < 10000 && w->nconns > 0; i++) {
+    for (int i = 0; i < 10000 && w->conns.n > 0; i++) {
         if (m->pending)
             complete_write(m);
         gt_yield();
     }
-    CHECK(w->nconns == 0); /* freed soon after the client left */
+    CHECK(w->conns.n == 0); /* freed soon after the client left */
 }
 
 /* With bit 2 of the first byte: CORS and hooks (the error hook renders
