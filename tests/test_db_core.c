@@ -139,7 +139,7 @@ typedef struct bad_url {
 static const bad_url bad_urls[] = {
     {"", -EINVAL, "missing scheme"},
     {"no scheme here", -EINVAL, "missing scheme"},
-    {"redis://x", -EPROTONOSUPPORT, "unknown scheme 'redis'"},
+    {"mongodb://x", -EPROTONOSUPPORT, "unknown scheme 'mongodb'"},
     {"localhost:5432", -EPROTONOSUPPORT, "unknown scheme 'localhost'"},
     {"postgres:host/db", -EINVAL, "expected '//' after 'postgres:'"},
     {"postgres://h:99999/db", -EINVAL, "port '99999' is not a number"},
@@ -181,7 +181,7 @@ START_TEST(url_rejects_bad_urls_with_clear_messages)
     }
     ck_assert_int_eq(gt__db_url_parse(&u, NULL, err, sizeof(err)), -EINVAL);
     /* A short buffer truncates the message but is still a string. */
-    ck_assert_int_eq(gt__db_url_parse(&u, "redis://", err, 8),
+    ck_assert_int_eq(gt__db_url_parse(&u, "mongodb://", err, 8),
                      -EPROTONOSUPPORT);
     ck_assert_int_eq(strlen(err), 7);
 }
@@ -260,10 +260,18 @@ START_TEST(open_reports_bad_urls_and_unknown_schemes)
     ck_assert_int_eq(
         gt_db_open(&db, "sqlite::memory:?busy_timeout_ms=-1", GT_NEVER),
         -EINVAL);
+    ck_assert_int_eq(gt_db_open(&db, "mongodb://localhost/0", GT_NEVER),
+                     -EPROTONOSUPPORT);
+    ck_assert_ptr_nonnull(db);
+    ck_assert_msg(strstr(gt_db_errmsg(db), "unknown scheme 'mongodb'"), "%s",
+                  gt_db_errmsg(db));
+    ck_assert(gt_db_broken(db));
+    gt_db_close(db);
+    /* A redis:// URL is a URL greentor reads, but not a database's. */
     ck_assert_int_eq(gt_db_open(&db, "redis://localhost/0", GT_NEVER),
                      -EPROTONOSUPPORT);
     ck_assert_ptr_nonnull(db);
-    ck_assert_msg(strstr(gt_db_errmsg(db), "unknown scheme 'redis'"), "%s",
+    ck_assert_msg(strstr(gt_db_errmsg(db), "gt_redis_open_url()"), "%s",
                   gt_db_errmsg(db));
     ck_assert(gt_db_broken(db));
     ck_assert_str_eq(gt_db_backend(db), "");
@@ -297,7 +305,8 @@ START_TEST(calls_on_a_failed_handle_fail_cleanly)
 {
     gt_db *db;
 
-    ck_assert_int_eq(gt_db_open(&db, "redis://x", GT_NEVER), -EPROTONOSUPPORT);
+    ck_assert_int_eq(gt_db_open(&db, "mongodb://x", GT_NEVER),
+                     -EPROTONOSUPPORT);
     assert_all_calls_fail(db, "unknown scheme");
     gt_db_close(db);
     ck_assert_int_eq(

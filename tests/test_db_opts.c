@@ -71,6 +71,12 @@ static const opt_case opt_cases[] = {
     {"postgres://u:p@h/d?sslmode=verify-ca&sslrootcert=/ca.crt"
      "&sslpassword=s",
      NULL, NULL},
+    /* redis:// (redis.h, and a Redis pool): the pool's options and
+     * connect_timeout_ms, nothing of SQL's. */
+    {"redis://h/0?max_opn=4", "did you mean max_open?", "connect_timeout_ms"},
+    {"redis://h/0?init=SET", "unknown option 'init'", NULL},
+    {"redis://h/0?stmt_cache=4", "unknown option 'stmt_cache'", NULL},
+    {"redis://:pw@h:6380/2?max_open=4&connect_timeout_ms=500", NULL, NULL},
     /* The last occurrence is the one that counts (gt__db_url_opt). */
     {"sqlite::memory:?max_open=x&max_open=3", NULL, NULL},
     {"sqlite::memory:?max_open=3&max_open=x", "max_open must be", NULL},
@@ -296,6 +302,37 @@ START_TEST(url_option_reads_one_option)
 }
 END_TEST
 
+/* The parts the redis module opens a redis:// URL by. */
+START_TEST(url_part_reads_the_parts)
+{
+    const char *url = "redis://us%3Aer:p%40ss:w@[::1]:6380/3?max_open=2";
+    char v[16];
+
+    ck_assert_int_eq(gt_db_url_part(url, "host", v, sizeof(v)), 3);
+    ck_assert_str_eq(v, "::1");
+    ck_assert_int_eq(gt_db_url_part(url, "port", v, sizeof(v)), 4);
+    ck_assert_str_eq(v, "6380");
+    ck_assert_int_eq(gt_db_url_part(url, "user", v, sizeof(v)), 5);
+    ck_assert_str_eq(v, "us:er");
+    ck_assert_int_eq(gt_db_url_part(url, "password", v, sizeof(v)), 6);
+    ck_assert_str_eq(v, "p@ss:w");
+    ck_assert_int_eq(gt_db_url_part(url, "dbname", v, sizeof(v)), 1);
+    ck_assert_str_eq(v, "3");
+    ck_assert_int_eq(gt_db_url_part("redis://h", "port", v, sizeof(v)),
+                     -ENOENT);
+    ck_assert_int_eq(gt_db_url_part("redis://h", "dbname", v, sizeof(v)),
+                     -ENOENT);
+    ck_assert_int_eq(gt_db_url_part(url, "password", v, 4), -ENOSPC);
+    ck_assert_str_eq(v, "");
+    ck_assert_int_eq(gt_db_url_part(url, "query", v, sizeof(v)), -EINVAL);
+    ck_assert_int_eq(gt_db_url_part("sqlite:/tmp/x.db", "path", v, sizeof(v)),
+                     9);
+    ck_assert_str_eq(v, "/tmp/x.db");
+    ck_assert_int_eq(gt_db_url_part("redis://h:0", "host", v, sizeof(v)),
+                     -EINVAL);
+}
+END_TEST
+
 void add_db_opts_tests(Suite *s)
 {
     TCase *tc = tcase_create("options");
@@ -308,5 +345,6 @@ void add_db_opts_tests(Suite *s)
     tcase_add_test(tc, redact_hides_passwords);
     tcase_add_test(tc, url_errors_never_quote_the_password);
     tcase_add_test(tc, url_option_reads_one_option);
+    tcase_add_test(tc, url_part_reads_the_parts);
     suite_add_tcase(s, tc);
 }

@@ -40,7 +40,7 @@ static int report(void *arg)
     gt__pool_log_connect(pool, -ECANCELED, NULL); /* the client left */
     gt__pool_log_connect(pool, 0, NULL);          /* up: nothing to say */
     for (int i = 0; i < 3; i++)                   /* down: one line */
-        gt__pool_log_connect(pool, rc, db);
+        gt__pool_log_connect(pool, rc, gt_db_errmsg(db));
     gt__pool_log_connect(pool, -ECANCELED, NULL);
     gt__pool_log_connect(pool, -ENOMEM, NULL);
     gt__pool_log_connect(pool, 0, NULL); /* up again: one line */

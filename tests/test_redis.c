@@ -322,13 +322,19 @@ static int body_open(void *arg)
     ck_assert_int_eq(
         gt_redis_open(&r, "127.0.0.1", test_free_port(), gt_deadline_in(10000)),
         -ECONNREFUSED);
-    ck_assert_ptr_null(r);
+    /* The failed handle carries the message, and only that. */
+    ck_assert_ptr_nonnull(r);
+    ck_assert_msg(strstr(gt_redis_errmsg(r), "connect") != NULL, "%s",
+                  gt_redis_errmsg(r));
+    ck_assert_int_eq(CMD(r, &rp, "PING"), -ENOTCONN);
+    gt_redis_close(r);
     ck_assert_int_eq(gt_redis_open(&r, "localhost", port, GT_NEVER), 0);
     ck_assert_int_eq(CMD(r, &rp, "PING"), 0);
     gt_redis_close(r);
     gt_co_cancel(gt_co_self());
     ck_assert_int_eq(gt_redis_open(&r, "localhost", port, GT_NEVER),
                      -ECANCELED);
+    gt_redis_close(r);
     return 0;
 }
 

@@ -191,6 +191,17 @@ GT_API int gt_db_check_url(const char *url, char *err, size_t errlen);
 GT_API int gt_db_url_option(const char *url, const char *key, char *out,
                             size_t cap);
 
+/* A part of 'url' by name -- "host", "port", "user", "password",
+ * "dbname" (the path after the host) or "path" (sqlite's file) --
+ * percent-decoded, copied into out[0..cap), NUL-terminated: for code that
+ * opens a URL of the same syntax itself, as the redis module does with
+ * redis://user:pass@host:port/dbnumber. Does not yield. Returns the
+ * length, -ENOENT when the URL has no such part, -ENOSPC when it does not
+ * fit (out holds ""), -EINVAL (malformed URL, unknown name, arguments),
+ * -EPROTONOSUPPORT or -ENOMEM. */
+GT_API int gt_db_url_part(const char *url, const char *name, char *out,
+                          size_t cap);
+
 /* Copy 'url' into out[0..cap) with its password shown as "***"
  * (postgres://user:***@host/db), and the value of a password= or
  * sslpassword= option too: what logs, error messages and metric labels

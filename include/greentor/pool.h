@@ -42,6 +42,7 @@
 #include <stdint.h>
 
 #include "greentor/db.h"
+#include "greentor/redis.h"
 #include "greentor/runtime.h"
 
 #ifdef __cplusplus
@@ -159,6 +160,20 @@ GT_API int gt_pool_acquire_at(gt_pool *pool, gt_db **out, int64_t deadline,
 #define gt_pool_acquire(pool, out, deadline)                                   \
     gt_pool_acquire_at(pool, out, deadline, __FILE__, __LINE__)
 GT_API int gt_pool_release(gt_pool *pool, gt_db *db);
+
+/* The Redis counterparts of gt_pool_db(), gt_pool_acquire() and
+ * gt_pool_release(), for a pool made from a redis:// URL; same rules and
+ * returns. gt_pool_db_release() gives a coroutine's connection back early
+ * from either kind of pool. */
+GT_API int gt_pool_redis_at(gt_pool *pool, gt_redis **out, const char *file,
+                            int line);
+#define gt_pool_redis(pool, out) gt_pool_redis_at(pool, out, __FILE__, __LINE__)
+GT_API int gt_pool_redis_acquire_at(gt_pool *pool, gt_redis **out,
+                                    int64_t deadline, const char *file,
+                                    int line);
+#define gt_pool_redis_acquire(pool, out, deadline)                             \
+    gt_pool_redis_acquire_at(pool, out, deadline, __FILE__, __LINE__)
+GT_API int gt_pool_redis_release(gt_pool *pool, gt_redis *r);
 
 /* Statistics summed over workers (racy reads of live counters). */
 GT_API void gt_pool_get_stats(gt_pool *pool, gt_pool_stats *out);

@@ -174,7 +174,11 @@ int gt_db_open(gt_db **out, const char *url, int64_t deadline)
         return rc == -EPROTONOSUPPORT && !*out ? -ENOMEM : rc;
     drv = find_driver(u.scheme);
     if (!drv || !drv->open) {
-        *out = bare_failed("this build has no driver for the scheme");
+        *out = bare_failed(strcmp(u.scheme, "redis") == 0
+                               ? "a redis:// URL is opened by "
+                                 "gt_redis_open_url() or a pool, not "
+                                 "gt_db_open()"
+                               : "this build has no driver for the scheme");
         rc = *out ? -EPROTONOSUPPORT : -ENOMEM;
     } else if ((rc = gt__db_connect_deadline(&u, deadline, &deadline)) == 0) {
         rc = open_with(out, drv, &u, deadline);

@@ -6,6 +6,8 @@
  *     mysql://user:pass@[::1]:3306/dbname?...               (mariadb://)
  *     sqlite:///absolute/path.db   sqlite:relative/path.db
  *     sqlite::memory:              sqlite://:memory:
+ *     redis://user:pass@host:port/dbnumber?...    (no driver here: the
+ *                         redis module opens it, the pool reads it)
  *
  * Hand-written rather than built on a URL library because the grammar we
  * accept is small and its errors must name the part that is wrong: a user
@@ -100,7 +102,7 @@ static const struct {
     const char *alias, *scheme;
 } schemes[] = {
     {"postgres", "postgres"}, {"postgresql", "postgres"}, {"mysql", "mysql"},
-    {"mariadb", "mysql"},     {"sqlite", "sqlite"},
+    {"mariadb", "mysql"},     {"sqlite", "sqlite"},    {"redis", "redis"},
 };
 
 /* Match the scheme before ':' and store its canonical name. */
@@ -112,7 +114,7 @@ static int parse_scheme(parser *p, const char *url, const char **rest)
     if (!colon || n == 0)
         return fail(p, -EINVAL,
                     "missing scheme: expected postgres://, "
-                    "mysql:// or sqlite:");
+                    "mysql://, sqlite: or redis://");
     for (size_t i = 0; i < sizeof(schemes) / sizeof(schemes[0]); i++) {
         if (strlen(schemes[i].alias) == n &&
             strncasecmp(url, schemes[i].alias, n) == 0) {
@@ -123,7 +125,7 @@ static int parse_scheme(parser *p, const char *url, const char **rest)
     }
     return fail(p, -EPROTONOSUPPORT,
                 "unknown scheme '%.*s': expected postgres, postgresql, "
-                "mysql, mariadb or sqlite",
+                "mysql, mariadb, sqlite or redis",
                 (int)(n > 32 ? 32 : n), url);
 }
 

@@ -2,8 +2,8 @@
  * for every reader.
  *
  * Every option any part of greentor reads from a URL, for the scheme(s) it
- * applies to: the drivers' (db.c, pg.c, mysql.c, sqlite.c, init.c) and the
- * pool's (pool/pool.c, which reads its options from the same string, so
+ * applies to: the drivers' (db.c, pg.c, mysql.c, sqlite.c, init.c, and
+ * redis/url.c for redis://) and the pool's (pool/pool.c, which reads its options from the same string, so
  * gt_db_open() must accept them too). A name that is not here is a typo,
  * and a typo that silently leaves a default in place (?max_opn=4) is
  * worse than a refusal: gt__db_url_check() refuses it, naming what is
@@ -28,7 +28,7 @@ typedef struct checker {
 
 #define fail(p, ...) gt__db_url_fail((p)->err, (p)->errlen, __VA_ARGS__)
 
-enum { PG = 1, MY = 2, SQ = 4, ALL = PG | MY | SQ };
+enum { PG = 1, MY = 2, SQ = 4, RD = 8, SQL = PG | MY | SQ, ALL = SQL | RD };
 enum { TEXT, NUMBER, CHOICE };
 
 #define MS_MAX 2147483647L /* ~24.8 days; readers keep ms in an int */
@@ -36,7 +36,7 @@ enum { TEXT, NUMBER, CHOICE };
 
 typedef struct known_opt {
     const char *name;
-    unsigned char schemes; /* PG | MY | SQ */
+    unsigned char schemes; /* PG | MY | SQ | RD */
     unsigned char kind;    /* TEXT, NUMBER or CHOICE */
     bool pool;             /* read by the pool, not the driver */
     bool icase;            /* CHOICE: compared ignoring case */
@@ -58,9 +58,9 @@ typedef struct known_opt {
     }
 
 static const known_opt known_opts[] = {
-    TXT("init", ALL),
+    TXT("init", SQL),
     NUM("connect_timeout_ms", ALL, 0, MS_MAX),
-    NUM("stmt_cache", ALL, 0, COUNT_MAX),
+    NUM("stmt_cache", SQL, 0, COUNT_MAX),
     TXT("application_name", PG),
     /* TLS: libpq's names, and for MariaDB the same (mysql_tls.c), which
      * has no allow/prefer: a downgrade the URL cannot see. */
@@ -98,6 +98,7 @@ static unsigned scheme_bit(const char *scheme)
 {
     return strcmp(scheme, "postgres") == 0 ? PG
            : strcmp(scheme, "mysql") == 0  ? MY
+           : strcmp(scheme, "redis") == 0  ? RD
                                            : SQ;
 }
 
@@ -258,11 +259,50 @@ int gt_db_check_url(const char *url, char *err, size_t errlen)
     return rc;
 }
 
-int gt_db_url_option(const char *url, const char *key, char *out, size_t cap)
+/* Copy 'v' (NULL: absent) into out[0..cap): its length, -ENOENT or
+ * -ENOSPC (out holds ""). */
+static int copy_out(const char *v, char *out, size_t cap)
 {
+    size_t n = v ? strlen(v) : 0;
+
+    if (!v)
+        return -ENOENT;
+    if (n >= cap || n > INT32_MAX)
+        return -ENOSPC;
+    memcpy(out, v, n + 1);
+    return (int)n;
+}
+
+/* The named part of a parsed URL, NULL when absent; 'port' goes through
+ * 'buf'. Sets *known to false for a name that is no part. */
+static const char *part_of(const gt__db_url *u, const char *name, char *buf,
+                           size_t cap, bool *known)
+{
+    *known = true;
+    if (strcmp(name, "host") == 0)
+        return u->host;
+    if (strcmp(name, "user") == 0)
+        return u->user;
+    if (strcmp(name, "password") == 0)
+        return u->password;
+    if (strcmp(name, "dbname") == 0)
+        return u->dbname;
+    if (strcmp(name, "path") == 0)
+        return u->path;
+    if (strcmp(name, "port") == 0)
+        return u->port ? (snprintf(buf, cap, "%d", u->port), buf) : NULL;
+    *known = false;
+    return NULL;
+}
+
+/* Parse 'url' and copy its part or option 'key' into 'out'. */
+static int lookup(const char *url, const char *key, char *out, size_t cap,
+                  bool part)
+{
+    char port[16];
     gt__db_url u;
+    bool known = true;
     const char *v;
-    size_t n;
     int rc;
 
     if (!url || !key || !out || cap == 0)
@@ -270,16 +310,19 @@ int gt_db_url_option(const char *url, const char *key, char *out, size_t cap)
     out[0] = '\0';
     if ((rc = gt__db_url_parse(&u, url, NULL, 0)) < 0)
         return rc;
-    v = gt__db_url_opt(&u, key);
-    n = v ? strlen(v) : 0;
-    if (!v)
-        rc = -ENOENT;
-    else if (n >= cap || n > INT32_MAX)
-        rc = -ENOSPC;
-    else
-        rc = (int)n;
-    if (rc >= 0)
-        memcpy(out, v, n + 1);
+    v = part ? part_of(&u, key, port, sizeof(port), &known)
+             : gt__db_url_opt(&u, key);
+    rc = known ? copy_out(v, out, cap) : -EINVAL;
     gt__db_url_free(&u);
     return rc;
+}
+
+int gt_db_url_option(const char *url, const char *key, char *out, size_t cap)
+{
+    return lookup(url, key, out, cap, false);
+}
+
+int gt_db_url_part(const char *url, const char *name, char *out, size_t cap)
+{
+    return lookup(url, name, out, cap, true);
 }

@@ -117,7 +117,7 @@ static void close_conn(gt__pconn *c, uint64_t *reason)
 {
     gt_pool *p = c->home->pool;
 
-    gt_db_close(c->db);
+    p->kind->close(c->conn);
     free(c);
     if (reason)
         ST_BUMP(reason, 1);
@@ -156,42 +156,32 @@ static void note_failure(gt_pool *p)
     atomic_store(&p->down_until, gt_now() + delay);
 }
 
-static gt__pconn *wrap(gt__wpool *w, gt_db *db)
+static gt__pconn *wrap(gt__wpool *w, void *conn)
 {
     gt__pconn *c = gt_calloc(1, sizeof(*c));
     int64_t life = w->pool->cfg.max_lifetime_ms;
 
     if (!c)
         return NULL;
-    c->db = db;
+    c->conn = conn;
     c->home = w;
     /* Up to 10% jitter, so a burst of connections does not expire at
      * once (and reconnect at once). */
     c->expires_ms = gt_now() + life - (life > 10 ? rand() % (life / 10) : 0);
-    gt_db_set_owner(db, c);
+    w->pool->kind->set_owner(conn, c);
     return c;
-}
-
-static int open_one(gt_pool *p, gt_db **db, int64_t deadline)
-{
-    int rc = gt_db_open(db, p->url, deadline);
-
-    if (rc == 0 && p->cfg.on_connect) /* a failure is a failed connect */
-        rc = gt_db_set_init(*db, p->cfg.on_connect, p->cfg.on_connect_arg,
-                            deadline);
-    return rc;
 }
 
 /* The database is at its connection limit while we hold 'others' of its
  * connections: wait for one of those (-EAGAIN). Holding none, that is as
  * good as an outage for us (GT_EPOOL, with back-off). */
-static int at_capacity(gt__wpool *w, gt_db *db)
+static int at_capacity(gt__wpool *w, void *conn)
 {
     gt_pool *p = w->pool;
     int others = atomic_fetch_sub(&p->open, 1) - 1;
 
-    set_err(w, "database at its connection limit", gt_db_errmsg(db));
-    gt_db_close(db);
+    set_err(w, "database at its connection limit", p->kind->errmsg(conn));
+    p->kind->close(conn);
     ST_INC(w, capacity_refusals);
     cap_hold(p, others);
     if (others == 0) {
@@ -207,11 +197,12 @@ static int at_capacity(gt__wpool *w, gt_db *db)
 static int connect_slot(gt__wpool *w, gt__pconn **out, int64_t deadline)
 {
     gt_pool *p = w->pool;
-    gt_db *db = NULL;
-    int rc = open_one(p, &db, deadline);
+    void *conn = NULL;
+    int rc = p->kind->open(p, &conn, deadline);
+    const char *msg;
 
     atomic_store(&p->probing, false);
-    if (rc == 0 && (*out = wrap(w, db)) != NULL) {
+    if (rc == 0 && (*out = wrap(w, conn)) != NULL) {
         atomic_store(&p->failures, 0);
         atomic_store(&p->down_until, 0);
         cap_rise(p, atomic_load(&p->open));
@@ -219,19 +210,21 @@ static int connect_slot(gt__wpool *w, gt__pconn **out, int64_t deadline)
         gt__pool_log_connect(p, 0, NULL);
         return 0;
     }
-    if (rc != 0 && gt_db_at_capacity(db))
-        return at_capacity(w, db);
+    if (rc != 0 && conn && p->kind->at_capacity(conn))
+        return at_capacity(w, conn);
     if (rc == 0)
         rc = -ENOMEM;
-    gt__pool_log_connect(p, rc, db); /* before the handle and its message go */
+    msg = conn ? p->kind->errmsg(conn) : NULL;
+    gt__pool_log_connect(p, rc, msg); /* before the handle and its message go */
     /* A connect abandoned because the request was cancelled (its client
      * left) says nothing about the database: no message for the next
      * acquisition, no connect error counted (and, below, no back-off). */
     if (rc != -ECANCELED) {
-        set_err(w, "cannot connect", db ? gt_db_errmsg(db) : gt_strerror(rc));
+        set_err(w, "cannot connect", msg ? msg : gt_strerror(rc));
         ST_INC(w, connect_errors);
     }
-    gt_db_close(db);
+    if (conn)
+        p->kind->close(conn);
     if (rc != -ECANCELED && rc != -ENOMEM)
         note_failure(p);
     release_slot(p, w);
@@ -279,12 +272,12 @@ static gt__pconn *take_idle(gt__wpool *w)
             gt__pool_discard(c, &w->st.discarded_lifetime);
             continue;
         }
-        if (!gt_db_alive(c->db)) { /* dropped by the server meanwhile */
+        if (!CONN_KIND(c)->alive(c->conn)) { /* dropped by the server */
             gt__pool_discard(c, &w->st.discarded_dead);
             continue;
         }
         if (now - c->idle_since_ms <= w->pool->cfg.validate_idle_ms ||
-            gt_db_ping(c->db, now + 1000) == 0)
+            CONN_KIND(c)->ping(c->conn, now + 1000) == 0)
             return c;
         gt__pool_discard(c, &w->st.discarded_broken);
     }
@@ -326,7 +319,7 @@ static void move_conn(gt__pconn *c, gt__wpool *to)
 {
     gt__wpool *from = c->home;
 
-    gt_db_detach(c->db);
+    CONN_KIND(c)->detach(c->conn);
     c->home = to;
     if (gt_rt_post(from->pool->rt, to->index, arrive_task, c) == 0) {
         ST_INC(from, moved);
@@ -510,34 +503,34 @@ static bool needs_reset(const gt__pconn *c)
     int policy = c->home->pool->cfg.reset_on_release;
 
     return policy == GT_POOL_RESET_ALWAYS ||
-           (policy == GT_POOL_RESET_AUTO && gt_db_session_dirty(c->db));
+           (policy == GT_POOL_RESET_AUTO && CONN_KIND(c)->session_dirty(c->conn));
 }
 
 /* Bring a returned connection back to a clean state; false to discard.
  * 'in_tx' is what the server says about an open transaction. */
 static bool clean(gt__pconn *c, bool in_tx, int64_t deadline)
 {
-    gt_db *db = c->db;
+    const gt__pool_kind *k = CONN_KIND(c);
 
     if (in_tx) {
         ST_INC(c->home, rollbacks);
-        if (gt_db_abandon_tx(db, deadline) < 0)
+        if (k->abandon_tx(c->conn, deadline) < 0)
             return false;
     }
     if (needs_reset(c)) {
         ST_INC(c->home, resets);
         /* SQLite cannot drop a session's temporary objects in one call;
          * a new connection is cheaper than finding them. */
-        if (!gt_db_can_reset(db) || gt_db_reset(db, deadline) < 0)
+        if (!k->can_reset(c->conn) || k->reset(c->conn, deadline) < 0)
             return false;
     }
-    return !gt_db_broken(db);
+    return !k->broken(c->conn);
 }
 
 /* Whether giving 'c' back takes I/O (a rollback, a reset). */
 static bool dirty(gt__pconn *c, bool *in_tx)
 {
-    *in_tx = gt_db_in_tx(c->db);
+    *in_tx = CONN_KIND(c)->in_tx(c->conn);
     return *in_tx || needs_reset(c);
 }
 
@@ -583,7 +576,7 @@ static void put_back(gt__pconn *c)
 {
     gt__wpool *w = c->home, *starved;
 
-    if (gt_db_broken(c->db))
+    if (CONN_KIND(c)->broken(c->conn))
         return gt__pool_discard(c, &w->st.discarded_broken);
     if (w->stopped || gt_now() >= c->expires_ms)
         return gt__pool_discard(c, &w->st.discarded_lifetime);
@@ -616,7 +609,7 @@ void gt__pool_give(gt__pconn *c)
     bool in_tx;
 
     gt__plist_remove(&w->busy, c);
-    if (gt_db_broken(c->db) || !dirty(c, &in_tx))
+    if (CONN_KIND(c)->broken(c->conn) || !dirty(c, &in_tx))
         return put_back(c);
     if (gt_co_spawn_worker(NULL, cleaner, c) == 0)
         return ST_BUMP(&w->cleaning, 1);

@@ -34,9 +34,9 @@ static void one_line(char *out, size_t cap, const char *msg)
             *s = ' ';
 }
 
-void gt__pool_log_connect(gt_pool *p, int rc, const gt_db *db)
+void gt__pool_log_connect(gt_pool *p, int rc, const char *msg)
 {
-    char url[256], msg[512];
+    char url[256], line[512];
     int64_t now = gt_now();
 
     if (rc == -ECANCELED || rc == -ENOMEM)
@@ -56,11 +56,10 @@ void gt__pool_log_connect(gt_pool *p, int rc, const gt_db *db)
     if (atomic_exchange(&p->log_down, true))
         return;
     atomic_store(&p->log_down_since, now);
-    one_line(msg, sizeof(msg),
-             db && gt_db_errmsg(db)[0] ? gt_db_errmsg(db) : gt_strerror(rc));
+    one_line(line, sizeof(line), msg && msg[0] ? msg : gt_strerror(rc));
     gt_db_url_redact(p->url, url, sizeof(url));
     fprintf(stderr,
             "greentor: pool: cannot connect to %s: %s (retrying "
             "with back-off; logged again once connected)\n",
-            url, msg);
+            url, line);
 }

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "pool.h"
 
@@ -220,7 +221,7 @@ static void reclaim_leaks(gt__wpool *w, int64_t now)
                  "taken back by the pool: held longer "
                  "than leak_reclaim_ms (%lld ms), acquired at %s:%d",
                  (long long)limit, c->file ? c->file : "?", c->line);
-        if (gt_db_disconnect(c->db, why) < 0)
+        if (w->pool->kind->disconnect(c->conn, why) < 0)
             continue;
         fprintf(stderr, "greentor: pool: %s\n", why);
         gt__pool_reclaim(c);
@@ -292,7 +293,7 @@ static void close_all(gt_pool *p, gt__list *l)
 
     while ((c = gt__pconn_of(l->head)) != NULL) {
         gt__plist_remove(l, c);
-        gt_db_close(c->db);
+        p->kind->close(c->conn);
         if (!c->reclaimed)
             atomic_fetch_sub(&p->open, 1);
         free(c);
@@ -332,12 +333,22 @@ static void on_rt_stop(void *arg, int worker)
 /* ---- creation
  * ---------------------------------------------------------------------- */
 
-static int check_url(gt_pool_config *c, const char *url, char *err,
-                     size_t errlen)
+/* The URL (the db module checks every scheme's, redis:// included) and
+ * the options; the kind of connection from the scheme. */
+static int check_url(gt_pool *p, const char *url, char *err, size_t errlen)
 {
     int rc = gt_db_check_url(url, err, errlen);
 
-    return rc < 0 ? rc : read_opts(c, url, err, errlen);
+    if (rc < 0)
+        return rc;
+    p->kind = strncasecmp(url, "redis:", 6) == 0 ? &gt__pool_redis
+                                                  : &gt__pool_sql;
+    if (p->kind == &gt__pool_redis && p->cfg.on_connect) {
+        snprintf(err, errlen, "on_connect is for SQL pools: a Redis "
+                              "pool's set-up is its URL's AUTH and SELECT");
+        return -EINVAL;
+    }
+    return read_opts(&p->cfg, url, err, errlen);
 }
 
 int gt_pool_new(gt_pool **out, gt_rt *rt, const char *url,
@@ -355,7 +366,7 @@ int gt_pool_new(gt_pool **out, gt_rt *rt, const char *url,
         return -ENOMEM;
     if (cfg)
         p->cfg = *cfg;
-    rc = check_url(&p->cfg, url, err, errlen);
+    rc = check_url(p, url, err, errlen);
     if (rc < 0)
         goto fail;
     rc = -ENOMEM;

@@ -4,7 +4,9 @@
  * stop hook. acquire.c: taking and giving back connections, the global cap
  * and the FIFO of waiters. scoped.c: the request-scoped connection kept in
  * a coroutine-local. stats.c: statistics and the Prometheus text. log.c:
- * connect failures in the log, once per change of state.
+ * connect failures in the log, once per change of state. kind_sql.c and
+ * kind_redis.c: what the pool does to a connection of each kind, through
+ * the public headers of the db and redis modules.
  *
  * Ownership: each connection belongs to the worker that opened it (its
  * socket is registered with that worker's loop) and only that worker's
@@ -28,10 +30,39 @@
 
 typedef struct gt__wpool gt__wpool;
 
+/* What the pool needs from a kind of connection (SQL through db.h, Redis
+ * through redis.h), which it holds as an opaque pointer. The functions
+ * keep the meaning of their db.h namesakes; those that only make sense
+ * for SQL (can_reset) are constant for Redis. */
+typedef struct gt__pool_kind {
+    const char *name; /* "sql", "redis": gt_pool_db() and gt_pool_redis()
+                         check it */
+    /* Connect and set up. On failure *conn may hold a handle that only
+     * carries the message (close it). */
+    int (*open)(gt_pool *p, void **conn, int64_t deadline);
+    void (*close)(void *conn);
+    const char *(*errmsg)(const void *conn);
+    int (*at_capacity)(const void *conn);
+    int (*alive)(void *conn);
+    int (*ping)(void *conn, int64_t deadline);
+    int (*broken)(const void *conn);
+    int (*in_tx)(void *conn);
+    int (*abandon_tx)(void *conn, int64_t deadline);
+    int (*session_dirty)(const void *conn);
+    int (*can_reset)(const void *conn);
+    int (*reset)(void *conn, int64_t deadline);
+    void (*detach)(void *conn);
+    int (*disconnect)(void *conn, const char *why);
+    void (*set_owner)(void *conn, void *owner);
+    void *(*owner)(const void *conn);
+} gt__pool_kind;
+
+extern const gt__pool_kind gt__pool_sql, gt__pool_redis;
+
 /* A pooled connection. In exactly one of: its worker's idle list, its
  * worker's busy list, or in transit to a waiter. */
 typedef struct gt__pconn {
-    gt_db *db;
+    void *conn; /* a gt_db or a gt_redis: home->pool->kind says */
     gt__wpool *home;
     int64_t expires_ms; /* created + lifetime - jitter */
     int64_t idle_since_ms;
@@ -80,6 +111,7 @@ struct gt__wpool {
 
 struct gt_pool {
     gt_rt *rt;
+    const gt__pool_kind *kind; /* from the URL's scheme */
     char *url;
     gt_pool_config cfg;
     atomic_int open;           /* claimed slots: open or being opened */
@@ -122,6 +154,9 @@ gt__wpool *gt__pool_self(gt_pool *p);
  * or -ENOMEM; *wait_us receives the time spent waiting. */
 int gt__pool_take(gt_pool *p, gt__pconn **out, int64_t deadline,
                   const char *file, int line, int64_t *wait_us);
+/* The kind of 'c'. */
+#define CONN_KIND(c) ((c)->home->pool->kind)
+
 /* Return 'c' to its worker's pool (may yield: rollback, reset). */
 void gt__pool_give(gt__pconn *c);
 /* Close 'c' and free its slot; 'reason' counter is bumped. */
@@ -133,12 +168,12 @@ void gt__pool_reclaim(gt__pconn *c);
  * is met. */
 void gt__pool_refill(gt__wpool *w);
 
-/* Report the outcome 'rc' of a connect (0 or its error; 'db' the failed
- * handle, if any, for its message) to the log, which says "cannot connect"
+/* Report the outcome 'rc' of a connect (0 or its error; 'msg' what the
+ * failed handle said, if anything) to the log, which says "cannot connect"
  * on the first failure and "connected again" on the first success after
  * failures, with the URL redacted. -ECANCELED (the request went away) and
  * -ENOMEM change nothing. Any worker; does not yield (log.c). */
-void gt__pool_log_connect(gt_pool *p, int rc, const gt_db *db);
+void gt__pool_log_connect(gt_pool *p, int rc, const char *msg);
 
 /* The connection or waiter a link of the pool's lists belongs to (NULL
  * for NULL), and those lists' moves (base/list.h). */

@@ -75,14 +75,17 @@ static held *find(gt_pool *p, bool create)
     return h;
 }
 
-int gt_pool_db_at(gt_pool *p, gt_db **out, const char *file, int line)
+/* The calling coroutine's connection from 'p', which must be of kind 'k'
+ * (gt_pool_db() on a Redis pool is a mistake: -EINVAL). */
+static int scoped(gt_pool *p, const gt__pool_kind *k, void **out,
+                  const char *file, int line)
 {
-    held *h = find(p, true);
+    held *h = p && p->kind == k ? find(p, true) : NULL;
     int64_t wait_us = 0;
     int rc;
 
     if (!h)
-        return gt_co_self() ? -ENOMEM : -EINVAL;
+        return p && p->kind == k && gt_co_self() ? -ENOMEM : -EINVAL;
     if (!h->c) {
         rc = gt__pool_take(p, &h->c, gt_deadline_in(p->cfg.acquire_timeout_ms),
                            file, line, &wait_us);
@@ -91,8 +94,28 @@ int gt_pool_db_at(gt_pool *p, gt_db **out, const char *file, int line)
             return rc;
         h->since = uv_hrtime();
     }
-    *out = h->c->db;
+    *out = h->c->conn;
     return 0;
+}
+
+int gt_pool_db_at(gt_pool *p, gt_db **out, const char *file, int line)
+{
+    void *conn;
+    int rc = scoped(p, &gt__pool_sql, &conn, file, line);
+
+    if (rc == 0)
+        *out = conn;
+    return rc;
+}
+
+int gt_pool_redis_at(gt_pool *p, gt_redis **out, const char *file, int line)
+{
+    void *conn;
+    int rc = scoped(p, &gt__pool_redis, &conn, file, line);
+
+    if (rc == 0)
+        *out = conn;
+    return rc;
 }
 
 void gt_pool_db_release(gt_pool *p)
@@ -116,28 +139,53 @@ void gt_pool_co_times(gt_pool *p, int64_t *wait_us, int64_t *held_us)
 /* ---- explicit acquisition
  * ------------------------------------------------------ */
 
-int gt_pool_acquire_at(gt_pool *p, gt_db **out, int64_t deadline,
-                       const char *file, int line)
+static int acquire(gt_pool *p, const gt__pool_kind *k, void **out,
+                   int64_t deadline, const char *file, int line)
 {
-    int64_t limit = gt_deadline_in(p->cfg.acquire_timeout_ms), wait_us;
+    int64_t limit, wait_us;
     gt__pconn *c;
     int rc;
 
+    if (!p || p->kind != k)
+        return -EINVAL;
+    limit = gt_deadline_in(p->cfg.acquire_timeout_ms);
     if (deadline == GT_NEVER || deadline > limit)
         deadline = limit;
     rc = gt__pool_take(p, &c, deadline, file, line, &wait_us);
     if (rc == 0) {
         c->explicit_acq = true;
-        *out = c->db;
+        *out = c->conn;
     }
     return rc;
 }
 
-int gt_pool_release(gt_pool *p, gt_db *db)
+int gt_pool_acquire_at(gt_pool *p, gt_db **out, int64_t deadline,
+                       const char *file, int line)
 {
-    gt__pconn *c = gt_db_owner(db);
+    void *conn;
+    int rc = acquire(p, &gt__pool_sql, &conn, deadline, file, line);
 
-    if (!p || !c || c->home->pool != p || !c->explicit_acq)
+    if (rc == 0)
+        *out = conn;
+    return rc;
+}
+
+int gt_pool_redis_acquire_at(gt_pool *p, gt_redis **out, int64_t deadline,
+                             const char *file, int line)
+{
+    void *conn;
+    int rc = acquire(p, &gt__pool_redis, &conn, deadline, file, line);
+
+    if (rc == 0)
+        *out = conn;
+    return rc;
+}
+
+static int release(gt_pool *p, const gt__pool_kind *k, void *conn)
+{
+    gt__pconn *c = p && p->kind == k && conn ? k->owner(conn) : NULL;
+
+    if (!c || c->home->pool != p || !c->explicit_acq)
         return -EINVAL; /* not ours, released already, or request-scoped */
     /* Only the worker that owns the connection may touch its lists. */
     POOL_ASSERT(c->home == gt__pool_self(p));
@@ -146,10 +194,20 @@ int gt_pool_release(gt_pool *p, gt_db *db)
     c->explicit_acq = false;
     if (c->reclaimed) { /* its slot went back when it was taken away */
         gt__plist_remove(&c->home->reclaimed, c);
-        gt_db_close(c->db);
+        k->close(c->conn);
         free(c);
         return 0;
     }
     gt__pool_give(c);
     return 0;
+}
+
+int gt_pool_release(gt_pool *p, gt_db *db)
+{
+    return release(p, &gt__pool_sql, db);
+}
+
+int gt_pool_redis_release(gt_pool *p, gt_redis *r)
+{
+    return release(p, &gt__pool_redis, r);
 }

@@ -21,105 +21,147 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include <hiredis/async.h>
+#include <sys/socket.h>
 
 #include "greentor/net.h"
 #include "redis.h"
 
-struct gt_redis {
-    redisAsyncContext *ac; /* NULL once the connection broke or failed */
-    uv_loop_t *loop;       /* the owning worker's */
-    gt_waitq connecting;   /* gt_redis_open(), until connect_done */
-    bool connect_done;
-    int connect_rc;
-    char errmsg[128];
-};
-
 /* ---- hiredis' event hooks -------------------------------------------------
- */
+ *
+ * The hooks see the connection (ev.data), not the poll handle, so that a
+ * connection can leave one loop and join another (gt_redis_detach()):
+ * what hiredis asked for stays in r->events and is applied to whichever
+ * poll handle the connection has when it has one. */
 
-typedef struct adapter {
-    uv_poll_t poll;
-    redisAsyncContext *ac; /* NULL once hiredis let go (cleanup) */
-    int events;
-} adapter;
+struct gt__redis_poll {
+    uv_poll_t h;
+    gt_redis *r; /* NULL once closing */
+};
 
 static void on_poll(uv_poll_t *h, int status, int events)
 {
-    adapter *a = h->data;
+    gt__redis_poll *pl = h->data;
+    gt_redis *r = pl->r;
 
+    if (!r)
+        return;
     if (status < 0) /* libuv stopped the poll; let hiredis read the error */
         events = UV_READABLE;
-    if (a->ac && (events & UV_READABLE))
-        redisAsyncHandleRead(a->ac);
-    if (a->ac && (events & UV_WRITABLE))
-        redisAsyncHandleWrite(a->ac);
-    if (status < 0 && a->ac && a->events)
-        uv_poll_start(&a->poll, a->events, on_poll);
+    if (r->ac && (events & UV_READABLE))
+        redisAsyncHandleRead(r->ac);
+    if (pl->r && r->ac && (events & UV_WRITABLE))
+        redisAsyncHandleWrite(r->ac);
+    if (status < 0 && pl->r && r->events)
+        uv_poll_start(&pl->h, r->events, on_poll);
 }
 
-static void set_events(adapter *a, int events)
+static void want(gt_redis *r, int events)
 {
-    a->events = events;
+    r->events = events;
+    if (!r->poll)
+        return;
     if (events)
-        uv_poll_start(&a->poll, events, on_poll);
+        uv_poll_start(&r->poll->h, events, on_poll);
     else
-        uv_poll_stop(&a->poll);
+        uv_poll_stop(&r->poll->h);
 }
 
 static void add_read(void *p)
 {
-    set_events(p, ((adapter *)p)->events | UV_READABLE);
+    want(p, ((gt_redis *)p)->events | UV_READABLE);
 }
 
 static void del_read(void *p)
 {
-    set_events(p, ((adapter *)p)->events & ~UV_READABLE);
+    want(p, ((gt_redis *)p)->events & ~UV_READABLE);
 }
 
 static void add_write(void *p)
 {
-    set_events(p, ((adapter *)p)->events | UV_WRITABLE);
+    want(p, ((gt_redis *)p)->events | UV_WRITABLE);
 }
 
 static void del_write(void *p)
 {
-    set_events(p, ((adapter *)p)->events & ~UV_WRITABLE);
+    want(p, ((gt_redis *)p)->events & ~UV_WRITABLE);
 }
 
-static void free_adapter(uv_handle_t *h)
+static void free_poll(uv_handle_t *h)
 {
     free(h->data);
 }
 
-static void cleanup(void *p)
+/* Take the socket out of its loop (the handle goes when libuv is done). */
+static void poll_close(gt_redis *r)
 {
-    adapter *a = p;
-
-    a->ac = NULL;
-    uv_close((uv_handle_t *)&a->poll, free_adapter);
+    if (!r->poll)
+        return;
+    r->poll->r = NULL;
+    uv_close((uv_handle_t *)&r->poll->h, free_poll);
+    r->poll = NULL;
 }
 
-static int attach(redisAsyncContext *ac, uv_loop_t *loop)
+/* hiredis let go of the context. */
+static void cleanup(void *p)
 {
-    adapter *a = gt_calloc(1, sizeof(*a));
+    poll_close(p);
+}
 
-    if (!a)
+/* Put the socket into r->loop, polled for what hiredis asked. */
+static int poll_open(gt_redis *r)
+{
+    gt__redis_poll *pl = gt_calloc(1, sizeof(*pl));
+
+    if (!pl)
         return -ENOMEM;
-    if (uv_poll_init_socket(loop, &a->poll, ac->c.fd) < 0) {
-        free(a);
+    if (uv_poll_init_socket(r->loop, &pl->h, r->ac->c.fd) < 0) {
+        free(pl);
         return -ENOMEM;
     }
-    a->poll.data = a;
-    a->ac = ac;
-    ac->ev.data = a;
+    pl->h.data = pl;
+    pl->r = r;
+    r->poll = pl;
+    want(r, r->events);
+    return 0;
+}
+
+static int attach(gt_redis *r, redisAsyncContext *ac)
+{
+    int rc;
+
+    r->ac = ac;
+    rc = poll_open(r);
+    if (rc < 0) {
+        r->ac = NULL;
+        return rc;
+    }
+    ac->ev.data = r;
     ac->ev.addRead = add_read;
     ac->ev.delRead = del_read;
     ac->ev.addWrite = add_write;
     ac->ev.delWrite = del_write;
     ac->ev.cleanup = cleanup;
     return 0;
+}
+
+void gt_redis_detach(gt_redis *r)
+{
+    if (!r)
+        return;
+    poll_close(r);
+    r->loop = NULL;
+}
+
+/* A detached connection joins the calling worker's loop. */
+static int adopt(gt_redis *r)
+{
+    int rc;
+
+    r->loop = gt_loop();
+    rc = r->ac ? poll_open(r) : 0;
+    if (rc < 0)
+        r->loop = NULL;
+    return rc;
 }
 
 /* ---- connecting ------------------------------------------------------------
@@ -155,15 +197,18 @@ static void on_disconnect(const redisAsyncContext *ac, int status)
 }
 
 /* The first address of 'host' as a string for hiredis. */
-static int first_address(const char *host, int port, char *ip, size_t cap,
-                         int64_t deadline)
+static int first_address(gt_redis *r, const char *host, int port, char *ip,
+                         size_t cap, int64_t deadline)
 {
     struct addrinfo *ai;
     const void *addr;
     int rc = gt_net_resolve(host, port, &ai, deadline);
 
-    if (rc < 0)
+    if (rc < 0) {
+        snprintf(r->errmsg, sizeof(r->errmsg), "resolve %.64s: %s", host,
+                 gt_strerror(rc));
         return rc;
+    }
     if (ai->ai_family == AF_INET6)
         addr = &((struct sockaddr_in6 *)ai->ai_addr)->sin6_addr;
     else
@@ -187,47 +232,90 @@ static int start_connect(gt_redis *r, const char *ip, int port)
         return rc;
     }
     ac->data = r;
-    rc = attach(ac, r->loop);
+    rc = attach(r, ac);
     if (rc < 0) {
         redisAsyncFree(ac);
         return rc;
     }
     redisAsyncSetConnectCallback(ac, on_connect);
     redisAsyncSetDisconnectCallback(ac, on_disconnect);
-    r->ac = ac;
     return 0;
 }
 
-int gt_redis_open(gt_redis **out, const char *host, int port, int64_t deadline)
+/* Connect 'r' (new, of this worker) to host:port. */
+static int connect_to(gt_redis *r, const char *host, int port,
+                      int64_t deadline)
 {
     char ip[INET6_ADDRSTRLEN];
+    int rc = first_address(r, host, port, ip, sizeof(ip), deadline);
+
+    if (rc == 0)
+        rc = start_connect(r, ip, port);
+    while (rc == 0 && !r->connect_done)
+        rc = gt_waitq_wait(&r->connecting, deadline);
+    if (rc == 0)
+        rc = r->connect_rc;
+    if (rc < 0 && r->ac) {
+        redisAsyncFree(r->ac); /* still connecting: no callback */
+        r->ac = NULL;
+    }
+    if (rc < 0 && !r->errmsg[0])
+        snprintf(r->errmsg, sizeof(r->errmsg), "connect: %s", gt_strerror(rc));
+    return rc;
+}
+
+/* A new handle, or NULL (-ENOMEM) into *out; a failure keeps the handle
+ * for its message (see redis.h), except -EINVAL and -ENOMEM. */
+static int finish_open(gt_redis **out, gt_redis *r, int rc)
+{
+    if (rc == -ENOMEM || rc == -EINVAL) {
+        gt_redis_close(r);
+        r = NULL;
+    }
+    *out = r;
+    return rc;
+}
+
+/* Keep the URL's credentials for the set-up and every reset's. */
+static int keep_login(gt_redis *r, const gt__redis_login *login)
+{
+    r->dbnum = login->dbnum;
+    r->user = login->user ? gt_strdup(login->user) : NULL;
+    r->password = login->password ? gt_strdup(login->password) : NULL;
+    return (login->user && !r->user) || (login->password && !r->password)
+               ? -ENOMEM
+               : 0;
+}
+
+int gt__redis_open(gt_redis **out, const char *host, int port,
+                   const gt__redis_login *login, int64_t deadline)
+{
     gt_redis *r;
     int rc;
 
-    *out = NULL;
-    if (!host || port < 1 || port > 65535 || !gt_co_self())
-        return -EINVAL;
-    rc = first_address(host, port, ip, sizeof(ip), deadline);
-    if (rc < 0)
-        return rc;
     r = gt_calloc(1, sizeof(*r));
     if (!r)
         return -ENOMEM;
     r->loop = gt_loop();
     gt_waitq_init(&r->connecting);
-    rc = start_connect(r, ip, port);
-    while (rc == 0 && !r->connect_done)
-        rc = gt_waitq_wait(&r->connecting, deadline);
+    rc = login ? keep_login(r, login) : 0;
     if (rc == 0)
-        rc = r->connect_rc;
-    if (rc < 0) {
-        if (r->ac)
-            redisAsyncFree(r->ac); /* still connecting: no callback */
-        free(r);
-        return rc;
+        rc = connect_to(r, host, port, deadline);
+    if (rc == 0 && login)
+        rc = gt__redis_setup(r, deadline);
+    if (rc < 0 && r->ac) { /* connected, but the set-up failed */
+        redisAsyncFree(r->ac);
+        r->ac = NULL;
     }
-    *out = r;
-    return 0;
+    return finish_open(out, r, rc);
+}
+
+int gt_redis_open(gt_redis **out, const char *host, int port, int64_t deadline)
+{
+    *out = NULL;
+    if (!host || port < 1 || port > 65535 || !gt_co_self())
+        return -EINVAL;
+    return gt__redis_open(out, host, port, NULL, deadline);
 }
 
 /* ---- commands ---------------------------------------------------------------
@@ -235,17 +323,22 @@ int gt_redis_open(gt_redis **out, const char *host, int port, int64_t deadline)
 
 typedef struct pending {
     gt_waitq wq;
+    gt_redis *r;
     gt_redis_reply *reply;
     int rc;
     bool done;
     bool abandoned; /* nobody waits: the callback frees the record */
 } pending;
 
+/* hiredis calls it exactly once per command, with NULL when the
+ * connection goes away -- from gt_redis_close() too, before the handle
+ * is freed, so p->r is valid here. */
 static void on_reply(redisAsyncContext *ac, void *reply, void *priv)
 {
     pending *p = priv;
 
     (void)ac;
+    p->r->inflight--;
     if (p->abandoned) {
         free(p);
         return;
@@ -260,11 +353,13 @@ static int check_call(gt_redis *r, int argc, const char *const *argv,
 {
     int rc;
 
-    if (argc < 1 || !argv)
+    if (!r || argc < 1 || !argv)
         return -EINVAL;
     for (int i = 0; i < argc; i++)
         if (!argv[i])
             return -EINVAL;
+    if (!r->loop && gt_co_self() && (rc = adopt(r)) < 0)
+        return rc;
     if (r->loop != gt_loop())
         return -EXDEV;
     if (!r->ac)
@@ -275,26 +370,10 @@ static int check_call(gt_redis *r, int argc, const char *const *argv,
     return rc;
 }
 
-int gt_redis_command(gt_redis *r, gt_redis_reply **out, int argc,
-                     const char *const *argv, const size_t *argvlen,
-                     int64_t deadline)
+static int wait_reply(pending *p, gt_redis_reply **out, int64_t deadline)
 {
-    pending *p;
-    int rc;
+    int rc = 0;
 
-    *out = NULL;
-    rc = check_call(r, argc, argv, deadline);
-    if (rc < 0)
-        return rc;
-    p = gt_calloc(1, sizeof(*p));
-    if (!p)
-        return -ENOMEM;
-    gt_waitq_init(&p->wq);
-    if (redisAsyncCommandArgv(r->ac, on_reply, p, argc, (const char **)argv,
-                              argvlen) != REDIS_OK) {
-        free(p);
-        return -ENOTCONN; /* hiredis is disconnecting */
-    }
     while (!p->done) {
         rc = gt_waitq_wait(&p->wq, deadline);
         if (rc < 0 && !p->done) {
@@ -311,9 +390,102 @@ int gt_redis_command(gt_redis *r, gt_redis_reply **out, int argc,
     return rc;
 }
 
+static int send_and_wait(gt_redis *r, gt_redis_reply **out, int argc,
+                         const char *const *argv, const size_t *argvlen,
+                         int64_t deadline, bool note)
+{
+    pending *p;
+    int rc;
+
+    *out = NULL;
+    rc = check_call(r, argc, argv, deadline);
+    if (rc == 0 && note)
+        rc = gt__redis_session_note(r, argc, argv, argvlen);
+    if (rc < 0)
+        return rc;
+    if (!(p = gt_calloc(1, sizeof(*p))))
+        return -ENOMEM;
+    gt_waitq_init(&p->wq);
+    p->r = r;
+    if (redisAsyncCommandArgv(r->ac, on_reply, p, argc, (const char **)argv,
+                              argvlen) != REDIS_OK) {
+        free(p);
+        return -ENOTCONN; /* hiredis is disconnecting */
+    }
+    r->inflight++;
+    r->calls++;
+    rc = wait_reply(p, out, deadline);
+    r->calls--;
+    return rc;
+}
+
+int gt__redis_call(gt_redis *r, gt_redis_reply **out, int argc,
+                   const char *const *argv, const size_t *argvlen,
+                   int64_t deadline)
+{
+    return send_and_wait(r, out, argc, argv, argvlen, deadline, false);
+}
+
+int gt_redis_command(gt_redis *r, gt_redis_reply **out, int argc,
+                     const char *const *argv, const size_t *argvlen,
+                     int64_t deadline)
+{
+    return send_and_wait(r, out, argc, argv, argvlen, deadline, true);
+}
+
 const char *gt_redis_errmsg(const gt_redis *r)
 {
-    return r->errmsg;
+    return r ? r->errmsg : "";
+}
+
+/* ---- for pools ------------------------------------------------------------
+ */
+
+int gt_redis_alive(gt_redis *r)
+{
+    char b;
+    ssize_t n;
+
+    if (!r || !r->ac)
+        return 0;
+    n = recv(r->ac->c.fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (n < 0)
+        return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR;
+    /* n == 0: end of file. Bytes with no command in flight: nobody asked
+     * for them -- the error a server sends before it closes. */
+    return n > 0 && r->inflight > 0;
+}
+
+int gt_redis_broken(const gt_redis *r)
+{
+    return !r || !r->ac;
+}
+
+int gt_redis_disconnect(gt_redis *r, const char *why)
+{
+    if (!r)
+        return -EINVAL;
+    if (r->calls > 0)
+        return -EBUSY;
+    if (r->ac) {
+        /* The server sees its client leave even if the handle lingers. */
+        shutdown(r->ac->c.fd, SHUT_RDWR);
+        redisAsyncFree(r->ac);
+        r->ac = NULL;
+    }
+    snprintf(r->errmsg, sizeof(r->errmsg), "%s", why ? why : "disconnected");
+    return 0;
+}
+
+void gt_redis_set_owner(gt_redis *r, void *owner)
+{
+    if (r)
+        r->owner = owner;
+}
+
+void *gt_redis_owner(const gt_redis *r)
+{
+    return r ? r->owner : NULL;
 }
 
 void gt_redis_close(gt_redis *r)
@@ -322,5 +494,7 @@ void gt_redis_close(gt_redis *r)
         return;
     if (r->ac)
         redisAsyncFree(r->ac); /* the waiting get NULL: -ECONNRESET */
+    free(r->user);
+    free(r->password);
     free(r);
 }
