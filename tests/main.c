@@ -130,6 +130,7 @@ static Suite *redis_suite(void)
     Suite *s = suite_create("redis");
 
     add_redis_tests(s);
+    add_redis_pool_tests(s);
     return s;
 }
 

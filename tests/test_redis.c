@@ -1,9 +1,9 @@
 /* tests/test_redis.c -- the Redis client against a real redis-server.
  *
- * The fixture (once for the test case, in the parent) starts Debian's
- * redis-server on a free loopback port, without persistence, in the
- * foreground of a child process, and kills it at the end; a missing
- * redis-server fails the case. Each test runs on a one-worker runtime, so
+ * The fixture (tests/redis_fixture.c, once for the test case, in the
+ * parent) starts Debian's redis-server on a free loopback port, without
+ * persistence, and kills it at the end; a missing redis-server fails the
+ * case. Each test runs on a one-worker runtime, so
  * a call that blocked the loop would stall the test's other coroutines.
  * Blocking commands (BLPOP) stand in for a slow server: no timing. */
 #include <errno.h>
@@ -15,82 +15,26 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "redis_fixture.h"
 #include "util.h"
-
-static pid_t server_pid;
-static int port;
-
-/* Wait until something accepts on 127.0.0.1:port (bounded). */
-static int wait_accepting(void)
-{
-    char cmd[128];
-
-    snprintf(cmd, sizeof(cmd),
-             "bash -c 'for i in $(seq 200); do (exec 3<>/dev/tcp/127.0.0.1/%d)"
-             " 2>/dev/null && exit 0; sleep 0.05; done; exit 1'",
-             port);
-    return system(cmd) == 0 ? 0 : -1;
-}
-
-static void redis_teardown(void);
-
-static void redis_setup(void)
-{
-    char portstr[16];
-
-    port = test_free_port();
-    snprintf(portstr, sizeof(portstr), "%d", port);
-    server_pid = fork();
-    ck_assert_int_ge(server_pid, 0);
-    if (server_pid == 0) {
-        int null = open("/dev/null", O_RDWR);
-
-        /* Not the runner's pipes: a server left behind must not hold
-         * them open. */
-        dup2(null, STDIN_FILENO);
-        dup2(null, STDOUT_FILENO);
-        execlp("redis-server", "redis-server", "--port", portstr, "--bind",
-               "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", "/tmp",
-               "--loglevel", "warning", (char *)NULL);
-        _exit(127);
-    }
-    if (wait_accepting() != 0)
-        redis_teardown(); /* Check runs no teardown after a failed setup */
-    ck_assert_msg(server_pid > 0,
-                  "redis-server did not start on port %d (scripts/deps.sh "
-                  "test installs it)",
-                  port);
-}
-
-static void redis_teardown(void)
-{
-    if (server_pid > 0) {
-        kill(server_pid, SIGTERM);
-        waitpid(server_pid, NULL, 0);
-        server_pid = 0;
-    }
-}
 
 static gt_redis *open_ok(void)
 {
     gt_redis *r;
-    int rc = gt_redis_open(&r, "127.0.0.1", port, gt_deadline_in(10000));
+    int rc = gt_redis_open(&r, "127.0.0.1", redis_port, gt_deadline_in(10000));
 
     ck_assert_msg(rc == 0, "open: %s", gt_strerror(rc));
     return r;
 }
 
-/* Run a command given as words; returns fetch's code, reply in *out. */
+/* Run a command given as words, with a deadline. */
 static int cmd(gt_redis *r, gt_redis_reply **out, int64_t deadline, int argc,
                const char *const *argv)
 {
     return gt_redis_command(r, out, argc, argv, NULL, deadline);
 }
 
-#define CMD(r, out, ...)                                                       \
-    cmd((r), (out), GT_NEVER,                                                  \
-        (int)(sizeof((const char *[]){__VA_ARGS__}) / sizeof(char *)),         \
-        (const char *[]){__VA_ARGS__})
+#define CMD REDIS_CMD
 
 /* ---- commands and replies ---------------------------------------------- */
 
@@ -315,7 +259,7 @@ static int body_open(void *arg)
     gt_redis *r = (gt_redis *)1;
 
     (void)arg;
-    ck_assert_int_eq(gt_redis_open(&r, NULL, port, GT_NEVER), -EINVAL);
+    ck_assert_int_eq(gt_redis_open(&r, NULL, redis_port, GT_NEVER), -EINVAL);
     ck_assert_ptr_null(r);
     ck_assert_int_eq(gt_redis_open(&r, "127.0.0.1", 0, GT_NEVER), -EINVAL);
     ck_assert_int_eq(gt_redis_open(&r, "127.0.0.1", 65536, GT_NEVER), -EINVAL);
@@ -328,11 +272,11 @@ static int body_open(void *arg)
                   gt_redis_errmsg(r));
     ck_assert_int_eq(CMD(r, &rp, "PING"), -ENOTCONN);
     gt_redis_close(r);
-    ck_assert_int_eq(gt_redis_open(&r, "localhost", port, GT_NEVER), 0);
+    ck_assert_int_eq(gt_redis_open(&r, "localhost", redis_port, GT_NEVER), 0);
     ck_assert_int_eq(CMD(r, &rp, "PING"), 0);
     gt_redis_close(r);
     gt_co_cancel(gt_co_self());
-    ck_assert_int_eq(gt_redis_open(&r, "localhost", port, GT_NEVER),
+    ck_assert_int_eq(gt_redis_open(&r, "localhost", redis_port, GT_NEVER),
                      -ECANCELED);
     gt_redis_close(r);
     return 0;
@@ -361,7 +305,7 @@ static int body_oom(void *arg)
         int rc;
 
         gt_alloc_fail(n, 0);
-        rc = gt_redis_open(&r, "localhost", port, GT_NEVER);
+        rc = gt_redis_open(&r, "localhost", redis_port, GT_NEVER);
         if (rc == 0) {
             rc = CMD(r, &rp, "PING");
             gt_redis_reply_free(rp);
@@ -389,7 +333,7 @@ void add_redis_tests(Suite *s)
     TCase *tc = tcase_create("redis");
 
     tcase_set_timeout(tc, 60);
-    tcase_add_unchecked_fixture(tc, redis_setup, redis_teardown);
+    tcase_add_unchecked_fixture(tc, redis_fixture_start, redis_fixture_stop);
     tcase_add_test(tc, commands_and_every_reply_type);
     tcase_add_test(tc, pipelined_commands_from_many_coroutines);
     tcase_add_test(tc, deadline_and_cancel_keep_the_connection_in_step);

@@ -79,8 +79,7 @@ typedef struct gt_redis_reply gt_redis_reply;
  * (AUTH refused: the message is the server's); -ECONNREFUSED also when
  * the server is at its client limit (gt_redis_at_capacity()); GT_EDB (the
  * server refused the SELECT). */
-GT_API int gt_redis_open_url(gt_redis **out, const char *url,
-                             int64_t deadline);
+GT_API int gt_redis_open_url(gt_redis **out, const char *url, int64_t deadline);
 
 /* Connect to the Redis server at 'host' (a name or an address literal;
  * the first address of gt_net_resolve() is used) and 'port', without

@@ -102,7 +102,7 @@ static const struct {
     const char *alias, *scheme;
 } schemes[] = {
     {"postgres", "postgres"}, {"postgresql", "postgres"}, {"mysql", "mysql"},
-    {"mariadb", "mysql"},     {"sqlite", "sqlite"},    {"redis", "redis"},
+    {"mariadb", "mysql"},     {"sqlite", "sqlite"},       {"redis", "redis"},
 };
 
 /* Match the scheme before ':' and store its canonical name. */

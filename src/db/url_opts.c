@@ -3,13 +3,13 @@
  *
  * Every option any part of greentor reads from a URL, for the scheme(s) it
  * applies to: the drivers' (db.c, pg.c, mysql.c, sqlite.c, init.c, and
- * redis/url.c for redis://) and the pool's (pool/pool.c, which reads its options from the same string, so
- * gt_db_open() must accept them too). A name that is not here is a typo,
- * and a typo that silently leaves a default in place (?max_opn=4) is
- * worse than a refusal: gt__db_url_check() refuses it, naming what is
- * accepted. Numbers are checked against their range here, once, so no
- * reader can truncate one (max_open=4294967297 used to become 1).
- * A new option is one line here and its documentation in the header. */
+ * redis/url.c for redis://) and the pool's (pool/pool.c, which reads its
+ * options from the same string, so gt_db_open() must accept them too). A name
+ * that is not here is a typo, and a typo that silently leaves a default in
+ * place (?max_opn=4) is worse than a refusal: gt__db_url_check() refuses it,
+ * naming what is accepted. Numbers are checked against their range here, once,
+ * so no reader can truncate one (max_open=4294967297 used to become 1). A new
+ * option is one line here and its documentation in the header. */
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>

@@ -503,7 +503,8 @@ static bool needs_reset(const gt__pconn *c)
     int policy = c->home->pool->cfg.reset_on_release;
 
     return policy == GT_POOL_RESET_ALWAYS ||
-           (policy == GT_POOL_RESET_AUTO && CONN_KIND(c)->session_dirty(c->conn));
+           (policy == GT_POOL_RESET_AUTO &&
+            CONN_KIND(c)->session_dirty(c->conn));
 }
 
 /* Bring a returned connection back to a clean state; false to discard.

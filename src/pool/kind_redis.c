@@ -40,8 +40,8 @@ static int redis_alive(void *c)
 static int redis_ping(void *c, int64_t deadline)
 {
     gt_redis_reply *rp;
-    int rc = gt_redis_command(c, &rp, 1, (const char *[]){"PING"}, NULL,
-                              deadline);
+    int rc =
+        gt_redis_command(c, &rp, 1, (const char *[]){"PING"}, NULL, deadline);
 
     if (rc == 0 && gt_redis_reply_type(rp) == GT_REDIS_ERROR)
         rc = GT_EDB;
@@ -101,10 +101,9 @@ static void *redis_owner(const void *c)
 }
 
 const gt__pool_kind gt__pool_redis = {
-    "redis",            redis_open,         redis_close,
-    redis_errmsg,       redis_at_capacity,  redis_alive,
-    redis_ping,         redis_broken,       redis_in_tx,
-    redis_abandon_tx,   redis_session_dirty, redis_can_reset,
-    redis_reset,        redis_detach,       redis_disconnect,
-    redis_set_owner,    redis_owner,
+    "redis",           redis_open,       redis_close,         redis_errmsg,
+    redis_at_capacity, redis_alive,      redis_ping,          redis_broken,
+    redis_in_tx,       redis_abandon_tx, redis_session_dirty, redis_can_reset,
+    redis_reset,       redis_detach,     redis_disconnect,    redis_set_owner,
+    redis_owner,
 };

@@ -89,9 +89,9 @@ static void *sql_owner(const void *c)
 }
 
 const gt__pool_kind gt__pool_sql = {
-    "sql",          sql_open,       sql_close,         sql_errmsg,
-    sql_at_capacity, sql_alive,     sql_ping,          sql_broken,
-    sql_in_tx,      sql_abandon_tx, sql_session_dirty, sql_can_reset,
-    sql_reset,      sql_detach,     sql_disconnect,    sql_set_owner,
+    "sql",           sql_open,       sql_close,         sql_errmsg,
+    sql_at_capacity, sql_alive,      sql_ping,          sql_broken,
+    sql_in_tx,       sql_abandon_tx, sql_session_dirty, sql_can_reset,
+    sql_reset,       sql_detach,     sql_disconnect,    sql_set_owner,
     sql_owner,
 };

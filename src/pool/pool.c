@@ -341,11 +341,12 @@ static int check_url(gt_pool *p, const char *url, char *err, size_t errlen)
 
     if (rc < 0)
         return rc;
-    p->kind = strncasecmp(url, "redis:", 6) == 0 ? &gt__pool_redis
-                                                  : &gt__pool_sql;
+    p->kind =
+        strncasecmp(url, "redis:", 6) == 0 ? &gt__pool_redis : &gt__pool_sql;
     if (p->kind == &gt__pool_redis && p->cfg.on_connect) {
-        snprintf(err, errlen, "on_connect is for SQL pools: a Redis "
-                              "pool's set-up is its URL's AUTH and SELECT");
+        snprintf(err, errlen,
+                 "on_connect is for SQL pools: a Redis "
+                 "pool's set-up is its URL's AUTH and SELECT");
         return -EINVAL;
     }
     return read_opts(&p->cfg, url, err, errlen);

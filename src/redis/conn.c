@@ -243,8 +243,7 @@ static int start_connect(gt_redis *r, const char *ip, int port)
 }
 
 /* Connect 'r' (new, of this worker) to host:port. */
-static int connect_to(gt_redis *r, const char *host, int port,
-                      int64_t deadline)
+static int connect_to(gt_redis *r, const char *host, int port, int64_t deadline)
 {
     char ip[INET6_ADDRSTRLEN];
     int rc = first_address(r, host, port, ip, sizeof(ip), deadline);
@@ -343,6 +342,7 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *priv)
         free(p);
         return;
     }
+    p->r->calls--;
     p->rc = reply ? gt__redis_reply_copy(&p->reply, reply) : -ECONNRESET;
     p->done = true;
     gt_waitq_wake(&p->wq, -1);
@@ -378,6 +378,7 @@ static int wait_reply(pending *p, gt_redis_reply **out, int64_t deadline)
         rc = gt_waitq_wait(&p->wq, deadline);
         if (rc < 0 && !p->done) {
             p->abandoned = true;
+            p->r->calls--;
             return rc;
         }
     }
@@ -413,10 +414,9 @@ static int send_and_wait(gt_redis *r, gt_redis_reply **out, int argc,
         return -ENOTCONN; /* hiredis is disconnecting */
     }
     r->inflight++;
-    r->calls++;
-    rc = wait_reply(p, out, deadline);
-    r->calls--;
-    return rc;
+    r->calls++; /* until the reply or the wait ends, not after: a close
+                 * under a waiting command frees 'r' before it resumes */
+    return wait_reply(p, out, deadline);
 }
 
 int gt__redis_call(gt_redis *r, gt_redis_reply **out, int argc,

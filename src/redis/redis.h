@@ -32,10 +32,10 @@ struct gt_redis {
     bool connect_done;
     int connect_rc;
     /* Session state (session.c). */
-    bool in_multi;    /* MULTI sent, no EXEC or DISCARD yet */
-    bool watching;    /* WATCH sent, no EXEC, DISCARD or UNWATCH yet */
-    bool dirty;       /* SELECT, AUTH, CLIENT ... since the set-up */
-    bool at_capacity; /* the server refused us: max number of clients */
+    bool in_multi;         /* MULTI sent, no EXEC or DISCARD yet */
+    bool watching;         /* WATCH sent, no EXEC, DISCARD or UNWATCH yet */
+    bool dirty;            /* SELECT, AUTH, CLIENT ... since the set-up */
+    bool at_capacity;      /* the server refused us: max number of clients */
     char *user, *password; /* the URL's, for AUTH again after a reset */
     int dbnum;             /* the URL's database, for SELECT after one */
     void *owner;           /* gt_redis_set_owner() */

@@ -38,8 +38,8 @@ static bool arg_is(const char *const *argv, const size_t *argvlen, int i,
 }
 
 static const char *const refused[] = {
-    "SUBSCRIBE", "PSUBSCRIBE", "SSUBSCRIBE", "MONITOR", "SYNC", "PSYNC",
-    "HELLO",
+    "SUBSCRIBE", "PSUBSCRIBE", "SSUBSCRIBE", "MONITOR",
+    "SYNC",      "PSYNC",      "HELLO",
 };
 
 /* Commands after which the session is not the set-up's; and CLIENT's
@@ -50,8 +50,8 @@ static const char *const changing[] = {
 static const char *const client_reads[] = {"ID", "INFO", "LIST", "GETNAME"};
 
 /* Whether argument i is one of list[0..n). */
-static bool in_list(const char *const *list, size_t n,
-                    const char *const *argv, const size_t *argvlen, int i)
+static bool in_list(const char *const *list, size_t n, const char *const *argv,
+                    const size_t *argvlen, int i)
 {
     for (size_t k = 0; k < n; k++)
         if (arg_is(argv, argvlen, i, list[k]))
@@ -165,8 +165,8 @@ int gt__redis_setup(gt_redis *r, int64_t deadline)
                          deadline);
     if (rc == 0 && r->dbnum > 0) {
         snprintf(db, sizeof(db), "%d", r->dbnum);
-        rc = own_command(r, 2, (const char *[]){"SELECT", db}, GT_EDB,
-                         deadline);
+        rc =
+            own_command(r, 2, (const char *[]){"SELECT", db}, GT_EDB, deadline);
     }
     /* Neither: a server at its client limit accepts the socket and says
      * so in its first reply; learn it now, not at the first command. */
