@@ -14,7 +14,9 @@
  * fetches come back to this process while it waits for the example's
  * answer. No timing thresholds: waits are bounded only to turn a hang
  * into a failure (the example's fetch timeout is set to 1 s so that the
- * page that never answers costs one second). */
+ * page that never answers costs one second). The PostgreSQL run also
+ * gives the example a Redis (REDIS_URL, a redis-server of the test's own)
+ * to cache previews in. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -31,6 +33,7 @@
 
 #include "http_fixture.h"
 #include "httpc.h"
+#include "redis_fixture.h"
 #include "util.h"
 
 #define WAIT_MS 30000
@@ -43,6 +46,8 @@ static struct {
     char log[160]; /* stdout and stderr */
     char db[PATH_MAX + 16];
     bool pg;
+    pid_t redis; /* the cache's server (PostgreSQL run only), or 0 */
+    int redis_port;
 } bm;
 
 #define APP_NAME "gt_bookmarks_e2e" /* the example's sessions on PostgreSQL */
@@ -116,6 +121,9 @@ static void start(const char *backend)
                  url, strchr(url, '?') ? "&" : "?");
         url = url_opts;
         bm.pg = true;
+        bm.redis_port = test_free_port();
+        bm.redis = redis_spawn(bm.redis_port, NULL);
+        ck_assert_msg(bm.redis > 0, "redis-server did not start");
     } else {
         snprintf(bm.db, sizeof(bm.db), "sqlite:%s/bookmarks.db", bm.dir);
     }
@@ -139,6 +147,15 @@ static void start(const char *backend)
             setenv("DATABASE_URL", url, 1);
         else
             unsetenv("DATABASE_URL");
+        if (bm.redis > 0) {
+            char redis_url[64];
+
+            snprintf(redis_url, sizeof(redis_url),
+                     "redis://127.0.0.1:%d/0?max_open=4", bm.redis_port);
+            setenv("REDIS_URL", redis_url, 1);
+        } else {
+            unsetenv("REDIS_URL");
+        }
         execl(bin, bin, (char *)NULL);
         _exit(127);
     }
@@ -162,6 +179,8 @@ static void stop(void)
     }
     if (waited >= WAIT_MS)
         kill(bm.pid, SIGKILL);
+    redis_kill(bm.redis);
+    bm.redis = 0;
     ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
                   "no clean exit after SIGTERM (0x%x):\n%s", status,
                   log_tail());
@@ -544,6 +563,16 @@ static int page_slow(gt_http_req *req, gt_http_res *res, void *arg)
     return gt_http_res_printf(res, "<title>late</title>");
 }
 
+/* Its title counts the fetches: a cached summary shows an old count. */
+static int page_counter(gt_http_req *req, gt_http_res *res, void *arg)
+{
+    static int fetches;
+
+    (void)req, (void)arg;
+    gt_http_res_header(res, "Content-Type", HTML);
+    return gt_http_res_printf(res, "<title>n=%d</title>", ++fetches);
+}
+
 static int page_port;
 
 /* A bookmark of the test's page at 'path' (or a full URL); its id. */
@@ -597,6 +626,28 @@ static void expect_preview(const char *path, int status, const char *type,
     json_decref(j);
 }
 
+/* Two previews of one bookmark: with the cache (REDIS_URL, on the
+ * PostgreSQL run) the second is the first's summary, "X-Cache: hit";
+ * without, the page is fetched again and no X-Cache is sent. */
+static void expect_cached_preview(void)
+{
+    char target[64], cache[256], want[16];
+    httpc_res r;
+    json_t *j;
+
+    snprintf(target, sizeof(target), "/preview/%lld",
+             (long long)bookmark_of("/counter"));
+    for (int i = 1; i <= 2; i++) {
+        call("GET", target, "Origin: " ORIGIN "\r\n", NULL, &r);
+        snprintf(cache, sizeof(cache), "%s", field(&r, "X-Cache"));
+        j = expect_json(&r, 200, target);
+        snprintf(want, sizeof(want), "n=%d", bm.redis > 0 ? 1 : i);
+        ck_assert_str_eq(json_string_value(json_object_get(j, "title")), want);
+        ck_assert_str_eq(cache, bm.redis == 0 ? "" : i == 1 ? "miss" : "hit");
+        json_decref(j);
+    }
+}
+
 /* GET /preview of a bookmark of 'path' (or URL) fails with 502. */
 static void expect_bad_gateway(const char *path, const char *msg)
 {
@@ -613,7 +664,7 @@ static void check_preview(void)
         {"GET", "/titled", page_titled}, {"GET", "/untitled", page_untitled},
         {"GET", "/plain", page_plain},   {"GET", "/moved", page_moved},
         {"GET", "/big", page_big},       {"GET", "/slow", page_slow},
-        {"GET", "/gone", page_gone},
+        {"GET", "/gone", page_gone},     {"GET", "/counter", page_counter},
     };
     gt_http_config cfg = {.host = "127.0.0.1", .drain_timeout_ms = 100};
     gt_http_router *router;
@@ -643,6 +694,7 @@ static void check_preview(void)
     expect_bad_gateway(closed, "connection refused");
     expect_bad_gateway("/big", "too large");
     expect_bad_gateway("/slow", "timed out");
+    expect_cached_preview();
     expect_error("GET", "/preview/99", NULL, 404, "no bookmark 99");
     expect_error("GET", "/preview/abc", NULL, 404, "'id'");
 

@@ -18,7 +18,9 @@
  * fields on every response. Environment: PORT [8081], WORKERS [1],
  * DATABASE_URL [sqlite:bookmarks.db], STATIC_DIR
  * [examples/bookmarks/static], CORS_ORIGINS [*], ACCESS_LOG [unset],
- * PREVIEW_TIMEOUT_MS [10000]. */
+ * PREVIEW_TIMEOUT_MS [10000], REDIS_URL [unset: no cache; e.g.
+ * redis://127.0.0.1:6379/0?max_open=8] and PREVIEW_CACHE_S [300], how long
+ * /preview keeps a page's summary in Redis. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -36,6 +38,7 @@
 #define COLUMNS "id, url, title, tags"
 
 static gt_pool *pool;
+static gt_pool *cache; /* REDIS_URL's, or NULL */
 
 /* ---- bookmarks as JSON --------------------------------------------------- */
 
@@ -384,7 +387,7 @@ static int start(void *arg)
 int main(void)
 {
     static gt_http_static files;
-    static preview_cfg pv = {.pool = &pool};
+    static preview_cfg pv = {.pool = &pool, .cache = &cache};
     static const struct {
         const char *method, *pattern;
         gt_http_handler fn;
@@ -408,6 +411,7 @@ int main(void)
 
     files.root = env("STATIC_DIR", "examples/bookmarks/static");
     pv.timeout_ms = atoi(env("PREVIEW_TIMEOUT_MS", "10000"));
+    pv.cache_ttl_s = atoi(env("PREVIEW_CACHE_S", "300"));
     for (size_t i = 0; rc == 0 && i < sizeof(routes) / sizeof(routes[0]); i++)
         rc = gt_http_router_add(a.router, routes[i].method, routes[i].pattern,
                                 routes[i].fn, routes[i].arg);
@@ -418,11 +422,16 @@ int main(void)
     rc = gt_pool_new(&pool, rt, a.url, NULL, err, sizeof(err));
     if (rc < 0)
         fprintf(stderr, "bookmarks: DATABASE_URL: %s\n", err);
+    else if (getenv("REDIS_URL") &&
+             (rc = gt_pool_new(&cache, rt, getenv("REDIS_URL"), NULL, err,
+                               sizeof(err))) < 0)
+        fprintf(stderr, "bookmarks: REDIS_URL: %s\n", err);
     else if (gt_rt_post(rt, 0, start, &a) == 0)
         gt_rt_run(rt);
     gt_http_server_close(a.srv);
     gt_rt_free(rt);
     gt_pool_free(pool);
+    gt_pool_free(cache);
     gt_http_router_free(a.router);
     return rc < 0 ? 2 : a.exit_code;
 }
