@@ -1,12 +1,13 @@
 /* pool/pool.h -- the pool module's internal interface.
  *
  * pool.c: configuration, creation, the per-worker maintenance timer and the
- * stop hook. acquire.c: taking and giving back connections, the global cap
- * and the FIFO of waiters. scoped.c: the request-scoped connection kept in
- * a coroutine-local. stats.c: statistics and the Prometheus text. log.c:
- * connect failures in the log, once per change of state. kind_sql.c and
- * kind_redis.c: what the pool does to a connection of each kind, through
- * the public headers of the db and redis modules.
+ * stop hook. acquire.c: taking connections, the global cap and the FIFO of
+ * waiters. release.c: giving them back and moving them between workers.
+ * scoped.c: the request-scoped connection kept in a coroutine-local. stats.c:
+ * statistics and the Prometheus text. log.c: connect failures in the log, once
+ * per change of state. kind_sql.c and kind_redis.c: what the pool does to a
+ * connection of each kind, through the public headers of the db and redis
+ * modules.
  *
  * Ownership: each connection belongs to the worker that opened it (its
  * socket is registered with that worker's loop) and only that worker's
@@ -94,7 +95,7 @@ struct gt__wpool {
     gt__list idle; /* head = most recently used */
     gt__list busy;
     int cleaning;           /* given back, being cleaned by a coroutine
-                             * of the worker (acquire.c cleaner()) */
+                             * of the worker (release.c cleaner()) */
     gt__list reclaimed;     /* disconnected, waiting for their holders'
                              * gt_pool_release() */
     gt__list waiters;       /* FIFO: oldest at the head */
@@ -157,6 +158,11 @@ int gt__pool_take(gt_pool *p, gt__pconn **out, int64_t deadline,
 /* The kind of 'c'. */
 #define CONN_KIND(c) ((c)->home->pool->kind)
 
+/* Hand 'give' (or a retry, when NULL) to the oldest waiter of 'w' still
+ * parked; whether one took it (acquire.c). */
+bool gt__pool_wake_one(gt__wpool *w, gt__pconn *give);
+/* Ask a worker that has idle connections to send 'here' one (release.c). */
+void gt__pool_ask_shed(gt__wpool *here);
 /* Return 'c' to its worker's pool (may yield: rollback, reset). */
 void gt__pool_give(gt__pconn *c);
 /* Close 'c' and free its slot; 'reason' counter is bumped. */
