@@ -35,7 +35,8 @@ BUILD_PKGS=(gcc make pkg-config libuv1-dev libpq-dev libmariadb-dev
 TEST_PKGS=(postgresql postgresql-contrib mariadb-server mariadb-client clang
     libclang-rt-14-dev curl procps gcc-aarch64-linux-gnu libc6-dev-arm64-cross
     qemu-user-static pgbouncer nginx-light clang-format openssl redis-server)
-BENCH_PKGS=(wrk nginx-light h2o strace postgresql-contrib hyperfine util-linux)
+BENCH_PKGS=(wrk nginx-light h2o kore strace postgresql-contrib hyperfine
+    util-linux)
 
 POLICY=/usr/sbin/policy-rc.d
 
