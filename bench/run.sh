@@ -9,7 +9,8 @@
 #   BENCH_PORT [18080]       the showcase's port; BENCH_NGINX_PORT [18081]
 #   BENCH_PARKED [100000]    parked coroutines for bench_runtime's memory test
 #   BENCH_H2O_PORT [18082]   h2o's port; BENCH_W_PORT [18083] the first of
-#                            the three ports of the WORKERS=2 section
+#                            the three ports of the WORKERS=2 section;
+#                            BENCH_KORE_PORT [18086] kore's
 #   BENCH_DBS [sqlite postgres mysql]  the databases to run (sqlite alone
 #                            skips scripts/db.sh and the PostgreSQL rows)
 #   BENCH_EXTRA [1]          0 skips bench_runtime, bench_pool, bench_db
@@ -29,7 +30,11 @@
 # (depth 16), each right next to the same measurement of nginx, one worker on
 # CPU 0, serving the same bytes. /db on PostgreSQL is compared with pgbench
 # running the same query over 8 connections -- the pool's size -- on CPU 1:
-# the database's own ceiling. The result is a Markdown table with the
+# the database's own ceiling. kore (Debian's kore 4.1, bench/kore/: its
+# async pgsql API over 8 connections) is the third peer of /plaintext and
+# /json and the peer of /db on PostgreSQL. PostgreSQL is used without TLS
+# by all of them (sslmode=disable; scripts/db.sh's server offers TLS, which
+# libpq would otherwise take). The result is a Markdown table with the
 # commands and the machine above it, written to bench/results/<date>-<time>.md
 # and bench/results/latest.md, and printed on stdout; progress goes to stderr.
 #
@@ -51,6 +56,7 @@ PORT="${BENCH_PORT:-18080}"
 NGINX_PORT="${BENCH_NGINX_PORT:-18081}"
 H2O_PORT="${BENCH_H2O_PORT:-18082}"
 W_PORT="${BENCH_W_PORT:-18083}"   # W_PORT: WORKERS=1, +1: WORKERS=2, +2: nginx x2
+KORE_PORT="${BENCH_KORE_PORT:-18086}"
 DBS=" ${BENCH_DBS:-sqlite postgres mysql} "
 EXTRA="${BENCH_EXTRA:-1}"
 STRACE_SECS="${BENCH_STRACE_SECONDS:-2}"
@@ -73,6 +79,7 @@ WORK=""         # private temp dir: logs, wrk outputs, nginx prefix
 SERVER_PID=""   # the showcase, while one runs
 NGINX_PID=""    # nginx's master, while it runs
 H2O_PID=""      # h2o, while it runs
+KORE_PID=""     # kore's master (its worker is a child), while it runs
 W_PIDS=()       # the WORKERS=2 section's servers, while they run
 STRACE_PID=""   # strace, while it runs
 MEASURE_PID=""  # the server the next measure() charges CPU to
@@ -108,6 +115,7 @@ cleanup() {
     stop_pid "$SERVER_PID"
     stop_pid "$NGINX_PID"
     stop_pid "$H2O_PID"
+    stop_pid "$KORE_PID"
     for p in "${W_PIDS[@]}"; do stop_pid "$p"; done
     [[ -z "$WORK" ]] || rm -rf "$WORK"
 }
@@ -170,7 +178,13 @@ start_db() {
     url="$(sed -n "s/^export GT_TEST_${2}_URL=//p" <<<"$env")"
     timeout 120 bash scripts/seed_db.sh "$url" ||
         { log "seeding $which failed"; return 0; }
+    [[ "$which" != pg ]] || url="$(with_opts "$url" sslmode=disable)"
     echo "$url"
+}
+
+# with_opts <url> <k=v&...>: the URL with the options added to its query.
+with_opts() {
+    if [[ "$1" == *\?* ]]; then echo "$1&$2"; else echo "$1?$2"; fi
 }
 
 # ---- commands ----------------------------------------------------------------
@@ -210,6 +224,10 @@ showcase_cmd() {
 
 h2o_cmd() {
     CMD=(taskset -c "$SERVER_CPU" h2o -c "$WORK/h2o/h2o.conf")
+}
+
+kore_cmd() {
+    CMD=(taskset -c "$SERVER_CPU" kore -c "$WORK/kore/run.conf" -f -n -r)
 }
 
 # wrk unpinned, for the WORKERS=2 section: <conc> <url> <secs>
@@ -338,6 +356,36 @@ start_h2o() {
     fi
 }
 
+# kore: bench/kore/ built with kodev, one worker, /db on PG_URL if any.
+start_kore() {
+    local so
+    if ! command -v kodev >/dev/null; then
+        log "kore missing; no kore references"
+        return 0
+    fi
+    port_free "$KORE_PORT"
+    if ! so="$(bash bench/kore/build.sh "$WORK" 2>"$WORK/kore-build.log")"; then
+        cat "$WORK/kore-build.log" >&2
+        log "the kore app did not build; no kore references"
+        return 0
+    fi
+    sed -e "s|@PORT@|$KORE_PORT|" -e "s|@SO@|$so|" -e "s|@WORKERS@|1|" \
+        -e "s|@PGMAX@|$PGBENCH_CONNS|" -e "s|@PIDFILE@|$WORK/kore/kore.pid|" \
+        -e "s|@ROOT@|$WORK/kore|" -e "s|@USER@|$(id -un)|" \
+        bench/kore/conf/bench.conf.in >"$WORK/kore/run.conf"
+    log "starting kore on 127.0.0.1:$KORE_PORT"
+    kore_cmd
+    (cd "$WORK/kore" && BENCH_KORE_PG="${PG_URL:+$(with_opts "$PG_URL" gssencmode=disable)}" \
+        exec "${CMD[@]}") >"$WORK/kore/stdout.log" 2>&1 &
+    KORE_PID=$!
+    if ! wait_port "$KORE_PID" "$KORE_PORT" 10; then
+        cat "$WORK/kore/stdout.log" >&2 || true
+        stop_pid "$KORE_PID"
+        KORE_PID=""
+        log "kore did not start; no kore references"
+    fi
+}
+
 # ---- the showcase --------------------------------------------------------------
 
 # start_showcase <name> <url or empty>: start it and wait for its port; the
@@ -390,10 +438,12 @@ plain_section() {
                 sk="sc:none:$path:$c:$mode"
                 nk="ng:$path:$c:$mode"
                 hk="h2:$path:$c:$mode"
+                kk="ko:$path:$c:$mode"
                 plain_one "$up" "$sk" "$nk" "$path" "$c" "$mode"
-                [[ "$up" != up ]] || row "—" "$label" "$c" "$sk" "$nk $hk"
+                [[ "$up" != up ]] || row "—" "$label" "$c" "$sk" "$nk $hk $kk"
                 row "nginx (reference)" "$label" "$c" "$nk"
                 row "h2o (reference)" "$label" "$c" "$hk"
+                row "kore (reference)" "$label" "$c" "$kk"
             done
         done
     done
@@ -415,6 +465,22 @@ plain_one() {
     else
         mark "h2${3#ng}" "skipped: h2o missing or did not start"
     fi
+    kore_one "ko${3#ng}" "$4" "$5" "$6"
+}
+
+# kore_one <key> <path> <conc> <mode>: kore's measurement, or why not.
+# kore 4.1 answers the first of a pipelined batch and then nothing on that
+# connection (measured: 64 responses in 1 s at -c64), so it has no
+# pipelined rows.
+kore_one() {
+    MEASURE_PID="$KORE_PID"
+    if [[ "$4" == pipelined ]]; then
+        mark "$1" "skipped: kore 4.1 does not answer pipelined requests"
+    elif [[ -n "$KORE_PID" ]]; then
+        measure "$1" "http://127.0.0.1:$KORE_PORT$2" "$3" "$4"
+    else
+        mark "$1" "skipped: kore missing or did not start"
+    fi
     MEASURE_PID=""
 }
 
@@ -425,7 +491,7 @@ db_section() {
         up="skipped: $SHOWCASE missing"
     elif [[ "$name" != sqlite && -z "$url" ]]; then
         up="skipped: $name did not start"
-    elif ! start_showcase "$name" "${url:+$url?$POOL_OPTS}"; then
+    elif ! start_showcase "$name" "${url:+$(with_opts "$url" "$POOL_OPTS")}"; then
         up="failed: the showcase did not start on $name"
     fi
     [[ "$name" != sqlite ]] || plain_section "$up"
@@ -436,14 +502,17 @@ db_section() {
         return 0
     fi
     for path in "${DB_PATHS[@]}"; do
-        ref=""
-        [[ "$name/$path" != postgres//db ]] || ref=pgbench
         for c in "${CONCS[@]}"; do
             key="sc:$name:$path:$c:"
+            ref=""
+            [[ "$name/$path" != postgres//db ]] || ref="pgbench ko:/db:$c:"
             row "$name" "$path" "$c" "$key" "$ref"
             MEASURE_PID="$SERVER_PID"
             measure "$key" "http://127.0.0.1:$PORT$path" "$c"
             MEASURE_PID=""
+            [[ "$name/$path" == postgres//db ]] || continue
+            row "kore, $PGBENCH_CONNS connections (reference)" "$path" "$c" "ko:/db:$c:"
+            kore_one "ko:/db:$c:" /db "$c" ""
         done
     done
     stop_showcase
@@ -613,11 +682,11 @@ extra_sections() {
 # "reference" or "—"; field 1 is req/s, field 5 µs CPU per request.
 ratio() {
     local v="${RESULT[$1]:-}" f="$2" ref r name out=()
-    case "$1" in ng:* | h2:* | n2:* | w1:* | pgbench) echo reference; return ;; esac
+    case "$1" in ng:* | h2:* | ko:* | n2:* | w1:* | pgbench) echo reference; return ;; esac
     for ref in $3; do
         r="${RESULT[$ref]:-}"
         [[ "$v" != !* && -n "$r" && "$r" != !* ]] || continue
-        case "$ref" in ng:*) name=nginx ;; h2:*) name=h2o ;; w1:*) name="WORKERS=1" ;; *) name="$ref" ;; esac
+        case "$ref" in ng:*) name=nginx ;; h2:*) name=h2o ;; ko:*) name=kore ;; w1:*) name="WORKERS=1" ;; *) name="$ref" ;; esac
         out+=("$(awk -v a="$(cut -d'|' -f"$f" <<<"$v")" -v b="$(cut -d'|' -f"$f" <<<"$r")" -v n="$name" \
             'BEGIN { if (b + 0 > 0 && a != "—") printf "%.2fx %s", a / b, n; else printf "— %s", n }')")
     done
@@ -668,10 +737,13 @@ commands() {
     echo "# the showcase (/plaintext and /json measured on the SQLite run), nginx"
     showcase_cmd "" && show_cmd
     for url in "$PG_URL" "$MY_URL"; do
-        [[ -z "$url" ]] || { showcase_cmd "$url?$POOL_OPTS" && show_cmd; }
+        [[ -z "$url" ]] || { showcase_cmd "$(with_opts "$url" "$POOL_OPTS")" && show_cmd; }
     done
     nginx_cmd && show_cmd
     h2o_cmd && show_cmd
+    echo "# kore: bench/kore/build.sh {tmp} (kodev), then in {tmp}/kore, with"
+    echo "# BENCH_KORE_PG=<the PostgreSQL URL>&gssencmode=disable"
+    kore_cmd && show_cmd
     echo "# WORKERS=2 section: servers and wrk unpinned"
     showcase_cmd "" "{port}" 2 unpinned && show_cmd
     echo "nginx -p {tmp}/nginx2 ... (bench/nginx.conf.in with worker_processes 2, unpinned)"
@@ -727,6 +799,7 @@ main() {
     [[ "$DBS" != *" mysql "* ]] || MY_URL="$(start_db mysql MYSQL)"
     start_nginx
     start_h2o
+    start_kore
     [[ "$DBS" != *" sqlite "* ]] || db_section sqlite ""
     [[ "$DBS" != *" postgres "* ]] || db_section postgres "$PG_URL"
     [[ "$DBS" != *" mysql "* ]] || db_section mysql "$MY_URL"
@@ -734,6 +807,8 @@ main() {
     NGINX_PID=""
     stop_pid "$H2O_PID"
     H2O_PID=""
+    stop_pid "$KORE_PID"
+    KORE_PID=""
     [[ "$DBS" != *" sqlite "* ]] || workers2_section
     [[ "$EXTRA" == 0 ]] || extra_sections
     mkdir -p bench/results
