@@ -131,6 +131,7 @@ static Suite *redis_suite(void)
 
     add_redis_tests(s);
     add_redis_pool_tests(s);
+    add_redis_faults_tests(s);
     return s;
 }
 

@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "pool_fixture.h"
 #include "redis_fixture.h"
 #include "util.h"
 
@@ -106,4 +107,46 @@ const char *redis_say(gt_redis *r, int argc, const char *const *argv)
         snprintf(said, sizeof(said), "%s", gt_redis_reply_str(rp, NULL));
     gt_redis_reply_free(rp);
     return said;
+}
+
+const char *redis_url_at(int port, const char *auth, const char *rest)
+{
+    static char buf[512];
+
+    snprintf(buf, sizeof(buf), "redis://%s127.0.0.1:%d%s", auth, port, rest);
+    return buf;
+}
+
+gt_pool *redis_pool_at(int port, const char *rest)
+{
+    char err[512];
+    gt_pool *p = NULL;
+    int rc = gt_pool_new(&p, gt_rt_self(), redis_url_at(port, "", rest), NULL,
+                         err, sizeof(err));
+
+    ck_assert_msg(rc == 0, "gt_pool_new: %s", err);
+    keep_pool(p);
+    return p;
+}
+
+gt_pool *redis_pool_new(const char *rest)
+{
+    return redis_pool_at(redis_port, rest);
+}
+
+gt_redis *redis_admin(void)
+{
+    gt_redis *r;
+    int rc = gt_redis_open_url(&r, redis_url_at(redis_port, "", ""), GT_NEVER);
+
+    ck_assert_msg(rc == 0, "admin: %s", gt_redis_errmsg(r));
+    return r;
+}
+
+gt_pool_stats redis_pool_stats(gt_pool *p)
+{
+    gt_pool_stats st;
+
+    gt_pool_get_stats(p, &st);
+    return st;
 }

@@ -6,6 +6,7 @@
 
 #include <sys/types.h>
 
+#include "greentor/pool.h"
 #include "greentor/redis.h"
 
 /* The port of the test case's server (redis_fixture_start()). */
@@ -23,6 +24,18 @@ void redis_fixture_stop(void);
 pid_t redis_spawn(int port, const char *const *extra);
 /* SIGTERM 'pid' and wait for it. */
 void redis_kill(pid_t pid);
+
+/* "redis://<auth>127.0.0.1:<port><rest>" in a static buffer. */
+const char *redis_url_at(int port, const char *auth, const char *rest);
+/* A pool of the calling runtime for redis_url_at(port, "", rest), freed
+ * by run_pool_test() (pool_fixture.h); the test case's server for
+ * redis_pool_new(). Fail the test when refused. */
+gt_pool *redis_pool_at(int port, const char *rest);
+gt_pool *redis_pool_new(const char *rest);
+/* A connection of the test's own to the test case's server. */
+gt_redis *redis_admin(void);
+/* The pool's statistics, by value. */
+gt_pool_stats redis_pool_stats(gt_pool *p);
 
 /* Run a command given as words on 'r' (NUL-terminated arguments, no
  * deadline): fetch's code, the reply in *out. */

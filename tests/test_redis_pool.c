@@ -3,12 +3,9 @@
  * ACL user, SELECT), the SQL pool's semantics with the same machinery
  * (issue 11 item 3) -- a connection per coroutine and never shared, given
  * back clean (a MULTI left open DISCARDed, a changed session RESET and set
- * up again), the cap, GT_EPOOL when none comes in time, fast errors while
- * the server is down and recovery when it is back, its client limit
- * taken as its capacity, idle connections moving between workers, leak
- * reclaim -- and what the pool refuses. */
+ * up again), commands that would break the reply order refused -- and
+ * what the pool refuses. Faults, limits and workers: test_redis_faults.c. */
 #include <errno.h>
-#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,49 +14,6 @@
 #include "pool_fixture.h"
 #include "redis_fixture.h"
 #include "util.h"
-
-/* "redis://<auth>127.0.0.1:<port><rest>" in a static buffer. */
-static const char *url_at(int port, const char *auth, const char *rest)
-{
-    static char buf[512];
-
-    snprintf(buf, sizeof(buf), "redis://%s127.0.0.1:%d%s", auth, port, rest);
-    return buf;
-}
-
-static gt_pool *pool_at(int port, const char *rest)
-{
-    char err[512];
-    gt_pool *p = NULL;
-    int rc = gt_pool_new(&p, gt_rt_self(), url_at(port, "", rest), NULL, err,
-                         sizeof(err));
-
-    ck_assert_msg(rc == 0, "gt_pool_new: %s", err);
-    keep_pool(p);
-    return p;
-}
-
-static gt_pool *redis_pool(const char *rest)
-{
-    return pool_at(redis_port, rest);
-}
-
-static gt_redis *admin(void)
-{
-    gt_redis *r;
-    int rc = gt_redis_open_url(&r, url_at(redis_port, "", ""), GT_NEVER);
-
-    ck_assert_msg(rc == 0, "admin: %s", gt_redis_errmsg(r));
-    return r;
-}
-
-static gt_pool_stats stats_of(gt_pool *p)
-{
-    gt_pool_stats st;
-
-    gt_pool_get_stats(p, &st);
-    return st;
-}
 
 /* The "db=" field of CLIENT INFO, as a number. */
 static int client_db(gt_redis *r)
@@ -92,23 +46,23 @@ static void expect_open_fails(const char *url, int want, const char *says)
 
 static int t_url(void *arg)
 {
-    gt_redis *a = admin(), *r;
+    gt_redis *a = redis_admin(), *r;
     int rc;
 
     (void)arg;
     ck_assert_str_eq(REDIS_SAY(a, "ACL", "SETUSER", "gt_user", "on", ">s3cret",
                                "~*", "+@all"),
                      "OK");
-    rc = gt_redis_open_url(&r, url_at(redis_port, "gt_user:s3cret@", "/2"),
-                           GT_NEVER);
+    rc = gt_redis_open_url(
+        &r, redis_url_at(redis_port, "gt_user:s3cret@", "/2"), GT_NEVER);
     ck_assert_msg(rc == 0, "%s", gt_redis_errmsg(r));
     ck_assert_int_eq(client_db(r), 2);
     ck_assert_str_eq(REDIS_SAY(r, "ACL", "WHOAMI"), "gt_user");
     gt_redis_close(r);
-    expect_open_fails(url_at(redis_port, "gt_user:wrong@", ""), -EACCES,
+    expect_open_fails(redis_url_at(redis_port, "gt_user:wrong@", ""), -EACCES,
                       "AUTH");
-    expect_open_fails(url_at(redis_port, "", "/99"), GT_EDB, "SELECT");
-    expect_open_fails(url_at(test_free_port(), "", ""), -ECONNREFUSED,
+    expect_open_fails(redis_url_at(redis_port, "", "/99"), GT_EDB, "SELECT");
+    expect_open_fails(redis_url_at(test_free_port(), "", ""), -ECONNREFUSED,
                       "connect");
     expect_open_fails("redis://127.0.0.1:0", -EINVAL, NULL);
     expect_open_fails("redis://127.0.0.1/x", -EINVAL, NULL);
@@ -166,7 +120,7 @@ static int t_isolation(void *arg)
     gt_pool_stats st;
 
     (void)arg;
-    iso_pool = redis_pool("/1?max_open=4&acquire_timeout_ms=20000");
+    iso_pool = redis_pool_new("/1?max_open=4&acquire_timeout_ms=20000");
     for (int i = 0; i < CLIENTS; i++)
         ck_assert_int_eq(gt_co_spawn(&co[i], iso_client, (void *)(intptr_t)i),
                          0);
@@ -174,7 +128,7 @@ static int t_isolation(void *arg)
         ck_assert_int_eq(gt_co_join(co[i], NULL, GT_NEVER), 0);
     ck_assert_int_eq(shared_seen, 0);
     ck_assert_int_eq(mixed_up, 0);
-    st = stats_of(iso_pool);
+    st = redis_pool_stats(iso_pool);
     ck_assert_uint_eq(st.acquired, CLIENTS * ROUNDS);
     ck_assert_uint_eq(st.opened, 4);
     ck_assert_int_eq(st.max_open_ever, 4);
@@ -240,7 +194,7 @@ static void run_one(gt_co_fn fn)
 /* The next holder of the one connection, in a coroutine of its own. */
 static int next_holder(void *arg)
 {
-    gt_redis *r, *other = admin();
+    gt_redis *r, *other = redis_admin();
     gt_redis_reply *rp;
 
     (void)arg;
@@ -268,16 +222,16 @@ static int t_clean(void *arg)
     gt_pool_stats st;
 
     (void)arg;
-    clean_pool = redis_pool("/3?max_open=1");
+    clean_pool = redis_pool_new("/3?max_open=1");
     run_one(leave_multi_open);
-    st = stats_of(clean_pool);
+    st = redis_pool_stats(clean_pool);
     ck_assert_uint_eq(st.rollbacks, 1);
     run_one(next_holder);
     run_one(change_session);
     run_one(next_holder);
     run_one(watch_keys);
     run_one(next_holder);
-    st = stats_of(clean_pool);
+    st = redis_pool_stats(clean_pool);
     ck_assert_uint_eq(st.rollbacks, 1);
     ck_assert_uint_eq(st.resets, 2);
     ck_assert_uint_eq(st.opened, 1); /* cleaned, never replaced */
@@ -294,7 +248,7 @@ END_TEST
 /* Refused commands leave the connection in step. */
 static int t_refused(void *arg)
 {
-    gt_pool *p = redis_pool("?max_open=1");
+    gt_pool *p = redis_pool_new("?max_open=1");
     gt_redis_reply *rp = (gt_redis_reply *)1;
     gt_redis *r;
 
@@ -321,260 +275,6 @@ START_TEST(commands_that_break_the_reply_order_are_refused)
 }
 END_TEST
 
-/* ---- the cap and GT_EPOOL --------------------------------------------------
- */
-
-static gt_pool *cap_pool;
-static gt_waitq hold_wq;
-
-static int holder(void *arg)
-{
-    gt_redis *r;
-
-    (void)arg;
-    ck_assert_int_eq(gt_pool_redis(cap_pool, &r), 0);
-    gt_waitq_wait(&hold_wq, GT_NEVER);
-    return 0;
-}
-
-static int t_exhausted(void *arg)
-{
-    gt_co *co;
-    gt_redis *r;
-
-    (void)arg;
-    gt_waitq_init(&hold_wq);
-    cap_pool = redis_pool("?max_open=1&acquire_timeout_ms=100");
-    ck_assert_int_eq(gt_co_spawn(&co, holder, NULL), 0);
-    ck_assert_int_eq(gt_sleep(1), 0); /* the holder takes the only one */
-    ck_assert_int_eq(gt_pool_redis(cap_pool, &r), GT_EPOOL);
-    ck_assert_msg(strstr(gt_pool_errmsg(cap_pool), "no connection"), "%s",
-                  gt_pool_errmsg(cap_pool));
-    ck_assert_uint_eq(stats_of(cap_pool).timeouts, 1);
-    gt_waitq_wake(&hold_wq, -1);
-    ck_assert_int_eq(gt_co_join(co, NULL, GT_NEVER), 0);
-    ck_assert_int_eq(gt_pool_redis(cap_pool, &r), 0);
-    ck_assert_str_eq(REDIS_SAY(r, "PING"), "PONG");
-    ck_assert_uint_eq(stats_of(cap_pool).opened, 1);
-    return 0;
-}
-
-START_TEST(exhausted_pool_fails_with_epool)
-{
-    ck_assert_int_eq(run_pool_test(t_exhausted, 1), 0);
-}
-END_TEST
-
-/* ---- a restart: fast errors, then recovery --------------------------------
- */
-
-/* One request: 0, or the error of the acquisition or the command. */
-static int request(gt_pool *p)
-{
-    gt_redis_reply *rp;
-    gt_redis *r;
-    int rc = gt_pool_redis(p, &r);
-
-    if (rc == 0)
-        rc = REDIS_CMD(r, &rp, "INCR", "gt:restart");
-    if (rc == 0)
-        gt_redis_reply_free(rp);
-    gt_pool_db_release(p);
-    return rc;
-}
-
-static int warm_one(void *arg)
-{
-    gt_redis *r;
-
-    ck_assert_int_eq(gt_pool_redis(arg, &r), 0);
-    ck_assert_str_eq(REDIS_SAY(r, "PING"), "PONG");
-    return gt_sleep(5);
-}
-
-static int t_restart(void *arg)
-{
-    int port = test_free_port(), epool = 0, other = 0, tries = 0;
-    pid_t pid = redis_spawn(port, NULL);
-    gt_pool *p;
-    gt_co *co[4];
-    gt_pool_stats st;
-
-    (void)arg;
-    ck_assert_int_gt(pid, 0);
-    p = pool_at(port, "?max_open=4&backoff_max_ms=100&acquire_timeout_ms=2000");
-    for (int i = 0; i < 4; i++)
-        ck_assert_int_eq(gt_co_spawn(&co[i], warm_one, p), 0);
-    for (int i = 0; i < 4; i++)
-        ck_assert_int_eq(gt_co_join(co[i], NULL, GT_NEVER), 0);
-    ck_assert_int_eq(stats_of(p).idle, 4);
-    redis_kill(pid);
-    /* Down: every request fails at the acquisition, none on a stale
-     * connection (each idle one is found dropped before use). */
-    for (int i = 0; i < 20; i++) {
-        int rc = request(p);
-
-        epool += rc == GT_EPOOL;
-        other += rc != GT_EPOOL;
-    }
-    ck_assert_int_eq(other, 0);
-    ck_assert_int_eq(epool, 20);
-    st = stats_of(p);
-    ck_assert_uint_eq(st.discarded_dead, 4);
-    ck_assert_uint_ge(st.connect_errors, 1);
-    /* Back: served again once the back-off lets a probe through. */
-    pid = redis_spawn(port, NULL);
-    ck_assert_int_gt(pid, 0);
-    while (request(p) != 0 && tries++ < 100)
-        ck_assert_int_eq(gt_sleep(50), 0);
-    ck_assert_int_lt(tries, 100);
-    for (int i = 0; i < 20; i++)
-        ck_assert_int_eq(request(p), 0);
-    redis_kill(pid);
-    return 0;
-}
-
-START_TEST(restart_gives_fast_errors_then_recovers)
-{
-    ck_assert_int_eq(run_pool_test(t_restart, 1), 0);
-}
-END_TEST
-
-/* ---- the server's client limit is its capacity ----------------------------
- */
-
-static atomic_int served, failed;
-
-static int busy_client(void *arg)
-{
-    for (int i = 0; i < 5; i++) {
-        gt_redis *r;
-        int rc = gt_pool_redis(arg, &r);
-
-        if (rc == 0)
-            rc = gt_sleep(20);
-        atomic_fetch_add(rc == 0 ? &served : &failed, 1);
-        gt_pool_db_release(arg);
-    }
-    return 0;
-}
-
-static int t_capacity(void *arg)
-{
-    const char *const extra[] = {"--maxclients", "3", NULL};
-    int port = test_free_port();
-    pid_t pid = redis_spawn(port, extra);
-    gt_co *co[8];
-    gt_pool *p;
-    gt_pool_stats st;
-
-    (void)arg;
-    ck_assert_int_gt(pid, 0);
-    p = pool_at(port, "?max_open=8&acquire_timeout_ms=20000");
-    for (int i = 0; i < 8; i++)
-        ck_assert_int_eq(gt_co_spawn(&co[i], busy_client, p), 0);
-    for (int i = 0; i < 8; i++)
-        ck_assert_int_eq(gt_co_join(co[i], NULL, GT_NEVER), 0);
-    st = stats_of(p);
-    ck_assert_int_eq(atomic_load(&failed), 0);
-    ck_assert_int_eq(atomic_load(&served), 40);
-    ck_assert_uint_ge(st.capacity_refusals, 1);
-    ck_assert_int_eq(st.cap, 3); /* held at what the server allows */
-    ck_assert_int_le(st.open, 3);
-    ck_assert_uint_eq(st.connect_errors, 0); /* not an outage */
-    redis_kill(pid);
-    return 0;
-}
-
-START_TEST(client_limit_is_capacity_not_an_outage)
-{
-    ck_assert_int_eq(run_pool_test(t_capacity, 1), 0);
-}
-END_TEST
-
-/* ---- two workers -----------------------------------------------------------
- */
-
-static gt_pool *moving_pool;
-static atomic_int moved_ok, moved_bad, moved_done;
-
-static int worker1_client(void *arg)
-{
-    (void)arg;
-    for (int i = 0; i < 20; i++) {
-        int rc = request(moving_pool);
-
-        atomic_fetch_add(rc == 0 ? &moved_ok : &moved_bad, 1);
-        if (rc != 0)
-            fprintf(stderr, "worker 1: %s %s\n", gt_strerror(rc),
-                    gt_pool_errmsg(moving_pool));
-    }
-    atomic_fetch_add(&moved_done, 1);
-    return 0;
-}
-
-static int t_move(void *arg)
-{
-    gt_redis *r[2];
-    gt_pool_stats st;
-
-    (void)arg;
-    moving_pool = redis_pool("?max_open=2&acquire_timeout_ms=20000");
-    /* Worker 0 opens both and keeps them idle, so that worker 1 is only
-     * served by connections that move over. */
-    for (int i = 0; i < 2; i++)
-        ck_assert_int_eq(gt_pool_redis_acquire(moving_pool, &r[i], GT_NEVER),
-                         0);
-    for (int i = 0; i < 2; i++)
-        ck_assert_int_eq(gt_pool_redis_release(moving_pool, r[i]), 0);
-    for (int i = 0; i < 4; i++)
-        ck_assert_int_eq(gt_rt_post(gt_rt_self(), 1, worker1_client, NULL), 0);
-    while (atomic_load(&moved_done) < 4)
-        ck_assert_int_eq(gt_sleep(5), 0);
-    ck_assert_int_eq(atomic_load(&moved_bad), 0);
-    ck_assert_int_eq(atomic_load(&moved_ok), 80);
-    st = stats_of(moving_pool);
-    ck_assert_uint_ge(st.moved, 1);
-    ck_assert_uint_eq(st.opened, 2);
-    return 0;
-}
-
-START_TEST(idle_connections_move_between_workers)
-{
-    ck_assert_int_eq(run_pool_test(t_move, 2), 0);
-}
-END_TEST
-
-/* ---- leaks and misuse
- * -------------------------------------------------------- */
-
-static int t_reclaim(void *arg)
-{
-    gt_pool *p = redis_pool("?max_open=1&leak_reclaim_ms=50");
-    gt_redis_reply *rp;
-    gt_redis *r, *next;
-
-    (void)arg;
-    ck_assert_int_eq(gt_pool_redis_acquire(p, &r, GT_NEVER), 0);
-    /* The maintenance pass (once a second) takes it back. */
-    for (int i = 0; i < 300 && stats_of(p).leaks_reclaimed == 0; i++)
-        ck_assert_int_eq(gt_sleep(10), 0);
-    ck_assert_uint_eq(stats_of(p).leaks_reclaimed, 1);
-    ck_assert_int_eq(REDIS_CMD(r, &rp, "PING"), -ENOTCONN);
-    ck_assert_msg(strstr(gt_redis_errmsg(r), "leak_reclaim_ms"), "%s",
-                  gt_redis_errmsg(r));
-    ck_assert_int_eq(gt_pool_redis(p, &next), 0); /* its slot came back */
-    ck_assert_str_eq(REDIS_SAY(next, "PING"), "PONG");
-    ck_assert_int_eq(gt_pool_redis_release(p, r), 0);
-    return 0;
-}
-
-START_TEST(leaked_acquisition_is_taken_back)
-{
-    ck_assert_int_eq(run_pool_test(t_reclaim, 1), 0);
-}
-END_TEST
-
 static int never_called(gt_db *db, void *arg, int64_t deadline)
 {
     (void)db;
@@ -585,7 +285,7 @@ static int never_called(gt_db *db, void *arg, int64_t deadline)
 
 static int t_misuse(void *arg)
 {
-    gt_pool *p = redis_pool("?max_open=2"), *sql = NULL, *bad = NULL;
+    gt_pool *p = redis_pool_new("?max_open=2"), *sql = NULL, *bad = NULL;
     gt_pool_config cfg = {.on_connect = never_called};
     gt_redis *r, *scoped;
     gt_db *db;
@@ -613,12 +313,13 @@ static int t_misuse(void *arg)
     ck_assert_int_eq(gt_pool_redis_release(p, r), -EINVAL); /* twice */
     /* What gt_pool_new() refuses. */
     ck_assert_int_eq(gt_pool_new(&bad, gt_rt_self(),
-                                 url_at(redis_port, "", "?max_opn=3"), NULL,
-                                 err, sizeof(err)),
+                                 redis_url_at(redis_port, "", "?max_opn=3"),
+                                 NULL, err, sizeof(err)),
                      -EINVAL);
     ck_assert_msg(strstr(err, "did you mean max_open?"), "%s", err);
-    ck_assert_int_eq(gt_pool_new(&bad, gt_rt_self(), url_at(redis_port, "", ""),
-                                 &cfg, err, sizeof(err)),
+    ck_assert_int_eq(gt_pool_new(&bad, gt_rt_self(),
+                                 redis_url_at(redis_port, "", ""), &cfg, err,
+                                 sizeof(err)),
                      -EINVAL);
     ck_assert_msg(strstr(err, "on_connect"), "%s", err);
     /* The metrics of a Redis pool are the pool's. */
@@ -647,11 +348,6 @@ void add_redis_pool_tests(Suite *s)
     tcase_add_test(tc, each_coroutine_has_its_own_connection_within_the_cap);
     tcase_add_test(tc, connections_come_back_clean);
     tcase_add_test(tc, commands_that_break_the_reply_order_are_refused);
-    tcase_add_test(tc, exhausted_pool_fails_with_epool);
-    tcase_add_test(tc, restart_gives_fast_errors_then_recovers);
-    tcase_add_test(tc, client_limit_is_capacity_not_an_outage);
-    tcase_add_test(tc, idle_connections_move_between_workers);
-    tcase_add_test(tc, leaked_acquisition_is_taken_back);
     tcase_add_test(tc, kinds_and_releases_are_checked);
     suite_add_tcase(s, tc);
 }

@@ -111,6 +111,7 @@ void add_client_tests(Suite *s);
 void add_net_tests(Suite *s);
 void add_redis_tests(Suite *s);
 void add_redis_pool_tests(Suite *s);
+void add_redis_faults_tests(Suite *s);
 void add_client_tls_tests(Suite *s);
 void add_scripts_tests(Suite *s);
 
