@@ -4,8 +4,6 @@
  * open (DISCARDed on release, counted as a rollback), session state is
  * what SELECT, WATCH, AUTH or CLIENT changed (RESET and the URL's set-up
  * again, counted as a reset), a ping is PING. */
-#include <string.h>
-
 #include "pool.h"
 
 static int redis_open(gt_pool *p, void **conn, int64_t deadline)
