@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# scripts/db.sh -- throw-away PostgreSQL and MariaDB servers for the e2e tests
+# scripts/db.sh -- throw-away PostgreSQL, MariaDB and Redis servers for the tests
 # and the benchmarks.
 #
-# Usage: scripts/db.sh start|stop|restart [pg|mysql|pgbouncer|all]  (default all)
+# Usage: scripts/db.sh start|stop|restart [pg|mysql|pgbouncer|redis|all]  (default all)
 #        scripts/db.sh env        print the URLs: eval "$(scripts/db.sh env)"
 #        scripts/db.sh psql ...   psql as greentor on greentor_test
 #        scripts/db.sh mysql ...  mariadb client as greentor on greentor_test
@@ -17,6 +17,7 @@
 #   GT_DB_TIMEOUT [30]  seconds to wait for a start or a stop
 #   GT_BOUNCER_PORT [26432]  GT_BOUNCER_POOL [8]   PgBouncer in front of pg
 #                                 (transaction pooling, db-pgbouncer.sh)
+#   GT_REDIS_PORT [26379]         redis-server, no persistence (db-redis.sh)
 #   GT_FO_PRIMARY_PORT [25434]  GT_FO_STANDBY_PORT [25435]   the failover
 #                                 test's own primary and standby (db-failover.sh)
 # TLS: at the first start a throw-away CA and a server certificate for
@@ -454,6 +455,11 @@ my_gone() { ! pid_is "$1" mariadbd "$MY_DATA"; }
 # shellcheck source=db-pgbouncer.sh
 . "$HERE/db-pgbouncer.sh"
 
+# ---- Redis ---------------------------------------------------------------------
+
+# shellcheck source=db-redis.sh
+. "$HERE/db-redis.sh"
+
 # ---- a primary and a standby for the failover test ---------------------------
 
 # shellcheck source=db-failover.sh
@@ -465,6 +471,7 @@ cmd_env() {
     echo "export GT_TEST_PG_URL=postgres://greentor:greentor@127.0.0.1:$PG_PORT/greentor_test"
     echo "export GT_TEST_MYSQL_URL=mysql://greentor:greentor@127.0.0.1:$MY_PORT/greentor_test"
     echo "export GT_TEST_BOUNCER_URL=postgres://greentor:greentor@127.0.0.1:$PGB_PORT/greentor_test"
+    echo "export GT_TEST_REDIS_URL=redis://127.0.0.1:$RD_PORT"
     echo "export GT_TEST_DB_CA=$TLS_DIR/ca.crt"
     echo "export GT_TEST_DB_OTHER_CA=$TLS_DIR/other-ca.crt"
 }
@@ -483,7 +490,8 @@ which_servers() {
     pg) echo pg ;;
     mysql) echo my ;;
     pgbouncer) echo pgb ;;
-    all) echo pg my pgb ;;
+    redis) echo rd ;;
+    all) echo pg my pgb rd ;;
     *) usage ;;
     esac
 }

@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "greentor/db.h"
 #include "pool_fixture.h"
 #include "redis_fixture.h"
 #include "util.h"
@@ -71,8 +72,32 @@ void redis_kill(pid_t pid)
     waitpid(pid, NULL, 0);
 }
 
+/* The port of db.sh's server (GT_TEST_REDIS_URL), or 0 when unset. */
+static int shared_port(void)
+{
+    const char *url = getenv("GT_TEST_REDIS_URL");
+    char port[16];
+
+    if (!url || !*url)
+        return 0;
+    ck_assert_msg(gt_db_url_part(url, "port", port, sizeof(port)) > 0,
+                  "GT_TEST_REDIS_URL=%s names no port", url);
+    return atoi(port);
+}
+
+/* db.sh's redis-server when it runs one (make check does), otherwise one
+ * of our own, so that the suite also runs alone. The cases that stop or
+ * reconfigure a server spawn their own either way. */
 void redis_fixture_start(void)
 {
+    redis_port = shared_port();
+    if (redis_port > 0) {
+        ck_assert_msg(wait_accepting(redis_port) == 0,
+                      "no redis-server on port %d (GT_TEST_REDIS_URL; "
+                      "scripts/db.sh start redis)",
+                      redis_port);
+        return;
+    }
     redis_port = test_free_port();
     fixture_pid = redis_spawn(redis_port, NULL);
     ck_assert_msg(fixture_pid > 0,
