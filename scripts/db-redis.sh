@@ -20,6 +20,16 @@ rd_bin() {
     command -v redis-server
 }
 
+# Start the daemon with no descriptor of our caller's (close_inherited: a
+# lock held by whoever ran db.sh must not live as long as the server).
+# REDIS_SERVER replaces the binary (tests/db_fds.sh runs a probe).
+rd_spawn() {
+    (close_inherited && cd / && exec "${REDIS_SERVER:-$1}" --port "$RD_PORT" \
+        --bind 127.0.0.1 --save '' --appendonly no --dir "$RD_DIR" \
+        --pidfile "$RD_PID" --logfile "$RD_LOG" --daemonize yes \
+        --loglevel warning </dev/null >/dev/null)
+}
+
 rd_pid() { cat "$RD_PID" 2>/dev/null || true; }
 
 # A live redis-server working in our directory (it chdirs into --dir).
@@ -39,11 +49,7 @@ rd_start() {
     mkdir -p "$RD_DIR"
     rm -f "$RD_PID"
     log "starting redis on 127.0.0.1:$RD_PORT (log $RD_LOG)"
-    # 9>&-: the daemon must not hold db.sh's lock for its whole life.
-    "$bin" --port "$RD_PORT" --bind 127.0.0.1 --save '' --appendonly no \
-        --dir "$RD_DIR" --pidfile "$RD_PID" --logfile "$RD_LOG" \
-        --daemonize yes --loglevel warning 9>&- </dev/null >/dev/null ||
-        { tail -20 "$RD_LOG" >&2; die "redis did not start"; }
+    rd_spawn "$bin" || { tail -20 "$RD_LOG" >&2; die "redis did not start"; }
     wait_until rd_accepts ||
         { tail -20 "$RD_LOG" >&2; die "redis does not accept connections on $RD_PORT"; }
 }

@@ -4,9 +4,9 @@
 # kept FILE locked for its whole life, so the next `flock FILE` waited on
 # the database.
 #
-# It sources db.sh (which then only defines its functions) and runs the two
-# ways db.sh starts a server -- as_user (pg_ctl, initdb, psql) and my_spawn
-# (mariadbd, detached) -- with a probe in place of the server, while this
+# It sources db.sh (which then only defines its functions) and runs the three
+# ways db.sh starts a server -- as_user (pg_ctl, initdb, psql), my_spawn
+# (mariadbd, detached) and rd_spawn (redis-server) -- with a probe in place of the server, while this
 # shell holds a lock on fd 7 and another file open on fd 8. The probe lists
 # its descriptors; it must have 0, 1 and 2 only (and the one ls opens to
 # read the list).
@@ -47,5 +47,9 @@ MARIADBD="$tmp/probe" MY_LOG="$tmp/log" PROBE_OUT="$tmp/my_spawn" \
     my_spawn "$(id -un)"
 wait "$MY_SPAWNED"
 check my_spawn "$tmp/my_spawn"
+
+# rd_spawn: redis-server, which daemonizes itself.
+REDIS_SERVER="$tmp/probe" PROBE_OUT="$tmp/rd_spawn" RD_DIR="$tmp" rd_spawn x
+check rd_spawn "$tmp/rd_spawn"
 
 echo "db_fds: servers start with stdin, stdout and stderr only"
