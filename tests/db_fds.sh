@@ -7,10 +7,9 @@
 # It sources db.sh (which then only defines its functions) and runs the three
 # ways db.sh starts a server -- as_user (pg_ctl, initdb, psql), my_spawn
 # (mariadbd, detached) and rd_spawn (redis-server) -- with a probe in place
-# of the server, while this
-# shell holds a lock on fd 7 and another file open on fd 8. The probe lists
-# its descriptors; it must have 0, 1 and 2 only (and the one ls opens to
-# read the list).
+# of the server, while this shell holds a lock on fd 7 and another file
+# open on fd 8. The probe lists its descriptors; it must have 0, 1 and 2
+# only (and the one ls opens to read the list).
 # Needs no database. Prints one line; exits non-zero on failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
