@@ -137,7 +137,7 @@ static Suite *redis_suite(void)
 
 static Suite *client_suite(void)
 {
-    Suite *s = suite_create("client");
+    Suite *s = suite_create("httpclient");
 
     add_client_tests(s);
     add_client_tls_tests(s);
