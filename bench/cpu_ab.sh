@@ -17,6 +17,11 @@
 #   PORT [18095], NGINX_PORT [18096]
 #   LOCK [/tmp/gt-load.lock]  taken around each warm-up + measured run only
 #   MINFLT [1]            also report minor page faults per request
+#   TLS [0]               1: HTTPS -- a throw-away certificate (EC P-256,
+#                         made now with the openssl CLI), nginx with `ssl`
+#                         on its listener, the showcase with TLS_CERT and
+#                         TLS_KEY, wrk on https:// (issue 11's HTTPS
+#                         /plaintext vs nginx with TLS)
 #
 # CPU per request: utime+stime (/proc/<pid>/stat fields 14+15, all threads;
 # for nginx the master and its one worker) just before and just after the
@@ -38,6 +43,8 @@ NGINX="${NGINX:-1}"
 PORT="${PORT:-18095}"
 NGINX_PORT="${NGINX_PORT:-18096}"
 LOCK="${LOCK:-/tmp/gt-load.lock}"
+TLS="${TLS:-0}"
+SCHEME="$([[ "$TLS" == 1 ]] && echo https || echo http)"
 TICK="$(getconf CLK_TCK)"
 WORK="$(mktemp -d /tmp/gt-cpu-ab.XXXXXX)"
 chmod 755 "$WORK"
@@ -72,10 +79,20 @@ cpu_of() {
     echo "$t $f"
 }
 
+# A certificate for 127.0.0.1 that nobody verifies (curl -k, wrk): what is
+# measured is the encryption of the requests, not the chain.
+make_cert() {
+    mkdir -p "$WORK/tls"
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
+        -nodes -keyout "$WORK/tls/key.pem" -out "$WORK/tls/cert.pem" -days 1 \
+        -subj "/CN=127.0.0.1" -addext "subjectAltName=IP:127.0.0.1" 2>/dev/null
+    chmod 644 "$WORK/tls/key.pem"
+}
+
 wait_port() {
     local port="$1" i
     for ((i = 0; i < 300; i++)); do
-        curl -s -o /dev/null "http://127.0.0.1:$port/plaintext" && return 0
+        curl -sk -o /dev/null "$SCHEME://127.0.0.1:$port/plaintext" && return 0
         kill -0 "$SERVER_PID" 2>/dev/null || return 1
         sleep 0.1
     done
@@ -88,6 +105,9 @@ start_nginx() {
     if [[ $EUID -eq 0 ]]; then u="nobody nogroup"; else u="$(id -un)"; fi
     sed -e "s|@PREFIX@|$WORK/nginx|g" -e "s|@PORT@|$NGINX_PORT|g" \
         -e "s|@USER@|$u|g" "$ROOT/bench/nginx.conf.in" >"$WORK/nginx/nginx.conf"
+    [[ "$TLS" != 1 ]] || sed -i -e "s|backlog=4096;|backlog=4096 ssl;\\
+        ssl_certificate $WORK/tls/cert.pem; ssl_certificate_key $WORK/tls/key.pem;|" \
+        "$WORK/nginx/nginx.conf"
     taskset -c 0 nginx -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" \
         -e "$WORK/nginx/error.log" -g "daemon off;" >"$WORK/nginx.log" 2>&1 &
     SERVER_PID=$!
@@ -97,6 +117,7 @@ start_nginx() {
 start_showcase() {
     local bin="$1" cmd=(env PORT="$PORT" WORKERS=1)
     [[ -z "${DATABASE_URL:-}" ]] || cmd+=(DATABASE_URL="$DATABASE_URL")
+    [[ "$TLS" != 1 ]] || cmd+=(TLS_CERT="$WORK/tls/cert.pem" TLS_KEY="$WORK/tls/key.pem")
     (cd "$WORK" && exec "${cmd[@]}" taskset -c 0 "$bin") \
         >"$WORK/server.log" 2>&1 &
     SERVER_PID=$!
@@ -106,7 +127,7 @@ start_showcase() {
 # One measured run against the server running now; prints the result line.
 run_one() {
     local round="$1" name="$2" port="$3" path="$4" c="$5" url out a b rps n
-    url="http://127.0.0.1:$port$path"
+    url="$SCHEME://127.0.0.1:$port$path"
     local w=(taskset -c 1 wrk -t1 -c"$c" --timeout 10s)
     [[ -z "$PIPELINE" ]] || w+=(-s "$ROOT/bench/pipeline.lua")
     out="$WORK/wrk.out"
@@ -139,6 +160,7 @@ for arg in "$@"; do
 done
 [[ ${#NAMES[@]} -gt 0 || "$NGINX" == 1 ]] || { log "nothing to run"; exit 2; }
 
+[[ "$TLS" != 1 ]] || make_cert
 RES="$WORK/results"
 : >"$RES"
 for ((r = 1; r <= ROUNDS; r++)); do
