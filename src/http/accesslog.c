@@ -161,9 +161,15 @@ static int drain_fn(void *arg)
     return 0;
 }
 
+/* Shielded: a runtime that stops cancels the worker's coroutine, and the
+ * lines its last requests logged must still reach stderr before the
+ * server says it has stopped (drain_fn is bounded by its own 2 s). */
 void gt__http_log_drain(void)
 {
+    int was = gt_co_shield(1);
+
     gt_run_blocking(drain_fn, NULL, gt_deadline_in(3000));
+    gt_co_shield(was);
 }
 
 /* ---- formatting ---------------------------------------------------------- */
