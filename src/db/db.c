@@ -440,7 +440,8 @@ int gt_db_batch(gt_db *db, gt_rows **out, const gt_db_stmt *stmts, int n,
     if (!db->drv->batch)
         return batch_in_order(db, out, stmts, n, deadline);
     for (int i = 0; i < n; i++)
-        db->session_dirty |= may_dirty_session(stmts[i].sql);
+        if (i == 0 || !gt__db_same_sql(stmts[i - 1].sql, stmts[i].sql))
+            db->session_dirty |= may_dirty_session(stmts[i].sql);
     db->in_call++;
     rc = db->drv->batch(db, out, stmts, n, deadline);
     db->in_call--;

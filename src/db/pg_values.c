@@ -130,6 +130,16 @@ const char *gt__pg_stmt_key(pg_conn *c, const gt_db_stmt *s)
     return k;
 }
 
+bool gt__pg_same_stmt(const gt_db_stmt *a, const gt_db_stmt *b)
+{
+    if (a->nparams != b->nparams || !gt__db_same_sql(a->sql, b->sql))
+        return false;
+    for (int i = 0; i < a->nparams; i++)
+        if (sig_char(&a->params[i]) != sig_char(&b->params[i]))
+            return false;
+    return true;
+}
+
 static size_t text_room(const gt_db_value *v)
 {
     switch (v->type) {
