@@ -257,7 +257,7 @@ static void on_success(pg_trip *t, const pg_item *it, const PGresult *r)
 
     if (it->kind != IT_EXEC)
         return;
-    t->changes = strtoll(PQcmdTuples((PGresult *)r), NULL, 10);
+    t->changes = gt__pg_parse_int(PQcmdTuples((PGresult *)r));
     t->count = t->out ? PQntuples(r) : t->changes;
     if (!t->out || t->draining || k >= t->failed)
         return;

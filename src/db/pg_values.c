@@ -236,6 +236,19 @@ static int col_type(Oid t)
     }
 }
 
+int64_t gt__pg_parse_int(const char *s)
+{
+    const char *p = s + (*s == '-');
+    uint64_t v = 0;
+    int n = 0;
+
+    for (; *p >= '0' && *p <= '9' && n < 18; p++, n++)
+        v = v * 10 + (uint64_t)(*p - '0');
+    if (*p || n == 0) /* 19 digits, or not what the server writes */
+        return strtoll(s, NULL, 10);
+    return *s == '-' ? -(int64_t)v : (int64_t)v;
+}
+
 static int put_cell(gt_rows *rows, const PGresult *r, int row, int col)
 {
     const char *v = PQgetvalue(r, row, col);
@@ -249,7 +262,7 @@ static int put_cell(gt_rows *rows, const PGresult *r, int row, int col)
         return gt__rows_put_int(rows, col, v[0] == 't');
     switch (col_type(PQftype(r, col))) {
     case GT_DB_INT:
-        return gt__rows_put_int(rows, col, strtoll(v, NULL, 10));
+        return gt__rows_put_int(rows, col, gt__pg_parse_int(v));
     case GT_DB_FLOAT:
         return gt__rows_put_float(rows, col, strtod(v, NULL));
     case GT_DB_BLOB:
