@@ -15,6 +15,11 @@
 #                            skips scripts/db.sh and the PostgreSQL rows)
 #   BENCH_EXTRA [1]          0 skips bench_runtime, bench_pool, bench_db
 #   BENCH_STRACE_SECONDS [2] length of each strace -c run (syscalls/request)
+#   BENCH_LOCK [none]        a lock file (e.g. /tmp/gt-load.lock) held with
+#                            flock around each measurement (warm-up and run,
+#                            strace runs, pgbench) and released between them,
+#                            for a machine shared with other load: the
+#                            servers, started outside it, never hold it
 #
 # Every wrk row also reports the server's µs of CPU per request: utime+stime
 # of all its threads and processes (/proc/<pid>/stat, the pid and its
@@ -60,6 +65,8 @@ KORE_PORT="${BENCH_KORE_PORT:-18086}"
 DBS=" ${BENCH_DBS:-sqlite postgres mysql} "
 EXTRA="${BENCH_EXTRA:-1}"
 STRACE_SECS="${BENCH_STRACE_SECONDS:-2}"
+LOCK="${BENCH_LOCK:-}"
+LOCK_FD=""      # the lock's descriptor while a measurement holds it
 TCK="$(getconf CLK_TCK)"
 PARKED="${BENCH_PARKED:-100000}"
 SERVER_CPU=0
@@ -89,7 +96,7 @@ SECTIONS=()     # extra Markdown sections (bench_runtime, bench_db)
 STRACE_LINES=() # the syscalls-per-request lines
 LOAD_BEFORE=""  # /proc/loadavg at the start
 REV=""          # the commit, "(dirty)" if the tree was, at the start
-RUN_CMD="${BENCH_CMD:-BENCH_SECONDS=${BENCH_SECONDS:-10} BENCH_DBS='${BENCH_DBS:-sqlite postgres mysql}' BENCH_EXTRA=${BENCH_EXTRA:-1} bench/run.sh}"
+RUN_CMD="${BENCH_CMD:-BENCH_SECONDS=${BENCH_SECONDS:-10} BENCH_DBS='${BENCH_DBS:-sqlite postgres mysql}' BENCH_EXTRA=${BENCH_EXTRA:-1}${BENCH_STRACE_SECONDS:+ BENCH_STRACE_SECONDS=$BENCH_STRACE_SECONDS}${BENCH_LOCK:+ BENCH_LOCK=$BENCH_LOCK} bench/run.sh}"
 
 log() { printf 'bench: %s\n' "$*" >&2; }
 die() { log "$*"; exit 1; }
@@ -118,6 +125,21 @@ cleanup() {
     stop_pid "$KORE_PID"
     for p in "${W_PIDS[@]}"; do stop_pid "$p"; done
     [[ -z "$WORK" ]] || rm -rf "$WORK"
+}
+
+# Hold BENCH_LOCK (if set) for one measurement. The descriptor is opened
+# here and closed by lock_drop(), so only the load clients started in
+# between (wrk, strace, pgbench: they end before it) inherit it.
+lock_take() {
+    [[ -n "$LOCK" ]] || return 0
+    exec {LOCK_FD}>>"$LOCK"
+    flock "$LOCK_FD"
+}
+
+lock_drop() {
+    [[ -n "$LOCK_FD" ]] || return 0
+    exec {LOCK_FD}>&-
+    LOCK_FD=""
 }
 
 # utime+stime in ticks of a pid (all its threads) and its children.
@@ -295,6 +317,7 @@ measure() {
     local key="$1" url="$2" c="$3" mode="${4:-}" out a="" b=""
     out="$WORK/wrk-${#RESULT[@]}.out"
     log "wrk -c$c ${mode:+($mode) }$url"
+    lock_take
     if [[ "$mode" == unpinned ]]; then wrk2_cmd "$c" "$url" "$WARMUP"
     else wrk_cmd "$c" "$url" "$WARMUP" "$mode"; fi
     timeout $((WARMUP + 30)) "${CMD[@]}" >/dev/null 2>&1 || true
@@ -303,6 +326,7 @@ measure() {
     [[ -z "$MEASURE_PID" ]] || a="$(cpu_ticks "$MEASURE_PID")"
     timeout $((SECS + 30)) "${CMD[@]}" >"$out" 2>&1 || true
     [[ -z "$MEASURE_PID" ]] || b="$(cpu_ticks "$MEASURE_PID")"
+    lock_drop
     finish "$key" "$out" "$a" "$b"
 }
 
@@ -496,6 +520,11 @@ db_section() {
     fi
     [[ "$name" != sqlite ]] || plain_section "$up"
     [[ "$name" != sqlite || "$up" != up ]] || strace_section
+    if [[ "$name" != sqlite && "$up" == up ]]; then
+        strace_one "showcase /db ($name)" "http://127.0.0.1:$PORT/db" "$SERVER_PID"
+        strace_one "showcase /queries?queries=20 ($name)" \
+            "http://127.0.0.1:$PORT/queries?queries=20" "$SERVER_PID"
+    fi
     [[ "$name" != postgres ]] || pgbench_section "$url"
     if [[ "$up" != up ]]; then
         skipped_row "$name" "${DB_PATHS[*]}" "$up"
@@ -530,6 +559,7 @@ strace_one() {
     for p in "$@"; do args+=(-p "$p"); done
     command -v strace >/dev/null || { STRACE_LINES+=("- $label: skipped, strace missing"); return 0; }
     rm -f "$out"
+    lock_take
     strace -c -f -S calls -o "$out" "${args[@]}" 2>/dev/null &
     STRACE_PID=$!
     sleep 0.5
@@ -539,6 +569,7 @@ strace_one() {
     for ((i = 0; i < 50; i++)); do kill -0 "$STRACE_PID" 2>/dev/null || break; sleep 0.2; done
     stop_pid "$STRACE_PID"
     STRACE_PID=""
+    lock_drop
     n="$(awk '/ requests in / { print $1 }' "$w")"
     if [[ -z "$n" || ! -s "$out" ]]; then
         STRACE_LINES+=("- $label: failed")
@@ -546,14 +577,15 @@ strace_one() {
     fi
     STRACE_LINES+=("$(awk -v n="$n" -v l="$label" '
         $NF == "total" { tot = $4 }
-        $1 ~ /^[0-9.]+$/ && $NF != "total" && k < 5 { top[++k] = sprintf("%s %.2f", $NF, $4 / n) }
+        $1 ~ /^[0-9.]+$/ && $NF != "total" && k < 5 {
+            top[++k] = sprintf("%s %.2f", $NF, $4 / n)
+            if (NF == 6 && $5 / n >= 0.01) top[k] = top[k] sprintf(" (%.2f failed)", $5 / n) }
         END { s = ""; for (i = 1; i <= k; i++) s = s (i > 1 ? ", " : "") top[i]
               printf "- %s: %d requests, **%.2f syscalls/request** (top: %s)", l, n, tot / n, s }' "$out")")
 }
 
 strace_section() {
     local ng=()
-    STRACE_LINES=()
     strace_one "showcase /plaintext" "http://127.0.0.1:$PORT/plaintext" "$SERVER_PID"
     strace_one "showcase /db (SQLite)" "http://127.0.0.1:$PORT/db" "$SERVER_PID"
     if [[ -n "$NGINX_PID" ]]; then
@@ -562,6 +594,11 @@ strace_section() {
     fi
     [[ -z "$H2O_PID" ]] ||
         strace_one "h2o /plaintext" "http://127.0.0.1:$H2O_PORT/plaintext" "$H2O_PID"
+}
+
+# The strace lines of every section, as one report section.
+strace_report() {
+    [[ ${#STRACE_LINES[@]} -gt 0 ]] || return 0
     SECTIONS+=("## Syscalls per request (strace -c -f, wrk -c64 for ${STRACE_SECS} s, pinned as above)"$'\n\n'"Counts from \`strace -c -f -S calls -p <server pids>\`; strace slows the server, so only the counts mean anything."$'\n\n'"$(printf '%s\n' "${STRACE_LINES[@]}")")
 }
 
@@ -630,10 +667,12 @@ pgbench_section() {
     row postgres "pgbench: SELECT world by id" "$PGBENCH_CONNS" pgbench
     [[ -n "$url" ]] || { mark pgbench "skipped: postgres did not start"; return 0; }
     log "pgbench -c$PGBENCH_CONNS"
+    lock_take
     pgbench_cmd "$WARMUP" "$url"
     timeout $((WARMUP + 30)) "${CMD[@]}" >/dev/null 2>&1 || true
     pgbench_cmd "$SECS" "$url" "$WORK/pgb"
     timeout $((SECS + 30)) "${CMD[@]}" >"$out" 2>&1 || true
+    lock_drop
     tps="$(sed -n 's/^tps = \([0-9.]*\) (without.*/\1/p' "$out")"
     failed="$(sed -n 's/^number of failed transactions: \([0-9]*\).*/\1/p' "$out")"
     logs=("$WORK"/pgb.*)
@@ -810,6 +849,7 @@ main() {
     stop_pid "$KORE_PID"
     KORE_PID=""
     [[ "$DBS" != *" sqlite "* ]] || workers2_section
+    strace_report
     [[ "$EXTRA" == 0 ]] || extra_sections
     mkdir -p bench/results
     report >"bench/results/$stamp.md"

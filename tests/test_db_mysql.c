@@ -685,6 +685,43 @@ START_TEST(call_skips_extra_results)
 }
 END_TEST
 
+/* A batch repeating one SQL text (as /queries does), with another text
+ * and another parameter type between: every answer in its place. The
+ * lookup counts are checked on SQLite and PostgreSQL (test_db_batch.c);
+ * MariaDB runs a batch statement by statement. */
+static int t_repeated(void *arg)
+{
+    gt_db *db = open_db(NULL);
+    gt_db_value v[21];
+    gt_db_stmt s[22];
+    gt_rows *out[22];
+
+    (void)arg;
+    for (int i = 0; i < 20; i++) {
+        v[i] = gt_db_int(100 + i);
+        s[i] = (gt_db_stmt){"SELECT ? + 1", &v[i], 1};
+    }
+    v[20] = gt_db_text("7");
+    s[20] = (gt_db_stmt){"SELECT ? * 2", &v[0], 1};
+    s[21] = (gt_db_stmt){"SELECT ? + 1", &v[20], 1};
+    ck_assert_int_eq(gt_db_batch(db, out, s, 22, gt_deadline_in(OPEN_MS)), 0);
+    for (int i = 0; i < 22; i++) {
+        ck_assert_int_eq(gt_rows_count(out[i]), 1);
+        ck_assert_int_eq(gt_rows_int(out[i], 0, 0), i < 20    ? 101 + i
+                                                    : i == 20 ? 200
+                                                              : 8);
+        gt_rows_free(out[i]);
+    }
+    gt_db_close(db);
+    return 0;
+}
+
+START_TEST(a_batch_repeating_its_sql_gets_every_answer)
+{
+    ck_assert_int_eq(run_main(t_repeated, NULL), 0);
+}
+END_TEST
+
 void add_db_mysql_tests(Suite *s)
 {
     TCase *tc = tcase_create("mysql");
@@ -706,5 +743,6 @@ void add_db_mysql_tests(Suite *s)
     tcase_add_test(tc, mariadb_types_map_to_ours);
     tcase_add_test(tc, update_counts_matched_rows);
     tcase_add_test(tc, call_skips_extra_results);
+    tcase_add_test(tc, a_batch_repeating_its_sql_gets_every_answer);
     suite_add_tcase(s, tc);
 }

@@ -8,7 +8,8 @@
  * the statement cache keys a statement by SQL and parameter types, so
  * one SQL text used with text and with integers is two prepared
  * statements, each prepared with what it was given -- seen on the server
- * in pg_prepared_statements.parameter_types -- and each reused after. */
+ * in pg_prepared_statements.parameter_types -- and each reused after.
+ * Integer results, read back from their text form, at every length. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -192,6 +193,51 @@ START_TEST(integers_and_floats_stay_typed_and_each_signature_is_cached)
 }
 END_TEST
 
+/* Integer results come as text and are read by hand up to 18 digits
+ * (pg_values.c): both sides of that limit, the extremes of every integer
+ * type, and the row count of an UPDATE. */
+static int t_int_results(void *arg)
+{
+    static const struct {
+        const char *sql;
+        int64_t want;
+    } cases[] = {
+        {"SELECT 0::int2", 0},
+        {"SELECT (-32768)::int2", -32768},
+        {"SELECT 2147483647::int4", 2147483647},
+        {"SELECT (-2147483648)::int4", -2147483647 - 1},
+        {"SELECT 4294967295::oid", 4294967295},
+        {"SELECT 123456789012345678::int8", 123456789012345678},
+        {"SELECT (-123456789012345678)::int8", -123456789012345678},
+        {"SELECT 1234567890123456789::int8", 1234567890123456789},
+        {"SELECT 9223372036854775807::int8", INT64_MAX},
+        {"SELECT (-9223372036854775808)::int8", INT64_MIN},
+    };
+    gt_db *db = open_pg();
+    gt_rows *r;
+
+    (void)arg;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        r = query_ok(db, cases[i].sql, NULL, 0, 1);
+        ck_assert_msg(gt_rows_int(r, 0, 0) == cases[i].want, "%s: %lld",
+                      cases[i].sql, (long long)gt_rows_int(r, 0, 0));
+        gt_rows_free(r);
+    }
+    exec_ok(db,
+            "CREATE TEMP TABLE ints_t AS SELECT generate_series(1, 12) AS n",
+            NULL, 0);
+    ck_assert_int_eq(
+        gt_db_exec(db, "UPDATE ints_t SET n = n + 1", NULL, 0, GT_NEVER), 12);
+    gt_db_close(db);
+    return 0;
+}
+
+START_TEST(integer_results_read_right_at_every_length)
+{
+    ck_assert_int_eq(run_main(t_int_results, NULL), 0);
+}
+END_TEST
+
 void add_db_pg_params_tests(Suite *s)
 {
     TCase *tc = tcase_create("pg_params");
@@ -201,5 +247,6 @@ void add_db_pg_params_tests(Suite *s)
                    text_binds_to_jsonb_timestamptz_uuid_boolean_without_casts);
     tcase_add_test(tc,
                    integers_and_floats_stay_typed_and_each_signature_is_cached);
+    tcase_add_test(tc, integer_results_read_right_at_every_length);
     suite_add_tcase(s, tc);
 }

@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "greentor/pool.h"
+#include "tfb_json.h"
 #include "world.h"
 
 #define WORLD_ROWS 10000
@@ -116,11 +117,6 @@ static int query_count(gt_http_req *req, const char *name)
     return n > MAX_QUERIES ? MAX_QUERIES : (int)n;
 }
 
-static json_t *world_json(int id, int rn)
-{
-    return json_pack("{s:i,s:i}", "id", id, "randomNumber", rn);
-}
-
 /* Per-request working space for up to 500 queries: ~60 KiB, too much for
  * a coroutine's stack, so it comes from the heap (gt_co_alloc: freed when
  * the request's coroutine ends, whatever happens). */
@@ -134,6 +130,7 @@ typedef struct scratch {
     gt_db_value params[2 * MAX_QUERIES];
     gt_db_stmt stmts[MAX_QUERIES];
     gt_rows *rows[MAX_QUERIES];
+    char json[TFB_JSON_WORLDS_MAX(MAX_QUERIES)];
 } scratch;
 
 static void free_rows(scratch *w, int n)
@@ -167,17 +164,11 @@ static int read_worlds(gt_db *db, scratch *w, int n)
     return rc;
 }
 
-static int respond_worlds(gt_http_res *res, int n, const int *ids,
-                          const int *rns)
+/* The JSON array of w's n worlds, written into w->json (tfb_json.c). */
+static int respond_worlds(gt_http_res *res, scratch *w, int n)
 {
-    json_t *arr = json_array();
-
-    for (int i = 0; arr && i < n; i++)
-        if (json_array_append_new(arr, world_json(ids[i], rns[i])) != 0) {
-            json_decref(arr);
-            return -ENOMEM;
-        }
-    return arr ? gt_http_res_json(res, arr) : -ENOMEM;
+    return tfb_json_send(res, w->json,
+                         tfb_json_worlds(w->json, n, w->ids, w->rns));
 }
 
 /* ---- the handlers
@@ -187,6 +178,7 @@ static int do_db(gt_http_req *req, gt_http_res *res, void *arg)
 {
     int id = random_id();
     gt_db_value param = gt_db_int(id);
+    char buf[TFB_JSON_WORLD_MAX];
     gt_rows *r = NULL;
     gt_db *db;
     int rc = gt_pool_db(pool, &db);
@@ -195,7 +187,8 @@ static int do_db(gt_http_req *req, gt_http_res *res, void *arg)
     if (rc == 0)
         rc = gt_db_query(db, &r, q.select_world, &param, 1, GT_NEVER);
     if (rc == 1)
-        rc = gt_http_res_json(res, world_json(id, (int)gt_rows_int(r, 0, 1)));
+        rc = tfb_json_send(res, buf,
+                           tfb_json_world(buf, id, (int)gt_rows_int(r, 0, 1)));
     else if (rc >= 0)
         rc = -ENOENT;
     gt_rows_free(r);
@@ -214,7 +207,7 @@ static int do_queries(gt_http_req *req, gt_http_res *res, void *arg)
     if (rc == 0)
         rc = read_worlds(db, w, n);
     if (rc == 0)
-        rc = respond_worlds(res, n, w->ids, w->rns);
+        rc = respond_worlds(res, w, n);
     account(R_QUERIES, rc);
     return rc;
 }
@@ -231,7 +224,7 @@ static int do_cached(gt_http_req *req, gt_http_res *res, void *arg)
         w->rns[i] = cache[w->ids[i]];
     }
     if (rc == 0)
-        rc = respond_worlds(res, n, w->ids, w->rns);
+        rc = respond_worlds(res, w, n);
     account(R_CACHED, rc);
     return rc;
 }
@@ -285,7 +278,7 @@ static int do_updates(gt_http_req *req, gt_http_res *res, void *arg)
     if (rc == 0)
         rc = write_worlds(db, w, n);
     if (rc == 0)
-        rc = respond_worlds(res, n, w->ids, w->rns);
+        rc = respond_worlds(res, w, n);
     account(R_UPDATES, rc);
     return rc;
 }

@@ -350,9 +350,12 @@ static void after_statement(gt_db *db)
         db->tx_depth = 1; /* a BEGIN sent by hand */
 }
 
-/* Run one statement through the driver; rows to *out unless out is NULL. */
-static int64_t run(gt_db *db, gt_rows **out, const char *sql,
-                   const gt_db_value *params, int nparams, int64_t deadline)
+/* Run one statement through the driver; rows to *out unless out is NULL.
+ * 'checked': the statement before had the same SQL, and its session check
+ * stands for this one too. */
+static int64_t run_checked(gt_db *db, gt_rows **out, const char *sql,
+                           const gt_db_value *params, int nparams,
+                           int64_t deadline, bool checked)
 {
     int64_t rc;
 
@@ -361,7 +364,7 @@ static int64_t run(gt_db *db, gt_rows **out, const char *sql,
     rc = check_params(db, params, nparams);
     if (rc < 0)
         return rc;
-    if (may_dirty_session(sql))
+    if (!checked && may_dirty_session(sql))
         db->session_dirty = true;
     db->in_call++;
     rc = db->drv->query(db, out, sql, params, nparams, deadline);
@@ -372,6 +375,12 @@ static int64_t run(gt_db *db, gt_rows **out, const char *sql,
     }
     after_statement(db);
     return rc;
+}
+
+static int64_t run(gt_db *db, gt_rows **out, const char *sql,
+                   const gt_db_value *params, int nparams, int64_t deadline)
+{
+    return run_checked(db, out, sql, params, nparams, deadline, false);
 }
 
 int64_t gt_db_exec(gt_db *db, const char *sql, const gt_db_value *params,
@@ -407,8 +416,9 @@ static int batch_in_order(gt_db *db, gt_rows **out, const gt_db_stmt *stmts,
                           int n, int64_t deadline)
 {
     for (int i = 0; i < n; i++) {
-        int64_t rc = run(db, &out[i], stmts[i].sql, stmts[i].params,
-                         stmts[i].nparams, deadline);
+        bool same = i > 0 && gt__db_same_sql(stmts[i - 1].sql, stmts[i].sql);
+        int64_t rc = run_checked(db, &out[i], stmts[i].sql, stmts[i].params,
+                                 stmts[i].nparams, deadline, same);
 
         if (rc < 0)
             return (int)rc;
@@ -440,7 +450,8 @@ int gt_db_batch(gt_db *db, gt_rows **out, const gt_db_stmt *stmts, int n,
     if (!db->drv->batch)
         return batch_in_order(db, out, stmts, n, deadline);
     for (int i = 0; i < n; i++)
-        db->session_dirty |= may_dirty_session(stmts[i].sql);
+        if (i == 0 || !gt__db_same_sql(stmts[i - 1].sql, stmts[i].sql))
+            db->session_dirty |= may_dirty_session(stmts[i].sql);
     db->in_call++;
     rc = db->drv->batch(db, out, stmts, n, deadline);
     db->in_call--;

@@ -18,6 +18,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "greentor/db.h"
 
@@ -134,6 +135,15 @@ struct gt__db_driver {
 extern const gt__db_driver gt__db_pg_driver;
 extern const gt__db_driver gt__db_mysql_driver;
 extern const gt__db_driver gt__db_sqlite_driver;
+
+/* Whether statement b of a batch has the same SQL text as the one before
+ * it, a: the drivers then reuse a's prepared statement and db.c its
+ * session check instead of looking the text up again (/queries runs one
+ * SELECT 20 times a request). Usually the very same pointer. */
+static inline bool gt__db_same_sql(const char *a, const char *b)
+{
+    return a == b || strcmp(a, b) == 0;
+}
 
 /* The earlier of two deadlines (GT_NEVER is later than any). */
 static inline int64_t gt__db_earlier(int64_t a, int64_t b)

@@ -81,6 +81,9 @@ typedef struct pg_trip {
     int failed;             /* its statement (INT_MAX if none): out[k..]
                              * are freed and left NULL */
     int64_t changes, count; /* of the last statement that ran */
+    uint64_t last_id;       /* the named statement planned last, 0 if none
+                             * (or unnamed): the next one reuses it when it
+                             * is the same (gt__pg_same_stmt) */
     pg_item inline_items[8];
 } pg_trip;
 
@@ -128,6 +131,13 @@ size_t gt__pg_fmt_u64(char *p, uint64_t v);
  * has any ("il:SELECT ?, ?"). Borrowed from c: valid until the next call;
  * NULL on OOM. */
 const char *gt__pg_stmt_key(pg_conn *c, const gt_db_stmt *s);
+/* The value of an integer in PostgreSQL's text form ('-'? digits; "" is
+ * 0), as strtoll() reads it: by hand up to 18 digits, which is nearly
+ * always (strtoll() took ~140 instructions a cell, issue 15). */
+int64_t gt__pg_parse_int(const char *s);
+/* Whether a and b have the same cache key (SQL and parameter types), so
+ * that b may run a's prepared statement. */
+bool gt__pg_same_stmt(const gt_db_stmt *a, const gt_db_stmt *b);
 /* Lay out s's parameters for libpq in c's scratch: 0, -ENOMEM, or -EINVAL
  * (a NUL in text, a blob over INT_MAX). */
 int gt__pg_encode(pg_conn *c, const gt_db_stmt *s, pg_params *e);

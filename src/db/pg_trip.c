@@ -168,14 +168,17 @@ static int plan_stmt(pg_trip *t, int k)
     if (rc < 0)
         return plan_error(t, k, rc, "cannot encode the parameters: %s",
                           gt_strerror(rc));
-    key = gt__pg_stmt_key(c, s);
-    if (!key)
+    if (k > 0 && t->last_id && gt__pg_same_stmt(&t->stmts[k - 1], s)) {
+        id = t->last_id; /* as the previous one: no key, no lookup */
+        sql = NULL;
+    } else if (!(key = gt__pg_stmt_key(c, s))) {
         return plan_error(t, k, -ENOMEM, "out of memory");
-    if ((rc = resolve(t, k, key, &id, &sql)) < 0 ||
-        (k == 0 && (rc = plan_drops(t)) < 0)) {
+    } else if ((rc = resolve(t, k, key, &id, &sql)) < 0 ||
+               (k == 0 && (rc = plan_drops(t)) < 0)) {
         free(sql);
         return rc;
     }
+    t->last_id = id;
     stmt_name(name, id);
     if (sql) {
         ok = PQsendPrepare(c->pq, name, sql, s->nparams, e.type);
@@ -254,7 +257,7 @@ static void on_success(pg_trip *t, const pg_item *it, const PGresult *r)
 
     if (it->kind != IT_EXEC)
         return;
-    t->changes = strtoll(PQcmdTuples((PGresult *)r), NULL, 10);
+    t->changes = gt__pg_parse_int(PQcmdTuples((PGresult *)r));
     t->count = t->out ? PQntuples(r) : t->changes;
     if (!t->out || t->draining || k >= t->failed)
         return;
@@ -412,6 +415,7 @@ static int trip_begin(pg_trip *t, pg_conn *c)
 
     t->c = c;
     t->failed = INT_MAX;
+    t->last_id = 0;
     t->items = t->inline_items;
     if (need > sizeof(t->inline_items) / sizeof(pg_item))
         t->items = malloc(need * sizeof(pg_item));

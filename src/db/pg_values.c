@@ -130,6 +130,16 @@ const char *gt__pg_stmt_key(pg_conn *c, const gt_db_stmt *s)
     return k;
 }
 
+bool gt__pg_same_stmt(const gt_db_stmt *a, const gt_db_stmt *b)
+{
+    if (a->nparams != b->nparams || !gt__db_same_sql(a->sql, b->sql))
+        return false;
+    for (int i = 0; i < a->nparams; i++)
+        if (sig_char(&a->params[i]) != sig_char(&b->params[i]))
+            return false;
+    return true;
+}
+
 static size_t text_room(const gt_db_value *v)
 {
     switch (v->type) {
@@ -226,6 +236,19 @@ static int col_type(Oid t)
     }
 }
 
+int64_t gt__pg_parse_int(const char *s)
+{
+    const char *p = s + (*s == '-');
+    uint64_t v = 0;
+    int n = 0;
+
+    for (; *p >= '0' && *p <= '9' && n < 18; p++, n++)
+        v = v * 10 + (uint64_t)(*p - '0');
+    if (*p || n == 0) /* 19 digits, or not what the server writes */
+        return strtoll(s, NULL, 10);
+    return *s == '-' ? -(int64_t)v : (int64_t)v;
+}
+
 static int put_cell(gt_rows *rows, const PGresult *r, int row, int col)
 {
     const char *v = PQgetvalue(r, row, col);
@@ -239,7 +262,7 @@ static int put_cell(gt_rows *rows, const PGresult *r, int row, int col)
         return gt__rows_put_int(rows, col, v[0] == 't');
     switch (col_type(PQftype(r, col))) {
     case GT_DB_INT:
-        return gt__rows_put_int(rows, col, strtoll(v, NULL, 10));
+        return gt__rows_put_int(rows, col, gt__pg_parse_int(v));
     case GT_DB_FLOAT:
         return gt__rows_put_float(rows, col, strtod(v, NULL));
     case GT_DB_BLOB:

@@ -161,15 +161,19 @@ gt_rows *gt__rows_new(int ncols)
         (size_t)ncols > (SIZE_MAX / 2 - sizeof(*r) - ARENA_INLINE) /
                             (sizeof(column) + sizeof(cell)))
         return NULL;
-    r = calloc(1, sizeof(*r) + (size_t)ncols * (sizeof(column) + sizeof(cell)) +
-                      ARENA_INLINE);
+    /* malloc, not calloc: the inline cells are written by
+     * gt__rows_add_row() and the arena by arena_put() before anything
+     * reads them, so only the header and the columns are set here. */
+    r = malloc(sizeof(*r) + (size_t)ncols * (sizeof(column) + sizeof(cell)) +
+               ARENA_INLINE);
     if (!r)
         return NULL;
-    r->ncols = ncols;
+    *r = (gt_rows){
+        .ncols = ncols, .cap_cells = (size_t)ncols, .arena_cap = ARENA_INLINE};
+    for (int i = 0; i < ncols; i++)
+        r->cols[i] = (column){0};
     r->cells = inline_cells(r);
-    r->cap_cells = (size_t)ncols;
     r->arena = inline_arena(r);
-    r->arena_cap = ARENA_INLINE;
     if (track(r) < 0) {
         free(r);
         return NULL;

@@ -299,7 +299,7 @@ static int prepare_job(void *arg)
 {
     sq_call *k = arg;
 
-    return prepare(k->c, k->sql, &k->st);
+    return k->st ? 0 : prepare(k->c, k->sql, &k->st);
 }
 
 /* Bind, step, collect, reset. */
@@ -343,7 +343,8 @@ static int run_statement(sq_call *k)
 
     if (c->offload || !gt_co_self())
         return gt__sq_dispatch(statement_job, k);
-    k->st = gt__stmt_cache_get(&c->cache, k->sql);
+    if (!k->st)
+        k->st = gt__stmt_cache_get(&c->cache, k->sql);
     if (!k->st) {
         rc = gt__sq_offload(prepare_job, k);
         if (rc < 0)
@@ -352,25 +353,37 @@ static int run_statement(sq_call *k)
     return execute_job(k);
 }
 
-static int64_t sq_query(gt_db *db, gt_rows **out, const char *sql,
-                        const gt_db_value *params, int nparams,
-                        int64_t deadline)
+/* One call: k->st is the prepared statement when the caller has it
+ * already (a batch repeating its SQL), else NULL; either way it is the
+ * statement afterwards. */
+static int64_t call(sq_call *k, int64_t deadline)
 {
-    sq_conn *c = (sq_conn *)db;
-    sq_call k = {
-        .c = c, .out = out, .sql = sql, .params = params, .nparams = nparams};
+    sq_conn *c = k->c;
     int rc = gt__sq_begin_call(c, deadline);
 
     if (rc < 0)
         return rc;
-    rc = run_statement(&k);
+    rc = run_statement(k);
     c->active = false;
-    if (rc == 0 && out && gt__rows_track(*out) < 0) {
-        gt_rows_free(*out);
-        *out = NULL;
-        rc = gt__db_error(db, -ENOMEM, 0, NULL, "out of memory");
+    if (rc == 0 && k->out && gt__rows_track(*k->out) < 0) {
+        gt_rows_free(*k->out);
+        *k->out = NULL;
+        rc = gt__db_error(&c->base, -ENOMEM, 0, NULL, "out of memory");
     }
-    return rc < 0 ? rc : k.result;
+    return rc < 0 ? rc : k->result;
+}
+
+static int64_t sq_query(gt_db *db, gt_rows **out, const char *sql,
+                        const gt_db_value *params, int nparams,
+                        int64_t deadline)
+{
+    sq_call k = {.c = (sq_conn *)db,
+                 .out = out,
+                 .sql = sql,
+                 .params = params,
+                 .nparams = nparams};
+
+    return call(&k, deadline);
 }
 
 /* ---- connections --------------------------------------------------------- */
@@ -515,16 +528,29 @@ static void undo_batch(gt_db *db, int64_t deadline)
 /* Outside a transaction the batch gets one of its own: one file lock for
  * all its statements instead of one each (a 20-statement read took 40
  * fcntl locks and 20 stats), and all or nothing, like PostgreSQL's
- * pipeline. Inside one, it is simply part of it. */
+ * pipeline. Inside one, it is simply part of it. A statement with the
+ * SQL of the one before it runs that one's prepared statement again,
+ * without a cache lookup: nothing was prepared in between, so nothing
+ * can have evicted it, and a failure ends the batch. */
 static int sq_batch(gt_db *db, gt_rows **out, const gt_db_stmt *stmts, int n,
                     int64_t deadline)
 {
     bool own = n > 1 && !sq_in_tx(db);
     int64_t rc = own ? sq_query(db, NULL, "BEGIN", NULL, 0, deadline) : 0;
+    sq_stmt *last = NULL;
 
-    for (int i = 0; rc >= 0 && i < n; i++)
-        rc = sq_query(db, &out[i], stmts[i].sql, stmts[i].params,
-                      stmts[i].nparams, deadline);
+    for (int i = 0; rc >= 0 && i < n; i++) {
+        bool same = i > 0 && gt__db_same_sql(stmts[i - 1].sql, stmts[i].sql);
+        sq_call k = {.c = (sq_conn *)db,
+                     .out = &out[i],
+                     .sql = stmts[i].sql,
+                     .params = stmts[i].params,
+                     .nparams = stmts[i].nparams,
+                     .st = same ? last : NULL};
+
+        rc = call(&k, deadline);
+        last = k.st;
+    }
     if (own && rc >= 0)
         rc = sq_query(db, NULL, "COMMIT", NULL, 0, deadline);
     if (own && rc < 0)
