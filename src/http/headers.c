@@ -27,12 +27,23 @@ bool gt__http_ieq(const char *a, size_t n, const char *lit)
     return true;
 }
 
+/* The server's own headers; the length picks the one name to compare. */
 static bool reserved(const char *name, size_t n)
 {
-    return gt__http_ieq(name, n, "date") || gt__http_ieq(name, n, "server") ||
-           gt__http_ieq(name, n, "connection") ||
-           gt__http_ieq(name, n, "content-length") ||
-           gt__http_ieq(name, n, "transfer-encoding");
+    switch (n) {
+    case 4:
+        return gt__http_ieq(name, n, "date");
+    case 6:
+        return gt__http_ieq(name, n, "server");
+    case 10:
+        return gt__http_ieq(name, n, "connection");
+    case 14:
+        return gt__http_ieq(name, n, "content-length");
+    case 17:
+        return gt__http_ieq(name, n, "transfer-encoding");
+    default:
+        return false;
+    }
 }
 
 static bool all_of(const char *s, size_t n, int cls)
@@ -124,37 +135,55 @@ static int remove_named(gt_http_res *res, const char *name, bool keep_last)
     return n;
 }
 
-/* Validate name and value; 0 or -EINVAL. */
-static int check(const char *name, const char *value)
+/* Validate name and value and give their lengths; 0 or -EINVAL. */
+static int check(const char *name, const char *value, size_t *nl, size_t *vl)
 {
-    if (!name || !value || !name_ok(name, strlen(name)) ||
-        !all_of(value, strlen(value), GT__HTTP_C_VALUE))
+    if (!name || !value)
         return -EINVAL;
-    return 0;
+    *nl = strlen(name);
+    *vl = strlen(value);
+    return name_ok(name, *nl) && all_of(value, *vl, GT__HTTP_C_VALUE) ? 0
+                                                                      : -EINVAL;
+}
+
+/* Replace the lines named 'name' by one, checked. Appended first, so that
+ * on failure nothing changed; the old lines are looked for only if there
+ * are any (for Content-Type the flag says so: the common first set of a
+ * response's type costs no scan). */
+static int set_checked(gt_http_res *res, const char *name, size_t nl,
+                       const char *value, size_t vl)
+{
+    const char *v;
+    size_t l;
+    bool had = gt__http_ieq(name, nl, "content-type")
+                   ? res->has_ctype
+                   : gt__http_hdr_find(res, name, &v, &l);
+    int rc = gt__http_hdr_append(res, name, nl, value, vl);
+
+    if (rc == 0 && had)
+        remove_named(res, name, true);
+    return rc;
 }
 
 int gt_http_res_header(gt_http_res *res, const char *name, const char *value)
 {
-    size_t nl;
+    size_t nl, vl;
 
-    if (check(name, value) < 0)
+    if (check(name, value, &nl, &vl) < 0)
         return -EINVAL;
-    nl = strlen(name);
     if (gt__http_ieq(name, nl, "content-type"))
-        return gt_http_res_set_header(res, name, value);
-    return gt__http_hdr_append(res, name, nl, value, strlen(value));
+        return set_checked(res, name, nl, value, vl);
+    return gt__http_hdr_append(res, name, nl, value, vl);
 }
 
 int gt_http_res_set_header(gt_http_res *res, const char *name,
                            const char *value)
 {
-    int rc = check(name, value);
+    size_t nl, vl;
 
-    if (rc == 0) /* appended first: on failure nothing changed */
-        rc = gt__http_hdr_append(res, name, strlen(name), value, strlen(value));
-    if (rc == 0)
-        remove_named(res, name, true);
-    return rc;
+    if (check(name, value, &nl, &vl) < 0)
+        return -EINVAL;
+    return set_checked(res, name, nl, value, vl);
 }
 
 int gt_http_res_remove_header(gt_http_res *res, const char *name)
