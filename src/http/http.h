@@ -32,7 +32,7 @@ typedef struct gt__http_conn gt__http_conn;
                                  */
 #define GT__HTTP_LINGER_MS 2000 /* read-and-drop time after a closing reply */
 
-/* ---- transports (server.c has the TCP one) ------------------------------- */
+/* ---- transports (tcp.c has the TCP one) ---------------------------------- */
 
 /* How a connection moves bytes. Every function is called on the worker's
  * thread and must not call back into the connection synchronously;
@@ -145,7 +145,13 @@ void gt__http_worker_begin(gt__http_worker *w);
 #define GT__HTTP_STOP_GRACE_MS 1000
 void gt__http_worker_stop(gt__http_worker *w, int drain_ms);
 void gt__http_worker_end(gt__http_worker *w);
-/* The listener's callback (server.c). */
+/* Bind srv->cfg's address: one listening socket per worker, in
+ * srv->workers[i].fd, and srv->port. Caller's thread (tcp.c). Returns 0
+ * or the error of socket(), setsockopt(), bind() or listen(). */
+int gt__http_bind_all(gt_http_server *srv);
+/* Adopt the worker's listening socket and start accepting. Worker. */
+int gt__http_listen_start(gt__http_worker *w);
+/* The listener's callback (tcp.c). */
 void gt__http_on_connection(uv_stream_t *l, int status);
 /* Out of descriptors (err: EMFILE, ENFILE): stop accepting until one of
  * the worker's connections is freed (accept.c). */
