@@ -135,6 +135,16 @@ static Suite *redis_suite(void)
     return s;
 }
 
+void add_http_tls_tests(Suite *s);
+
+static Suite *tls_suite(void)
+{
+    Suite *s = suite_create("tls");
+
+    add_http_tls_tests(s);
+    return s;
+}
+
 static Suite *client_suite(void)
 {
     Suite *s = suite_create("client");
@@ -157,6 +167,7 @@ int main(void)
     srunner_add_suite(sr, client_suite());
     srunner_add_suite(sr, net_suite());
     srunner_add_suite(sr, redis_suite());
+    srunner_add_suite(sr, tls_suite());
     srunner_run_all(sr, CK_NORMAL);
     failed = srunner_ntests_failed(sr);
     srunner_free(sr);

@@ -151,6 +151,14 @@ void gt__http_conn_drain(gt__http_conn *c)
         gt__http_conn_close(c);
 }
 
+void gt__http_conn_refuse(gt__http_conn *c, int status, const char *why)
+{
+    if (c->state != GT__CONN_OPEN || c->co)
+        return;
+    gt__http_send_error(c, status, why);
+    advance(c);
+}
+
 /* ---- timers -------------------------------------------------------------- */
 
 static void on_timer(uv_timer_t *t);

@@ -97,7 +97,9 @@ static int check_config(const gt_http_config *c)
             return -EINVAL;
     if (c->port < 0 || c->port > 65535 || c->backlog < 0 || c->max_conns < 0 ||
         c->max_head > (1u << 20) || c->max_headers > 4096 ||
-        c->max_body > ((uint64_t)1 << 40))
+        c->max_body > ((uint64_t)1 << 40) ||
+        (c->tls_min_version != 0 && c->tls_min_version != 12 &&
+         c->tls_min_version != 13))
         return -EINVAL;
     return 0;
 }
@@ -144,6 +146,7 @@ void gt__http_server_unref(gt_http_server *srv)
 {
     if (atomic_fetch_sub(&srv->refs, 1) != 1)
         return;
+    gt__http_tls_close(srv);
     for (int i = 0; i < srv->nworkers; i++)
         if (srv->workers[i].fd >= 0)
             close(srv->workers[i].fd);
@@ -328,6 +331,7 @@ void gt__http_worker_stop(gt__http_worker *w, int drain_ms)
         uv_close((uv_handle_t *)&w->listener, on_listener_closed);
     }
     gt__http_accept_end(w);
+    gt__http_tls_worker_stop(w);
     if (w->trim_open) { /* the lists are freed whole at the end */
         w->trim_open = w->trim_on = false;
         w->handles++;
@@ -380,6 +384,7 @@ static int worker_main(void *arg)
     int rc = 0;
 
     gt__http_worker_begin(w);
+    gt__http_tls_worker_begin(w);
     if (!atomic_load(&srv->stop))
         rc = gt__http_listen_start(w);
     if (rc < 0)
@@ -437,7 +442,9 @@ int gt_http_server_open(gt_http_server **out, gt_rt *rt,
     if (rc < 0)
         return rc;
     ignore_sigpipe();
-    rc = gt__http_bind_all(srv);
+    rc = gt__http_tls_open(srv);
+    if (rc == 0)
+        rc = gt__http_bind_all(srv);
     for (int i = 0; rc == 0 && i < srv->nworkers; i++) {
         atomic_fetch_add(&srv->running, 1);
         rc = post_ref(srv, i, worker_main, &srv->workers[i]);

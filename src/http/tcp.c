@@ -9,7 +9,7 @@
  *
  * conn.c only sees the gt__http_io table, which is what lets the connection
  * fuzzer run it over memory. A connection accepted here gets the TCP table
- * below. */
+ * below, or, on a TLS server, tls.c's table over the same uv_tcp_t. */
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -180,13 +180,16 @@ static const gt__http_io tcp_io = {
 /* Accept a connection from 'listener' and start it. */
 static int accept_conn(gt__http_worker *w, uv_stream_t *listener)
 {
+    bool tls = w->srv->tls_on;
     gt__http_conn *c;
-    int rc = gt__http_conn_new(w, &tcp_io, NULL, &c);
+    int rc = gt__http_conn_new(w, tls ? &gt__http_tls_io : &tcp_io, NULL, &c);
 
     if (rc < 0)
         return rc;
     uv_tcp_init(gt_loop(), &c->tcp);
     rc = uv_accept(listener, (uv_stream_t *)&c->tcp);
+    if (rc == 0 && tls)
+        rc = gt__http_tls_attach(c);
     if (rc < 0) {
         gt__http_conn_close(c);
         return rc;
