@@ -136,12 +136,14 @@ static Suite *redis_suite(void)
 }
 
 void add_http_tls_tests(Suite *s);
+void add_http_tls_h2_tests(Suite *s);
 
 static Suite *tls_suite(void)
 {
     Suite *s = suite_create("tls");
 
     add_http_tls_tests(s);
+    add_http_tls_h2_tests(s);
     return s;
 }
 

@@ -1,7 +1,8 @@
 /* tests/test_http_tls.c -- the HTTPS server (suite "tls"), checked with the
  * clients people use: curl and `openssl s_client`.
  *
- * Each case makes a CA and two certificates for "localhost" (serials 1001
+ * HTTP/2 has its cases in test_http_tls_h2.c. Each case makes a CA and
+ * two certificates for "localhost" (serials 1001
  * and 2002) in a temporary directory with the openssl CLI, starts the
  * server of tests/server_fixture.c (its routes: /plaintext answers
  * "Hello, World!", POST /echo its body) with TLS on an ephemeral port, and
@@ -21,114 +22,8 @@
 #include <unistd.h>
 
 #include "server_fixture.h"
+#include "tls_fixture.h"
 #include "util.h"
-
-static char dir[64];
-static char cert_file[128], key_file[128];
-
-/* Run the shell command made from fmt; its stdout (up to cap - 1 bytes,
- * NUL-terminated) into out when out is not NULL. Returns its exit code. */
-static int sh(char *out, size_t cap, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int sh(char *out, size_t cap, const char *fmt, ...)
-{
-    char cmd[2048], sink[256];
-    va_list ap;
-    size_t n = 0, got;
-    FILE *p;
-    int st;
-
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof(cmd), fmt, ap);
-    va_end(ap);
-    p = popen(cmd, "r");
-    ck_assert_msg(p != NULL, "popen %s", cmd);
-    if (!out) {
-        out = sink;
-        cap = sizeof(sink);
-    }
-    while (n + 1 < cap && (got = fread(out + n, 1, cap - 1 - n, p)) > 0)
-        n += got;
-    out[n] = '\0';
-    while (fread(sink, 1, sizeof(sink), p) > 0)
-        ; /* the rest, so that the child does not block */
-    st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
-/* The CA, two certificates for localhost with their keys, and a key that
- * matches neither. server.pem/server.key are what the server is given;
- * a reload case copies the others over them. */
-static void make_certs(void)
-{
-    snprintf(dir, sizeof(dir), "/tmp/greentor-https-XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(dir));
-    snprintf(cert_file, sizeof(cert_file), "%s/server.pem", dir);
-    snprintf(key_file, sizeof(key_file), "%s/server.key", dir);
-    ck_assert_int_eq(
-        sh(NULL, 0,
-           "set -e; cd %s; ec='-newkey ec -pkeyopt "
-           "ec_paramgen_curve:prime256v1 -nodes';"
-           "openssl req -x509 $ec -keyout ca.key -out ca.pem -days 1 "
-           "-subj '/CN=greentor https CA' 2>/dev/null;"
-           "printf "
-           "'subjectAltName=DNS:localhost\\nbasicConstraints=CA:FALSE\\n'"
-           " > ext;"
-           "for s in 1001 2002; do "
-           "openssl req -new $ec -keyout $s.key -out $s.csr "
-           "-subj \"/CN=localhost/O=cert$s\" 2>/dev/null;"
-           "openssl x509 -req -in $s.csr -CA ca.pem -CAkey ca.key "
-           "-set_serial 0x$s -days 1 -extfile ext -out $s.pem 2>/dev/null;"
-           "done;"
-           "openssl genpkey -algorithm ec -pkeyopt "
-           "ec_paramgen_curve:prime256v1 -out other.key 2>/dev/null;"
-           "cp 1001.pem server.pem; cp 1001.key server.key",
-           dir),
-        0);
-}
-
-static void rm_certs(void)
-{
-    if (dir[0])
-        (void)!sh(NULL, 0, "rm -rf %s", dir);
-    dir[0] = '\0';
-}
-
-static void tls_start(server *s, gt_http_config *cfg)
-{
-    make_certs();
-    cfg->tls_cert_file = cert_file;
-    cfg->tls_key_file = key_file;
-    server_start(s, cfg, 2);
-}
-
-static void tls_stop(server *s)
-{
-    server_stop(s);
-    rm_certs();
-}
-
-/* curl with the CA, name resolution to 127.0.0.1 and 'opts'; the output
- * into out. Returns curl's exit code. */
-static int curl(const server *s, char *out, size_t cap, const char *opts,
-                const char *path)
-{
-    return sh(out, cap,
-              "curl -sS --max-time 20 --cacert %s/ca.pem --resolve "
-              "localhost:%d:127.0.0.1 %s https://localhost:%d%s",
-              dir, s->port, opts, s->port, path);
-}
-
-/* The serial of the certificate the server presents now. */
-static void served_serial(const server *s, char *out, size_t cap)
-{
-    ck_assert_int_eq(sh(out, cap,
-                        "openssl s_client -connect 127.0.0.1:%d "
-                        "-servername localhost </dev/null 2>/dev/null | "
-                        "openssl x509 -noout -serial",
-                        s->port),
-                     0);
-}
 
 /* ---- curl: TLS 1.2 and 1.3, the chain verified --------------------------- */
 
@@ -155,7 +50,7 @@ START_TEST(curl_tls12_and_tls13)
     ck_assert_int_eq(sh(NULL, 0,
                         "curl -s --max-time 20 --cacert %s/2002.pem --resolve "
                         "localhost:%d:127.0.0.1 https://localhost:%d/plaintext",
-                        dir, s.port, s.port),
+                        tls_dir, s.port, s.port),
                      60);
     tls_stop(&s);
 }
@@ -191,10 +86,16 @@ START_TEST(s_client_alpn)
                         "openssl s_client -connect 127.0.0.1:%d -servername "
                         "localhost -CAfile %s/ca.pem -alpn h2,http/1.1 "
                         "</dev/null 2>/dev/null",
-                        s.port, dir),
+                        s.port, tls_dir),
+                     0);
+    ck_assert_msg(strstr(out, "ALPN protocol: h2"), "%s", out);
+    ck_assert_msg(strstr(out, "Verify return code: 0 (ok)"), "%s", out);
+    ck_assert_int_eq(sh(out, sizeof(out),
+                        "openssl s_client -connect 127.0.0.1:%d -servername "
+                        "localhost -alpn http/1.1 </dev/null 2>/dev/null",
+                        s.port),
                      0);
     ck_assert_msg(strstr(out, "ALPN protocol: http/1.1"), "%s", out);
-    ck_assert_msg(strstr(out, "Verify return code: 0 (ok)"), "%s", out);
     /* A client offering only a protocol we do not speak: no ALPN, and the
      * handshake still completes. */
     ck_assert_int_eq(sh(out, sizeof(out),
@@ -322,9 +223,9 @@ START_TEST(bad_cert_or_key_fails_open)
     char err[1024], missing[160], other[160], junk[160];
 
     make_certs();
-    snprintf(missing, sizeof(missing), "%s/nope.pem", dir);
-    snprintf(other, sizeof(other), "%s/other.key", dir);
-    snprintf(junk, sizeof(junk), "%s/ext", dir);
+    snprintf(missing, sizeof(missing), "%s/nope.pem", tls_dir);
+    snprintf(other, sizeof(other), "%s/other.key", tls_dir);
+    snprintf(junk, sizeof(junk), "%s/ext", tls_dir);
     ck_assert_int_eq(open_with(missing, key_file, err, sizeof(err)), -ENOENT);
     ck_assert_msg(strstr(err, "nope.pem") && strstr(err, "No such file"), "%s",
                   err);
@@ -355,7 +256,7 @@ START_TEST(reload_swaps_the_certificate)
     ck_assert_int_eq(sh(NULL, 0,
                         "cd %s && cp 2002.pem server.pem && cp "
                         "2002.key server.key",
-                        dir),
+                        tls_dir),
                      0);
     ck_assert_int_eq(gt_http_server_reload_tls(s.srv), 0);
     served_serial(&s, serial, sizeof(serial));
@@ -364,7 +265,7 @@ START_TEST(reload_swaps_the_certificate)
     ck_assert_int_eq(sh(NULL, 0,
                         "cd %s && cp 1001.pem server.pem && cp "
                         "1001.key server.key",
-                        dir),
+                        tls_dir),
                      0);
     ck_assert_int_eq(kill(getpid(), SIGHUP), 0);
     for (int i = 0; i < 200; i++) {
@@ -375,7 +276,7 @@ START_TEST(reload_swaps_the_certificate)
     }
     ck_assert_str_eq(serial, "serial=1001\n");
     /* A failed reload keeps the certificate in use. */
-    ck_assert_int_eq(sh(NULL, 0, "cd %s && cp ext server.pem", dir), 0);
+    ck_assert_int_eq(sh(NULL, 0, "cd %s && cp ext server.pem", tls_dir), 0);
     ck_assert_int_eq(gt_http_server_reload_tls(s.srv), -EINVAL);
     served_serial(&s, serial, sizeof(serial));
     ck_assert_str_eq(serial, "serial=1001\n");
@@ -431,21 +332,21 @@ START_TEST(large_bodies_both_ways)
     ck_assert_int_eq(sh(NULL, 0,
                         "seq 1 60000 | head -c 307200 > %s/body && "
                         "test $(wc -c < %s/body) = 307200",
-                        dir, dir),
+                        tls_dir, tls_dir),
                      0);
     snprintf(opts, sizeof(opts),
              "--data-binary @%s/body -H 'Content-Type: application/"
              "octet-stream' -o %s/back",
-             dir, dir);
+             tls_dir, tls_dir);
     ck_assert_int_eq(curl(&s, out, sizeof(out), opts, "/echo"), 0);
-    ck_assert_int_eq(
-        sh(out, sizeof(out), "cmp %s/body %s/back && echo same", dir, dir), 0);
+    ck_assert_int_eq(sh(out, sizeof(out), "cmp %s/body %s/back && echo same",
+                        tls_dir, tls_dir),
+                     0);
     ck_assert_str_eq(out, "same\n");
     tls_stop(&s);
 }
 END_TEST
 
-void add_http_tls_tests(Suite *s);
 void add_http_tls_tests(Suite *s)
 {
     TCase *tc = tcase_create("tls");

@@ -1,5 +1,5 @@
-/* greentor/http.h -- an HTTP/1.1 server whose handlers are plain functions
- * running in a coroutine per request.
+/* greentor/http.h -- an HTTP/1.1 server (and, over TLS, HTTP/2) whose
+ * handlers are plain functions running in a coroutine per request.
  *
  * A server (gt_http_server) runs on an existing runtime: one listening
  * socket per worker (SO_REUSEPORT), so every worker accepts, parses and
@@ -249,18 +249,33 @@ typedef struct gt_http_config {
     int tls_min_version;         /* lowest TLS version accepted: 12 for TLS
                                   * 1.2, 13 for TLS 1.3 only; another value
                                   * is -EINVAL [12] */
-    int tls_http1_only;          /* nonzero: ALPN offers only http/1.1 (HTTP/2
-                                  * is not served yet, so it changes nothing
-                                  * today) [0] */
+    int tls_http1_only;          /* nonzero: ALPN offers only http/1.1, so
+                                  * clients speak HTTP/1.1 even if they could
+                                  * speak HTTP/2 [0: h2 first, then
+                                  * http/1.1]. With h2, every stream is a
+                                  * request to the same handler in a
+                                  * coroutine of its own, with the same
+                                  * request and response API, limits and
+                                  * timeouts as HTTP/1.1 (max_head is also
+                                  * SETTINGS_MAX_HEADER_LIST_SIZE); an idle
+                                  * HTTP/2 connection closes after
+                                  * keepalive_timeout_ms, and a graceful
+                                  * stop sends GOAWAY and lets its streams
+                                  * finish */
+    int h2_max_streams;          /* HTTP/2: streams a connection may have
+                                  * open at once
+                                  * (SETTINGS_MAX_CONCURRENT_STREAMS) [100] */
 } gt_http_config;
 
 /* Counters summed over the workers; read without locks, so approximate
  * while the server runs. */
 typedef struct gt_http_stats {
-    uint64_t conns;    /* connections open now */
+    uint64_t conns;    /* connections open now (an HTTP/2 stream being
+                        * answered counts as one too) */
     uint64_t accepted; /* connections accepted in total */
     uint64_t rejected; /* closed at once: over max_conns or stopping */
-    uint64_t requests; /* requests dispatched to the handler */
+    uint64_t requests; /* requests dispatched to the handler (HTTP/2:
+                        * one per stream) */
 } gt_http_stats;
 
 /* ---- the server (any thread) --------------------------------------------- */

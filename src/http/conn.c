@@ -143,6 +143,9 @@ void gt__http_conn_close(gt__http_conn *c)
 
 void gt__http_conn_drain(gt__http_conn *c)
 {
+    if (c->state == GT__CONN_OPEN && c->io == &gt__http_tls_io &&
+        gt__http_tls_drain(c))
+        return; /* HTTP/2: GOAWAY, then close when its streams are done */
     if (c->state != GT__CONN_OPEN || c->co)
         return; /* lingering already; or in flight: it answers with close */
     if (c->writing)
@@ -220,6 +223,19 @@ static void on_timer(uv_timer_t *t)
         return;
     }
     gt__http_conn_close(c);
+}
+
+void gt__http_conn_h2(gt__http_conn *c)
+{
+    timer_stop(c);
+}
+
+void gt__http_conn_h2_idle(gt__http_conn *c, bool idle)
+{
+    if (idle && c->timer_kind != GT__T_IDLE)
+        timer_arm(c, GT__T_IDLE, c->w->srv->cfg.keepalive_timeout_ms);
+    else if (!idle && c->timer_kind == GT__T_IDLE)
+        timer_stop(c);
 }
 
 /* ---- reading ------------------------------------------------------------- */

@@ -209,6 +209,9 @@ void gt__http_tls_worker_stop(gt__http_worker *w);
  * before gt__http_conn_start(). Returns 0 or -ENOMEM. */
 extern const gt__http_io gt__http_tls_io;
 int gt__http_tls_attach(gt__http_conn *c);
+/* Graceful stop of a TLS connection carrying HTTP/2 (GOAWAY, close when
+ * its streams are done): true; false for any other, which conn.c drains. */
+bool gt__http_tls_drain(gt__http_conn *c);
 
 /* ---- connections (conn.c) ------------------------------------------------ */
 
@@ -289,6 +292,11 @@ void gt__http_conn_drain(gt__http_conn *c);
  * plaintext on the TLS port): answer 'status' with "Connection: close",
  * logged as refused for 'why', and close after it. */
 void gt__http_conn_refuse(gt__http_conn *c, int status, const char *why);
+/* The connection now carries HTTP/2 (h2.c drives it, conn.c parses
+ * nothing): its header timeout is off. _idle: with no stream open, the
+ * keep-alive timeout applies (true), or no timeout (false). */
+void gt__http_conn_h2(gt__http_conn *c);
+void gt__http_conn_h2_idle(gt__http_conn *c, bool idle);
 
 /* Output for the request and response code. _reserve returns room for n
  * bytes at the end of the output (NULL: out of memory); _commit adds the n

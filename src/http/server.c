@@ -84,6 +84,7 @@ static void apply_defaults(gt_http_config *c, int nworkers)
     c->max_target = c->max_target ? c->max_target : 4096;
     c->max_headers = c->max_headers ? c->max_headers : 64;
     c->max_body = c->max_body ? c->max_body : 1024 * 1024;
+    c->h2_max_streams = c->h2_max_streams > 0 ? c->h2_max_streams : 100;
 }
 
 static int check_config(const gt_http_config *c)
@@ -97,7 +98,7 @@ static int check_config(const gt_http_config *c)
             return -EINVAL;
     if (c->port < 0 || c->port > 65535 || c->backlog < 0 || c->max_conns < 0 ||
         c->max_head > (1u << 20) || c->max_headers > 4096 ||
-        c->max_body > ((uint64_t)1 << 40) ||
+        c->max_body > ((uint64_t)1 << 40) || c->h2_max_streams < 0 ||
         (c->tls_min_version != 0 && c->tls_min_version != 12 &&
          c->tls_min_version != 13))
         return -EINVAL;

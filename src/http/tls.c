@@ -38,13 +38,15 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
-#include "http.h"
+#include "h2.h"
 
 #define TLS_RECORD_HANDSHAKE 0x16
 #define NETBUF_SIZE (17 * 1024) /* one TLS record and its header */
 
 typedef struct tls_conn {
     gt__http_conn *c;
+    gt__h2 *h2; /* ALPN picked h2: the session (h2.c) gets the
+                   plaintext, conn.c none */
     SSL *ssl;
     BIO *rbio, *wbio; /* network side: what the socket read, what goes to it */
     uv_idle_t idle;   /* delivers what is buffered after read_start() */
@@ -65,6 +67,7 @@ typedef struct tls_conn {
 } tls_conn;
 
 static _Thread_local char netbuf[NETBUF_SIZE];
+static _Thread_local uint8_t h2buf[16384];
 
 static tls_conn *tls_of(gt__http_conn *c)
 {
@@ -118,6 +121,8 @@ static void on_write(uv_write_t *r, int status)
             gt__http_conn_close(t->c);
         return;
     }
+    if (t->h2 && !t->wbusy)
+        gt__h2_kick(t->h2); /* the session may send more now */
     if (!t->wbusy)
         report_written(t, 0);
 }
@@ -250,6 +255,27 @@ static void deliver_eof(tls_conn *t)
     gt__http_conn_read(t->c, t->eof, NULL);
 }
 
+/* HTTP/2: all the plaintext goes to the session. */
+static void deliver_h2(tls_conn *t)
+{
+    gt__http_conn *c = t->c;
+    int n, err;
+
+    while (c->state == GT__CONN_OPEN) {
+        n = SSL_read(t->ssl, h2buf, (int)sizeof(h2buf));
+        if (n > 0) {
+            if (gt__h2_recv(t->h2, h2buf, (size_t)n) < 0)
+                gt__http_conn_close(c);
+            continue;
+        }
+        err = SSL_get_error(t->ssl, n);
+        ERR_clear_error();
+        if (err != SSL_ERROR_WANT_READ || t->eof != 0)
+            gt__http_conn_close(c); /* close_notify, EOF or a bad record */
+        return;
+    }
+}
+
 /* Hand the connection the plaintext OpenSSL can make of what arrived,
  * while it reads; then the EOF, once nothing is left before it. */
 static void deliver(tls_conn *t)
@@ -258,6 +284,10 @@ static void deliver(tls_conn *t)
     uv_buf_t b;
     int n, err;
 
+    if (t->h2) {
+        deliver_h2(t);
+        return;
+    }
     while (t->want_read && c->state != GT__CONN_CLOSING) {
         if (SSL_pending(t->ssl) == 0 && BIO_ctrl_pending(t->rbio) == 0) {
             deliver_eof(t);
@@ -309,8 +339,22 @@ static void handshake(tls_conn *t)
         gt__http_conn_close(t->c); /* the alert, if any, is on its way */
         return;
     }
-    if (err == SSL_ERROR_NONE)
-        t->handshaken = true;
+    if (err != SSL_ERROR_NONE)
+        return;
+    t->handshaken = true;
+    if (t->c->w->srv->tls_h2) {
+        const unsigned char *alpn;
+        unsigned alpn_len;
+
+        SSL_get0_alpn_selected(t->ssl, &alpn, &alpn_len);
+        if (alpn_len == 2 && memcmp(alpn, "h2", 2) == 0) {
+            t->h2 = gt__h2_open(t->c);
+            if (!t->h2)
+                gt__http_conn_close(t->c);
+            else
+                gt__h2_kick(t->h2); /* our SETTINGS */
+        }
+    }
 }
 
 static void tls_on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
@@ -353,7 +397,7 @@ static void tls_on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
     }
     if (!t->handshaken) {
         handshake(t);
-        if (!t->handshaken)
+        if (!t->handshaken || c->state != GT__CONN_OPEN)
             return;
     }
     deliver(t);
@@ -427,11 +471,40 @@ static void tls_close(gt__http_conn *c)
 {
     tls_conn *t = tls_of(c);
 
+    if (t && t->h2) {
+        gt__h2_close(t->h2); /* it outlives us until its streams end */
+        t->h2 = NULL;
+    }
     if (t) {
         t->closes = 2;
         uv_close((uv_handle_t *)&t->idle, on_closed);
     }
     uv_close((uv_handle_t *)&c->tcp, on_closed);
+}
+
+bool gt__http_tls_drain(gt__http_conn *c)
+{
+    tls_conn *t = tls_of(c);
+
+    if (!t || !t->h2)
+        return false;
+    gt__h2_drain(t->h2);
+    return true;
+}
+
+int gt__http_tls_send(gt__http_conn *c, const uint8_t *p, size_t n)
+{
+    return encrypt(tls_of(c), (const char *)p, n);
+}
+
+int gt__http_tls_flush(gt__http_conn *c)
+{
+    return flush_out(tls_of(c));
+}
+
+bool gt__http_tls_busy(gt__http_conn *c)
+{
+    return tls_of(c)->wbusy;
 }
 
 const gt__http_io gt__http_tls_io = {

@@ -136,7 +136,7 @@ int gt__http_tls_open(gt_http_server *srv)
                         "tls_key_file\n");
         return -EINVAL;
     }
-    srv->tls_h2 = false; /* HTTP/2 is not served yet */
+    srv->tls_h2 = !cfg->tls_http1_only;
     pthread_mutex_init(&srv->tls_lock, NULL);
     srv->tls_lock_init = true;
     srv->tls_on = true;
