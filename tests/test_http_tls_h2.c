@@ -7,6 +7,7 @@
  * this process, not under the lock), bounded by its request count. A
  * missing curl, nghttp or h2load (Debian nghttp2-client) fails the case. */
 #include <check.h>
+#include <errno.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -166,6 +167,92 @@ START_TEST(h2_graceful_stop_sends_goaway)
 }
 END_TEST
 
+/* HEAD, a streamed (chunked in HTTP/1.1) body, a body without
+ * content-length (chunked for the stream connection), one over max_body. */
+START_TEST(h2_head_stream_upload_413)
+{
+    gt_http_config cfg = {.max_body = 64 * 1024};
+    char out[4096];
+    server s;
+
+    tls_start(&s, &cfg);
+    ck_assert_int_eq(curl(&s, out, sizeof(out), "--http2 -sI", "/plaintext"),
+                     0);
+    ck_assert_msg(strncmp(out, "HTTP/2 200", 10) == 0, "%s", out);
+    ck_assert_msg(strstr(out, "content-length: 13\r\n"), "%s", out);
+    ck_assert_msg(!strstr(out, "connection:"), "%s", out);
+    ck_assert_int_eq(
+        curl(&s, out, sizeof(out), "--http2 -w ' %{http_version}'", "/stream"),
+        0);
+    ck_assert_str_eq(out, "part1part2part3 2");
+    /* -T - sends DATA frames without a content-length. */
+    {
+        char opts[256];
+
+        snprintf(opts, sizeof(opts),
+                 "--http2 -X POST -T - -w ' %%{http_version}' < %s/ext",
+                 tls_dir);
+        ck_assert_int_eq(curl(&s, out, sizeof(out), opts, "/len"), 0);
+        ck_assert_str_eq(out, "len=55 2"); /* tls_fixture.c's "ext" */
+    }
+    ck_assert_int_eq(
+        sh(NULL, 0, "head -c 200000 /dev/zero > %s/zeros", tls_dir), 0);
+    {
+        char opts[256];
+
+        snprintf(opts, sizeof(opts),
+                 "--http2 --data-binary @%s/zeros -o /dev/null -w "
+                 "'%%{http_code}'",
+                 tls_dir);
+        ck_assert_int_eq(curl(&s, out, sizeof(out), opts, "/echo"), 0);
+        ck_assert_str_eq(out, "413");
+    }
+    tls_stop(&s);
+}
+END_TEST
+
+/* A client that leaves mid-request cancels its handler, as over HTTP/1.1. */
+START_TEST(h2_client_gone_cancels_handler)
+{
+    gt_http_config cfg = {0};
+    server s;
+
+    tls_start(&s, &cfg);
+    /* 28: curl's own timeout, after which it drops the connection. */
+    ck_assert_int_eq(
+        curl(&s, NULL, 0, "--http2 --max-time 1 2>/dev/null", "/hang"), 28);
+    ck_assert_int_eq(atomic_load(&hang_started), 1);
+    for (int i = 0; i < 2000 && atomic_load(&hang_cleaned) == 0; i++)
+        usleep(5000);
+    ck_assert_int_eq(atomic_load(&hang_cleaned), 1);
+    ck_assert_int_eq(atomic_load(&hang_rc), -ECANCELED);
+    ck_assert(wait_conns(&s, 0, 10000));
+    tls_stop(&s);
+}
+END_TEST
+
+/* A streamed body is paced by the client's flow-control window: a client
+ * reading 1 MB/s for a second leaves /big (256 MiB) blocked in its writes,
+ * never done, and its writes fail once the client is gone. */
+START_TEST(h2_slow_reader_paces_streamed_body)
+{
+    gt_http_config cfg = {0};
+    server s;
+
+    tls_start(&s, &cfg);
+    ck_assert_int_eq(curl(&s, NULL, 0,
+                          "--http2 --limit-rate 1M --max-time 1 -o /dev/null "
+                          "2>/dev/null",
+                          "/big"),
+                     28);
+    for (int i = 0; i < 2000 && atomic_load(&big_rc) == 0; i++)
+        usleep(5000);
+    ck_assert_int_lt(atomic_load(&big_rc), 0);
+    ck_assert(wait_conns(&s, 0, 10000));
+    tls_stop(&s);
+}
+END_TEST
+
 void add_http_tls_h2_tests(Suite *s)
 {
     TCase *tc = tcase_create("tls_h2");
@@ -176,5 +263,8 @@ void add_http_tls_h2_tests(Suite *s)
     tcase_add_test(tc, h2load_without_errors);
     tcase_add_test(tc, h2_off_with_http1_only);
     tcase_add_test(tc, h2_graceful_stop_sends_goaway);
+    tcase_add_test(tc, h2_head_stream_upload_413);
+    tcase_add_test(tc, h2_client_gone_cancels_handler);
+    tcase_add_test(tc, h2_slow_reader_paces_streamed_body);
     suite_add_tcase(s, tc);
 }

@@ -234,8 +234,8 @@ int gt__h2_stream_data(gt__h2_stream *s, const uint8_t *p, size_t n, bool end)
     char line[24];
     int rc = 0;
 
-    if (!s->head_built)
-        return 0;
+    if (!s->head_built || !s->vc || s->vc_closing || s->fin)
+        return 0; /* answered (a 413, say) or gone: the rest is dropped */
     if (s->in_len - s->in_off + n > cfg->max_body + cfg->max_head + 64)
         return -EMSGSIZE; /* not read, far past what it could use */
     if (s->in_off == s->in_len)
