@@ -195,6 +195,14 @@ START_TEST(h2_head_stream_upload_413)
         ck_assert_int_eq(curl(&s, out, sizeof(out), opts, "/len"), 0);
         ck_assert_str_eq(out, "len=55 2"); /* tls_fixture.c's "ext" */
     }
+    /* A field over max_head: 431, as over HTTP/1.1. */
+    ck_assert_int_eq(curl(&s, out, sizeof(out),
+                          "--http2 -o /dev/null -w '%{http_code}' -H "
+                          "\"X-Big: $(head -c 20000 /dev/zero | tr '\\0' "
+                          "a)\"",
+                          "/plaintext"),
+                     0);
+    ck_assert_str_eq(out, "431");
     ck_assert_int_eq(
         sh(NULL, 0, "head -c 200000 /dev/zero > %s/zeros", tls_dir), 0);
     {

@@ -230,11 +230,17 @@ void gt__http_conn_h2(gt__http_conn *c)
     timer_stop(c);
 }
 
-void gt__http_conn_h2_idle(gt__http_conn *c, bool idle)
+void gt__http_conn_h2_timer(gt__http_conn *c, int kind)
 {
-    if (idle && c->timer_kind != GT__T_IDLE)
-        timer_arm(c, GT__T_IDLE, c->w->srv->cfg.keepalive_timeout_ms);
-    else if (!idle && c->timer_kind == GT__T_IDLE)
+    const gt_http_config *cfg = &c->w->srv->cfg;
+
+    if (kind == c->timer_kind)
+        return; /* keeps its deadline */
+    if (kind == GT__T_IDLE)
+        timer_arm(c, GT__T_IDLE, cfg->keepalive_timeout_ms);
+    else if (kind == GT__T_WRITE)
+        timer_arm(c, GT__T_WRITE, cfg->write_timeout_ms);
+    else
         timer_stop(c);
 }
 

@@ -19,8 +19,9 @@
  * h2_max_streams, SETTINGS_MAX_HEADER_LIST_SIZE is max_head (and the head
  * the stream connection parses has max_head, max_target and max_headers
  * as in HTTP/1.1); an idle connection (no stream) is closed after
- * keepalive_timeout_ms. A graceful stop sends GOAWAY and lets the streams
- * it already took finish. */
+ * keepalive_timeout_ms, and one whose client does not take our bytes for
+ * write_timeout_ms is closed too. A graceful stop sends GOAWAY and lets the
+ * streams it already took finish. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -241,7 +242,9 @@ void gt__h2_pump(gt__h2 *h)
                      !nghttp2_session_want_write(h->ng)))
             gt__http_conn_close(h->c);
         else
-            gt__http_conn_h2_idle(h->c, h->nstreams == 0);
+            gt__http_conn_h2_timer(h->c, gt__http_tls_busy(h->c) ? GT__T_WRITE
+                                         : h->nstreams == 0      ? GT__T_IDLE
+                                                                 : GT__T_NONE);
     }
     h->in_pump = false;
     maybe_free(h);

@@ -117,6 +117,8 @@ int gt__h2_stream_header(gt__h2_stream *s, const uint8_t *name, size_t nl,
     }
     if (ieq(name, nl, "content-length"))
         s->has_length = true;
+    if (s->out_len > 2 * s->h->c->w->srv->cfg.max_head)
+        return 0; /* already too big: the stream connection answers 431 */
     /* The fields wait in 'out' until the request line can go first. */
     if (put(&s->out, &s->out_len, &s->out_cap, name, nl) < 0 ||
         put(&s->out, &s->out_len, &s->out_cap, ": ", 2) < 0 ||
