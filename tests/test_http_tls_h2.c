@@ -261,6 +261,36 @@ START_TEST(h2_slow_reader_paces_streamed_body)
 }
 END_TEST
 
+/* The access log of an HTTP/2 request names the client, as over
+ * HTTP/1.1 (the stream's peer is its TLS connection's). */
+START_TEST(h2_access_log_names_the_peer)
+{
+    gt_http_config cfg = {.access_log = 1};
+    char path[] = "/tmp/gt_h2_log_XXXXXX", line[4096], out[256];
+    int logfd = mkstemp(path), saved = dup(STDERR_FILENO);
+    ssize_t n;
+    server s;
+
+    ck_assert_int_ge(logfd, 0);
+    dup2(logfd, STDERR_FILENO);
+    tls_start(&s, &cfg);
+    ck_assert_int_eq(curl(&s, out, sizeof(out), "--http2", "/seq?i=7"), 0);
+    server_stop(&s);
+    dup2(saved, STDERR_FILENO);
+    close(saved);
+    rm_certs();
+    ck_assert_str_eq(out, "7");
+    n = pread(logfd, line, sizeof(line) - 1, 0);
+    line[n > 0 ? n : 0] = '\0';
+    close(logfd);
+    unlink(path);
+    ck_assert_msg(strstr(line, "peer=127.0.0.1 ") &&
+                      strstr(line, "method=GET target=\"/seq?i=7\" "
+                                   "status=200 bytes=1 "),
+                  "log: %s", line);
+}
+END_TEST
+
 void add_http_tls_h2_tests(Suite *s)
 {
     TCase *tc = tcase_create("tls_h2");
@@ -274,5 +304,6 @@ void add_http_tls_h2_tests(Suite *s)
     tcase_add_test(tc, h2_head_stream_upload_413);
     tcase_add_test(tc, h2_client_gone_cancels_handler);
     tcase_add_test(tc, h2_slow_reader_paces_streamed_body);
+    tcase_add_test(tc, h2_access_log_names_the_peer);
     suite_add_tcase(s, tc);
 }

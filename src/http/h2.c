@@ -160,6 +160,12 @@ gt__h2 *gt__h2_open(gt__http_conn *c)
         return NULL;
     }
     h->c = c;
+    {
+        int len = sizeof(h->peer);
+
+        h->has_peer =
+            uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&h->peer, &len) == 0;
+    }
     uv_idle_init(gt_loop(), &h->kick);
     h->kick.data = h;
     gt__http_conn_h2(c);

@@ -33,6 +33,8 @@ struct gt__h2 {
     bool draining; /* GOAWAY sent: close when the last stream ends */
     bool dead;     /* the TLS connection closed: free when no streams */
     bool in_pump;
+    bool has_peer; /* 'peer' holds the client's address */
+    struct sockaddr_storage peer;
 };
 
 struct gt__h2_stream {
@@ -97,6 +99,8 @@ int gt__h2_stream_data(gt__h2_stream *s, const uint8_t *p, size_t n, bool end);
 /* Move the stream on (deliver input, report writes and closes); frees it
  * and returns true when it is done. */
 bool gt__h2_stream_step(gt__h2_stream *s);
+/* If 'c' is a stream connection: its client's address in *out, true. */
+bool gt__h2_stream_peer(const gt__http_conn *c, struct sockaddr_storage *out);
 /* The session is going: close the stream connection. */
 void gt__h2_stream_abort(gt__h2_stream *s);
 /* The data provider of a response body. */

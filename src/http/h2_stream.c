@@ -530,6 +530,16 @@ bool gt__h2_stream_step(gt__h2_stream *s)
     return true;
 }
 
+bool gt__h2_stream_peer(const gt__http_conn *c, struct sockaddr_storage *out)
+{
+    const gt__h2_stream *s = c->io_data;
+
+    if (c->io != &stream_io || !s->h->has_peer)
+        return false;
+    *out = s->h->peer;
+    return true;
+}
+
 void gt__h2_stream_abort(gt__h2_stream *s)
 {
     s->stream_closed = true;

@@ -268,6 +268,11 @@ struct gt__http_conn {
                            complete, then close (conn.c, peer_eof()) */
 };
 
+/* The client's address: the socket's peer, or for an HTTP/2 stream that of
+ * its TLS connection (tcp.c). Returns 0 or -ENOTCONN (closing, or a
+ * transport without one). */
+int gt__http_conn_peer(const gt__http_conn *c, struct sockaddr_storage *out);
+
 /* Make a connection on worker 'w' using transport 'io' and link it; the
  * transport must be ready before gt__http_conn_start(). Returns 0 or
  * -ENOMEM. */

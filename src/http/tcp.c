@@ -18,7 +18,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "http.h"
+#include "h2.h"
 
 /* ---- listening sockets (caller's thread) --------------------------------- */
 
@@ -176,6 +176,19 @@ static const gt__http_io tcp_io = {
     tcp_try_write, tcp_write,    tcp_read_start,
     tcp_read_stop, tcp_shutdown, tcp_close,
 };
+
+int gt__http_conn_peer(const gt__http_conn *c, struct sockaddr_storage *out)
+{
+    int len = sizeof(*out);
+
+    if (c->state == GT__CONN_CLOSING)
+        return -ENOTCONN;
+    if (gt__h2_stream_peer(c, out))
+        return 0;
+    if (!c->tcp.loop)
+        return -ENOTCONN;
+    return uv_tcp_getpeername(&c->tcp, (struct sockaddr *)out, &len);
+}
 
 /* Accept a connection from 'listener' and start it. */
 static int accept_conn(gt__http_worker *w, uv_stream_t *listener)
