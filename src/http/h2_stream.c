@@ -511,9 +511,13 @@ bool gt__h2_stream_step(gt__h2_stream *s)
             gt__http_conn_written(vc, UV_ECANCELED);
         }
         gt__http_conn_closed(vc); /* may free it */
+        /* Unanswered: a stopping server did not take it (the client may
+         * retry it elsewhere, RFC 9113 8.7), or it failed. */
         if (!s->body_eof && !s->stream_closed && !h->dead)
             nghttp2_submit_rst_stream(h->ng, NGHTTP2_FLAG_NONE, s->id,
-                                      NGHTTP2_INTERNAL_ERROR);
+                                      !s->submitted && h->c->w->stopping
+                                          ? NGHTTP2_REFUSED_STREAM
+                                          : NGHTTP2_INTERNAL_ERROR);
     }
     if (s->deferred && !h->dead && !s->stream_closed &&
         (pending(s) > 0 || s->body_eof)) {
