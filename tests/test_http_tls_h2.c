@@ -8,6 +8,7 @@
  * missing curl, nghttp or h2load (Debian nghttp2-client) fails the case. */
 #include <check.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -291,6 +292,46 @@ START_TEST(h2_access_log_names_the_peer)
 }
 END_TEST
 
+/* A client that stops reading with its windows wide open: our bytes pile
+ * up in the socket, and write_timeout_ms closes the connection (nghttp's
+ * stdout is a pipe nobody reads, so it stops reading the socket). */
+START_TEST(h2_write_timeout_closes_stalled_client)
+{
+    gt_http_config cfg = {.write_timeout_ms = 1000};
+    char out[64];
+    gt_http_stats st;
+    server s;
+    bool closed;
+    int pid;
+
+    tls_start(&s, &cfg);
+    ck_assert_int_eq(sh(out, sizeof(out),
+                        "setsid sh -c 'nghttp -w 30 -W 30 "
+                        "https://127.0.0.1:%d/big | sleep 60' >/dev/null "
+                        "2>&1 & echo $!",
+                        s.port),
+                     0);
+    pid = atoi(out);
+    ck_assert_int_gt(pid, 1);
+    for (int i = 0; i < 2000; i++) {
+        gt_http_server_get_stats(s.srv, &st);
+        if (st.requests == 1)
+            break;
+        usleep(5000);
+    }
+    /* The client never leaves by itself (it sleeps 60 s): the server
+     * closes it. The client is killed before any assertion can fail. */
+    closed = st.requests == 1 && wait_conns(&s, 0, 20000);
+    kill(-pid, SIGKILL);
+    ck_assert_uint_eq(st.requests, 1);
+    ck_assert(closed);
+    for (int i = 0; i < 2000 && atomic_load(&big_rc) == 0; i++)
+        usleep(5000);
+    ck_assert_int_lt(atomic_load(&big_rc), 0);
+    tls_stop(&s);
+}
+END_TEST
+
 void add_http_tls_h2_tests(Suite *s)
 {
     TCase *tc = tcase_create("tls_h2");
@@ -305,5 +346,6 @@ void add_http_tls_h2_tests(Suite *s)
     tcase_add_test(tc, h2_client_gone_cancels_handler);
     tcase_add_test(tc, h2_slow_reader_paces_streamed_body);
     tcase_add_test(tc, h2_access_log_names_the_peer);
+    tcase_add_test(tc, h2_write_timeout_closes_stalled_client);
     suite_add_tcase(s, tc);
 }
