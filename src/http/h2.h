@@ -53,9 +53,10 @@ struct gt__h2_stream {
     bool head_built; /* the request head is in 'in' */
     bool want_read;  /* vc reads */
     bool is_head;    /* a HEAD request: the response has no body */
-    bool bad;        /* a field we cannot pass on: 400 */
     /* the response, parsed from what vc wrote */
-    char *out; /* head bytes, then decoded body bytes from out_off */
+    char *out; /* before the request starts: its fields, waiting for the
+                  request line; then the response head as conn.c writes
+                  it; then its decoded body, from out_off */
     size_t out_len, out_off, out_cap;
     int phase;          /* enum in h2_stream.c */
     uint64_t left;      /* Content-Length or chunk bytes still due */
