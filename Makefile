@@ -34,7 +34,8 @@ VERSION := $(shell awk '$$2 ~ /^GT_VERSION_(MAJOR|MINOR|PATCH)$$/ \
 $(if $(filter 3,$(words $(subst ., ,$(VERSION)))),,\
     $(error cannot read the version from include/greentor/version.h))
 
-PKGS    := libuv libpq libmariadb sqlite3 jansson libcurl hiredis openssl
+PKGS    := libuv libpq libmariadb sqlite3 jansson libcurl hiredis openssl \
+           libnghttp2
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS))
 

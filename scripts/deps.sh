@@ -28,13 +28,14 @@ set -euo pipefail
 
 BUILD_PKGS=(gcc make pkg-config libuv1-dev libpq-dev libmariadb-dev
     libsqlite3-dev libjansson-dev libcurl4-openssl-dev libhiredis-dev
-    libssl-dev check valgrind)
+    libssl-dev libnghttp2-dev check valgrind)
 # libc6-dev-arm64-cross is only a Recommends of the cross gcc, and we install
 # without recommends: without it there is no libc.a to link -static against.
 # qemu-user-static runs the result without binfmt_misc or a target sysroot.
 TEST_PKGS=(postgresql postgresql-contrib mariadb-server mariadb-client clang
     libclang-rt-14-dev curl procps gcc-aarch64-linux-gnu libc6-dev-arm64-cross
-    qemu-user-static pgbouncer nginx-light clang-format openssl redis-server)
+    qemu-user-static pgbouncer nginx-light clang-format openssl redis-server
+    nghttp2-client)
 BENCH_PKGS=(wrk nginx-light h2o kore strace postgresql-contrib hyperfine
     util-linux)
 

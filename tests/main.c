@@ -135,6 +135,18 @@ static Suite *redis_suite(void)
     return s;
 }
 
+void add_http_tls_tests(Suite *s);
+void add_http_tls_h2_tests(Suite *s);
+
+static Suite *tls_suite(void)
+{
+    Suite *s = suite_create("tls");
+
+    add_http_tls_tests(s);
+    add_http_tls_h2_tests(s);
+    return s;
+}
+
 static Suite *client_suite(void)
 {
     Suite *s = suite_create("httpclient");
@@ -157,6 +169,7 @@ int main(void)
     srunner_add_suite(sr, client_suite());
     srunner_add_suite(sr, net_suite());
     srunner_add_suite(sr, redis_suite());
+    srunner_add_suite(sr, tls_suite());
     srunner_run_all(sr, CK_NORMAL);
     failed = srunner_ntests_failed(sr);
     srunner_free(sr);

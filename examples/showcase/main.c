@@ -13,6 +13,9 @@
  *   PORT=8080 WORKERS=<cpus> DATABASE_URL=<url> ./showcase [--port N]
  *       [--workers N] [--database-url URL] [--access-log] [--help]
  *
+ * With TLS_CERT (a PEM certificate chain) and TLS_KEY (its key) set, the
+ * port serves HTTPS instead, and SIGHUP reloads the two files.
+ *
  * The database is checked (and an SQLite one created and seeded) before
  * the server accepts anything; a database it cannot open is a message and
  * exit code 2. SIGINT or SIGTERM stops it gracefully (in-flight requests
@@ -91,6 +94,7 @@ typedef struct options {
     int access_log;
     int handler_timeout_ms; /* 0: the server's default */
     const char *database_url;
+    const char *tls_cert, *tls_key; /* NULL: plaintext HTTP */
 } options;
 
 static void usage(FILE *f, const char *prog)
@@ -115,6 +119,8 @@ static void usage(FILE *f, const char *prog)
             "                (env HANDLER_TIMEOUT_MS; default 30000): past\n"
             "                it the request is answered 504\n"
             "  --access-log  log a line per request to stderr\n"
+            "  env TLS_CERT, TLS_KEY  PEM certificate chain and key files:\n"
+            "                serve HTTPS (SIGHUP reloads them)\n"
             "  --help        show this and exit\n",
             prog, WORLD_DEFAULT_URL);
 }
@@ -167,6 +173,10 @@ static int parse_options(options *o, int argc, char **argv)
     *o = (options){.port = 8080, .database_url = WORLD_DEFAULT_URL};
     if ((env = getenv("DATABASE_URL")) && *env)
         o->database_url = env;
+    if ((env = getenv("TLS_CERT")) && *env)
+        o->tls_cert = env;
+    if ((env = getenv("TLS_KEY")) && *env)
+        o->tls_key = env;
     if ((env = getenv("PORT")) && set_num(&o->port, "PORT", env, 1, 65535))
         return -1;
     if ((env = getenv("WORKERS")) &&
@@ -236,7 +246,9 @@ static int start(void *arg)
     startup *st = arg;
     gt_http_config hcfg = {.port = st->o->port,
                            .access_log = st->o->access_log,
-                           .handler_timeout_ms = st->o->handler_timeout_ms};
+                           .handler_timeout_ms = st->o->handler_timeout_ms,
+                           .tls_cert_file = st->o->tls_cert,
+                           .tls_key_file = st->o->tls_key};
     char err[512], shown[512];
     int rc = world_start(err, sizeof(err));
 
@@ -261,8 +273,9 @@ static int start(void *arg)
     }
     /* Never the password: start-up lines end up in logs. */
     gt_db_url_redact(st->o->database_url, shown, sizeof(shown));
-    printf("showcase: listening on port %d with %d workers, database %s\n",
-           gt_http_server_port(st->srv), gt_rt_workers(gt_rt_self()), shown);
+    printf("showcase: listening on port %d%s with %d workers, database %s\n",
+           gt_http_server_port(st->srv), st->o->tls_cert ? " (https)" : "",
+           gt_rt_workers(gt_rt_self()), shown);
     fflush(stdout);
     return 0;
 }

@@ -1,5 +1,5 @@
-/* greentor/http.h -- an HTTP/1.1 server whose handlers are plain functions
- * running in a coroutine per request.
+/* greentor/http.h -- an HTTP/1.1 server (and, over TLS, HTTP/2) whose
+ * handlers are plain functions running in a coroutine per request.
  *
  * A server (gt_http_server) runs on an existing runtime: one listening
  * socket per worker (SO_REUSEPORT), so every worker accepts, parses and
@@ -225,15 +225,57 @@ typedef struct gt_http_config {
                                   * clients that left. Complete requests
                                   * waiting in the input are answered either
                                   * way, then the connection closes [0] */
+    const char *tls_cert_file;   /* PEM file of the server's certificate
+                                  * chain (its certificate first, then the
+                                  * intermediates): with tls_key_file set,
+                                  * every connection on the port is HTTPS
+                                  * (TLS 1.2 and 1.3, ALPN), with the
+                                  * timeouts above -- a handshake counts as
+                                  * the first request head, so one that does
+                                  * not end within header_timeout_ms is
+                                  * closed -- and a client that sends
+                                  * plaintext HTTP gets a plaintext 400 and
+                                  * a close. Borrowed; it must outlive the
+                                  * server: the files are read again on
+                                  * reload (gt_http_server_reload_tls(),
+                                  * SIGHUP). A file that does not load, a
+                                  * key that does not match, or one of the
+                                  * two without the other fails
+                                  * gt_http_server_open() with a line on
+                                  * stderr naming the file and the reason
+                                  * [NULL: plaintext HTTP] */
+    const char *tls_key_file;    /* PEM file of its private key, not
+                                  * encrypted; borrowed, as above [NULL] */
+    int tls_min_version;         /* lowest TLS version accepted: 12 for TLS
+                                  * 1.2, 13 for TLS 1.3 only; another value
+                                  * is -EINVAL [12] */
+    int tls_http1_only;          /* nonzero: ALPN offers only http/1.1, so
+                                  * clients speak HTTP/1.1 even if they could
+                                  * speak HTTP/2 [0: h2 first, then
+                                  * http/1.1]. With h2, every stream is a
+                                  * request to the same handler in a
+                                  * coroutine of its own, with the same
+                                  * request and response API, limits and
+                                  * timeouts as HTTP/1.1 (max_head is also
+                                  * SETTINGS_MAX_HEADER_LIST_SIZE); an idle
+                                  * HTTP/2 connection closes after
+                                  * keepalive_timeout_ms, and a graceful
+                                  * stop sends GOAWAY and lets its streams
+                                  * finish */
+    int h2_max_streams;          /* HTTP/2: streams a connection may have
+                                  * open at once
+                                  * (SETTINGS_MAX_CONCURRENT_STREAMS) [100] */
 } gt_http_config;
 
 /* Counters summed over the workers; read without locks, so approximate
  * while the server runs. */
 typedef struct gt_http_stats {
-    uint64_t conns;    /* connections open now */
+    uint64_t conns;    /* connections open now (an HTTP/2 stream being
+                        * answered counts as one too) */
     uint64_t accepted; /* connections accepted in total */
     uint64_t rejected; /* closed at once: over max_conns or stopping */
-    uint64_t requests; /* requests dispatched to the handler */
+    uint64_t requests; /* requests dispatched to the handler (HTTP/2:
+                        * one per stream) */
 } gt_http_stats;
 
 /* ---- the server (any thread) --------------------------------------------- */
@@ -252,6 +294,17 @@ typedef struct gt_http_stats {
 GT_API int gt_http_server_open(gt_http_server **out, gt_rt *rt,
                                const gt_http_config *cfg,
                                gt_http_handler handler, void *arg);
+
+/* Load the TLS certificate chain and key again from cfg->tls_cert_file and
+ * cfg->tls_key_file: connections accepted afterwards are served with the
+ * new ones, open connections keep theirs. A server with TLS also does this
+ * on SIGHUP (worker 0 handles the signal while the server runs; it does
+ * not keep the runtime alive). A reload that fails keeps the previous
+ * certificate and says why on stderr. Any thread; reads the files on the
+ * calling thread and does not yield.
+ * Returns 0, -EINVAL (no TLS configured, a file that does not load, a key
+ * that does not match), -errno of stat() (-ENOENT, -EACCES) or -ENOMEM. */
+GT_API int gt_http_server_reload_tls(gt_http_server *srv);
 
 /* The TCP port the server listens on (the chosen one when cfg->port was
  * 0). */

@@ -241,11 +241,9 @@ void gt__http_log_refused(gt__http_conn *c, int status, size_t bytes,
 {
     char line[LINE_MAX_BYTES], peer[64] = "-";
     struct sockaddr_storage ss;
-    int len = sizeof(ss);
     size_t n;
 
-    if (c->tcp.loop &&
-        uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) == 0) {
+    if (gt__http_conn_peer(c, &ss) == 0) {
         if (ss.ss_family == AF_INET)
             uv_ip4_name((struct sockaddr_in *)&ss, peer, sizeof(peer));
         else if (ss.ss_family == AF_INET6)

@@ -11,9 +11,10 @@
  * trusted. The trusted list is parsed on each walk: it is a handful of
  * entries, and a walk happens only when the peer may be a proxy.
  *
- * The peer comes from the connection's uv_tcp_t. Only the TCP transport
- * (server.c) initialises it; other transports (the connection fuzzer)
- * leave it zeroed, which reads as "no TCP peer".
+ * The peer comes from gt__http_conn_peer() (tcp.c): the connection's
+ * uv_tcp_t, which the TCP and TLS transports initialise, or for an HTTP/2
+ * stream its TLS connection's peer; other transports (the connection
+ * fuzzer) leave the uv_tcp_t zeroed, which reads as "no TCP peer".
  *
  * A generated request id is 64 bits from a per-thread splitmix64 seeded
  * from the kernel once, in hex: unique enough to find one request in the
@@ -138,12 +139,7 @@ static bool trusted(const char *list, const ip *a)
 
 int gt_http_req_peer(const gt_http_req *req, struct sockaddr_storage *out)
 {
-    const gt__http_conn *c = req->conn;
-    int len = sizeof(*out);
-
-    if (!c || !c->tcp.loop || c->state == GT__CONN_CLOSING)
-        return -ENOTCONN;
-    return uv_tcp_getpeername(&c->tcp, (struct sockaddr *)out, &len);
+    return req->conn ? gt__http_conn_peer(req->conn, out) : -ENOTCONN;
 }
 
 static int peer_ip(const gt_http_req *req, ip *out)

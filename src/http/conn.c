@@ -143,12 +143,23 @@ void gt__http_conn_close(gt__http_conn *c)
 
 void gt__http_conn_drain(gt__http_conn *c)
 {
+    if (c->state == GT__CONN_OPEN && c->io == &gt__http_tls_io &&
+        gt__http_tls_drain(c))
+        return; /* HTTP/2: GOAWAY, then close when its streams are done */
     if (c->state != GT__CONN_OPEN || c->co)
         return; /* lingering already; or in flight: it answers with close */
     if (c->writing)
         c->close_after = true;
     else
         gt__http_conn_close(c);
+}
+
+void gt__http_conn_refuse(gt__http_conn *c, int status, const char *why)
+{
+    if (c->state != GT__CONN_OPEN || c->co)
+        return;
+    gt__http_send_error(c, status, why);
+    advance(c);
 }
 
 /* ---- timers -------------------------------------------------------------- */
@@ -212,6 +223,25 @@ static void on_timer(uv_timer_t *t)
         return;
     }
     gt__http_conn_close(c);
+}
+
+void gt__http_conn_h2(gt__http_conn *c)
+{
+    timer_stop(c);
+}
+
+void gt__http_conn_h2_timer(gt__http_conn *c, int kind)
+{
+    const gt_http_config *cfg = &c->w->srv->cfg;
+
+    if (kind == c->timer_kind)
+        return; /* keeps its deadline */
+    if (kind == GT__T_IDLE)
+        timer_arm(c, GT__T_IDLE, cfg->keepalive_timeout_ms);
+    else if (kind == GT__T_WRITE)
+        timer_arm(c, GT__T_WRITE, cfg->write_timeout_ms);
+    else
+        timer_stop(c);
 }
 
 /* ---- reading ------------------------------------------------------------- */

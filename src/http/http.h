@@ -19,6 +19,10 @@
 #include <stdbool.h>
 #include <time.h>
 
+#include <pthread.h>
+
+#include <openssl/ssl.h>
+
 #include "greentor/http.h"
 #include "list.h"
 #include "parse.h"
@@ -32,7 +36,7 @@ typedef struct gt__http_conn gt__http_conn;
                                  */
 #define GT__HTTP_LINGER_MS 2000 /* read-and-drop time after a closing reply */
 
-/* ---- transports (server.c has the TCP one) ------------------------------- */
+/* ---- transports (tcp.c has the TCP one) ---------------------------------- */
 
 /* How a connection moves bytes. Every function is called on the worker's
  * thread and must not call back into the connection synchronously;
@@ -78,6 +82,13 @@ struct gt_http_server {
     atomic_llong pause_logged;   /* gt_now() of the last "cannot accept"
                                     message, any worker's; 0: none yet */
     atomic_uint pauses_unlogged; /* pauses since then, not logged */
+    bool tls_on;                 /* cfg has a certificate: every connection
+                                    is TLS (tls.c); read-only once open */
+    bool tls_h2;                 /* ALPN offers h2 (tls_ctx.c) */
+    bool tls_lock_init;          /* 'tls_lock' is initialised */
+    pthread_mutex_t tls_lock;    /* guards 'tls_ctx' (tls_ctx.c says why) */
+    SSL_CTX *tls_ctx;            /* what new connections use; swapped by
+                                    gt_http_server_reload_tls() */
 };
 
 /* A worker's free list of equal-sized blocks (I/O buffers, request
@@ -121,6 +132,8 @@ struct gt__http_worker {
     bool trim_on;            /* 'trim' is started */
     gt_http_req *scratch;    /* the request object the next head is
                                 parsed into (NULL: take one) */
+    uv_signal_t sighup;      /* worker 0 of a TLS server: reload on SIGHUP */
+    bool sighup_on;          /* 'sighup' is initialised and not closing */
     char date[40];           /* "Date: <IMF-fixdate>\r\n", GT__DATE_LEN */
     int64_t date_next;       /* gt_now() at which 'date' goes stale */
     atomic_uint_fast64_t n_conns, n_accepted, n_rejected, n_requests;
@@ -145,7 +158,13 @@ void gt__http_worker_begin(gt__http_worker *w);
 #define GT__HTTP_STOP_GRACE_MS 1000
 void gt__http_worker_stop(gt__http_worker *w, int drain_ms);
 void gt__http_worker_end(gt__http_worker *w);
-/* The listener's callback (server.c). */
+/* Bind srv->cfg's address: one listening socket per worker, in
+ * srv->workers[i].fd, and srv->port. Caller's thread (tcp.c). Returns 0
+ * or the error of socket(), setsockopt(), bind() or listen(). */
+int gt__http_bind_all(gt_http_server *srv);
+/* Adopt the worker's listening socket and start accepting. Worker. */
+int gt__http_listen_start(gt__http_worker *w);
+/* The listener's callback (tcp.c). */
 void gt__http_on_connection(uv_stream_t *l, int status);
 /* Out of descriptors (err: EMFILE, ENFILE): stop accepting until one of
  * the worker's connections is freed (accept.c). */
@@ -172,6 +191,27 @@ void gt__http_buf_put(gt__http_worker *w, char *buf, size_t cap);
         memory_order_relaxed)
 #define GT__STAT_INC(x) GT__STAT_ADD(x, 1)
 #define GT__STAT_DEC(x) GT__STAT_ADD(x, -1)
+
+/* ---- TLS (tls_ctx.c, tls.c) -------------------------------------------- */
+
+/* Make the server's SSL_CTX when cfg names a certificate (else nothing).
+ * Returns 0, -EINVAL (a file that does not load, only one of the two, a
+ * key that does not match), -ENOENT and the like (a file missing) or
+ * -ENOMEM; the reason is on stderr. */
+int gt__http_tls_open(gt_http_server *srv);
+void gt__http_tls_close(gt_http_server *srv);
+/* A new SSL object from the current context, or NULL. Any thread. */
+SSL *gt__http_tls_ssl_new(gt_http_server *srv);
+/* Worker 0 of a TLS server listens for SIGHUP while it runs. */
+void gt__http_tls_worker_begin(gt__http_worker *w);
+void gt__http_tls_worker_stop(gt__http_worker *w);
+/* The TLS transport; a connection using it needs gt__http_tls_attach()
+ * before gt__http_conn_start(). Returns 0 or -ENOMEM. */
+extern const gt__http_io gt__http_tls_io;
+int gt__http_tls_attach(gt__http_conn *c);
+/* Graceful stop of a TLS connection carrying HTTP/2 (GOAWAY, close when
+ * its streams are done): true; false for any other, which conn.c drains. */
+bool gt__http_tls_drain(gt__http_conn *c);
 
 /* ---- connections (conn.c) ------------------------------------------------ */
 
@@ -228,6 +268,11 @@ struct gt__http_conn {
                            complete, then close (conn.c, peer_eof()) */
 };
 
+/* The client's address: the socket's peer, or for an HTTP/2 stream that of
+ * its TLS connection (tcp.c). Returns 0 or -ENOTCONN (closing, or a
+ * transport without one). */
+int gt__http_conn_peer(const gt__http_conn *c, struct sockaddr_storage *out);
+
 /* Make a connection on worker 'w' using transport 'io' and link it; the
  * transport must be ready before gt__http_conn_start(). Returns 0 or
  * -ENOMEM. */
@@ -248,6 +293,17 @@ void gt__http_conn_closed(gt__http_conn *c);
 void gt__http_conn_close(gt__http_conn *c);
 /* Graceful stop: close if idle, else close after the current response. */
 void gt__http_conn_drain(gt__http_conn *c);
+/* The transport refuses what the client sent before any request (TLS:
+ * plaintext on the TLS port): answer 'status' with "Connection: close",
+ * logged as refused for 'why', and close after it. */
+void gt__http_conn_refuse(gt__http_conn *c, int status, const char *why);
+/* The connection now carries HTTP/2 (h2.c drives it, conn.c parses
+ * nothing): its header timeout is off. _timer: the timeout that applies
+ * now, GT__T_IDLE (no stream open: keepalive_timeout_ms), GT__T_WRITE (our
+ * bytes wait for the client: write_timeout_ms) or GT__T_NONE; the same
+ * kind again keeps its deadline. Either closes the connection when due. */
+void gt__http_conn_h2(gt__http_conn *c);
+void gt__http_conn_h2_timer(gt__http_conn *c, int kind);
 
 /* Output for the request and response code. _reserve returns room for n
  * bytes at the end of the output (NULL: out of memory); _commit adds the n

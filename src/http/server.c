@@ -5,12 +5,8 @@
  * the same address, so the kernel spreads connections over the workers and
  * each accepts, parses and answers on its own loop: nothing on the request
  * path is shared between threads (h2o and Lwan do the same; one acceptor
- * handing sockets out would add a cross-thread hop per connection). libuv
- * has no flag for SO_REUSEPORT, so the sockets are made, bound and put in
- * listening state here, on the caller's thread -- bind errors come back
- * from gt_http_server_open() and connections queue in the backlog even
- * before the workers run -- and each worker adopts its own with
- * uv_tcp_open().
+ * handing sockets out would add a cross-thread hop per connection). The
+ * sockets and the TCP transport are in tcp.c.
  *
  * Each worker runs one long-lived "worker coroutine" that owns the
  * worker's part of the server: it opens the listener, sleeps until the
@@ -24,23 +20,16 @@
  * until that is done, so a program that just calls gt_rt_stop() still
  * closes every connection cleanly.
  *
- * The TCP side of a connection lives here too: accept, and the
- * gt__http_io table over a uv_tcp_t. conn.c only sees that table, which is
- * what lets the connection fuzzer run it over memory.
- *
  * The server is reference-counted: the caller holds one reference and every
  * task posted to a worker holds one, so no worker ever touches a freed
  * server, whatever the order in which the caller closes it and the
  * runtime stops. */
 #include <errno.h>
-#include <fcntl.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include "http.h"
@@ -95,6 +84,7 @@ static void apply_defaults(gt_http_config *c, int nworkers)
     c->max_target = c->max_target ? c->max_target : 4096;
     c->max_headers = c->max_headers ? c->max_headers : 64;
     c->max_body = c->max_body ? c->max_body : 1024 * 1024;
+    c->h2_max_streams = c->h2_max_streams > 0 ? c->h2_max_streams : 100;
 }
 
 static int check_config(const gt_http_config *c)
@@ -108,7 +98,9 @@ static int check_config(const gt_http_config *c)
             return -EINVAL;
     if (c->port < 0 || c->port > 65535 || c->backlog < 0 || c->max_conns < 0 ||
         c->max_head > (1u << 20) || c->max_headers > 4096 ||
-        c->max_body > ((uint64_t)1 << 40))
+        c->max_body > ((uint64_t)1 << 40) || c->h2_max_streams < 0 ||
+        (c->tls_min_version != 0 && c->tls_min_version != 12 &&
+         c->tls_min_version != 13))
         return -EINVAL;
     return 0;
 }
@@ -155,187 +147,12 @@ void gt__http_server_unref(gt_http_server *srv)
 {
     if (atomic_fetch_sub(&srv->refs, 1) != 1)
         return;
+    gt__http_tls_close(srv);
     for (int i = 0; i < srv->nworkers; i++)
         if (srv->workers[i].fd >= 0)
             close(srv->workers[i].fd);
     free(srv->workers);
     free(srv);
-}
-
-/* ---- listening sockets (caller's thread) --------------------------------- */
-
-static int open_socket(const struct sockaddr_storage *ss, int backlog, int *out)
-{
-    socklen_t len = ss->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
-                                              : sizeof(struct sockaddr_in);
-    int fd =
-        socket(ss->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    int one = 1, zero = 0, rc = 0;
-
-    if (fd < 0)
-        return -errno;
-    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
-        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0 ||
-        (ss->ss_family == AF_INET6 &&
-         setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero)) < 0) ||
-        bind(fd, (const struct sockaddr *)ss, len) < 0 ||
-        listen(fd, backlog) < 0)
-        rc = -errno;
-    if (rc < 0) {
-        close(fd);
-        return rc;
-    }
-    *out = fd;
-    return 0;
-}
-
-static int resolve(const char *host, int port, struct sockaddr_storage *ss)
-{
-    memset(ss, 0, sizeof(*ss));
-    if (strchr(host, ':'))
-        return uv_ip6_addr(host, port, (struct sockaddr_in6 *)ss);
-    return uv_ip4_addr(host, port, (struct sockaddr_in *)ss);
-}
-
-/* The port the kernel chose, into ss and srv->port. */
-static int learn_port(gt_http_server *srv, int fd, struct sockaddr_storage *ss)
-{
-    struct sockaddr_storage got;
-    socklen_t len = sizeof(got);
-    uint16_t port;
-
-    if (getsockname(fd, (struct sockaddr *)&got, &len) < 0)
-        return -errno;
-    port = got.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&got)->sin6_port
-                                     : ((struct sockaddr_in *)&got)->sin_port;
-    if (ss->ss_family == AF_INET6)
-        ((struct sockaddr_in6 *)ss)->sin6_port = port;
-    else
-        ((struct sockaddr_in *)ss)->sin_port = port;
-    srv->port = ntohs(port);
-    return 0;
-}
-
-static int bind_host(gt_http_server *srv, const char *host)
-{
-    struct sockaddr_storage ss;
-    int rc = resolve(host, srv->cfg.port, &ss);
-
-    srv->port = srv->cfg.port;
-    for (int i = 0; rc == 0 && i < srv->nworkers; i++) {
-        rc = open_socket(&ss, srv->cfg.backlog, &srv->workers[i].fd);
-        if (rc == 0 && i == 0 && srv->cfg.port == 0)
-            rc = learn_port(srv, srv->workers[0].fd, &ss);
-    }
-    if (rc < 0) {
-        for (int i = 0; i < srv->nworkers; i++) {
-            if (srv->workers[i].fd >= 0)
-                close(srv->workers[i].fd);
-            srv->workers[i].fd = -1;
-        }
-    }
-    return rc;
-}
-
-static int bind_all(gt_http_server *srv)
-{
-    int rc;
-
-    if (srv->cfg.host)
-        return bind_host(srv, srv->cfg.host);
-    rc = bind_host(srv, "::"); /* dual-stack */
-    if (rc == -EAFNOSUPPORT || rc == -EADDRNOTAVAIL)
-        rc = bind_host(srv, "0.0.0.0");
-    return rc;
-}
-
-/* ---- connections over TCP ------------------------------------------------ */
-
-static void tcp_on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
-{
-    (void)suggested;
-    gt__http_conn_alloc(h->data, buf);
-}
-
-static void tcp_on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
-{
-    gt__http_conn_read(s->data, n, buf);
-}
-
-static int tcp_try_write(gt__http_conn *c, const char *buf, size_t len)
-{
-    uv_buf_t b = uv_buf_init((char *)buf, (unsigned)len);
-    int n = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
-
-    return n == UV_EAGAIN ? 0 : n;
-}
-
-static void tcp_on_write(uv_write_t *r, int status)
-{
-    gt__http_conn_written(r->data, status);
-}
-
-static int tcp_write(gt__http_conn *c, const char *buf, size_t len)
-{
-    uv_buf_t b = uv_buf_init((char *)buf, (unsigned)len);
-
-    c->wreq.data = c;
-    return uv_write(&c->wreq, (uv_stream_t *)&c->tcp, &b, 1, tcp_on_write);
-}
-
-static int tcp_read_start(gt__http_conn *c)
-{
-    return uv_read_start((uv_stream_t *)&c->tcp, tcp_on_alloc, tcp_on_read);
-}
-
-static void tcp_read_stop(gt__http_conn *c)
-{
-    uv_read_stop((uv_stream_t *)&c->tcp);
-}
-
-static void tcp_on_shutdown(uv_shutdown_t *r, int status)
-{
-    (void)r;
-    (void)status; /* a failed FIN changes nothing: EOF or the timer ends it */
-}
-
-static void tcp_shutdown(gt__http_conn *c)
-{
-    uv_shutdown(&c->sreq, (uv_stream_t *)&c->tcp, tcp_on_shutdown);
-}
-
-static void tcp_on_close(uv_handle_t *h)
-{
-    gt__http_conn_closed(h->data);
-}
-
-static void tcp_close(gt__http_conn *c)
-{
-    uv_close((uv_handle_t *)&c->tcp, tcp_on_close);
-}
-
-static const gt__http_io tcp_io = {
-    tcp_try_write, tcp_write,    tcp_read_start,
-    tcp_read_stop, tcp_shutdown, tcp_close,
-};
-
-/* Accept a connection from 'listener' and start it. */
-static int accept_conn(gt__http_worker *w, uv_stream_t *listener)
-{
-    gt__http_conn *c;
-    int rc = gt__http_conn_new(w, &tcp_io, NULL, &c);
-
-    if (rc < 0)
-        return rc;
-    uv_tcp_init(gt_loop(), &c->tcp);
-    rc = uv_accept(listener, (uv_stream_t *)&c->tcp);
-    if (rc < 0) {
-        gt__http_conn_close(c);
-        return rc;
-    }
-    uv_tcp_nodelay(&c->tcp, 1);
-    gt__http_conn_start(c);
-    return 0;
 }
 
 /* ---- per-worker pools ---------------------------------------------------- */
@@ -470,62 +287,6 @@ void gt__http_worker_end(gt__http_worker *w)
     w->scratch = NULL;
 }
 
-static void on_rejected_closed(uv_handle_t *h)
-{
-    free(h);
-}
-
-void gt__http_on_connection(uv_stream_t *l, int status)
-{
-    gt__http_worker *w = l->data;
-    uv_tcp_t *t;
-
-    if (status == UV_EMFILE || status == UV_ENFILE) {
-        gt__http_accept_pause(w, status); /* else libuv spins on accept */
-        return;
-    }
-    if (status < 0) /* ECONNABORTED and the like: keep listening */
-        return;
-    if (!w->stopping && w->conns.n < w->srv->cfg.max_conns &&
-        accept_conn(w, l) == 0) {
-        GT__STAT_INC(w->n_accepted);
-        return;
-    }
-    /* Over the limit: accept and close at once, so the client learns now
-     * and the backlog does not fill up. */
-    GT__STAT_INC(w->n_rejected);
-    t = gt_malloc(sizeof(*t));
-    if (!t) {
-        /* The accepted socket must go, or libuv stops watching the
-         * listener for good. Pausing closes the listener's handle (and
-         * with it the socket libuv accepted); the backlog stays. */
-        gt__http_accept_pause(w, UV_ENOMEM);
-        return;
-    }
-    uv_tcp_init(gt_loop(), t);
-    uv_accept(l, (uv_stream_t *)t);
-    uv_close((uv_handle_t *)t, on_rejected_closed);
-}
-
-static int listen_start(gt__http_worker *w)
-{
-    int rc = uv_tcp_init(gt_loop(), &w->listener);
-
-    if (rc < 0)
-        return rc;
-    w->listening = true;
-    w->listener.data = w;
-    /* Kept for pausing when out of descriptors (accept.c); without it the
-     * worker still serves, it just cannot pause. */
-    w->listen_dup = fcntl(w->fd, F_DUPFD_CLOEXEC, 0);
-    rc = uv_tcp_open(&w->listener, w->fd);
-    if (rc < 0)
-        return rc;
-    w->fd = -1; /* the handle owns it now */
-    return uv_listen((uv_stream_t *)&w->listener, w->srv->cfg.backlog,
-                     gt__http_on_connection);
-}
-
 static void on_listener_closed(uv_handle_t *h)
 {
     gt__http_worker *w = h->data;
@@ -571,6 +332,7 @@ void gt__http_worker_stop(gt__http_worker *w, int drain_ms)
         uv_close((uv_handle_t *)&w->listener, on_listener_closed);
     }
     gt__http_accept_end(w);
+    gt__http_tls_worker_stop(w);
     if (w->trim_open) { /* the lists are freed whole at the end */
         w->trim_open = w->trim_on = false;
         w->handles++;
@@ -623,8 +385,9 @@ static int worker_main(void *arg)
     int rc = 0;
 
     gt__http_worker_begin(w);
+    gt__http_tls_worker_begin(w);
     if (!atomic_load(&srv->stop))
-        rc = listen_start(w);
+        rc = gt__http_listen_start(w);
     if (rc < 0)
         fprintf(stderr, "greentor http: worker %d cannot listen: %s\n",
                 w->index, gt_strerror(rc));
@@ -680,7 +443,9 @@ int gt_http_server_open(gt_http_server **out, gt_rt *rt,
     if (rc < 0)
         return rc;
     ignore_sigpipe();
-    rc = bind_all(srv);
+    rc = gt__http_tls_open(srv);
+    if (rc == 0)
+        rc = gt__http_bind_all(srv);
     for (int i = 0; rc == 0 && i < srv->nworkers; i++) {
         atomic_fetch_add(&srv->running, 1);
         rc = post_ref(srv, i, worker_main, &srv->workers[i]);
