@@ -89,8 +89,8 @@ bash scripts/seed_scenario.sh >&2
 # TSan fibers, see src/runtime/sanitizer.h); the first race fails the run.
 # Cases tagged "scale" (100,000 coroutines, so 100,000 TSan fibers) are the
 # ASan run's: under TSan they cost minutes of fiber bookkeeping, not races.
-echo "runtime, http, net and pool-worker suites under ThreadSanitizer" >&2
-for suite in runtime http net; do
+echo "runtime, http, tls, net and pool-worker suites under ThreadSanitizer" >&2
+for suite in runtime http tls net; do
     CK_RUN_SUITE=$suite CK_EXCLUDE_TAGS=scale \
         TSAN_OPTIONS="halt_on_error=1 exitcode=66" \
         ./build-tsan/test_greentor >&2
