@@ -35,9 +35,11 @@
 # (depth 16), each right next to the same measurement of nginx, one worker on
 # CPU 0, serving the same bytes. /db on PostgreSQL is compared with pgbench
 # running the same query over 8 connections -- the pool's size -- on CPU 1:
-# the database's own ceiling. kore (Debian's kore 4.1, bench/kore/: its
-# async pgsql API over 8 connections) is the third peer of /plaintext and
-# /json and the peer of /db on PostgreSQL. PostgreSQL is used without TLS
+# the database's own ceiling, and /queries?queries=20 with pgbench sending
+# its 20 selects in one pipeline (bench/pgbench_queries20.sql). kore
+# (Debian's kore 4.1, bench/kore/: its async pgsql API over 8 connections)
+# is the third peer of /plaintext and /json and the peer of /db on
+# PostgreSQL. PostgreSQL is used without TLS
 # by all of them (sslmode=disable; scripts/db.sh's server offers TLS, which
 # libpq would otherwise take). The result is a Markdown table with the
 # commands and the machine above it, written to bench/results/<date>-<time>.md
@@ -263,10 +265,12 @@ nginx_cmd() {
         -g "daemon off;")
 }
 
-# pgbench_cmd <secs> <url> [log prefix]
+# pgbench_cmd <secs> <url> [log prefix [script]]; the script defaults to
+# bench/pgbench_world.sql (/db's query); bench/pgbench_queries20.sql is
+# /queries?queries=20's 20 selects in one pipeline.
 pgbench_cmd() {
     CMD=(taskset -c "$CLIENT_CPU" pgbench -n -M prepared
-        -c "$PGBENCH_CONNS" -j 1 -T "$1" -f bench/pgbench_world.sql)
+        -c "$PGBENCH_CONNS" -j 1 -T "$1" -f "${4:-bench/pgbench_world.sql}")
     [[ -z "${3:-}" ]] || CMD+=(--log --log-prefix="$3")
     CMD+=("$2")
 }
@@ -526,6 +530,8 @@ db_section() {
             "http://127.0.0.1:$PORT/queries?queries=20" "$SERVER_PID"
     fi
     [[ "$name" != postgres ]] || pgbench_section "$url"
+    [[ "$name" != postgres ]] || pgbench_section "$url" pgbench20 \
+        bench/pgbench_queries20.sql "pgbench: 20 selects in one pipeline"
     if [[ "$up" != up ]]; then
         skipped_row "$name" "${DB_PATHS[*]}" "$up"
         return 0
@@ -535,6 +541,7 @@ db_section() {
             key="sc:$name:$path:$c:"
             ref=""
             [[ "$name/$path" != postgres//db ]] || ref="pgbench ko:/db:$c:"
+            [[ "$name/$path" != "postgres//queries?queries=20" ]] || ref="pgbench20"
             row "$name" "$path" "$c" "$key" "$ref"
             MEASURE_PID="$SERVER_PID"
             measure "$key" "http://127.0.0.1:$PORT$path" "$c"
@@ -661,28 +668,33 @@ log_percentile() {
             i = int(NR * p / 100 + 0.5); if (i < 1) i = 1; print v[i] }'
 }
 
-# pgbench over PGBENCH_CONNS connections: the ceiling for /db on PostgreSQL.
+# pgbench over PGBENCH_CONNS connections: the ceiling for /db on PostgreSQL
+# (key pgbench), or with <script> for /queries?queries=20 (key pgbench20).
+# pgbench_section <url> [<key> <script> <label>]
 pgbench_section() {
-    local url="$1" out="$WORK/pgbench.out" tps failed logs p50 p99
-    row postgres "pgbench: SELECT world by id" "$PGBENCH_CONNS" pgbench
-    [[ -n "$url" ]] || { mark pgbench "skipped: postgres did not start"; return 0; }
-    log "pgbench -c$PGBENCH_CONNS"
+    local url="$1" key="${2:-pgbench}" script="${3:-bench/pgbench_world.sql}"
+    local label="${4:-pgbench: SELECT world by id}"
+    local out="$WORK/pgbench.out" tps failed logs p50 p99
+    row postgres "$label" "$PGBENCH_CONNS" "$key"
+    [[ -n "$url" ]] || { mark "$key" "skipped: postgres did not start"; return 0; }
+    log "pgbench -c$PGBENCH_CONNS -f $script"
+    rm -f "$WORK"/pgb.*
     lock_take
-    pgbench_cmd "$WARMUP" "$url"
+    pgbench_cmd "$WARMUP" "$url" "" "$script"
     timeout $((WARMUP + 30)) "${CMD[@]}" >/dev/null 2>&1 || true
-    pgbench_cmd "$SECS" "$url" "$WORK/pgb"
+    pgbench_cmd "$SECS" "$url" "$WORK/pgb" "$script"
     timeout $((SECS + 30)) "${CMD[@]}" >"$out" 2>&1 || true
     lock_drop
     tps="$(sed -n 's/^tps = \([0-9.]*\) (without.*/\1/p' "$out")"
     failed="$(sed -n 's/^number of failed transactions: \([0-9]*\).*/\1/p' "$out")"
     logs=("$WORK"/pgb.*)
     if [[ -z "$tps" || ! -s "${logs[0]}" ]]; then
-        mark pgbench "failed: $(head -c 200 "$out" | tr '\n|' '  ')"
+        mark "$key" "failed: $(head -c 200 "$out" | tr '\n|' '  ')"
         return 0
     fi
     p50="$(fmt_us "$(log_percentile 50 "${logs[@]}")")"
     p99="$(fmt_us "$(log_percentile 99 "${logs[@]}")")"
-    RESULT[pgbench]="$(printf '%.0f' "$tps")|$p50|$p99|${failed:-0}"
+    RESULT[$key]="$(printf '%.0f' "$tps")|$p50|$p99|${failed:-0}"
 }
 
 # ---- bench_runtime and bench_db ------------------------------------------------
@@ -721,7 +733,7 @@ extra_sections() {
 # "reference" or "—"; field 1 is req/s, field 5 µs CPU per request.
 ratio() {
     local v="${RESULT[$1]:-}" f="$2" ref r name out=()
-    case "$1" in ng:* | h2:* | ko:* | n2:* | w1:* | pgbench) echo reference; return ;; esac
+    case "$1" in ng:* | h2:* | ko:* | n2:* | w1:* | pgbench | pgbench20) echo reference; return ;; esac
     for ref in $3; do
         r="${RESULT[$ref]:-}"
         [[ "$v" != !* && -n "$r" && "$r" != !* ]] || continue
@@ -793,6 +805,8 @@ commands() {
     wrk_cmd "{conc}" "$u" "$SECS" pipelined && show_cmd
     echo "# the ceiling for /db on PostgreSQL (after a ${WARMUP} s warm-up)"
     pgbench_cmd "$SECS" "${PG_URL:-postgres://...}" "{tmp}/pgb" && show_cmd
+    echo "# the ceiling for /queries?queries=20 on PostgreSQL (the same, another script)"
+    pgbench_cmd "$SECS" "${PG_URL:-postgres://...}" "{tmp}/pgb" bench/pgbench_queries20.sql && show_cmd
     echo '```'
 }
 
