@@ -110,7 +110,10 @@ static void on_write(uv_write_t *r, int status)
     t->wbuf = NULL;
     t->wbusy = false;
     if (status < 0) {
-        report_written(t, status);
+        if (t->conn_wait)
+            report_written(t, status);
+        else if (t->h2)
+            gt__http_conn_close(t->c); /* the session waits for nothing */
         return;
     }
     rc = flush_out(t);
