@@ -41,11 +41,16 @@ static int on_begin_headers(nghttp2_session *ng, const nghttp2_frame *f,
 
     if (f->hd.type != NGHTTP2_HEADERS || f->headers.cat != NGHTTP2_HCAT_REQUEST)
         return 0;
-    if (h->draining)
-        return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE; /* RST it */
-    s = gt__h2_stream_new(h, f->hd.stream_id);
-    if (!s)
-        return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+    /* Stopping, or out of memory: REFUSED_STREAM says it was not processed,
+     * so the client may retry it (RFC 9113 8.7); its fields are then
+     * ignored (no user data). */
+    s = h->draining ? NULL : gt__h2_stream_new(h, f->hd.stream_id);
+    if (!s) {
+        nghttp2_submit_rst_stream(ng, NGHTTP2_FLAG_NONE, f->hd.stream_id,
+                                  NGHTTP2_REFUSED_STREAM);
+        gt__h2_kick(h);
+        return 0;
+    }
     nghttp2_session_set_stream_user_data(ng, f->hd.stream_id, s);
     return 0;
 }
