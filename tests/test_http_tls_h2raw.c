@@ -105,6 +105,8 @@ static int cb_close(nghttp2_session *ng, int32_t id, uint32_t err, void *user)
     return 0;
 }
 
+static int h2c_rcvbuf; /* SO_RCVBUF of the next h2c_open() (0: default) */
+
 /* Connect, handshake with ALPN h2, send the preface and SETTINGS 'set'. */
 static void h2c_open(h2c *c, int port, const nghttp2_settings_entry *set,
                      size_t nset)
@@ -120,6 +122,10 @@ static void h2c_open(h2c *c, int port, const nghttp2_settings_entry *set,
     memset(c->rst, -1, sizeof(c->rst));
     c->fd = socket(AF_INET, SOCK_STREAM, 0);
     ck_assert_int_ge(c->fd, 0);
+    if (h2c_rcvbuf > 0)
+        ck_assert_int_eq(setsockopt(c->fd, SOL_SOCKET, SO_RCVBUF, &h2c_rcvbuf,
+                                    sizeof(h2c_rcvbuf)),
+                         0);
     ck_assert_int_eq(connect(c->fd, (struct sockaddr *)&a, sizeof(a)), 0);
     c->ctx = SSL_CTX_new(TLS_client_method());
     ck_assert_ptr_nonnull(c->ctx);
@@ -243,11 +249,71 @@ START_TEST(h2_stream_oom_is_refused)
 }
 END_TEST
 
+/* ---- a slow download that progresses is not a stalled one ---------------- */
+
+#define BULK_PARTS 512 /* of 64 KiB: 32 MiB */
+
+static int h_bulk(gt_http_req *req, gt_http_res *res, void *arg)
+{
+    static char part[64 * 1024];
+    int rc = 0;
+
+    (void)req, (void)arg;
+    for (int i = 0; i < BULK_PARTS && rc == 0; i++)
+        rc = gt_http_res_write(res, part, sizeof(part));
+    return rc;
+}
+
+START_TEST(h2_write_timeout_restarts_while_client_reads)
+{
+    gt_http_config cfg = {.write_timeout_ms = 400};
+    nghttp2_settings_entry set[] = {
+        {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, (1u << 31) - 1}};
+    int64_t end;
+    server s;
+    h2c c;
+    int32_t id;
+
+    make_certs();
+    cfg.tls_cert_file = cert_file;
+    cfg.tls_key_file = key_file;
+    server_open(&s, &cfg, 2);
+    ck_assert_int_eq(gt_http_router_add(s.router, "GET", "/bulk", h_bulk, NULL),
+                     0);
+    server_run(&s);
+    /* A small receive buffer and windows that never close: the server's
+     * socket stays full, one uv_write after another, for as long as we
+     * read slowly -- far longer than write_timeout_ms in all. (A guard,
+     * not a reproducer: Linux wakes a full socket's writer only once much
+     * of its buffer drained, so the session's timer often rests between
+     * writes and this passed before the write timeout was restarted.) */
+    h2c_rcvbuf = 16 * 1024;
+    h2c_open(&c, s.port, set, 1);
+    h2c_rcvbuf = 0;
+    ck_assert_int_eq(nghttp2_session_set_local_window_size(
+                         c.ng, NGHTTP2_FLAG_NONE, 0, (1 << 30)),
+                     0);
+    id = h2c_get(&c, "/bulk");
+    end = now_ms() + 60000;
+    while (!c.closed[id] && !c.gone && now_ms() < end) {
+        h2c_pump(&c, 100);
+        usleep(1000); /* 16 KiB a ms at most: 2 s or more for 32 MiB */
+    }
+    ck_assert_msg(c.closed[id] && !c.gone, "closed %d gone %d body %zu",
+                  c.closed[id], c.gone, c.body[id]);
+    ck_assert_int_eq(c.status[id], 200);
+    ck_assert_uint_eq(c.body[id], (size_t)BULK_PARTS * 64 * 1024);
+    h2c_free(&c);
+    tls_stop(&s);
+}
+END_TEST
+
 void add_http_tls_h2raw_tests(Suite *s)
 {
     TCase *tc = tcase_create("tls_h2raw");
 
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, h2_stream_oom_is_refused);
+    tcase_add_test(tc, h2_write_timeout_restarts_while_client_reads);
     suite_add_tcase(s, tc);
 }

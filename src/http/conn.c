@@ -244,6 +244,12 @@ void gt__http_conn_h2_timer(gt__http_conn *c, int kind)
         timer_stop(c);
 }
 
+void gt__http_conn_h2_progress(gt__http_conn *c)
+{
+    if (c->timer_kind == GT__T_WRITE) /* the client took bytes: a new wait */
+        timer_arm(c, GT__T_WRITE, c->w->srv->cfg.write_timeout_ms);
+}
+
 /* ---- reading ------------------------------------------------------------- */
 
 void gt__http_conn_update_reading(gt__http_conn *c)

@@ -203,26 +203,41 @@ static void maybe_free(gt__h2 *h)
     uv_close((uv_handle_t *)&h->kick, on_kick_closed);
 }
 
+/* Frames go to the socket SEND_BATCH bytes at a time: each uv_write that
+ * completes restarts the write timeout (gt__http_conn_h2_progress), so a
+ * write must be small enough for a slow client that reads to finish it
+ * well within write_timeout_ms. */
+#define SEND_BATCH (64 * 1024)
+
 static void send_frames(gt__h2 *h)
 {
     const uint8_t *p;
     ssize_t n;
 
     while (!gt__http_tls_busy(h->c)) {
-        n = nghttp2_session_mem_send(h->ng, &p);
-        if (n < 0) {
+        size_t sent = 0;
+
+        while (sent < SEND_BATCH) {
+            n = nghttp2_session_mem_send(h->ng, &p);
+            if (n < 0) {
+                gt__http_conn_close(h->c);
+                return;
+            }
+            if (n == 0)
+                break;
+            if (gt__http_tls_send(h->c, p, (size_t)n) < 0) {
+                gt__http_conn_close(h->c);
+                return;
+            }
+            sent += (size_t)n;
+        }
+        if (gt__http_tls_flush(h->c) < 0) {
             gt__http_conn_close(h->c);
             return;
         }
-        if (n == 0)
-            break;
-        if (gt__http_tls_send(h->c, p, (size_t)n) < 0) {
-            gt__http_conn_close(h->c);
-            return;
-        }
+        if (sent < SEND_BATCH)
+            return; /* the session has nothing more now */
     }
-    if (gt__http_tls_flush(h->c) < 0)
-        gt__http_conn_close(h->c);
 }
 
 void gt__h2_pump(gt__h2 *h)

@@ -304,6 +304,9 @@ void gt__http_conn_refuse(gt__http_conn *c, int status, const char *why);
  * kind again keeps its deadline. Either closes the connection when due. */
 void gt__http_conn_h2(gt__http_conn *c);
 void gt__http_conn_h2_timer(gt__http_conn *c, int kind);
+/* A write of the HTTP/2 connection completed: the write timeout, if it
+ * runs, starts again (it bounds a stall, not a slow download). */
+void gt__http_conn_h2_progress(gt__http_conn *c);
 
 /* Output for the request and response code. _reserve returns room for n
  * bytes at the end of the output (NULL: out of memory); _commit adds the n

@@ -116,6 +116,8 @@ static void on_write(uv_write_t *r, int status)
             gt__http_conn_close(t->c); /* the session waits for nothing */
         return;
     }
+    if (t->h2)
+        gt__http_conn_h2_progress(t->c);
     rc = flush_out(t);
     if (rc < 0) {
         if (t->conn_wait)
