@@ -188,6 +188,26 @@ static void h2c_until(h2c *c, const bool *flag)
         h2c_pump(c, 100);
 }
 
+/* Pump until the server closes: true if it did within BOUND_MS. */
+static bool h2c_closed_by_server(h2c *c)
+{
+    int64_t end = now_ms() + BOUND_MS;
+
+    while (!c->gone && now_ms() < end)
+        h2c_pump(c, 100);
+    return c->gone;
+}
+
+/* A body that never comes: the request side stays open. */
+static ssize_t never_read(nghttp2_session *ng, int32_t id, uint8_t *buf,
+                          size_t len, uint32_t *flags, nghttp2_data_source *src,
+                          void *user)
+{
+    (void)ng, (void)id, (void)buf, (void)len, (void)flags, (void)src;
+    (void)user;
+    return NGHTTP2_ERR_DEFERRED;
+}
+
 static const nghttp2_nv *get_nv(const char *path, size_t *n)
 {
     static nghttp2_nv nv[4];
@@ -308,6 +328,63 @@ START_TEST(h2_write_timeout_restarts_while_client_reads)
 }
 END_TEST
 
+/* ---- streams with no connection do not keep a silent client -------------- */
+
+START_TEST(h2_incomplete_head_closed_at_header_timeout)
+{
+    /* A block fragment: :method GET, :scheme https, :path /, :authority
+     * localhost (literal, not indexed) -- and no END_HEADERS. */
+    static const unsigned char frame[] = {0,    0,    14,   NGHTTP2_HEADERS,
+                                          0,    0,    0,    0,
+                                          1,    0x82, 0x87, 0x84,
+                                          0x01, 0x09, 'l',  'o',
+                                          'c',  'a',  'l',  'h',
+                                          'o',  's',  't'};
+    gt_http_config cfg = {.header_timeout_ms = 300,
+                          .keepalive_timeout_ms = 60000};
+    server s;
+    h2c c;
+
+    tls_start(&s, &cfg);
+    h2c_open(&c, s.port, NULL, 0);
+    h2c_pump(&c, 500);
+    ck_assert_int_eq(SSL_write(c.ssl, frame, sizeof(frame)), sizeof(frame));
+    /* The stream began, its head never ends: closed at header_timeout_ms
+     * (the idle timeout is a minute). */
+    ck_assert(h2c_closed_by_server(&c));
+    h2c_free(&c);
+    tls_stop(&s);
+}
+END_TEST
+
+START_TEST(h2_answered_open_request_is_reset_then_idle)
+{
+    gt_http_config cfg = {.keepalive_timeout_ms = 300};
+    nghttp2_data_provider body = {.read_callback = never_read};
+    size_t n;
+    const nghttp2_nv *nv = get_nv("/plaintext", &n);
+    server s;
+    h2c c;
+    int32_t id;
+
+    tls_start(&s, &cfg);
+    h2c_open(&c, s.port, NULL, 0);
+    /* HEADERS without END_STREAM, and a body that never comes. */
+    id = nghttp2_submit_request(c.ng, NULL, nv, n, &body, NULL);
+    ck_assert_int_gt(id, 0);
+    ck_assert_int_eq(nghttp2_session_send(c.ng), 0);
+    h2c_until(&c, &c.closed[id]);
+    /* The whole answer, then RST_STREAM NO_ERROR (RFC 9113 8.1). */
+    ck_assert_int_eq(c.status[id], 200);
+    ck_assert_uint_eq(c.body[id], strlen(hello));
+    ck_assert_int_eq(c.rst[id], NGHTTP2_NO_ERROR);
+    /* No stream left: idle, closed at keepalive_timeout_ms. */
+    ck_assert(h2c_closed_by_server(&c));
+    h2c_free(&c);
+    tls_stop(&s);
+}
+END_TEST
+
 void add_http_tls_h2raw_tests(Suite *s)
 {
     TCase *tc = tcase_create("tls_h2raw");
@@ -315,5 +392,7 @@ void add_http_tls_h2raw_tests(Suite *s)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, h2_stream_oom_is_refused);
     tcase_add_test(tc, h2_write_timeout_restarts_while_client_reads);
+    tcase_add_test(tc, h2_incomplete_head_closed_at_header_timeout);
+    tcase_add_test(tc, h2_answered_open_request_is_reset_then_idle);
     suite_add_tcase(s, tc);
 }
