@@ -21,6 +21,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
+
 #include "server_fixture.h"
 #include "tls_fixture.h"
 #include "util.h"
@@ -347,6 +349,49 @@ START_TEST(large_bodies_both_ways)
 }
 END_TEST
 
+/* ---- a handler's OpenSSL error stays its own ----------------------------- */
+
+/* Leaves an error on this thread's OpenSSL queue, as a handler's own use of
+ * OpenSSL may, and answers 256 KiB. */
+static int h_errq(gt_http_req *req, gt_http_res *res, void *arg)
+{
+    static char big[256 * 1024];
+
+    (void)req, (void)arg;
+    ERR_raise(ERR_LIB_USER, 1);
+    memset(big, 'x', sizeof(big));
+    return gt_http_res_body(res, big, sizeof(big));
+}
+
+START_TEST(handler_openssl_error_keeps_connection)
+{
+    gt_http_config cfg = {0};
+    char out[4096], opts[256];
+    server s;
+
+    make_certs();
+    cfg.tls_cert_file = cert_file;
+    cfg.tls_key_file = key_file;
+    server_open(&s, &cfg, 2);
+    ck_assert_int_eq(gt_http_router_add(s.router, "GET", "/errq", h_errq, NULL),
+                     0);
+    server_run(&s);
+    /* Twice on one connection, over HTTP/1.1 and then HTTP/2: the stale
+     * error must not read as a broken record when the server next waits
+     * for the second request. */
+    for (int h2 = 0; h2 < 2; h2++) {
+        snprintf(opts, sizeof(opts),
+                 "%s -o /dev/null -o /dev/null -w "
+                 "'%%{http_code}|%%{num_connects} ' https://localhost:%d/errq",
+                 h2 ? "--http2" : "--http1.1", s.port);
+        ck_assert_msg(curl(&s, out, sizeof(out), opts, "/errq") == 0, "h2 %d",
+                      h2);
+        ck_assert_str_eq(out, "200|1 200|0 ");
+    }
+    tls_stop(&s);
+}
+END_TEST
+
 void add_http_tls_tests(Suite *s)
 {
     TCase *tc = tcase_create("tls");
@@ -362,5 +407,6 @@ void add_http_tls_tests(Suite *s)
     tcase_add_test(tc, reload_without_tls_is_einval);
     tcase_add_test(tc, keepalive_over_tls);
     tcase_add_test(tc, large_bodies_both_ways);
+    tcase_add_test(tc, handler_openssl_error_keeps_connection);
     suite_add_tcase(s, tc);
 }

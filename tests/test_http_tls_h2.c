@@ -348,4 +348,5 @@ void add_http_tls_h2_tests(Suite *s)
     tcase_add_test(tc, h2_access_log_names_the_peer);
     tcase_add_test(tc, h2_write_timeout_closes_stalled_client);
     suite_add_tcase(s, tc);
+    add_http_tls_h2raw_tests(s); /* test_http_tls_h2raw.c */
 }

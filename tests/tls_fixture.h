@@ -36,8 +36,10 @@ int curl(const server *s, char *out, size_t cap, const char *opts,
 /* The serial of the certificate the server presents now ("serial=1001\n"). */
 void served_serial(const server *s, char *out, size_t cap);
 
-/* The suite's cases: test_http_tls.c, test_http_tls_h2.c. */
+/* The suite's cases: test_http_tls.c, test_http_tls_h2.c (which adds
+ * test_http_tls_h2raw.c's). */
 void add_http_tls_tests(Suite *s);
 void add_http_tls_h2_tests(Suite *s);
+void add_http_tls_h2raw_tests(Suite *s);
 
 #endif

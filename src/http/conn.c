@@ -240,8 +240,16 @@ void gt__http_conn_h2_timer(gt__http_conn *c, int kind)
         timer_arm(c, GT__T_IDLE, cfg->keepalive_timeout_ms);
     else if (kind == GT__T_WRITE)
         timer_arm(c, GT__T_WRITE, cfg->write_timeout_ms);
+    else if (kind == GT__T_HEADER)
+        timer_arm(c, GT__T_HEADER, cfg->header_timeout_ms);
     else
         timer_stop(c);
+}
+
+void gt__http_conn_h2_progress(gt__http_conn *c)
+{
+    if (c->timer_kind == GT__T_WRITE) /* the client took bytes: a new wait */
+        timer_arm(c, GT__T_WRITE, c->w->srv->cfg.write_timeout_ms);
 }
 
 /* ---- reading ------------------------------------------------------------- */

@@ -41,11 +41,16 @@ static int on_begin_headers(nghttp2_session *ng, const nghttp2_frame *f,
 
     if (f->hd.type != NGHTTP2_HEADERS || f->headers.cat != NGHTTP2_HCAT_REQUEST)
         return 0;
-    if (h->draining)
-        return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE; /* RST it */
-    s = gt__h2_stream_new(h, f->hd.stream_id);
-    if (!s)
-        return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+    /* Stopping, or out of memory: REFUSED_STREAM says it was not processed,
+     * so the client may retry it (RFC 9113 8.7); its fields are then
+     * ignored (no user data). */
+    s = h->draining ? NULL : gt__h2_stream_new(h, f->hd.stream_id);
+    if (!s) {
+        nghttp2_submit_rst_stream(ng, NGHTTP2_FLAG_NONE, f->hd.stream_id,
+                                  NGHTTP2_REFUSED_STREAM);
+        gt__h2_kick(h);
+        return 0;
+    }
     nghttp2_session_set_stream_user_data(ng, f->hd.stream_id, s);
     return 0;
 }
@@ -116,6 +121,21 @@ static int on_stream_close(nghttp2_session *ng, int32_t id, uint32_t err,
     return 0;
 }
 
+/* Our END_STREAM went out while the client's side is still open: the
+ * answer is complete, so the request's rest is not needed (RFC 9113
+ * 8.1) -- reset with NO_ERROR rather than wait for it forever. */
+static int on_frame_send(nghttp2_session *ng, const nghttp2_frame *f,
+                         void *user)
+{
+    (void)user;
+    if ((f->hd.type == NGHTTP2_DATA || f->hd.type == NGHTTP2_HEADERS) &&
+        (f->hd.flags & NGHTTP2_FLAG_END_STREAM) &&
+        nghttp2_session_get_stream_remote_close(ng, f->hd.stream_id) == 0)
+        nghttp2_submit_rst_stream(ng, NGHTTP2_FLAG_NONE, f->hd.stream_id,
+                                  NGHTTP2_NO_ERROR);
+    return 0;
+}
+
 static void on_kick(uv_idle_t *i)
 {
     uv_idle_stop(i);
@@ -149,6 +169,7 @@ gt__h2 *gt__h2_open(gt__http_conn *c)
     nghttp2_session_callbacks_set_on_frame_recv_callback(cb, on_frame_recv);
     nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, on_data);
     nghttp2_session_callbacks_set_on_stream_close_callback(cb, on_stream_close);
+    nghttp2_session_callbacks_set_on_frame_send_callback(cb, on_frame_send);
     rc = nghttp2_session_server_new(&h->ng, cb, h);
     nghttp2_session_callbacks_del(cb);
     if (rc == 0 && nghttp2_submit_settings(h->ng, NGHTTP2_FLAG_NONE, set,
@@ -198,26 +219,62 @@ static void maybe_free(gt__h2 *h)
     uv_close((uv_handle_t *)&h->kick, on_kick_closed);
 }
 
+/* Frames go to the socket SEND_BATCH bytes at a time: each uv_write that
+ * completes restarts the write timeout (gt__http_conn_h2_progress), so a
+ * write must be small enough for a slow client that reads to finish it
+ * well within write_timeout_ms. */
+#define SEND_BATCH (64 * 1024)
+
 static void send_frames(gt__h2 *h)
 {
     const uint8_t *p;
     ssize_t n;
 
     while (!gt__http_tls_busy(h->c)) {
-        n = nghttp2_session_mem_send(h->ng, &p);
-        if (n < 0) {
+        size_t sent = 0;
+
+        while (sent < SEND_BATCH) {
+            n = nghttp2_session_mem_send(h->ng, &p);
+            if (n < 0) {
+                gt__http_conn_close(h->c);
+                return;
+            }
+            if (n == 0)
+                break;
+            if (gt__http_tls_send(h->c, p, (size_t)n) < 0) {
+                gt__http_conn_close(h->c);
+                return;
+            }
+            sent += (size_t)n;
+        }
+        if (gt__http_tls_flush(h->c) < 0) {
             gt__http_conn_close(h->c);
             return;
         }
-        if (n == 0)
-            break;
-        if (gt__http_tls_send(h->c, p, (size_t)n) < 0) {
-            gt__http_conn_close(h->c);
-            return;
-        }
+        if (sent < SEND_BATCH)
+            return; /* the session has nothing more now */
     }
-    if (gt__http_tls_flush(h->c) < 0)
-        gt__http_conn_close(h->c);
+}
+
+/* The timeout that applies: none while a stream connection runs (its own
+ * timeouts apply); else the header timeout for a stream whose head never
+ * came, the write timeout for a response the client's window holds back,
+ * and the idle timeout for the rest -- a stream with no connection is no
+ * reason to keep a silent client. */
+static int timer_kind(gt__h2 *h)
+{
+    bool head = false, held = false;
+
+    if (gt__http_tls_busy(h->c))
+        return GT__T_WRITE;
+    for (gt__h2_stream *s = h->streams; s; s = s->next) {
+        if (s->vc)
+            return GT__T_NONE;
+        head |= !s->head_built;
+        held |= s->submitted && !s->stream_closed &&
+                (s->out_len > s->out_off || !s->body_eof);
+    }
+    return head ? GT__T_HEADER : held ? GT__T_WRITE : GT__T_IDLE;
 }
 
 void gt__h2_pump(gt__h2 *h)
@@ -248,9 +305,7 @@ void gt__h2_pump(gt__h2 *h)
                      !nghttp2_session_want_write(h->ng)))
             gt__http_conn_close(h->c);
         else
-            gt__http_conn_h2_timer(h->c, gt__http_tls_busy(h->c) ? GT__T_WRITE
-                                         : h->nstreams == 0      ? GT__T_IDLE
-                                                                 : GT__T_NONE);
+            gt__http_conn_h2_timer(h->c, timer_kind(h));
     }
     h->in_pump = false;
     maybe_free(h);

@@ -300,10 +300,14 @@ void gt__http_conn_refuse(gt__http_conn *c, int status, const char *why);
 /* The connection now carries HTTP/2 (h2.c drives it, conn.c parses
  * nothing): its header timeout is off. _timer: the timeout that applies
  * now, GT__T_IDLE (no stream open: keepalive_timeout_ms), GT__T_WRITE (our
- * bytes wait for the client: write_timeout_ms) or GT__T_NONE; the same
+ * bytes wait for the client: write_timeout_ms), GT__T_HEADER (a stream's
+ * head is incomplete: header_timeout_ms) or GT__T_NONE; the same
  * kind again keeps its deadline. Either closes the connection when due. */
 void gt__http_conn_h2(gt__http_conn *c);
 void gt__http_conn_h2_timer(gt__http_conn *c, int kind);
+/* A write of the HTTP/2 connection completed: the write timeout, if it
+ * runs, starts again (it bounds a stall, not a slow download). */
+void gt__http_conn_h2_progress(gt__http_conn *c);
 
 /* Output for the request and response code. _reserve returns room for n
  * bytes at the end of the output (NULL: out of memory); _commit adds the n

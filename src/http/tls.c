@@ -110,9 +110,14 @@ static void on_write(uv_write_t *r, int status)
     t->wbuf = NULL;
     t->wbusy = false;
     if (status < 0) {
-        report_written(t, status);
+        if (t->conn_wait)
+            report_written(t, status);
+        else if (t->h2)
+            gt__http_conn_close(t->c); /* the session waits for nothing */
         return;
     }
+    if (t->h2)
+        gt__http_conn_h2_progress(t->c);
     rc = flush_out(t);
     if (rc < 0) {
         if (t->conn_wait)
@@ -176,6 +181,7 @@ static int encrypt(tls_conn *t, const char *buf, size_t len)
 {
     if (!t->handshaken || len > INT32_MAX)
         return GT_EPROTO;
+    ERR_clear_error(); /* a handler's own OpenSSL use may have left one */
     if (SSL_write(t->ssl, buf, (int)len) != (int)len) {
         ERR_clear_error();
         return GT_EPROTO;
@@ -262,6 +268,7 @@ static void deliver_h2(tls_conn *t)
     int n, err;
 
     while (c->state == GT__CONN_OPEN) {
+        ERR_clear_error();
         n = SSL_read(t->ssl, h2buf, (int)sizeof(h2buf));
         if (n > 0) {
             if (gt__h2_recv(t->h2, h2buf, (size_t)n) < 0)
@@ -298,6 +305,7 @@ static void deliver(tls_conn *t)
             gt__http_conn_read(c, UV_ENOBUFS, &b);
             return;
         }
+        ERR_clear_error();
         n = SSL_read(t->ssl, b.base, (int)b.len);
         if (n > 0) {
             gt__http_conn_read(c, n, &b);
@@ -330,8 +338,11 @@ static void refuse_plaintext(tls_conn *t)
 
 static void handshake(tls_conn *t)
 {
-    int r = SSL_do_handshake(t->ssl);
-    int err = r == 1 ? SSL_ERROR_NONE : SSL_get_error(t->ssl, r);
+    int r, err;
+
+    ERR_clear_error(); /* SSL_get_error() reads the thread's queue */
+    r = SSL_do_handshake(t->ssl);
+    err = r == 1 ? SSL_ERROR_NONE : SSL_get_error(t->ssl, r);
 
     ERR_clear_error();
     if (flush_out(t) < 0 ||
@@ -441,6 +452,7 @@ static void tls_shutdown(gt__http_conn *c)
     tls_conn *t = tls_of(c);
 
     if (!t->raw && t->handshaken) {
+        ERR_clear_error();
         (void)SSL_shutdown(t->ssl); /* queues close_notify */
         ERR_clear_error();
     }

@@ -88,8 +88,10 @@ static int ctx_new(gt_http_server *srv, SSL_CTX **out)
     if (rc < 0)
         return rc;
     ctx = SSL_CTX_new(TLS_server_method());
-    if (!ctx)
+    if (!ctx) {
+        ERR_clear_error();
         return -ENOMEM;
+    }
     SSL_CTX_set_min_proto_version(
         ctx, cfg->tls_min_version == 13 ? TLS1_3_VERSION : TLS1_2_VERSION);
     SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION |
