@@ -10,18 +10,20 @@
 #
 # Usage: scripts/seed_scenario.sh     (needs build/examples/showcase)
 # Uses its own state directory and port (GT_SEED_DIR [/tmp/gt-seed-db],
-# GT_SEED_MYSQL_PORT [53399], GT_SEED_PORT [58090]); stops what it starts.
+# GT_SEED_MYSQL_PORT [23399], GT_SEED_PORT [28090]: below 32768, outside
+# Linux's ephemeral range, so that no outgoing connection holds one);
+# stops what it starts.
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(dirname "$HERE")"
 SHOWCASE="${GT_SHOWCASE:-$ROOT/build/examples/showcase}"
-PORT="${GT_SEED_PORT:-58090}"
+PORT="${GT_SEED_PORT:-28090}"
 REQUESTS=5000
 PARALLEL=200
 WORK="$(mktemp -d /tmp/gt-seed.XXXXXX)"
 export GT_DB_DIR="${GT_SEED_DIR:-/tmp/gt-seed-db}"
-export GT_MYSQL_PORT="${GT_SEED_MYSQL_PORT:-53399}" GT_MYSQL_MAX_CONN=20
+export GT_MYSQL_PORT="${GT_SEED_MYSQL_PORT:-23399}" GT_MYSQL_MAX_CONN=20
 
 log() { printf 'seed scenario: %s\n' "$*" >&2; }
 die() { log "$*"; exit 1; }
