@@ -46,6 +46,9 @@ rd_start() {
         log "redis already running (pid $(rd_pid))"
         return 0
     fi
+    # Someone else's server on the port would answer our PINGs and be
+    # taken for ours (redis-server daemonizes before it binds).
+    ! rd_accepts || die "127.0.0.1:$RD_PORT already serves a redis that is not ours (set GT_REDIS_PORT)"
     mkdir -p "$RD_DIR"
     rm -f "$RD_PID"
     log "starting redis on 127.0.0.1:$RD_PORT (log $RD_LOG)"
