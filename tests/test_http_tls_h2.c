@@ -153,9 +153,7 @@ START_TEST(h2_graceful_stop_sends_goaway)
              "nghttp -v --timeout=20 https://127.0.0.1:%d/slow 2>&1", s.port);
     p = popen(cmd, "r");
     ck_assert_ptr_nonnull(p);
-    for (int i = 0; i < 2000 && atomic_load(&slow_started) == 0; i++)
-        usleep(5000);
-    ck_assert_int_eq(atomic_load(&slow_started), 1);
+    ck_assert(wait_for(&slow_started, 1, 10000));
     gt_http_server_stop(s.srv);
     n = fread(out, 1, sizeof(out) - 1, p);
     out[n] = '\0';
@@ -231,9 +229,7 @@ START_TEST(h2_client_gone_cancels_handler)
     ck_assert_int_eq(
         curl(&s, NULL, 0, "--http2 --max-time 1 2>/dev/null", "/hang"), 28);
     ck_assert_int_eq(atomic_load(&hang_started), 1);
-    for (int i = 0; i < 2000 && atomic_load(&hang_cleaned) == 0; i++)
-        usleep(5000);
-    ck_assert_int_eq(atomic_load(&hang_cleaned), 1);
+    ck_assert(wait_for(&hang_cleaned, 1, 10000));
     ck_assert_int_eq(atomic_load(&hang_rc), -ECANCELED);
     ck_assert(wait_conns(&s, 0, 10000));
     tls_stop(&s);
