@@ -19,6 +19,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "buf.h"
 #include "client.h"
 
 struct gt_http_response {
@@ -43,23 +44,6 @@ static pthread_once_t once = PTHREAD_ONCE_INIT;
 static gt_local_key key;
 static int have_key;
 
-/* Grow '*buf' (capacity '*cap') to hold 'need' bytes. 0 or -ENOMEM. */
-static int reserve(char **buf, size_t *cap, size_t need)
-{
-    size_t n = *cap ? *cap : 1024;
-    char *p;
-
-    if (need <= *cap)
-        return 0;
-    while (n < need)
-        n *= 2;
-    if (!(p = gt_realloc(*buf, n)))
-        return -ENOMEM;
-    *buf = p;
-    *cap = n;
-    return 0;
-}
-
 size_t gt__client_on_body(char *p, size_t size, size_t n, void *arg)
 {
     gt__transfer *t = arg;
@@ -69,7 +53,7 @@ size_t gt__client_on_body(char *p, size_t size, size_t n, void *arg)
         t->too_big = 1;
         return 0; /* curl stops with CURLE_WRITE_ERROR */
     }
-    if (reserve(&t->body, &t->body_cap, t->body_len + n + 1) < 0) {
+    if (gt__buf_reserve(&t->body, &t->body_cap, t->body_len + n + 1) < 0) {
         t->oom = 1;
         return 0;
     }
@@ -86,7 +70,7 @@ static int head_put(gt__transfer *t, const char *p, size_t n)
         t->too_big = 1;
         return -EFBIG;
     }
-    if (reserve(&t->head, &t->head_cap, t->head_len + n + 1) < 0) {
+    if (gt__buf_reserve(&t->head, &t->head_cap, t->head_len + n + 1) < 0) {
         t->oom = 1;
         return -ENOMEM;
     }
@@ -229,7 +213,7 @@ int gt__response_new(gt_http_response **out, gt__transfer *t)
     curl_easy_getinfo(t->easy, CURLINFO_EFFECTIVE_URL, &url);
     r->status = (int)status;
     r->version = version_of(t->easy);
-    if (!t->body && reserve(&t->body, &t->body_cap, 1) == 0)
+    if (!t->body && gt__buf_reserve(&t->body, &t->body_cap, 1) == 0)
         t->body[0] = '\0';
     r->url = gt_strdup(url ? url : "");
     r->body = t->body;

@@ -22,6 +22,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "buf.h"
 #include "h2.h"
 
 #define OUT_LIMIT (256 * 1024)
@@ -29,26 +30,9 @@
 enum { PH_HEAD, PH_LENGTH, PH_CHUNKED, PH_UNTIL_CLOSE, PH_DONE };
 enum { CS_SIZE, CS_DATA, CS_CRLF, CS_TRAILER };
 
-static int grow(char **buf, size_t *cap, size_t need)
-{
-    size_t n = *cap ? *cap : 1024;
-    char *p;
-
-    if (need <= *cap)
-        return 0;
-    while (n < need)
-        n *= 2;
-    p = gt_realloc(*buf, n);
-    if (!p)
-        return -ENOMEM;
-    *buf = p;
-    *cap = n;
-    return 0;
-}
-
 static int put(char **buf, size_t *len, size_t *cap, const void *p, size_t n)
 {
-    if (grow(buf, cap, *len + n) < 0)
+    if (gt__buf_reserve(buf, cap, *len + n) < 0)
         return -ENOMEM;
     memcpy(*buf + *len, p, n);
     *len += n;
