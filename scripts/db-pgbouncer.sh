@@ -83,13 +83,7 @@ pgb_start() {
 }
 
 pgb_stop() {
-    local pid
     pgb_running || return 0
-    pid="$(pgb_pid)"
-    log "stopping pgbouncer (pid $pid)"
-    kill -INT "$pid" 2>/dev/null || true
-    wait_until pgb_gone "$pid" || kill -KILL "$pid" 2>/dev/null || true
+    stop_daemon pgbouncer "$(pgb_pid)" INT
     rm -f "$PGB_PID"
 }
-
-pgb_gone() { [[ ! -e "/proc/$1" ]]; }

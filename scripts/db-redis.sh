@@ -58,13 +58,7 @@ rd_start() {
 }
 
 rd_stop() {
-    local pid
     rd_running || return 0
-    pid="$(rd_pid)"
-    log "stopping redis (pid $pid)"
-    kill -TERM "$pid" 2>/dev/null || true
-    wait_until rd_gone "$pid" || kill -KILL "$pid" 2>/dev/null || true
+    stop_daemon redis "$(rd_pid)" TERM
     rm -f "$RD_PID"
 }
-
-rd_gone() { [[ ! -e "/proc/$1" ]]; }

@@ -166,6 +166,17 @@ pid_is() {
         [[ "$(readlink "/proc/$1/cwd" 2>/dev/null)" == "$3" ]]
 }
 
+# Stop a daemon that is not pid_is-checked (PgBouncer, Redis): 'signal'
+# (its graceful one), then KILL if it has not gone within TIMEOUT.
+# stop_daemon <label> <pid> <signal>
+stop_daemon() {
+    log "stopping $1 (pid $2)"
+    kill "-$3" "$2" 2>/dev/null || true
+    wait_until proc_gone "$2" || kill -KILL "$2" 2>/dev/null || true
+}
+
+proc_gone() { [[ ! -e "/proc/$1" ]]; }
+
 need_deps() {
     log "$1 not found; installing the test packages"
     "$HERE/deps.sh" test >&2
