@@ -369,10 +369,7 @@ START_TEST(handler_openssl_error_keeps_connection)
     char out[4096], opts[256];
     server s;
 
-    make_certs();
-    cfg.tls_cert_file = cert_file;
-    cfg.tls_key_file = key_file;
-    server_open(&s, &cfg, 2);
+    tls_open(&s, &cfg);
     ck_assert_int_eq(gt_http_router_add(s.router, "GET", "/errq", h_errq, NULL),
                      0);
     server_run(&s);

@@ -294,10 +294,7 @@ START_TEST(h2_write_timeout_restarts_while_client_reads)
     h2c c;
     int32_t id;
 
-    make_certs();
-    cfg.tls_cert_file = cert_file;
-    cfg.tls_key_file = key_file;
-    server_open(&s, &cfg, 2);
+    tls_open(&s, &cfg);
     ck_assert_int_eq(gt_http_router_add(s.router, "GET", "/bulk", h_bulk, NULL),
                      0);
     server_run(&s);

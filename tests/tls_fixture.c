@@ -79,12 +79,18 @@ void rm_certs(void)
     tls_dir[0] = '\0';
 }
 
-void tls_start(server *s, gt_http_config *cfg)
+void tls_open(server *s, gt_http_config *cfg)
 {
     make_certs();
     cfg->tls_cert_file = cert_file;
     cfg->tls_key_file = key_file;
-    server_start(s, cfg, 2);
+    server_open(s, cfg, 2);
+}
+
+void tls_start(server *s, gt_http_config *cfg)
+{
+    tls_open(s, cfg);
+    server_run(s);
 }
 
 void tls_stop(server *s)

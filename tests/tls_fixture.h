@@ -24,8 +24,10 @@ int sh(char *out, size_t cap, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void make_certs(void);
 void rm_certs(void);
-/* make_certs(), then server_start() with 2 workers and cfg's TLS files
- * set to server.pem/server.key. */
+/* make_certs(), then server_open() with 2 workers and cfg's TLS files
+ * set to server.pem/server.key: routes may be added before server_run(). */
+void tls_open(server *s, gt_http_config *cfg);
+/* tls_open(), then server_run(). */
 void tls_start(server *s, gt_http_config *cfg);
 /* server_stop(), rm_certs(). */
 void tls_stop(server *s);
