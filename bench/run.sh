@@ -35,11 +35,14 @@
 # (depth 16), each right next to the same measurement of nginx, one worker on
 # CPU 0, serving the same bytes. /db on PostgreSQL is compared with pgbench
 # running the same query over 8 connections -- the pool's size -- on CPU 1:
-# the database's own ceiling, and /queries?queries=20 with pgbench sending
-# its 20 selects in one pipeline (bench/pgbench_queries20.sql). kore
-# (Debian's kore 4.1, bench/kore/: its async pgsql API over 8 connections)
-# is the third peer of /plaintext and /json and the peer of /db on
-# PostgreSQL. PostgreSQL is used without TLS
+# the database's own ceiling, /queries?queries=20 with pgbench sending
+# its 20 selects in one pipeline (bench/pgbench_queries20.sql), and
+# /updates?queries=20 with 20 selects and 20 updates in two pipelines
+# (bench/pgbench_updates20.sql). kore (Debian's kore 4.1, bench/kore/) is
+# the third peer of /plaintext and /json, the peer of /db on PostgreSQL
+# (its async pgsql API over 8 connections) and of /db and
+# /queries?queries=20 on SQLite (SQLite called in its worker, on the
+# showcase's own file). PostgreSQL is used without TLS
 # by all of them (sslmode=disable; scripts/db.sh's server offers TLS, which
 # libpq would otherwise take). The result is a Markdown table with the
 # commands and the machine above it, written to bench/results/<date>-<time>.md
@@ -404,7 +407,7 @@ start_kore() {
     log "starting kore on 127.0.0.1:$KORE_PORT"
     kore_cmd
     (cd "$WORK/kore" && BENCH_KORE_PG="${PG_URL:+$(with_opts "$PG_URL" gssencmode=disable)}" \
-        exec "${CMD[@]}") >"$WORK/kore/stdout.log" 2>&1 &
+        BENCH_KORE_SQLITE="$ROOT/greentor-showcase.db" exec "${CMD[@]}") >"$WORK/kore/stdout.log" 2>&1 &
     KORE_PID=$!
     if ! wait_port "$KORE_PID" "$KORE_PORT" 10; then
         cat "$WORK/kore/stdout.log" >&2 || true
@@ -512,9 +515,38 @@ kore_one() {
     MEASURE_PID=""
 }
 
+# The peer measured next to a showcase row, if any: kore on PostgreSQL's
+# /db (its async pgsql API), kore on SQLite's /db and /queries (its SQLite
+# routes, the same file). peer_key <database> <path> <conc>
+peer_key() {
+    case "$1/$2" in
+    postgres//db | sqlite//db | "sqlite//queries?queries=20") echo "ko:$1:$2:$3:" ;;
+    esac
+}
+
+# The row of that peer: kore_peer <database> <path> <conc> <key>
+kore_peer() {
+    if [[ "$1" == postgres ]]; then
+        row "kore, $PGBENCH_CONNS connections (reference)" "$2" "$3" "$4"
+        kore_one "$4" "$2" "$3" ""
+    else
+        row "kore + SQLite, same file (reference)" "$2" "$3" "$4"
+        kore_one "$4" "/sqlite$2" "$3" ""
+    fi
+}
+
+# The database's own ceiling for a PostgreSQL row: pgbench_key <path>
+pgbench_key() {
+    case "$1" in
+    /db) echo pgbench ;;
+    "/queries?queries=20") echo pgbench20 ;;
+    "/updates?queries=20") echo pgbenchu20 ;;
+    esac
+}
+
 # db_section <name> <url, empty for the default SQLite>
 db_section() {
-    local name="$1" url="$2" up=up path c key ref
+    local name="$1" url="$2" up=up path c key ref peer
     if [[ ! -x "$SHOWCASE" ]]; then
         up="skipped: $SHOWCASE missing"
     elif [[ "$name" != sqlite && -z "$url" ]]; then
@@ -529,9 +561,8 @@ db_section() {
         strace_one "showcase /queries?queries=20 ($name)" \
             "http://127.0.0.1:$PORT/queries?queries=20" "$SERVER_PID"
     fi
-    [[ "$name" != postgres ]] || pgbench_section "$url"
-    [[ "$name" != postgres ]] || pgbench_section "$url" pgbench20 \
-        bench/pgbench_queries20.sql "pgbench: 20 selects in one pipeline"
+    [[ "$name" != postgres || "$up" != up ]] || kore_strace "kore /db (postgres)" /db
+    [[ "$name" != postgres ]] || pgbench_ceilings "$url"
     if [[ "$up" != up ]]; then
         skipped_row "$name" "${DB_PATHS[*]}" "$up"
         return 0
@@ -539,19 +570,27 @@ db_section() {
     for path in "${DB_PATHS[@]}"; do
         for c in "${CONCS[@]}"; do
             key="sc:$name:$path:$c:"
-            ref=""
-            [[ "$name/$path" != postgres//db ]] || ref="pgbench ko:/db:$c:"
-            [[ "$name/$path" != "postgres//queries?queries=20" ]] || ref="pgbench20"
+            peer="$(peer_key "$name" "$path" "$c")"
+            ref="$peer"
+            [[ "$name" != postgres ]] || ref="$(pgbench_key "$path") $peer"
             row "$name" "$path" "$c" "$key" "$ref"
             MEASURE_PID="$SERVER_PID"
             measure "$key" "http://127.0.0.1:$PORT$path" "$c"
             MEASURE_PID=""
-            [[ "$name/$path" == postgres//db ]] || continue
-            row "kore, $PGBENCH_CONNS connections (reference)" "$path" "$c" "ko:/db:$c:"
-            kore_one "ko:/db:$c:" /db "$c" ""
+            [[ -z "$peer" ]] || kore_peer "$name" "$path" "$c" "$peer"
         done
     done
     stop_showcase
+}
+
+# The PostgreSQL ceilings: pgbench sending what /db, /queries?queries=20 and
+# /updates?queries=20 send, over the pool's number of connections.
+pgbench_ceilings() {
+    pgbench_section "$1"
+    pgbench_section "$1" pgbench20 bench/pgbench_queries20.sql \
+        "pgbench: 20 selects in one pipeline"
+    pgbench_section "$1" pgbenchu20 bench/pgbench_updates20.sql \
+        "pgbench: 20 selects, then 20 updates, in two pipelines"
 }
 
 # ---- syscalls per request and WORKERS=2 ------------------------------------------
@@ -601,6 +640,15 @@ strace_section() {
     fi
     [[ -z "$H2O_PID" ]] ||
         strace_one "h2o /plaintext" "http://127.0.0.1:$H2O_PORT/plaintext" "$H2O_PID"
+    kore_strace "kore /sqlite/db" /sqlite/db
+}
+
+# kore_strace <label> <path>: kore's master and worker, if it runs.
+kore_strace() {
+    local ko=()
+    [[ -n "$KORE_PID" ]] || return 0
+    mapfile -t ko < <(pgrep -P "$KORE_PID")
+    strace_one "$1" "http://127.0.0.1:$KORE_PORT$2" "$KORE_PID" "${ko[@]}"
 }
 
 # The strace lines of every section, as one report section.
@@ -669,7 +717,8 @@ log_percentile() {
 }
 
 # pgbench over PGBENCH_CONNS connections: the ceiling for /db on PostgreSQL
-# (key pgbench), or with <script> for /queries?queries=20 (key pgbench20).
+# (key pgbench), or with <script> for /queries?queries=20 (key pgbench20)
+# and /updates?queries=20 (key pgbenchu20).
 # pgbench_section <url> [<key> <script> <label>]
 pgbench_section() {
     local url="$1" key="${2:-pgbench}" script="${3:-bench/pgbench_world.sql}"
@@ -733,11 +782,11 @@ extra_sections() {
 # "reference" or "—"; field 1 is req/s, field 5 µs CPU per request.
 ratio() {
     local v="${RESULT[$1]:-}" f="$2" ref r name out=()
-    case "$1" in ng:* | h2:* | ko:* | n2:* | w1:* | pgbench | pgbench20) echo reference; return ;; esac
+    case "$1" in ng:* | h2:* | ko:* | n2:* | w1:* | pgbench | pgbench20 | pgbenchu20) echo reference; return ;; esac
     for ref in $3; do
         r="${RESULT[$ref]:-}"
         [[ "$v" != !* && -n "$r" && "$r" != !* ]] || continue
-        case "$ref" in ng:*) name=nginx ;; h2:*) name=h2o ;; ko:*) name=kore ;; w1:*) name="WORKERS=1" ;; *) name="$ref" ;; esac
+        case "$ref" in ng:*) name=nginx ;; h2:*) name=h2o ;; ko:*) name=kore ;; w1:*) name="WORKERS=1" ;; pgbench*) name=pgbench ;; *) name="$ref" ;; esac
         out+=("$(awk -v a="$(cut -d'|' -f"$f" <<<"$v")" -v b="$(cut -d'|' -f"$f" <<<"$r")" -v n="$name" \
             'BEGIN { if (b + 0 > 0 && a != "—") printf "%.2fx %s", a / b, n; else printf "— %s", n }')")
     done

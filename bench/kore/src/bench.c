@@ -20,9 +20,17 @@
 
 /* kore 4.1's worker sandbox predates glibc's use of newfstatat, which
  * libpq's GSSAPI probe and getaddrinfo() make; without it the worker dies
- * of SIGSYS at its first connect. */
+ * of SIGSYS at its first connect. The rest are what SQLite's unix VFS
+ * calls on a WAL database (sqlite.c). */
 KORE_SECCOMP_FILTER("bench", KORE_SYSCALL_ALLOW(newfstatat),
-                    KORE_SYSCALL_ALLOW(fstat), KORE_SYSCALL_ALLOW(stat), )
+                    KORE_SYSCALL_ALLOW(fstat), KORE_SYSCALL_ALLOW(stat),
+                    KORE_SYSCALL_ALLOW(pread64), KORE_SYSCALL_ALLOW(pwrite64),
+                    KORE_SYSCALL_ALLOW(fcntl), KORE_SYSCALL_ALLOW(openat),
+                    KORE_SYSCALL_ALLOW(lseek), KORE_SYSCALL_ALLOW(getpid),
+                    KORE_SYSCALL_ALLOW(fsync), KORE_SYSCALL_ALLOW(fdatasync),
+                    KORE_SYSCALL_ALLOW(ftruncate), KORE_SYSCALL_ALLOW(geteuid),
+                    KORE_SYSCALL_ALLOW(fchown), KORE_SYSCALL_ALLOW(unlink),
+                    KORE_SYSCALL_ALLOW(readlink), KORE_SYSCALL_ALLOW(access), )
 
 int bench_init(int);
 int page_plaintext(struct http_request *);
