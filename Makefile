@@ -278,6 +278,11 @@ $(B)/bench/bench_runtime: bench/bench_runtime.c $(B)/libgreentor.a \
 	$(CC) $(ALL_CFLAGS) -Isrc/runtime $< $(B)/bench/switch_uc.o -o $@ \
 	    $(B)/libgreentor.a $(LIBS)
 
+# A plain client (libc only) that holds idle keep-alive connections open.
+$(B)/bench/idle_conns: bench/idle_conns.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $< -o $@
+
 # The ucontext switch again, renamed, so one bench binary holds both.
 $(B)/bench/switch_uc.o: src/runtime/switch_ucontext.c
 	@mkdir -p $(dir $@)
@@ -287,7 +292,8 @@ $(B)/bench/switch_uc.o: src/runtime/switch_ucontext.c
 
 bench:
 	@bash scripts/deps.sh bench
-	$(MAKE) $(BENCHES:%=$(B)/bench/%) $(B)/examples/showcase
+	$(MAKE) $(BENCHES:%=$(B)/bench/%) $(B)/bench/idle_conns \
+	    $(B)/examples/showcase
 	@bash bench/run.sh
 
 # Formatting (.clang-format). format-check changes nothing: it names each
