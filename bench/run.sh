@@ -15,6 +15,8 @@
 #                            skips scripts/db.sh and the PostgreSQL rows)
 #   BENCH_EXTRA [1]          0 skips bench_runtime, bench_pool, bench_db
 #   BENCH_STRACE_SECONDS [2] length of each strace -c run (syscalls/request)
+#   BENCH_IDLE_CONNS [4000]  idle keep-alive connections held open against
+#                            each server to measure its memory per connection
 #   BENCH_LOCK [none]        a lock file (e.g. /tmp/gt-load.lock) held with
 #                            flock around each measurement (warm-up and run,
 #                            strace runs, pgbench) and released between them,
@@ -81,6 +83,9 @@ PGBENCH_CONNS=8
 SHOWCASE=build/examples/showcase
 BENCH_RUNTIME=build/bench/bench_runtime
 BENCH_DB=build/bench/bench_db
+IDLE=build/bench/idle_conns
+IDLE_CONNS="${BENCH_IDLE_CONNS:-4000}"
+IDLE_LINES=()
 DB_PATHS=(/db "/queries?queries=20" /fortunes "/updates?queries=20"
     "/cached-queries?count=20")
 
@@ -556,6 +561,7 @@ db_section() {
     fi
     [[ "$name" != sqlite ]] || plain_section "$up"
     [[ "$name" != sqlite || "$up" != up ]] || strace_section
+    [[ "$name" != sqlite || "$up" != up ]] || idle_section
     if [[ "$name" != sqlite && "$up" == up ]]; then
         strace_one "showcase /db ($name)" "http://127.0.0.1:$PORT/db" "$SERVER_PID"
         strace_one "showcase /queries?queries=20 ($name)" \
@@ -649,6 +655,89 @@ kore_strace() {
     [[ -n "$KORE_PID" ]] || return 0
     mapfile -t ko < <(pgrep -P "$KORE_PID")
     strace_one "$1" "http://127.0.0.1:$KORE_PORT$2" "$KORE_PID" "${ko[@]}"
+}
+
+# ---- memory per idle keep-alive connection ----------------------------------
+
+# The resident KiB of some processes (VmRSS summed).
+rss_kib() {
+    local p sum=0 v
+    for p in "$@"; do
+        v="$(awk '/^VmRSS:/ { print $2 }' "/proc/$p/status" 2>/dev/null)"
+        sum=$((sum + ${v:-0}))
+    done
+    echo "$sum"
+}
+
+# Wait until idle_conns has printed its n-th "ready" line; its totals.
+idle_ready() {
+    local n="$1" out="$2" ipid="$3" i
+    for ((i = 0; i < 400; i++)); do
+        (($(grep -c '^ready' "$out" 2>/dev/null) >= n)) && break
+        kill -0 "$ipid" 2>/dev/null || break
+        sleep 0.1
+    done
+    sleep 1 # the server settles (its free-list trim runs once a second)
+    grep '^ready' "$out" | sed -n "${n}p" | awk '{ print $2 }'
+}
+
+# idle_one <label> <port> <pids...>: two batches of IDLE_CONNS/2 keep-alive
+# connections, each answered once (/plaintext) and then held idle by
+# bench/idle_conns.c, with the servers' RSS before, after the first and
+# after the second. The first batch also pays what opening costs once
+# (buffers of requests in flight); the second reuses that, so its RSS over
+# its connections is the cost of one more idle connection. One line.
+idle_one() {
+    local label="$1" port="$2" out="$WORK/idle.out" fifo="$WORK/idle.fifo"
+    local half=$((IDLE_CONNS / 2)) r0 r1 r2 ipid fd n1 n2 failed
+    shift 2
+    [[ -x "$IDLE" ]] || { IDLE_LINES+=("- $label: skipped, $IDLE missing"); return 0; }
+    rm -f "$out" "$fifo"
+    mkfifo "$fifo"
+    lock_take
+    r0="$(rss_kib "$@")"
+    timeout 120 "$IDLE" "$port" <"$fifo" >"$out" 2>&1 &
+    ipid=$!
+    exec {fd}>"$fifo" # idle_conns holds its connections until this closes
+    echo "open $half" >&"$fd"
+    n1="$(idle_ready 1 "$out" "$ipid")"
+    r1="$(rss_kib "$@")"
+    echo "open $half" >&"$fd"
+    n2="$(idle_ready 2 "$out" "$ipid")"
+    r2="$(rss_kib "$@")"
+    failed="$(grep '^ready' "$out" | tail -1 | awk '{ print $3 }')"
+    exec {fd}>&-
+    wait "$ipid" 2>/dev/null || true
+    lock_drop
+    if ((${n1:-0} == 0 || ${n2:-0} <= ${n1:-0})); then
+        IDLE_LINES+=("- $label: failed ($(head -c 200 "$out" | tr '\n' ' '))")
+        return 0
+    fi
+    IDLE_LINES+=("$(awk -v l="$label" -v n1="$n1" -v n2="$n2" -v f="$failed" \
+        -v r0="$r0" -v r1="$r1" -v r2="$r2" \
+        -v c="$(grep '^closed_by_server' "$out" | awk '{ print $2 }')" 'BEGIN {
+        printf "- %s: %d then %d connections held (%d failed, %d closed by the server while held), RSS %d -> %d -> %d KiB: first batch %.0f bytes a connection, **%.0f bytes a connection more**",
+               l, n1, n2, f, c, r0, r1, r2, (r1 - r0) * 1024 / n1, (r2 - r1) * 1024 / (n2 - n1) }')")
+}
+
+# Every server of the run, while the showcase runs on SQLite.
+idle_section() {
+    local kids=()
+    idle_one "showcase" "$PORT" "$SERVER_PID"
+    if [[ -n "$NGINX_PID" ]]; then
+        mapfile -t kids < <(pgrep -P "$NGINX_PID")
+        idle_one "nginx (worker)" "$NGINX_PORT" "${kids[@]}"
+    fi
+    [[ -z "$H2O_PID" ]] || idle_one "h2o" "$H2O_PORT" "$H2O_PID"
+    if [[ -n "$KORE_PID" ]]; then
+        mapfile -t kids < <(pgrep -P "$KORE_PID")
+        idle_one "kore (master and worker)" "$KORE_PORT" "$KORE_PID" "${kids[@]}"
+    fi
+}
+
+idle_report() {
+    [[ ${#IDLE_LINES[@]} -gt 0 ]] || return 0
+    SECTIONS+=("## Memory per idle keep-alive connection ($IDLE_CONNS connections)"$'\n\n'"\`$IDLE <port>\` opens the connections in two batches of $((IDLE_CONNS / 2)), has each answered once (GET /plaintext) and holds them idle. The figure is the server's VmRSS after the second batch less after the first, over the second batch's connections: the first also pays what opening costs once (read buffers of requests in flight, kept on free lists). nginx: its worker; kore: master and worker."$'\n\n'"$(printf '%s\n' "${IDLE_LINES[@]}")")
 }
 
 # The strace lines of every section, as one report section.
@@ -913,6 +1002,7 @@ main() {
     KORE_PID=""
     [[ "$DBS" != *" sqlite "* ]] || workers2_section
     strace_report
+    idle_report
     [[ "$EXTRA" == 0 ]] || extra_sections
     mkdir -p bench/results
     report >"bench/results/$stamp.md"
