@@ -10,7 +10,8 @@
 #   BENCH_PARKED [100000]    parked coroutines for bench_runtime's memory test
 #   BENCH_H2O_PORT [18082]   h2o's port; BENCH_W_PORT [18083] the first of
 #                            the three ports of the WORKERS=2 section;
-#                            BENCH_KORE_PORT [18086] kore's
+#                            BENCH_KORE_PORT [18086] kore's (one worker,
+#                            then two in the WORKERS=2 section)
 #   BENCH_DBS [sqlite postgres mysql]  the databases to run (sqlite alone
 #                            skips scripts/db.sh and the PostgreSQL rows)
 #   BENCH_EXTRA [1]          0 skips bench_runtime, bench_pool, bench_db
@@ -97,6 +98,7 @@ SERVER_PID=""   # the showcase, while one runs
 NGINX_PID=""    # nginx's master, while it runs
 H2O_PID=""      # h2o, while it runs
 KORE_PID=""     # kore's master (its worker is a child), while it runs
+KORE_SO=""      # the kore app's module, once built
 W_PIDS=()       # the WORKERS=2 section's servers, while they run
 STRACE_PID=""   # strace, while it runs
 MEASURE_PID=""  # the server the next measure() charges CPU to
@@ -258,8 +260,11 @@ h2o_cmd() {
     CMD=(taskset -c "$SERVER_CPU" h2o -c "$WORK/h2o/h2o.conf")
 }
 
+# kore_cmd [unpinned]: pinned, kore's master and worker stay on CPU 0;
+# unpinned, kore pins its workers one a core itself (worker_set_affinity).
 kore_cmd() {
-    CMD=(taskset -c "$SERVER_CPU" kore -c "$WORK/kore/run.conf" -f -n -r)
+    CMD=(kore -c "$WORK/kore/run.conf" -f -n -r)
+    [[ "${1:-}" == unpinned ]] || CMD=(taskset -c "$SERVER_CPU" "${CMD[@]}")
 }
 
 # wrk unpinned, for the WORKERS=2 section: <conc> <url> <secs>
@@ -393,28 +398,32 @@ start_h2o() {
 }
 
 # kore: bench/kore/ built with kodev, one worker, /db on PG_URL if any.
+# start_kore [workers [port [unpinned]]]: build the app once, start kore and
+# wait for its port; KORE_PID stays empty if it cannot run.
 start_kore() {
-    local so
+    local workers="${1:-1}" port="${2:-$KORE_PORT}"
     if ! command -v kodev >/dev/null; then
         log "kore missing; no kore references"
         return 0
     fi
-    port_free "$KORE_PORT"
-    if ! so="$(bash bench/kore/build.sh "$WORK" 2>"$WORK/kore-build.log")"; then
+    port_free "$port"
+    if [[ -z "$KORE_SO" ]] &&
+        ! KORE_SO="$(bash bench/kore/build.sh "$WORK" 2>"$WORK/kore-build.log")"; then
         cat "$WORK/kore-build.log" >&2
+        KORE_SO=""
         log "the kore app did not build; no kore references"
         return 0
     fi
-    sed -e "s|@PORT@|$KORE_PORT|" -e "s|@SO@|$so|" -e "s|@WORKERS@|1|" \
+    sed -e "s|@PORT@|$port|" -e "s|@SO@|$KORE_SO|" -e "s|@WORKERS@|$workers|" \
         -e "s|@PGMAX@|$PGBENCH_CONNS|" -e "s|@PIDFILE@|$WORK/kore/kore.pid|" \
         -e "s|@ROOT@|$WORK/kore|" -e "s|@USER@|$(id -un)|" \
         bench/kore/conf/bench.conf.in >"$WORK/kore/run.conf"
-    log "starting kore on 127.0.0.1:$KORE_PORT"
-    kore_cmd
+    log "starting kore ($workers worker(s)) on 127.0.0.1:$port"
+    kore_cmd "${3:-}"
     (cd "$WORK/kore" && BENCH_KORE_PG="${PG_URL:+$(with_opts "$PG_URL" gssencmode=disable)}" \
         BENCH_KORE_SQLITE="$ROOT/greentor-showcase.db" exec "${CMD[@]}") >"$WORK/kore/stdout.log" 2>&1 &
     KORE_PID=$!
-    if ! wait_port "$KORE_PID" "$KORE_PORT" 10; then
+    if ! wait_port "$KORE_PID" "$port" 10; then
         cat "$WORK/kore/stdout.log" >&2 || true
         stop_pid "$KORE_PID"
         KORE_PID=""
@@ -747,16 +756,19 @@ strace_report() {
 }
 
 # Item 4: WORKERS=2 against WORKERS=1, nothing pinned (server and wrk share
-# both cores), next to nginx with 2 workers, all in the same run.
+# both cores), next to nginx and kore with 2 workers, all in the same run.
+# /db is on PostgreSQL when it is up (one pool a worker, as the issue's row),
+# else on SQLite.
 workers2_section() {
     local p1="$W_PORT" p2=$((W_PORT + 1)) p3=$((W_PORT + 2)) pid c path
-    local conf="$WORK/nginx2/nginx.conf"
+    local conf="$WORK/nginx2/nginx.conf" db=sqlite url="" kpath
     [[ -x "$SHOWCASE" ]] || return 0
+    [[ -z "$PG_URL" ]] || { db=postgres; url="$(with_opts "$PG_URL" "$POOL_OPTS")"; }
     port_free "$p1"; port_free "$p2"; port_free "$p3"
-    showcase_cmd "" "$p1" 1 unpinned
+    showcase_cmd "$url" "$p1" 1 unpinned
     "${CMD[@]}" >"$WORK/w1.log" 2>&1 & pid=$!; W_PIDS+=("$pid")
     wait_port "$pid" "$p1" 60 || { log "WORKERS=1 did not start"; return 0; }
-    showcase_cmd "" "$p2" 2 unpinned
+    showcase_cmd "$url" "$p2" 2 unpinned
     "${CMD[@]}" >"$WORK/w2.log" 2>&1 & pid=$!; W_PIDS+=("$pid")
     wait_port "$pid" "$p2" 60 || { log "WORKERS=2 did not start"; return 0; }
     mkdir -p "$WORK/nginx2"
@@ -766,24 +778,44 @@ workers2_section() {
     nginx -p "$WORK/nginx2" -c "$conf" -e "$WORK/nginx2/error.log" -g "daemon off;" \
         >"$WORK/nginx2/stdout.log" 2>&1 & pid=$!; W_PIDS+=("$pid")
     wait_port "$pid" "$p3" 10 || log "nginx with 2 workers did not start"
+    start_kore 2 "$KORE_PORT" unpinned
     for path in /plaintext /db; do
+        kpath="$path"
+        [[ "$path/$db" != /db/sqlite ]] || kpath=/sqlite/db
         for c in "${CONCS[@]}"; do
-            MEASURE_PID="${W_PIDS[0]}"
-            measure "w1:$path:$c" "http://127.0.0.1:$p1$path" "$c" unpinned
-            MEASURE_PID="${W_PIDS[1]}"
-            measure "w2:$path:$c" "http://127.0.0.1:$p2$path" "$c" unpinned
-            row "sqlite, WORKERS=1, unpinned" "$path" "$c" "w1:$path:$c"
-            row "sqlite, WORKERS=2, unpinned" "$path" "$c" "w2:$path:$c" "w1:$path:$c"
-            [[ "$path" == /plaintext ]] || continue
-            MEASURE_PID="${W_PIDS[2]}"
-            measure "n2:$path:$c" "http://127.0.0.1:$p3$path" "$c" unpinned
-            row "nginx, 2 workers, unpinned (reference)" "$path" "$c" "n2:$path:$c"
-            MEASURE_PID=""
+            workers2_one "$db" "$path" "$kpath" "$c"
         done
     done
     MEASURE_PID=""
+    stop_pid "$KORE_PID"
+    KORE_PID=""
     for pid in "${W_PIDS[@]}"; do stop_pid "$pid"; done
     W_PIDS=()
+}
+
+# One endpoint and concurrency of it: workers2_one <db> <path> <kore path> <conc>
+workers2_one() {
+    local db="$1" path="$2" c="$4" refs="w1:$2:$4 k2:$2:$4"
+    MEASURE_PID="${W_PIDS[0]}"
+    measure "w1:$path:$c" "http://127.0.0.1:$W_PORT$path" "$c" unpinned
+    MEASURE_PID="${W_PIDS[1]}"
+    measure "w2:$path:$c" "http://127.0.0.1:$((W_PORT + 1))$path" "$c" unpinned
+    [[ "$path" != /plaintext ]] || refs="$refs n2:$path:$c"
+    row "$db, WORKERS=1, unpinned" "$path" "$c" "w1:$path:$c"
+    row "$db, WORKERS=2, unpinned" "$path" "$c" "w2:$path:$c" "$refs"
+    if [[ "$path" == /plaintext ]]; then
+        MEASURE_PID="${W_PIDS[2]}"
+        measure "n2:$path:$c" "http://127.0.0.1:$((W_PORT + 2))$path" "$c" unpinned
+        row "nginx, 2 workers, unpinned (reference)" "$path" "$c" "n2:$path:$c"
+    fi
+    row "kore, 2 workers, unpinned (reference)" "$3" "$c" "k2:$path:$c"
+    if [[ -n "$KORE_PID" ]]; then
+        MEASURE_PID="$KORE_PID"
+        measure "k2:$path:$c" "http://127.0.0.1:$KORE_PORT$3" "$c" unpinned
+    else
+        mark "k2:$path:$c" "skipped: kore missing or did not start"
+    fi
+    MEASURE_PID=""
 }
 
 # ---- pgbench -----------------------------------------------------------------
@@ -871,11 +903,11 @@ extra_sections() {
 # "reference" or "—"; field 1 is req/s, field 5 µs CPU per request.
 ratio() {
     local v="${RESULT[$1]:-}" f="$2" ref r name out=()
-    case "$1" in ng:* | h2:* | ko:* | n2:* | w1:* | pgbench | pgbench20 | pgbenchu20) echo reference; return ;; esac
+    case "$1" in ng:* | h2:* | ko:* | n2:* | k2:* | w1:* | pgbench | pgbench20 | pgbenchu20) echo reference; return ;; esac
     for ref in $3; do
         r="${RESULT[$ref]:-}"
         [[ "$v" != !* && -n "$r" && "$r" != !* ]] || continue
-        case "$ref" in ng:*) name=nginx ;; h2:*) name=h2o ;; ko:*) name=kore ;; w1:*) name="WORKERS=1" ;; pgbench*) name=pgbench ;; *) name="$ref" ;; esac
+        case "$ref" in ng:*) name=nginx ;; h2:*) name=h2o ;; ko:*) name=kore ;; k2:*) name="kore x2" ;; n2:*) name="nginx x2" ;; w1:*) name="WORKERS=1" ;; pgbench*) name=pgbench ;; *) name="$ref" ;; esac
         out+=("$(awk -v a="$(cut -d'|' -f"$f" <<<"$v")" -v b="$(cut -d'|' -f"$f" <<<"$r")" -v n="$name" \
             'BEGIN { if (b + 0 > 0 && a != "—") printf "%.2fx %s", a / b, n; else printf "— %s", n }')")
     done
@@ -934,8 +966,10 @@ commands() {
     echo "# BENCH_KORE_PG=<the PostgreSQL URL>&gssencmode=disable"
     kore_cmd && show_cmd
     echo "# WORKERS=2 section: servers and wrk unpinned"
-    showcase_cmd "" "{port}" 2 unpinned && show_cmd
+    showcase_cmd "${PG_URL:+$(with_opts "$PG_URL" "$POOL_OPTS")}" "{port}" 2 unpinned && show_cmd
     echo "nginx -p {tmp}/nginx2 ... (bench/nginx.conf.in with worker_processes 2, unpinned)"
+    echo "# kore: run.conf with workers 2, unpinned (kore sets each worker's affinity)"
+    kore_cmd unpinned && show_cmd
     wrk2_cmd "{conc}" "$u" "$SECS" && show_cmd
     echo "# each measurement: a ${WARMUP} s warm-up, then the run (conc = ${CONCS[*]})"
     wrk_cmd "{conc}" "$u" "$WARMUP" && show_cmd
