@@ -27,7 +27,9 @@
 # Every wrk row also reports the server's µs of CPU per request: utime+stime
 # of all its threads and processes (/proc/<pid>/stat, the pid and its
 # children) just before and after the measured run, over the requests wrk
-# completed. Syscalls per request come from `strace -c -f` attached to the
+# completed; on PostgreSQL, the database's own CPU (the postmaster and its
+# backends) is read the same way, per request and per pgbench transaction.
+# Syscalls per request come from `strace -c -f` attached to the
 # server over a short wrk run (strace slows the server; the counts stand).
 #
 # For each database (SQLite, the showcase's default; PostgreSQL; MariaDB with
@@ -102,6 +104,8 @@ KORE_SO=""      # the kore app's module, once built
 W_PIDS=()       # the WORKERS=2 section's servers, while they run
 STRACE_PID=""   # strace, while it runs
 MEASURE_PID=""  # the server the next measure() charges CPU to
+DB_PID=""       # PostgreSQL's postmaster while its rows run: its CPU too
+declare -A DB_CPU=()  # key -> PostgreSQL's µs CPU a request (or transaction)
 declare -A RESULT=()  # key -> "rps|p50|p99|errors|us cpu/req", or "!message"
 ROWS=()         # "database|endpoint|conc|key|reference keys", in table order
 SECTIONS=()     # extra Markdown sections (bench_runtime, bench_db)
@@ -163,6 +167,50 @@ cpu_ticks() {
         t=$((t + ut + st))
     done
     echo "$t"
+}
+
+# PostgreSQL's CPU in ticks: the postmaster's utime+stime+cutime+cstime and
+# utime+stime of its live children (the backends). A backend that exits
+# mid-run (pgbench's, at its end) moves into the postmaster's cutime when
+# it is reaped, so the difference of two readings still holds it.
+db_ticks() {
+    local p t=0 s
+    s="$(cut -d')' -f2 "/proc/$1/stat" 2>/dev/null)" || { echo 0; return; }
+    read -r _ _ _ _ _ _ _ _ _ _ _ ut st cut cst _ <<<"$s"
+    t=$((ut + st + cut + cst))
+    for p in $(pgrep -P "$1" || true); do
+        s="$(cut -d')' -f2 "/proc/$p/stat" 2>/dev/null)" || continue
+        read -r _ _ _ _ _ _ _ _ _ _ _ ut st _ <<<"$s"
+        t=$((t + ut + st))
+    done
+    echo "$t"
+}
+
+# Wait (up to 5 s) until the postmaster has reaped the backends of a client
+# that just left, so db_ticks() finds their CPU in its cutime: the
+# backends it has now may not outnumber <count>. db_reaped <pid> <count>
+db_reaped() {
+    local i
+    for ((i = 0; i < 25; i++)); do
+        (($(pgrep -c -P "$1" || true) <= $2)) && return 0
+        sleep 0.2
+    done
+}
+
+# The postmaster's pid: the process listening on the URL's port.
+# pg_master_pid <url>
+pg_master_pid() {
+    local port
+    port="$(sed -n 's|.*@[^:/]*:\([0-9]*\)/.*|\1|p' <<<"$1")"
+    [[ -n "$port" ]] || return 0
+    ss -Hltnp "sport = :$port" 2>/dev/null | sed -n 's/.*pid=\([0-9]*\).*/\1/p' | head -1
+}
+
+# db_cpu <key> <ticks before> <ticks after> <requests>: DB_CPU[key], µs a request.
+db_cpu() {
+    [[ -n "$2" && -n "$3" && "${4:-0}" -gt 0 ]] || return 0
+    DB_CPU[$1]="$(awk -v a="$2" -v b="$3" -v t="$TCK" -v n="$4" \
+        'BEGIN { printf "%.1f", (b - a) * 1e6 / t / n }')"
 }
 
 # Does anything answer HTTP on 127.0.0.1:port?
@@ -331,7 +379,7 @@ finish() {
 # measure <key> <url> <conc> [pipelined|unpinned]: warm up, measure, store
 # RESULT[key], charging CPU to MEASURE_PID.
 measure() {
-    local key="$1" url="$2" c="$3" mode="${4:-}" out a="" b=""
+    local key="$1" url="$2" c="$3" mode="${4:-}" out a="" b="" da="" db=""
     out="$WORK/wrk-${#RESULT[@]}.out"
     log "wrk -c$c ${mode:+($mode) }$url"
     lock_take
@@ -341,10 +389,13 @@ measure() {
     if [[ "$mode" == unpinned ]]; then wrk2_cmd "$c" "$url" "$SECS"
     else wrk_cmd "$c" "$url" "$SECS" "$mode"; fi
     [[ -z "$MEASURE_PID" ]] || a="$(cpu_ticks "$MEASURE_PID")"
+    [[ -z "$DB_PID" ]] || da="$(db_ticks "$DB_PID")"
     timeout $((SECS + 30)) "${CMD[@]}" >"$out" 2>&1 || true
     [[ -z "$MEASURE_PID" ]] || b="$(cpu_ticks "$MEASURE_PID")"
+    [[ -z "$DB_PID" ]] || db="$(db_ticks "$DB_PID")"
     lock_drop
     finish "$key" "$out" "$a" "$b"
+    [[ -z "$DB_PID" ]] || db_cpu "$key" "$da" "$db" "$(parse_wrk "$out" | cut -d'|' -f5)"
 }
 
 # ---- nginx -------------------------------------------------------------------
@@ -568,6 +619,7 @@ db_section() {
     elif ! start_showcase "$name" "${url:+$(with_opts "$url" "$POOL_OPTS")}"; then
         up="failed: the showcase did not start on $name"
     fi
+    [[ "$name" != postgres || -z "$url" ]] || DB_PID="$(pg_master_pid "$url")"
     [[ "$name" != sqlite ]] || plain_section "$up"
     [[ "$name" != sqlite || "$up" != up ]] || strace_section
     [[ "$name" != sqlite || "$up" != up ]] || idle_section
@@ -580,6 +632,7 @@ db_section() {
     [[ "$name" != postgres ]] || pgbench_ceilings "$url"
     if [[ "$up" != up ]]; then
         skipped_row "$name" "${DB_PATHS[*]}" "$up"
+        DB_PID=""
         return 0
     fi
     for path in "${DB_PATHS[@]}"; do
@@ -596,6 +649,7 @@ db_section() {
         done
     done
     stop_showcase
+    DB_PID=""
 }
 
 # The PostgreSQL ceilings: pgbench sending what /db, /queries?queries=20 and
@@ -750,6 +804,26 @@ idle_report() {
 }
 
 # The strace lines of every section, as one report section.
+# PostgreSQL's share of each PostgreSQL row, next to the server's: the two
+# cores are shared by the server, the client and the database, so a row's
+# req/s against pgbench's is read with what each side costs.
+db_cpu_report() {
+    local r db ep c key v cpu lines=()
+    for r in "${ROWS[@]}"; do
+        IFS='|' read -r db ep c key _ <<<"$r"
+        [[ -n "${DB_CPU[$key]:-}" ]] || continue
+        v="${RESULT[$key]:-}"
+        cpu="$(cut -d'|' -f5 <<<"$v")"
+        if [[ "$key" == pgbench* ]]; then
+            lines+=("- $ep ($c connections): PostgreSQL ${DB_CPU[$key]} µs a transaction (pgbench's own CPU not counted)")
+        else
+            lines+=("- $db \`$ep\` c$c: server ${cpu:-—} + PostgreSQL ${DB_CPU[$key]} µs CPU a request")
+        fi
+    done
+    [[ ${#lines[@]} -gt 0 ]] || return 0
+    SECTIONS+=("## PostgreSQL's CPU per request"$'\n\n'"utime+stime of the postmaster and its backends (and of the backends it reaped) over the same run as the row, divided by the row's requests or pgbench's transactions."$'\n\n'"$(printf '%s\n' "${lines[@]}")")
+}
+
 strace_report() {
     [[ ${#STRACE_LINES[@]} -gt 0 ]] || return 0
     SECTIONS+=("## Syscalls per request (strace -c -f, wrk -c64 for ${STRACE_SECS} s, pinned as above)"$'\n\n'"Counts from \`strace -c -f -S calls -p <server pids>\`; strace slows the server, so only the counts mean anything."$'\n\n'"$(printf '%s\n' "${STRACE_LINES[@]}")")
@@ -844,7 +918,7 @@ log_percentile() {
 pgbench_section() {
     local url="$1" key="${2:-pgbench}" script="${3:-bench/pgbench_world.sql}"
     local label="${4:-pgbench: SELECT world by id}"
-    local out="$WORK/pgbench.out" tps failed logs p50 p99
+    local out="$WORK/pgbench.out" tps failed logs p50 p99 da="" db="" kids
     row postgres "$label" "$PGBENCH_CONNS" "$key"
     [[ -n "$url" ]] || { mark "$key" "skipped: postgres did not start"; return 0; }
     log "pgbench -c$PGBENCH_CONNS -f $script"
@@ -853,8 +927,15 @@ pgbench_section() {
     pgbench_cmd "$WARMUP" "$url" "" "$script"
     timeout $((WARMUP + 30)) "${CMD[@]}" >/dev/null 2>&1 || true
     pgbench_cmd "$SECS" "$url" "$WORK/pgb" "$script"
+    if [[ -n "$DB_PID" ]]; then
+        kids="$(pgrep -c -P "$DB_PID" || true)"
+        da="$(db_ticks "$DB_PID")"
+    fi
     timeout $((SECS + 30)) "${CMD[@]}" >"$out" 2>&1 || true
+    [[ -z "$DB_PID" ]] || { db_reaped "$DB_PID" "$kids"; db="$(db_ticks "$DB_PID")"; }
     lock_drop
+    [[ -z "$DB_PID" ]] || db_cpu "$key" "$da" "$db" \
+        "$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' "$out")"
     tps="$(sed -n 's/^tps = \([0-9.]*\) (without.*/\1/p' "$out")"
     failed="$(sed -n 's/^number of failed transactions: \([0-9]*\).*/\1/p' "$out")"
     logs=("$WORK"/pgb.*)
@@ -1037,6 +1118,7 @@ main() {
     [[ "$DBS" != *" sqlite "* ]] || workers2_section
     strace_report
     idle_report
+    db_cpu_report
     [[ "$EXTRA" == 0 ]] || extra_sections
     mkdir -p bench/results
     report >"bench/results/$stamp.md"
