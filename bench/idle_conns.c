@@ -60,14 +60,16 @@ struct idle {
     size_t request_len;
 };
 
-static long now_ms(void) {
+static long now_ms(void)
+{
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* Enough descriptors for every connection, up to the hard limit. */
-static void raise_fd_limit(size_t count) {
+static void raise_fd_limit(size_t count)
+{
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
         return;
@@ -78,7 +80,8 @@ static void raise_fd_limit(size_t count) {
     (void)setrlimit(RLIMIT_NOFILE, &rl);
 }
 
-static void conn_fail(struct idle *id, struct conn *c) {
+static void conn_fail(struct idle *id, struct conn *c)
+{
     if (c->fd >= 0)
         close(c->fd);
     c->fd = -1;
@@ -90,7 +93,8 @@ static void conn_fail(struct idle *id, struct conn *c) {
 }
 
 /* Answered: the descriptor leaves epoll and stays open, silent. */
-static void conn_hold(struct idle *id, struct conn *c) {
+static void conn_hold(struct idle *id, struct conn *c)
+{
     epoll_ctl(id->ep, EPOLL_CTL_DEL, c->fd, NULL);
     free(c->answer);
     c->answer = NULL;
@@ -99,12 +103,14 @@ static void conn_hold(struct idle *id, struct conn *c) {
     id->busy--;
 }
 
-static int conn_watch(struct idle *id, struct conn *c, int op, uint32_t events) {
+static int conn_watch(struct idle *id, struct conn *c, int op, uint32_t events)
+{
     struct epoll_event ev = {.events = events, .data.ptr = c};
     return epoll_ctl(id->ep, op, c->fd, &ev);
 }
 
-static void conn_start(struct idle *id, struct conn *c) {
+static void conn_start(struct idle *id, struct conn *c)
+{
     id->busy++;
     c->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (c->fd < 0) {
@@ -118,7 +124,8 @@ static void conn_start(struct idle *id, struct conn *c) {
         conn_fail(id, c);
 }
 
-static void conn_connected(struct idle *id, struct conn *c) {
+static void conn_connected(struct idle *id, struct conn *c)
+{
     int err = 0;
     socklen_t len = sizeof err;
     if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0 || err != 0) {
@@ -138,7 +145,8 @@ static void conn_connected(struct idle *id, struct conn *c) {
 
 /* 1 once the answer is whole (a 200 with all of its Content-Length body),
  * 0 while more is to come, -1 if it is not one we can hold. */
-static int answer_complete(const char *a, size_t len) {
+static int answer_complete(const char *a, size_t len)
+{
     const char *end = memmem(a, len, "\r\n\r\n", 4);
     if (!end)
         return len >= ANSWER_MAX - 1 ? -1 : 0;
@@ -154,7 +162,8 @@ static int answer_complete(const char *a, size_t len) {
     return -1; /* no length: nothing says where the answer ends */
 }
 
-static void conn_readable(struct idle *id, struct conn *c) {
+static void conn_readable(struct idle *id, struct conn *c)
+{
     ssize_t n = recv(c->fd, c->answer + c->len, ANSWER_MAX - 1 - c->len, 0);
     if (n < 0 && (errno == EAGAIN || errno == EINTR))
         return;
@@ -171,7 +180,8 @@ static void conn_readable(struct idle *id, struct conn *c) {
         conn_fail(id, c);
 }
 
-static void on_event(struct idle *id, struct epoll_event *ev) {
+static void on_event(struct idle *id, struct epoll_event *ev)
+{
     struct conn *c = ev->data.ptr;
     if (c->state == ST_CONNECTING)
         conn_connected(id, c);
@@ -181,7 +191,8 @@ static void on_event(struct idle *id, struct epoll_event *ev) {
 
 /* Open conns[count, target): the array does not move meanwhile (epoll
  * holds pointers into it only during a batch). */
-static void open_batch(struct idle *id) {
+static void open_batch(struct idle *id)
+{
     struct epoll_event evs[64];
     long deadline = now_ms() + DEADLINE_MS;
     size_t started = id->count;
@@ -211,7 +222,8 @@ static void open_batch(struct idle *id) {
     id->count = id->target;
 }
 
-static int open_more(struct idle *id, size_t n) {
+static int open_more(struct idle *id, size_t n)
+{
     if (id->count + n > id->cap) {
         size_t cap = id->count + n;
         struct conn *grown = realloc(id->conns, cap * sizeof *grown);
@@ -228,7 +240,8 @@ static int open_more(struct idle *id, size_t n) {
 }
 
 /* Held connections the server has closed meanwhile (EOF or an error). */
-static size_t count_closed(const struct idle *id) {
+static size_t count_closed(const struct idle *id)
+{
     size_t closed = 0;
     char byte;
     for (size_t i = 0; i < id->count; i++) {
@@ -243,7 +256,8 @@ static size_t count_closed(const struct idle *id) {
 }
 
 /* One command a line until end of file. */
-static int serve_commands(struct idle *id) {
+static int serve_commands(struct idle *id)
+{
     char line[64];
     while (fgets(line, sizeof line, stdin)) {
         char *end;
@@ -264,7 +278,8 @@ static int serve_commands(struct idle *id) {
     return 0;
 }
 
-static int parse_args(struct idle *id, int argc, char **argv) {
+static int parse_args(struct idle *id, int argc, char **argv)
+{
     if (argc < 2 || argc > 3)
         return -1;
     char *end;
@@ -283,7 +298,8 @@ static int parse_args(struct idle *id, int argc, char **argv) {
     return 0;
 }
 
-int main(int argc, char **argv) {
+int main(int argc, char **argv)
+{
     struct idle id = {0};
     if (parse_args(&id, argc, argv) != 0) {
         fprintf(stderr, "usage: idle_conns <port> [<path>] "
