@@ -49,7 +49,9 @@
 # /queries?queries=20 on SQLite (SQLite called in its worker, on the
 # showcase's own file). PostgreSQL is used without TLS
 # by all of them (sslmode=disable; scripts/db.sh's server offers TLS, which
-# libpq would otherwise take). The result is a Markdown table with the
+# libpq would otherwise take). Last, with nothing pinned, /plaintext and
+# /db (PostgreSQL when it is up) with WORKERS=2 against WORKERS=1, next to
+# nginx and kore with two workers each. The result is a Markdown table with the
 # commands and the machine above it, written to bench/results/<date>-<time>.md
 # and bench/results/latest.md, and printed on stdout; progress goes to stderr.
 #
@@ -158,31 +160,31 @@ lock_drop() {
     LOCK_FD=""
 }
 
-# utime+stime in ticks of a pid (all its threads) and its children.
+# utime+stime of one process in ticks (all its threads), 0 once it is gone;
+# pid_ticks <pid> reaped adds cutime+cstime: the children it has waited for.
+pid_ticks() {
+    local s ut st cut cst
+    s="$(cut -d')' -f2 "/proc/$1/stat" 2>/dev/null)" || { echo 0; return; }
+    read -r _ _ _ _ _ _ _ _ _ _ _ ut st cut cst _ <<<"$s"
+    [[ "${2:-}" == reaped ]] || cut=0 cst=0
+    echo $((ut + st + cut + cst))
+}
+
+# utime+stime in ticks of a pid and its live children.
 cpu_ticks() {
-    local p t=0 s
-    for p in "$1" $(pgrep -P "$1" || true); do
-        s="$(cut -d')' -f2 "/proc/$p/stat" 2>/dev/null)" || continue
-        read -r _ _ _ _ _ _ _ _ _ _ _ ut st _ <<<"$s"
-        t=$((t + ut + st))
-    done
+    local p t=0
+    for p in "$1" $(pgrep -P "$1" || true); do t=$((t + $(pid_ticks "$p"))); done
     echo "$t"
 }
 
-# PostgreSQL's CPU in ticks: the postmaster's utime+stime+cutime+cstime and
-# utime+stime of its live children (the backends). A backend that exits
-# mid-run (pgbench's, at its end) moves into the postmaster's cutime when
-# it is reaped, so the difference of two readings still holds it.
+# PostgreSQL's CPU in ticks: the postmaster with what it reaped, and its
+# live children (the backends). A backend that exits mid-run (pgbench's,
+# at its end) moves into the postmaster's cutime when it is reaped, so the
+# difference of two readings still holds it.
 db_ticks() {
-    local p t=0 s
-    s="$(cut -d')' -f2 "/proc/$1/stat" 2>/dev/null)" || { echo 0; return; }
-    read -r _ _ _ _ _ _ _ _ _ _ _ ut st cut cst _ <<<"$s"
-    t=$((ut + st + cut + cst))
-    for p in $(pgrep -P "$1" || true); do
-        s="$(cut -d')' -f2 "/proc/$p/stat" 2>/dev/null)" || continue
-        read -r _ _ _ _ _ _ _ _ _ _ _ ut st _ <<<"$s"
-        t=$((t + ut + st))
-    done
+    local p t
+    t="$(pid_ticks "$1" reaped)"
+    for p in $(pgrep -P "$1" || true); do t=$((t + $(pid_ticks "$p"))); done
     echo "$t"
 }
 
