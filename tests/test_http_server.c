@@ -158,6 +158,57 @@ START_TEST(allocation_failures_on_the_request_path_are_survived)
 }
 END_TEST
 
+/* The streaming path's allocations may fail too, the socket's slow path
+ * among them: tcp.c allocates a write request only when the socket cannot
+ * take the bytes at once. /big streams to a client that never reads (4 KiB
+ * receive buffer) and fails its own allocation n after the first part;
+ * each round's handler ends -- by that failure, or by the write timeout
+ * once the socket is full and nothing failed -- its connection goes, and
+ * the server goes on serving. A write request that cannot be allocated closes
+ * the connection: the handler's write then returns -EPIPE. */
+static int oom_stalled_write_round(server *s, long n, long *made)
+{
+    int small = 4096, rc = 0;
+    char req[96];
+    client *c = cli_open(s);
+
+    setsockopt(c->fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+    atomic_store(&big_rc, 0);
+    snprintf(req, sizeof(req), GET_("/big?fail=%ld"), n);
+    cli_send(c, req); /* and never read */
+    for (int i = 0; i < 5000 && rc == 0; i++) {
+        usleep(2000);
+        rc = atomic_load(&big_rc);
+    }
+    ck_assert_msg(rc != 0, "allocation %ld: the handler never ended", n);
+    *made = gt_alloc_fail(0, 0);
+    cli_close(c); /* a connection left lingering ends with it */
+    ck_assert_msg(wait_conns(s, 0, 5000), "allocation %ld: left open", n);
+    get(s, GET_("/plaintext"), 200, hello); /* still serving */
+    return rc;
+}
+
+START_TEST(allocation_failures_on_a_stalled_write_are_survived)
+{
+    gt_http_config cfg = {.write_timeout_ms = 300};
+    long n, made = 0;
+    int rc = 0, epipe = 0;
+    server s;
+
+    server_start(&s, &cfg, 1);
+    for (n = 1; n < 400; n++) {
+        rc = oom_stalled_write_round(&s, n, &made);
+        epipe += rc == -EPIPE;
+        if (made < n)
+            break;
+    }
+    server_stop(&s);
+    ck_assert_msg(n > 2 && n < 400, "%ld allocations walked", n);
+    ck_assert_int_eq(rc, -ECANCELED); /* nothing failed: the timeout */
+    ck_assert_int_gt(epipe, 0);       /* the write request's failure */
+}
+END_TEST
+
 START_TEST(pipeline_100_in_order)
 {
     char *batch = malloc(100 * 64), *p = batch;
@@ -625,5 +676,6 @@ void add_http_server_tests(Suite *s)
     tcase_add_test(tc, idle_timeout_outlasts_an_earlier_timer);
     tcase_add_test(tc, free_lists_keep_a_burst_then_trim);
     tcase_add_test(tc, slow_reader_write_timeout);
+    tcase_add_test(tc, allocation_failures_on_a_stalled_write_are_survived);
     suite_add_tcase(s, tc);
 }

@@ -233,8 +233,6 @@ struct gt__http_conn {
     uv_tcp_t tcp;     /* the TCP transport's socket */
     uv_timer_t timer; /* runs while a timeout may apply; due at
                          'timer_due' (ms, gt_now()), -1: stopped */
-    uv_write_t wreq;  /* the TCP transport's background write */
-    uv_shutdown_t sreq;
     const gt__http_io *io;
     void *io_data; /* the transport's own, if it needs any */
     gt__http_worker *w;
@@ -267,6 +265,18 @@ struct gt__http_conn {
     bool peer_eof;      /* the client closed its side: answer what is
                            complete, then close (conn.c, peer_eof()) */
 };
+
+/* The socket's slow paths, shared by the TCP and TLS transports (tcp.c): a
+ * uv_write of buf[0..len), whose request is allocated for it and freed
+ * before 'done' runs, and a FIN once pending writes are out (without
+ * memory, none: the linger timer closes the connection anyway). The
+ * connection carries neither request, so an idle one does not pay for
+ * them: uv_try_write() takes most writes whole. gt__http_tcp_send()
+ * returns 0 or a libuv error, and then 'done' is not called. */
+typedef void gt__http_sent_fn(gt__http_conn *c, int status);
+int gt__http_tcp_send(gt__http_conn *c, const char *buf, size_t len,
+                      gt__http_sent_fn *done);
+void gt__http_tcp_fin(gt__http_conn *c);
 
 /* The client's address: the socket's peer, or for an HTTP/2 stream that of
  * its TLS connection (tcp.c). Returns 0 or -ENOTCONN (closing, or a

@@ -128,17 +128,55 @@ static int tcp_try_write(gt__http_conn *c, const char *buf, size_t len)
     return n == UV_EAGAIN ? 0 : n;
 }
 
-static void tcp_on_write(uv_write_t *r, int status)
+typedef struct tcp_send {
+    uv_write_t req; /* first: the callback gets its address */
+    gt__http_sent_fn *done;
+} tcp_send;
+
+static void on_sent(uv_write_t *r, int status)
 {
-    gt__http_conn_written(r->data, status);
+    tcp_send *s = (tcp_send *)r;
+    gt__http_conn *c = r->data;
+    gt__http_sent_fn *done = s->done;
+
+    free(s);
+    done(c, status);
+}
+
+int gt__http_tcp_send(gt__http_conn *c, const char *buf, size_t len,
+                      gt__http_sent_fn *done)
+{
+    uv_buf_t b = uv_buf_init((char *)buf, (unsigned)len);
+    tcp_send *s = gt_malloc(sizeof(*s));
+    int rc;
+
+    if (!s)
+        return UV_ENOMEM;
+    s->req.data = c;
+    s->done = done;
+    rc = uv_write(&s->req, (uv_stream_t *)&c->tcp, &b, 1, on_sent);
+    if (rc < 0)
+        free(s);
+    return rc;
+}
+
+static void on_fin(uv_shutdown_t *r, int status)
+{
+    (void)status; /* a failed FIN changes nothing: EOF or the timer ends it */
+    free(r);
+}
+
+void gt__http_tcp_fin(gt__http_conn *c)
+{
+    uv_shutdown_t *r = gt_malloc(sizeof(*r));
+
+    if (r && uv_shutdown(r, (uv_stream_t *)&c->tcp, on_fin) < 0)
+        free(r);
 }
 
 static int tcp_write(gt__http_conn *c, const char *buf, size_t len)
 {
-    uv_buf_t b = uv_buf_init((char *)buf, (unsigned)len);
-
-    c->wreq.data = c;
-    return uv_write(&c->wreq, (uv_stream_t *)&c->tcp, &b, 1, tcp_on_write);
+    return gt__http_tcp_send(c, buf, len, gt__http_conn_written);
 }
 
 static int tcp_read_start(gt__http_conn *c)
@@ -149,17 +187,6 @@ static int tcp_read_start(gt__http_conn *c)
 static void tcp_read_stop(gt__http_conn *c)
 {
     uv_read_stop((uv_stream_t *)&c->tcp);
-}
-
-static void tcp_on_shutdown(uv_shutdown_t *r, int status)
-{
-    (void)r;
-    (void)status; /* a failed FIN changes nothing: EOF or the timer ends it */
-}
-
-static void tcp_shutdown(gt__http_conn *c)
-{
-    uv_shutdown(&c->sreq, (uv_stream_t *)&c->tcp, tcp_on_shutdown);
 }
 
 static void tcp_on_close(uv_handle_t *h)
@@ -173,8 +200,8 @@ static void tcp_close(gt__http_conn *c)
 }
 
 static const gt__http_io tcp_io = {
-    tcp_try_write, tcp_write,    tcp_read_start,
-    tcp_read_stop, tcp_shutdown, tcp_close,
+    tcp_try_write, tcp_write,        tcp_read_start,
+    tcp_read_stop, gt__http_tcp_fin, tcp_close,
 };
 
 int gt__http_conn_peer(const gt__http_conn *c, struct sockaddr_storage *out)

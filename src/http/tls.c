@@ -78,18 +78,12 @@ static tls_conn *tls_of(gt__http_conn *c)
 
 static int flush_out(tls_conn *t);
 
-static void on_shutdown(uv_shutdown_t *r, int status)
-{
-    (void)r;
-    (void)status; /* as over TCP: EOF or the linger timer ends it */
-}
-
 static void maybe_fin(tls_conn *t)
 {
     if (!t->shut || t->shut_sent || t->wbusy)
         return;
     t->shut_sent = true;
-    uv_shutdown(&t->c->sreq, (uv_stream_t *)&t->c->tcp, on_shutdown);
+    gt__http_tcp_fin(t->c);
 }
 
 /* Every byte of the connection's output is out: tell it. */
@@ -101,9 +95,9 @@ static void report_written(tls_conn *t, int status)
     gt__http_conn_written(t->c, status);
 }
 
-static void on_write(uv_write_t *r, int status)
+static void on_write(gt__http_conn *c, int status)
 {
-    tls_conn *t = tls_of(r->data);
+    tls_conn *t = tls_of(c);
     int rc;
 
     free(t->wbuf);
@@ -164,9 +158,7 @@ static int flush_out(tls_conn *t)
         return UV_ENOMEM;
     memcpy(t->wbuf, data + n, (size_t)(len - n));
     (void)BIO_reset(t->wbio);
-    b = uv_buf_init(t->wbuf, (unsigned)(len - n));
-    t->c->wreq.data = t->c;
-    rc = uv_write(&t->c->wreq, (uv_stream_t *)&t->c->tcp, &b, 1, on_write);
+    rc = gt__http_tcp_send(t->c, t->wbuf, (size_t)(len - n), on_write);
     if (rc < 0) {
         free(t->wbuf);
         t->wbuf = NULL;
@@ -212,11 +204,6 @@ static int tls_try_write(gt__http_conn *c, const char *buf, size_t len)
     return 0;
 }
 
-static void on_raw_write(uv_write_t *r, int status)
-{
-    gt__http_conn_written(r->data, status);
-}
-
 static void on_idle(uv_idle_t *h);
 
 static int tls_write(gt__http_conn *c, const char *buf, size_t len)
@@ -224,12 +211,8 @@ static int tls_write(gt__http_conn *c, const char *buf, size_t len)
     tls_conn *t = tls_of(c);
     int rc = 0;
 
-    if (t->raw) {
-        uv_buf_t b = uv_buf_init((char *)buf, (unsigned)len);
-
-        c->wreq.data = c;
-        return uv_write(&c->wreq, (uv_stream_t *)&c->tcp, &b, 1, on_raw_write);
-    }
+    if (t->raw)
+        return gt__http_tcp_send(c, buf, len, gt__http_conn_written);
     if (len > t->absorbed)
         rc = encrypt(t, buf + t->absorbed, len - t->absorbed);
     t->absorbed = 0;
