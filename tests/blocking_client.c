@@ -248,3 +248,12 @@ bool wait_for(atomic_int *v, int want, int ms)
         usleep(2000);
     return atomic_load(v) == want;
 }
+
+bool wait_change(atomic_int *v, int was, int ms)
+{
+    int64_t until = gt_now() + ms;
+
+    while (atomic_load(v) == was && gt_now() < until)
+        usleep(2000);
+    return atomic_load(v) != was;
+}

@@ -59,5 +59,7 @@ void roundtrip(client *c, const char *req, int status, const char *body);
 /* Poll *v every 2 ms until it equals 'want' or 'ms' passed: whether it
  * did. */
 bool wait_for(atomic_int *v, int want, int ms);
+/* The same until *v no longer equals 'was'. */
+bool wait_change(atomic_int *v, int was, int ms);
 
 #endif

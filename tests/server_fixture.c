@@ -219,23 +219,20 @@ static int h_stream(gt_http_req *req, gt_http_res *res, void *arg)
     return rc;
 }
 
-/* Streams ?parts= parts of 64 KiB, by default 4096 (256 MiB, for a client
- * that never reads). With ?fail=n, allocation n from the end of the first
- * part on fails (gt_alloc_fail()): the streaming path's own. */
+/* Streams up to 256 MiB in 64 KiB parts, for a client that never reads.
+ * With ?fail=n, allocation n from the end of the first part on fails
+ * (gt_alloc_fail()): the streaming path's own. */
 static int h_big(gt_http_req *req, gt_http_res *res, void *arg)
 {
     static char part[64 * 1024];
-    int64_t parts = 4096, fail = 0;
-    int rc = gt_http_req_query_int64(req, "parts", &parts);
+    int64_t fail = 0;
+    int rc = gt_http_req_query_int64(req, "fail", &fail);
 
     (void)arg;
     if (rc != -ENOENT && rc < 0)
         return rc;
-    rc = gt_http_req_query_int64(req, "fail", &fail);
-    if (rc != -ENOENT && rc < 0)
-        return rc;
     rc = 0;
-    for (int64_t i = 0; i < parts && rc == 0; i++) {
+    for (int i = 0; i < 4096 && rc == 0; i++) {
         rc = gt_http_res_write(res, part, sizeof(part));
         if (i == 0 && fail > 0)
             gt_alloc_fail(fail, 0);

@@ -168,7 +168,7 @@ END_TEST
  * the connection: the handler's write then returns -EPIPE. */
 static int oom_stalled_write_round(server *s, long n, long *made)
 {
-    int small = 4096, rc = 0;
+    int small = 4096, rc;
     char req[96];
     client *c = cli_open(s);
 
@@ -176,11 +176,9 @@ static int oom_stalled_write_round(server *s, long n, long *made)
     atomic_store(&big_rc, 0);
     snprintf(req, sizeof(req), GET_("/big?fail=%ld"), n);
     cli_send(c, req); /* and never read */
-    for (int i = 0; i < 5000 && rc == 0; i++) {
-        usleep(2000);
-        rc = atomic_load(&big_rc);
-    }
-    ck_assert_msg(rc != 0, "allocation %ld: the handler never ended", n);
+    ck_assert_msg(wait_change(&big_rc, 0, 10000),
+                  "allocation %ld: the handler never ended", n);
+    rc = atomic_load(&big_rc);
     *made = gt_alloc_fail(0, 0);
     cli_close(c); /* a connection left lingering ends with it */
     ck_assert_msg(wait_conns(s, 0, 5000), "allocation %ld: left open", n);
