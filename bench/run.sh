@@ -363,14 +363,16 @@ parse_wrk() {
     }' "$1"
 }
 
-# finish <key> <wrk output> <ticks before> <ticks after>: RESULT[key] with
-# the µs CPU per completed request in place of the request count.
+# finish <key> <wrk output> <ticks before> <ticks after> [<database ticks
+# before> <after>]: RESULT[key] with the µs CPU per completed request in
+# place of the request count, and the database's in DB_CPU[key].
 finish() {
     local v
     if ! v="$(parse_wrk "$2")"; then
         RESULT[$1]="!failed: $(head -c 200 "$2" | tr '\n|' '  ')"
         return 0
     fi
+    db_cpu "$1" "${5:-}" "${6:-}" "${v##*|}"
     RESULT[$1]="$(awk -v v="$v" -v a="$3" -v b="$4" -v t="$TCK" 'BEGIN {
         n = split(v, f, "|"); cpu = "—"
         if (a != "" && b != "" && f[5] > 0)
@@ -396,8 +398,7 @@ measure() {
     [[ -z "$MEASURE_PID" ]] || b="$(cpu_ticks "$MEASURE_PID")"
     [[ -z "$DB_PID" ]] || db="$(db_ticks "$DB_PID")"
     lock_drop
-    finish "$key" "$out" "$a" "$b"
-    [[ -z "$DB_PID" ]] || db_cpu "$key" "$da" "$db" "$(parse_wrk "$out" | cut -d'|' -f5)"
+    finish "$key" "$out" "$a" "$b" "$da" "$db"
 }
 
 # ---- nginx -------------------------------------------------------------------
